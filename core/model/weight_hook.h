@@ -1,0 +1,18 @@
+// How quantization reaches into the model without the model knowing about quantization: every
+// Linear of the Llama decoder calls the hook (when set) with its HF module name, e.g.
+// "model.layers.3.self_attn.q_proj", its latent weight, and its input activation.
+#pragma once
+#include <string>
+
+namespace qatwb::model {
+
+class WeightHook {
+ public:
+  virtual ~WeightHook() = default;
+  // The weight the Linear uses in this forward (fake-quantized, or `weight` itself).
+  virtual torch::Tensor weight(const std::string& module, const torch::Tensor& weight) = 0;
+  // The activation the Linear consumes (PACT / INT8 per-token, or `x` itself).
+  virtual torch::Tensor input(const std::string& module, const torch::Tensor& x) { return x; }
+};
+
+}  // namespace qatwb::model

@@ -1,0 +1,105 @@
+// A project, as typed values: what `qatwb run` needs from project.yaml. Parsed and validated by
+// project_yaml.cpp (every mistake reported as file:line: field: message before work starts).
+// Relative paths are resolved against the YAML file's folder by the parser.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/quant/scheme.h"
+
+namespace qatwb::project {
+
+struct ModelSection {
+  // Exactly one of: an HF folder (config.json + safetensors), or a named preset with random
+  // init ("llama-tiny", "llama-small", ... see core/model/presets), or the checkpoint produced
+  // by another run of the same project file ("run:<name>" -> that run's final model folder).
+  std::string path;
+  std::string preset;
+  std::string tokenizer;  // tokenizer.json; default <path>/tokenizer.json
+  int64_t seed = 0;       // random init seed for presets
+};
+
+struct DataSource {
+  std::string path;                 // .jsonl, .jsonl.zst, .jsonl.gz, .txt, or a folder of those
+  std::string text_field = "text";  // jsonl only
+  double weight = 1.0;              // sampling weight among sources
+};
+
+struct DataSection {
+  std::vector<DataSource> sources;
+  int64_t seed = 0;
+  int64_t max_documents = 0;  // 0: no limit
+  int64_t max_tokens = 0;     // 0: no limit (approximate, counted after tokenization)
+  double heldout_fraction = 0.1;
+  bool stop_on_bad_line = false;  // else skip and warn with file:line
+};
+
+struct TokenizeSection {
+  int64_t seq_len = 256;
+  enum class Bos { None, PerDocument, PerWindow } bos = Bos::PerDocument;
+  bool eos_between_documents = true;
+  int threads = 0;  // 0: all cores
+};
+
+struct ScheduleSection {
+  enum class Kind { Constant, Cosine, Linear } kind = Kind::Cosine;
+  int64_t warmup_steps = 0;
+  double min_lr_ratio = 0.0;  // final lr = lr * min_lr_ratio
+};
+
+struct TrainSection {
+  int64_t steps = 100;
+  int64_t batch_size = 8;  // sequences per micro-batch
+  int64_t grad_accum = 1;  // micro-batches per optimizer step
+  double lr = 1e-4;
+  double quant_lr = 0;  // learning rate of quantizer parameters; 0: same as lr
+  double weight_decay = 0.0;
+  double beta1 = 0.9, beta2 = 0.95, eps = 1e-8;
+  double grad_clip = 1.0;  // 0: off
+  ScheduleSection schedule;
+  int64_t seed = 0;
+  std::string device = "cpu";  // "cpu", "cuda", "cuda:1"
+  std::string dtype = "fp32";  // "fp32" or "bf16" (autocast)
+  bool activation_checkpointing = false;
+  int threads = 0;                // intra-op threads; 0: all cores
+  int64_t checkpoint_every = 0;   // steps; 0: only at the end
+  int64_t max_bad_steps = 5;      // NaN/Inf steps in a row before the run stops
+  int64_t log_every = 1;          // metric events every N steps
+  int64_t detail_every = 25;      // per-layer grad norms, code flips, scale stats
+  double spike_k = 3.0;           // grad-norm spike: above mean + k * std of the rolling window
+  int64_t spike_window = 50;
+};
+
+struct EvalSection {
+  int64_t every = 0;           // steps; 0: only at the end
+  int64_t seq_len = 0;         // 0: tokenize.seq_len
+  int64_t max_windows = 0;     // 0: all held-out windows
+  bool post_quant_ppl = true;  // real quantize-dequantize, then perplexity
+  std::string text;            // held-out text file; default: the sampled held-out split
+};
+
+struct RunnerSection {
+  enum class Kind { Local, Ssh, Slurm } kind = Kind::Local;
+  std::string host;  // ssh: user@host[:port]; slurm: login host ("" for local sbatch)
+  std::string remote_dir;
+  std::string partition;
+  int gpus = 0;
+  std::string time_limit;
+};
+
+struct ProjectConfig {
+  std::string file;  // the YAML file it came from (absolute)
+  std::string name;
+  std::string description;
+  ModelSection model;
+  DataSection data;
+  TokenizeSection tokenize;
+  quant::QuantScheme quant;
+  TrainSection train;
+  EvalSection eval;
+  RunnerSection runner;
+};
+
+}  // namespace qatwb::project
