@@ -1,0 +1,133 @@
+#include "core/model/hf_checkpoint.h"
+
+#include <filesystem>
+#include <functional>
+#include <set>
+
+#include "core/model/safetensors.h"
+#include "core/util/error.h"
+
+namespace qatwb::model {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string shape_str(c10::IntArrayRef shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+struct Source {
+  std::string label;  // where the tensors come from, for messages
+  std::vector<std::string> names;
+  std::function<std::vector<int64_t>(const std::string&)> shape;
+  std::function<bool(const std::string&)> is_float;
+  std::function<torch::Tensor(const std::string&)> tensor;
+};
+
+// Validates names, shapes and dtypes against the model, then copies.
+void load_from(Llama& model, const Source& src) {
+  const bool tied = model->config().tie_word_embeddings;
+  std::map<std::string, torch::Tensor> params;
+  for (auto& [name, p] : model->hf_state_dict()) params[name] = p;
+  std::vector<std::string> used;
+  std::set<std::string> provided;
+  for (const auto& name : src.names) {
+    provided.insert(name);
+    if (ends_with(name, "rotary_emb.inv_freq")) continue;  // a buffer older HF exports carry
+    if (tied && name == "lm_head.weight") continue;          // some tied exports include it
+    auto it = params.find(name);
+    if (it == params.end())
+      throw Error(src.label + ": unexpected tensor '" + name + "' of shape " +
+                  shape_str(src.shape(name)) + " (the model has no such parameter)");
+    const auto shape = src.shape(name);
+    if (c10::IntArrayRef(shape) != it->second.sizes())
+      throw Error(src.label + ": tensor '" + name + "' has shape " + shape_str(shape) +
+                  " but the model expects " + shape_str(it->second.sizes()));
+    if (!src.is_float(name))
+      throw Error(src.label + ": tensor '" + name + "' is not a floating-point tensor");
+    used.push_back(name);
+  }
+  for (const auto& [name, p] : params)
+    if (!provided.count(name))
+      throw Error(src.label + ": missing tensor '" + name + "' (the model expects shape " +
+                  shape_str(p.sizes()) + ")");
+  torch::NoGradGuard no_grad;
+  for (const auto& name : used) params[name].copy_(src.tensor(name));
+}
+
+}  // namespace
+
+std::string torch_dtype_name(torch::Dtype dtype) {
+  if (dtype == torch::kFloat32) return "float32";
+  if (dtype == torch::kBFloat16) return "bfloat16";
+  if (dtype == torch::kFloat16) return "float16";
+  throw Error("unsupported model dtype " + std::string(c10::toString(dtype)) +
+              " (float32, bfloat16, float16)");
+}
+
+torch::Dtype torch_dtype_from_name(const std::string& name) {
+  if (name == "float32" || name == "fp32" || name == "f32") return torch::kFloat32;
+  if (name == "bfloat16" || name == "bf16") return torch::kBFloat16;
+  if (name == "float16" || name == "fp16" || name == "f16") return torch::kFloat16;
+  throw Error("unsupported dtype '" + name + "' (fp32, bf16, fp16)");
+}
+
+void load_state(Llama& model, const std::map<std::string, torch::Tensor>& by_hf_name) {
+  Source src;
+  src.label = "state";
+  for (const auto& item : by_hf_name) src.names.push_back(item.first);
+  src.shape = [&](const std::string& n) { return by_hf_name.at(n).sizes().vec(); };
+  src.is_float = [&](const std::string& n) { return by_hf_name.at(n).is_floating_point(); };
+  src.tensor = [&](const std::string& n) { return by_hf_name.at(n); };
+  load_from(model, src);
+}
+
+Llama load_hf(const std::string& dir, torch::Device device, torch::Dtype dtype) {
+  torch_dtype_name(dtype);  // validates
+  const fs::path d(dir);
+  if (!fs::is_directory(d)) throw Error(dir + ": not a directory");
+  const LlamaConfig config = LlamaConfig::from_file((d / "config.json").string());
+  const auto reader = SafetensorsReader::open(dir);
+  Llama model(config, /*initialize=*/false,
+              torch::TensorOptions().device(device).dtype(dtype));
+  Source src;
+  src.label = reader.files().size() == 1 ? reader.files()[0] : dir;
+  src.names = reader.names();
+  src.shape = [&](const std::string& n) { return reader.entry(n).shape; };
+  src.is_float = [&](const std::string& n) {
+    return c10::isFloatingType(safetensors_scalar_type(reader.entry(n).dtype, src.label));
+  };
+  src.tensor = [&](const std::string& n) { return reader.tensor(n); };
+  load_from(model, src);
+  return model;
+}
+
+void save_hf(Llama& model, const std::string& dir, torch::Dtype dtype,
+             const std::map<std::string, std::string>& metadata) {
+  LlamaConfig config = model->config();
+  config.torch_dtype = torch_dtype_name(dtype);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (!fs::is_directory(dir)) throw Error(dir + ": cannot create directory");
+  std::map<std::string, std::string> meta = metadata;
+  meta["format"] = "pt";
+  const fs::path d(dir);
+  save_safetensors((d / "model.safetensors").string(), model->hf_state_dict(), meta, dtype);
+  fs::remove(d / "model.safetensors.index.json", ec);  // a stale index would win when loading
+  write_file_atomic((d / "config.json").string(), config.to_json().dump(2) + "\n");
+}
+
+Llama create_from_preset(const std::string& preset_name, int64_t vocab_size, int64_t seed) {
+  Llama model(preset(preset_name, vocab_size), /*initialize=*/false);
+  model->init_weights(seed);
+  return model;
+}
+
+}  // namespace qatwb::model

@@ -1,0 +1,36 @@
+// HF checkpoint folders: config.json + model.safetensors (or a sharded
+// model.safetensors.index.json), the layout transformers' from_pretrained reads and writes.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include <torch/torch.h>
+
+#include "core/model/llama.h"
+
+namespace qatwb::model {
+
+// Loads config.json and the weights onto `device` in `dtype` (F32/BF16/F16 files are converted).
+// Missing, unexpected or wrong-shaped tensors throw qatwb::Error naming the tensor (and both
+// shapes). Tied models may lack lm_head.weight; HF's rotary_emb.inv_freq buffers are ignored.
+Llama load_hf(const std::string& dir, torch::Device device,
+              torch::Dtype dtype = torch::kFloat32);
+
+// Writes <dir>/config.json and <dir>/model.safetensors (tensors in `dtype`, metadata with
+// "format": "pt" added), each atomically; creates `dir` when needed.
+void save_hf(Llama& model, const std::string& dir, torch::Dtype dtype = torch::kFloat32,
+             const std::map<std::string, std::string>& metadata = {});
+
+// A preset (see preset()) with random weights drawn from `seed`, float32 on the CPU.
+Llama create_from_preset(const std::string& preset_name, int64_t vocab_size, int64_t seed);
+
+// Copies tensors (keyed by HF name) into the model's parameters, converting dtype and device.
+// Checks everything first, so a failed load leaves the model untouched.
+void load_state(Llama& model, const std::map<std::string, torch::Tensor>& by_hf_name);
+
+// "float32" / "bfloat16" / "float16" <-> torch dtype; throws qatwb::Error for anything else.
+std::string torch_dtype_name(torch::Dtype dtype);
+torch::Dtype torch_dtype_from_name(const std::string& name);
+
+}  // namespace qatwb::model
