@@ -1,0 +1,136 @@
+#include "core/jobs/job.h"
+
+#include <signal.h>
+#include <string.h>
+
+#include <chrono>
+
+#include "core/run/event_log.h"
+#include "core/util/error.h"
+
+namespace qatwb::jobs {
+
+const char* to_string(JobState state) {
+  switch (state) {
+    case JobState::Queued: return "queued";
+    case JobState::Starting: return "starting";
+    case JobState::Running: return "running";
+    case JobState::Succeeded: return "succeeded";
+    case JobState::Failed: return "failed";
+    case JobState::Cancelled: return "cancelled";
+    case JobState::Lost: return "lost";
+  }
+  return "?";
+}
+
+JobState parse_job_state(const std::string& name) {
+  for (JobState s : {JobState::Queued, JobState::Starting, JobState::Running, JobState::Succeeded,
+                     JobState::Failed, JobState::Cancelled, JobState::Lost}) {
+    if (name == to_string(s)) return s;
+  }
+  throw Error("unknown job state '" + name + "'");
+}
+
+bool is_terminal(JobState state) {
+  return state == JobState::Succeeded || state == JobState::Failed ||
+         state == JobState::Cancelled || state == JobState::Lost;
+}
+
+const char* to_string(LauncherKind kind) {
+  switch (kind) {
+    case LauncherKind::Local: return "local";
+    case LauncherKind::Ssh: return "ssh";
+    case LauncherKind::Slurm: return "slurm";
+  }
+  return "?";
+}
+
+double unix_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+static std::string signal_name(int sig) {
+  const char* abbrev = sigabbrev_np(sig);
+  return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
+}
+
+JobState classify(Job& job, const ProcessObservation& proc) {
+  if (proc.exit_code) job.exit_code = proc.exit_code;
+  if (proc.alive) {
+    job.reason.clear();
+    if (job.cancel_time > 0) job.reason = "cancelling";
+    return job.saw_start ? JobState::Running : JobState::Starting;
+  }
+  if (!job.end_status.empty()) {
+    job.reason = job.end_reason;
+    if (job.end_status == "finished") return JobState::Succeeded;
+    if (job.end_status == "stopped") return JobState::Cancelled;
+    return JobState::Failed;
+  }
+  if (job.cancel_time > 0) {
+    job.reason = job.kill_sent ? "cancelled (SIGKILL after " + std::to_string(
+                                     static_cast<int>(job.grace_s)) + " s grace)"
+                               : "cancelled";
+    return JobState::Cancelled;
+  }
+  if (!proc.exit_code) {
+    job.reason = "worker vanished without an end event";
+    return JobState::Lost;
+  }
+  int rc = *proc.exit_code;
+  if (rc == 0) {
+    job.reason = "worker exited with code 0 without an end event";
+    return JobState::Succeeded;
+  }
+  if (rc == 128 + SIGKILL) {
+    job.reason = "worker killed by SIGKILL without an end event";
+    return JobState::Lost;
+  }
+  if (rc > 128 && rc < 128 + 65) {
+    job.reason = "worker crashed: " + signal_name(rc - 128);
+  } else {
+    job.reason = "worker exited with code " + std::to_string(rc) + " without an end event";
+  }
+  return JobState::Failed;
+}
+
+void reset_for_start(Job& job) {
+  job.saw_start = false;
+  job.end_status.clear();
+  job.end_reason.clear();
+  job.exit_code.reset();
+  job.cancel_time = 0;
+  job.kill_sent = false;
+  job.reason.clear();
+}
+
+void scan_events(Job& job, const std::string& events_path) {
+  std::vector<run::LogLine> lines;
+  while (true) {
+    lines.clear();
+    int64_t next = run::read_complete_lines(events_path, job.events_offset, lines);
+    if (next == job.events_offset) break;
+    for (const auto& line : lines) {
+      auto ev = run::parse_event_line(line.text);
+      if (!ev) continue;
+      switch (ev->type) {
+        case run::EventType::Start:
+          job.saw_start = true;
+          job.end_status.clear();
+          job.end_reason.clear();
+          break;
+        case run::EventType::End:
+          job.end_status = ev->status;
+          job.end_reason = ev->reason;
+          break;
+        default:
+          break;
+      }
+      if (ev->step && *ev->step > job.last_step) job.last_step = *ev->step;
+    }
+    job.events_offset = next;
+  }
+}
+
+}  // namespace qatwb::jobs

@@ -1,0 +1,213 @@
+#include "core/jobs/job_manager.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "core/jobs/launcher.h"
+#include "core/jobs/subprocess.h"
+#include "core/run/run_dir.h"
+#include "core/store/store.h"
+#include "core/util/error.h"
+
+namespace qatwb::jobs {
+namespace fs = std::filesystem;
+
+std::string project_name(const std::string& yaml_path) {
+  if (!fs::exists(yaml_path)) throw Error(yaml_path + ": project file not found");
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(yaml_path);
+  } catch (const YAML::ParserException& e) {
+    throw Error(at_location(yaml_path, e.mark.line + 1, "YAML syntax error: " + e.msg));
+  } catch (const YAML::Exception& e) {
+    throw Error(yaml_path + ": " + e.what());
+  }
+  std::string name;
+  if (root.IsMap() && root["name"] && root["name"].IsScalar()) name = root["name"].Scalar();
+  if (name.empty()) name = fs::path(yaml_path).stem().string();
+  for (char& c : name) {
+    if (c == '/' || c == '\0') c = '_';
+  }
+  return name;
+}
+
+static JobsConfig resolve(JobsConfig c) {
+  if (c.db_path.empty()) c.db_path = store::default_db_path();
+  if (c.runs_root.empty()) {
+    fs::path parent = fs::absolute(c.db_path).parent_path();
+    c.runs_root = parent.string();
+  }
+  if (c.hosts_file.empty()) c.hosts_file = default_hosts_path();
+  if (c.qatwb_path.empty()) c.qatwb_path = current_executable();
+  return c;
+}
+
+JobManager::JobManager(JobsConfig config)
+    : config_(resolve(std::move(config))), registry_(config_.db_path) {}
+
+std::unique_ptr<Launcher> JobManager::launcher_for(const Job& job) const {
+  switch (job.launcher) {
+    case LauncherKind::Local: return make_local_launcher();
+    case LauncherKind::Slurm: return make_slurm_launcher();
+    case LauncherKind::Ssh: return make_ssh_launcher(load_hosts_config(config_.hosts_file).get(
+                                job.host));
+  }
+  throw Error("unknown launcher");
+}
+
+void JobManager::ingest(const Job& job) {
+  if (!fs::exists(run::RunDir(job.run_dir).events_path())) return;
+  registry_.store().ingest_run_dir(job.run_dir);
+}
+
+Job JobManager::submit(const SubmitRequest& request) {
+  Job job;
+  const std::string& l = request.launcher;
+  if (l == "local") {
+    job.launcher = LauncherKind::Local;
+  } else if (l == "slurm") {
+    job.launcher = LauncherKind::Slurm;
+  } else if (l.rfind("ssh:", 0) == 0 && l.size() > 4) {
+    job.launcher = LauncherKind::Ssh;
+    job.host = l.substr(4);
+  } else {
+    throw Error("--launcher: expected local, ssh:HOST or slurm, got '" + l + "'");
+  }
+  if (request.grace_s < 0) throw Error("--grace: must be >= 0");
+  job.project = fs::absolute(request.project).lexically_normal().string();
+  const std::string name = project_name(job.project);
+  std::unique_ptr<Launcher> launcher;
+  std::optional<SshHost> host;
+  if (job.launcher == LauncherKind::Ssh) {
+    host = load_hosts_config(config_.hosts_file).get(job.host);  // errors before any state
+    launcher = make_ssh_launcher(*host);
+  } else {
+    launcher = launcher_for(job);
+  }
+  job.worker_cmd = request.worker_cmd;
+  if (job.worker_cmd.empty()) {
+    job.worker_cmd = {host ? host->qatwb : config_.qatwb_path, "run"};
+  }
+  job.bundle = request.bundle;
+  for (auto& b : job.bundle) b = fs::absolute(b).lexically_normal().string();
+  job.slurm = request.slurm;
+  job.grace_s = request.grace_s;
+  if (!request.run_dir.empty()) {
+    job.run_dir = fs::absolute(request.run_dir).lexically_normal().string();
+    run::RunDir(job.run_dir).create();
+  } else {
+    job.run_dir = run::RunDir::create_new(config_.runs_root, name).path();
+  }
+  job.state = JobState::Queued;
+  registry_.add(job);
+  try {
+    launcher->start(job, false);
+  } catch (const Error& e) {
+    job.state = JobState::Failed;
+    job.reason = e.what();
+    registry_.update(job);
+    throw Error("job " + std::to_string(job.id) + ": " + e.what());
+  }
+  registry_.update(job);
+  return job;
+}
+
+Job JobManager::poll(int64_t id) {
+  Job job = registry_.get(id);
+  if (is_terminal(job.state)) return job;
+  auto launcher = launcher_for(job);
+  if (job.cancel_time > 0 && !job.kill_sent && unix_now() >= job.cancel_time + job.grace_s) {
+    launcher->signal(job, true);
+    job.kill_sent = true;
+  }
+  launcher->poll(job);
+  registry_.update(job);
+  ingest(job);
+  return job;
+}
+
+std::vector<Job> JobManager::poll_active() {
+  for (const Job& job : registry_.list()) {
+    if (is_terminal(job.state)) continue;
+    try {
+      poll(job.id);
+    } catch (const Error& e) {
+      Job j = registry_.get(job.id);
+      j.reason = std::string("cannot poll: ") + e.what();
+      registry_.update(j);
+    }
+  }
+  return registry_.list();
+}
+
+std::vector<Job> JobManager::list() const { return registry_.list(); }
+Job JobManager::get(int64_t id) const { return registry_.get(id); }
+
+Job JobManager::request_cancel(int64_t id, std::optional<double> grace_s) {
+  Job job = poll(id);
+  if (is_terminal(job.state)) return job;
+  if (grace_s) {
+    if (*grace_s < 0) throw Error("--grace: must be >= 0");
+    job.grace_s = *grace_s;
+  }
+  if (job.cancel_time == 0) job.cancel_time = unix_now();
+  registry_.update(job);
+  launcher_for(job)->signal(job, job.grace_s == 0);
+  if (job.grace_s == 0) {
+    job.kill_sent = true;
+    registry_.update(job);
+  }
+  return job;
+}
+
+Job JobManager::wait(int64_t id, double timeout_s, double interval_s,
+                     const std::function<void(const Job&)>& on_poll) {
+  auto start = std::chrono::steady_clock::now();
+  while (true) {
+    Job job = poll(id);
+    if (on_poll) on_poll(job);
+    if (is_terminal(job.state)) return job;
+    double waited =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (timeout_s > 0 && waited >= timeout_s) return job;
+    std::this_thread::sleep_for(std::chrono::duration<double>(interval_s));
+  }
+}
+
+Job JobManager::resume(int64_t id, const std::vector<std::string>& worker_cmd) {
+  Job job = poll(id);
+  if (!is_terminal(job.state)) {
+    throw Error("job " + std::to_string(id) + " is " + to_string(job.state) +
+                "; only a failed, cancelled or lost job can be resumed");
+  }
+  if (job.state == JobState::Succeeded) {
+    throw Error("job " + std::to_string(id) + " already succeeded; nothing to resume");
+  }
+  if (!worker_cmd.empty()) job.worker_cmd = worker_cmd;
+  job.attempts += 1;
+  auto launcher = launcher_for(job);
+  try {
+    launcher->start(job, true);
+  } catch (const Error& e) {
+    job.state = JobState::Failed;
+    job.reason = std::string("resume failed: ") + e.what();
+    registry_.update(job);
+    throw Error("job " + std::to_string(id) + ": " + e.what());
+  }
+  registry_.update(job);
+  return job;
+}
+
+void JobManager::fetch(int64_t id, const std::string& relative) {
+  Job job = registry_.get(id);
+  launcher_for(job)->fetch(job, relative);
+}
+
+std::string JobManager::log_path(const Job& job) const {
+  return run::RunDir(job.run_dir).log_path();
+}
+
+}  // namespace qatwb::jobs
