@@ -265,11 +265,12 @@ SafetensorsReader SafetensorsReader::open(const std::string& path) {
       throw Error(file + ": weight_map entry '" + it.key() + "' names an invalid file '" + shard +
                   "'");
     name_to_file[it.key()] = shard;
-    if (!file_ids.count(shard)) {
-      const size_t id = r.files_.size();
-      file_ids[shard] = id;
-      r.files_.push_back(SafetensorsFile::open((p.parent_path() / shard).string()));
-    }
+    file_ids[shard] = 0;
+  }
+  // Shards in file-name order (model-00001-of-N, model-00002-of-N, ...).
+  for (auto& [shard, id] : file_ids) {
+    id = r.files_.size();
+    r.files_.push_back(SafetensorsFile::open((p.parent_path() / shard).string()));
   }
   for (size_t id = 0; id < r.files_.size(); ++id)
     for (const auto& e : r.files_[id]->entries()) {
