@@ -1,0 +1,125 @@
+#include "core/project/project_template.h"
+
+#include <regex>
+
+#include "core/util/error.h"
+
+namespace qatwb::project {
+
+// Keep identical to resources/templates/project.yaml.
+static const char kTemplate[] =
+    R"YAML(# qatwb project: quantization-aware training of a Llama-family model.
+# Check it with `qatwb project check project.yaml`; relative paths are relative to this file.
+# A project may start from another one with `extends: base.yaml` (keys here override the base's).
+name: {{name}}
+description: ""
+
+model:
+  # Exactly one of: path (an HF folder with config.json, *.safetensors, tokenizer.json) or
+  # preset (random init of a named size, e.g. llama-tiny, for trying things on a CPU).
+  preset: llama-tiny
+  # path: models/Llama-3.2-1B
+  # tokenizer: models/Llama-3.2-1B/tokenizer.json   # default: <path>/tokenizer.json
+  seed: 0
+
+data:
+  sources:                      # .jsonl, .jsonl.zst, .jsonl.gz, .txt, or a folder of those
+    - path: data/train.jsonl
+      text_field: text          # jsonl only
+      weight: 1.0               # sampling weight among sources
+  seed: 0
+  max_documents: 0              # 0: no limit
+  max_tokens: 0                 # 0: no limit
+  heldout_fraction: 0.1         # in (0, 1)
+  stop_on_bad_line: false       # false: skip bad lines with a file:line warning
+
+tokenize:
+  seq_len: 256                  # >= 8
+  bos: document                 # none | document | window
+  eos_between_documents: true
+  threads: 0                    # 0: all cores
+
+quant:
+  enabled: true
+  format: int                   # int | mxfp4 | nvfp4 (the FP4 formats are 4-bit: omit bits)
+  bits: 4                       # 1, 1.58 (ternary), 2, 3, 4, 8
+  granularity: per_channel      # per_tensor | per_channel | per_group (needs group_size)
+  group_size: 128               # power of two
+  symmetric: true
+  scale: learned                # minmax | learned | frozen
+  scale_init: auto              # auto | max_over_qp | max_abs | mean_abs | mse
+  surrogate: ste                # ste | stableqat | dsq | lsq | pact | paretoq | ewgs
+  surrogate_params:
+    amplitude: 0.21             # stableqat: A in [0, 1/(sqrt2*pi) = 0.2251)
+    fourier_order: 0            # stableqat: terms m = 0..M
+    alpha: 0.2                  # dsq: initial alpha in (0, 0.5)
+    learn_alpha: true           # dsq
+    delta: 0.001                # ewgs: >= 0 (0 is STE)
+    lsq_grad_scale: 0           # lsq: <= 0 means 1/sqrt(numel(W) * Qp)
+  activations:
+    kind: none                  # none | int8_per_token | pact
+    bits: 8                     # pact
+    alpha_init: 6.0             # pact
+    l2: 0.0001                  # pact: L2 penalty on alpha
+  include:                      # regexes over HF module names to quantize
+    - '^model\.layers\.\d+\.(self_attn|mlp)\.\w+_proj$'
+  exclude: []
+
+train:
+  steps: 100
+  batch_size: 8                 # sequences per micro-batch
+  grad_accum: 1                 # micro-batches per optimizer step
+  lr: 1.0e-4
+  quant_lr: 0                   # learning rate of quantizer parameters; 0: same as lr
+  weight_decay: 0.0
+  betas: [0.9, 0.95]
+  eps: 1.0e-8
+  grad_clip: 1.0                # 0: off
+  schedule:
+    kind: cosine                # constant | cosine | linear
+    warmup_steps: 0
+    min_lr_ratio: 0.0           # final lr = lr * min_lr_ratio
+  seed: 0
+  device: cpu                   # cpu | cuda | cuda:N
+  dtype: fp32                   # fp32 | bf16
+  activation_checkpointing: false
+  threads: 0                    # 0: all cores
+  checkpoint_every: 0           # steps; 0: only at the end
+  max_bad_steps: 5              # NaN/Inf steps in a row before the run stops
+  log_every: 1
+  detail_every: 25              # per-layer statistics every N steps; 0: off
+  spike_k: 3.0                  # grad-norm spike: above mean + k * std of the window
+  spike_window: 50
+
+eval:
+  every: 0                      # steps; 0: only at the end
+  seq_len: 0                    # 0: tokenize.seq_len
+  max_windows: 0                # 0: all held-out windows
+  post_quant_ppl: true          # real quantize-dequantize, then perplexity
+  # text: data/heldout.txt      # default: the sampled held-out split
+
+runner:
+  kind: local                   # local | ssh | slurm
+  # host: user@gpu-box          # ssh / slurm login host
+  # remote_dir: /scratch/qatwb
+  # partition: gpu
+  # gpus: 1
+  # time_limit: "04:00:00"
+)YAML";
+
+const char* project_template() { return kTemplate; }
+
+std::string render_project_template(const std::string& name) {
+  static const std::regex ok(R"(^[A-Za-z0-9_][A-Za-z0-9._-]*$)");
+  if (!std::regex_match(name, ok))
+    throw Error("project name '" + name +
+                "' must be a plain name (letters, digits, '.', '_', '-'): it names the run folder");
+  std::string text = kTemplate;
+  const std::string placeholder = "{{name}}";
+  for (size_t pos = text.find(placeholder); pos != std::string::npos;
+       pos = text.find(placeholder, pos + name.size()))
+    text.replace(pos, placeholder.size(), name);
+  return text;
+}
+
+}  // namespace qatwb::project

@@ -1,0 +1,430 @@
+#include "core/project/project_yaml.h"
+
+#include <cmath>
+#include <filesystem>
+#include <regex>
+
+#include "core/project/field_reader.h"
+
+namespace fs = std::filesystem;
+
+namespace qatwb::project {
+
+std::string Diagnostic::to_string() const {
+  Origin o;
+  o.file = file;
+  o.line = line;
+  o.col = col;
+  return o.where() + ": " + (field.empty() ? "" : field + ": ") + message;
+}
+
+namespace {
+
+std::string join_diagnostics(const std::vector<Diagnostic>& ds) {
+  std::string s;
+  for (const auto& d : ds) s += (s.empty() ? "" : "\n") + d.to_string();
+  return s;
+}
+
+// Resolves a relative path against the folder of the YAML file (or override) that wrote it.
+void resolve_path(const ConfigNode* n, std::string& path) {
+  if (!n || path.empty() || path.rfind("run:", 0) == 0) return;
+  fs::path p(path);
+  if (p.is_absolute() || n->origin.base_dir.empty()) return;
+  path = (fs::path(n->origin.base_dir) / p).lexically_normal().string();
+}
+
+bool is_power_of_two(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
+
+// Reads and validates one section at a time; `r` collects every mistake.
+class ProjectTyper {
+ public:
+  ProjectTyper(const ConfigNode& root, const std::string& file) : root_(root) {
+    config_.file = file;
+  }
+
+  ProjectConfig run() {
+    r_.check_keys(root_, "",
+                  {"name", "description", "extends", "model", "data", "tokenize", "quant", "train",
+                   "eval", "runner"});
+    read_top();
+    read_model();
+    read_data();
+    read_tokenize();
+    read_quant();
+    read_train();
+    read_eval();
+    read_runner();
+    if (!r_.diagnostics().empty()) throw ProjectErrors(r_.diagnostics());
+    return config_;
+  }
+
+ private:
+  void fail(const ConfigNode* at, const std::string& field, const std::string& message) {
+    r_.error(at ? at->origin : root_.origin, field, message);
+  }
+
+  void read_top() {
+    config_.name = fs::path(config_.file).stem().string();
+    if (auto* n = r_.read_string(&root_, "name", "", config_.name)) {
+      static const std::regex ok(R"(^[A-Za-z0-9_][A-Za-z0-9._-]*$)");
+      if (!std::regex_match(config_.name, ok))
+        fail(n, "name",
+             "must be a plain name (letters, digits, '.', '_', '-'): it names the run folder");
+    }
+    r_.read_string(&root_, "description", "", config_.description);
+  }
+
+  void read_model() {
+    auto& m = config_.model;
+    const ConfigNode* sec =
+        r_.section(&root_, "model", "", {"path", "preset", "tokenizer", "seed"});
+    auto* path = r_.read_string(sec, "path", "model", m.path);
+    auto* preset = r_.read_string(sec, "preset", "model", m.preset);
+    auto* tok = r_.read_string(sec, "tokenizer", "model", m.tokenizer);
+    r_.read_int(sec, "seed", "model", m.seed);
+    if (m.path.empty() == m.preset.empty()) {
+      const ConfigNode* at = preset ? preset : path ? path : sec ? sec : root_.find("model");
+      fail(at, m.path.empty() ? "model" : "model.preset",
+           m.path.empty() ? "needs exactly one of path or preset (neither is set)"
+                          : "give exactly one of model.path and model.preset, not both");
+    }
+    resolve_path(path, m.path);
+    resolve_path(tok, m.tokenizer);
+    if (m.tokenizer.empty() && !m.path.empty() && m.path.rfind("run:", 0) != 0)
+      m.tokenizer = (fs::path(m.path) / "tokenizer.json").string();
+  }
+
+  void read_data() {
+    auto& d = config_.data;
+    const ConfigNode* sec = r_.section(
+        &root_, "data", "",
+        {"sources", "seed", "max_documents", "max_tokens", "heldout_fraction", "stop_on_bad_line"});
+    const ConfigNode* sources = sec ? sec->find("sources") : nullptr;
+    if (sources && sources->kind == ConfigNode::Kind::Sequence) {
+      for (size_t i = 0; i < sources->items.size(); ++i) read_source(sources->items[i], i);
+      if (sources->items.empty()) fail(sources, "data.sources", "needs at least one source");
+    } else if (sources && sources->kind != ConfigNode::Kind::Null) {
+      fail(sources, "data.sources", "expected a list of sources, got " + sources->describe());
+    } else {
+      fail(sources ? sources
+           : sec   ? sec
+                   : nullptr,
+           "data.sources", "needs at least one source (- path: corpus.jsonl)");
+    }
+    r_.read_int(sec, "seed", "data", d.seed);
+    if (auto* n = r_.read_int(sec, "max_documents", "data", d.max_documents);
+        n && d.max_documents < 0)
+      fail(n, "data.max_documents", "must be >= 0 (0: no limit)");
+    if (auto* n = r_.read_int(sec, "max_tokens", "data", d.max_tokens); n && d.max_tokens < 0)
+      fail(n, "data.max_tokens", "must be >= 0 (0: no limit)");
+    if (auto* n = r_.read_number(sec, "heldout_fraction", "data", d.heldout_fraction);
+        n && !(d.heldout_fraction > 0 && d.heldout_fraction < 1))
+      fail(n, "data.heldout_fraction", "must be in (0, 1), got " + n->scalar);
+    r_.read_bool(sec, "stop_on_bad_line", "data", d.stop_on_bad_line);
+  }
+
+  void read_source(const ConfigNode& item, size_t i) {
+    std::string field = "data.sources[" + std::to_string(i) + "]";
+    if (!item.is_map()) {
+      fail(&item, field,
+           "expected a map with path (and text_field, weight), got " + item.describe());
+      return;
+    }
+    r_.check_keys(item, field, {"path", "text_field", "weight"});
+    DataSource s;
+    auto* path = r_.read_string(&item, "path", field, s.path);
+    if (s.path.empty()) fail(path ? path : &item, field + ".path", "is required");
+    resolve_path(path, s.path);
+    r_.read_string(&item, "text_field", field, s.text_field);
+    if (auto* n = r_.read_number(&item, "weight", field, s.weight); n && !(s.weight > 0))
+      fail(n, field + ".weight", "must be > 0, got " + n->scalar);
+    config_.data.sources.push_back(s);
+  }
+
+  void read_tokenize() {
+    auto& t = config_.tokenize;
+    const ConfigNode* sec =
+        r_.section(&root_, "tokenize", "", {"seq_len", "bos", "eos_between_documents", "threads"});
+    if (auto* n = r_.read_int(sec, "seq_len", "tokenize", t.seq_len); n && t.seq_len < 8)
+      fail(n, "tokenize.seq_len", "must be >= 8, got " + n->scalar);
+    std::string bos;
+    if (r_.read_choice(sec, "bos", "tokenize", {"none", "document", "window"}, bos))
+      t.bos = bos == "none"       ? TokenizeSection::Bos::None
+              : bos == "document" ? TokenizeSection::Bos::PerDocument
+                                  : TokenizeSection::Bos::PerWindow;
+    r_.read_bool(sec, "eos_between_documents", "tokenize", t.eos_between_documents);
+    if (auto* n = r_.read_int(sec, "threads", "tokenize", t.threads); n && t.threads < 0)
+      fail(n, "tokenize.threads", "must be >= 0 (0: all cores)");
+  }
+
+  template <typename E>
+  void read_enum(const ConfigNode* sec, const std::string& key, const std::string& path,
+                 std::vector<std::string> names, E& out) {
+    std::string s;
+    if (r_.read_choice(sec, key, path, names, s)) quant::parse(s, out);
+  }
+
+  void read_quant() {
+    auto& q = config_.quant;
+    const std::string P = "quant";
+    const ConfigNode* sec = r_.section(
+        &root_, "quant", "",
+        {"enabled", "format", "bits", "granularity", "group_size", "symmetric", "scale",
+         "scale_init", "surrogate", "surrogate_params", "activations", "include", "exclude"});
+    r_.read_bool(sec, "enabled", P, q.enabled);
+    read_enum(sec, "format", P, {"int", "mxfp4", "nvfp4"}, q.format);
+    auto* bits = r_.read_number(sec, "bits", P, q.bits);
+    if (q.format != quant::Format::Int) {
+      if (bits && q.bits != 4)
+        fail(bits, "quant.bits",
+             std::string(quant::to_string(q.format)) +
+                 " is 4-bit by definition; remove bits or "
+                 "set it to 4, got " +
+                 bits->scalar);
+      q.bits = 4;
+    } else if (bits) {
+      bool ok = false;
+      for (double b : {1.0, 1.58, 2.0, 3.0, 4.0, 8.0}) ok = ok || std::fabs(q.bits - b) < 1e-9;
+      if (!ok)
+        fail(bits, "quant.bits", "expected one of 1, 1.58, 2, 3, 4, 8, got " + bits->describe());
+    }
+    auto* gran = sec ? sec->find("granularity") : nullptr;
+    read_enum(sec, "granularity", P, {"per_tensor", "per_channel", "per_group"}, q.granularity);
+    int64_t group = q.group_size;
+    auto* gs = r_.read_int(sec, "group_size", P, group);
+    if (gs) {
+      if (!is_power_of_two(group))
+        fail(gs, "quant.group_size", "must be a power of two > 0, got " + gs->scalar);
+      else if (group > (int64_t{1} << 20))
+        fail(gs, "quant.group_size", "is too large: " + gs->scalar);
+      else
+        q.group_size = static_cast<int>(group);
+    }
+    if (q.granularity == quant::Granularity::PerGroup && !(sec && sec->find("group_size")))
+      fail(gran, "quant.granularity", "per_group requires group_size (e.g. group_size: 128)");
+    r_.read_bool(sec, "symmetric", P, q.symmetric);
+    read_enum(sec, "scale", P, {"minmax", "learned", "frozen"}, q.scale_mode);
+    read_enum(sec, "scale_init", P, {"auto", "max_over_qp", "max_abs", "mean_abs", "mse"},
+              q.scale_init);
+    read_enum(sec, "surrogate", P, {"ste", "stableqat", "dsq", "lsq", "pact", "paretoq", "ewgs"},
+              q.surrogate);
+    read_surrogate_params(sec);
+    read_activations(sec);
+    auto* inc = r_.read_string_list(sec, "include", P, q.include);
+    auto* exc = r_.read_string_list(sec, "exclude", P, q.exclude);
+    check_regexes(inc, "quant.include", q.include);
+    check_regexes(exc, "quant.exclude", q.exclude);
+  }
+
+  void check_regexes(const ConfigNode* list, const std::string& field,
+                     const std::vector<std::string>& patterns) {
+    if (!list) return;
+    for (size_t i = 0; i < patterns.size(); ++i) {
+      try {
+        std::regex re(patterns[i], std::regex::ECMAScript);
+      } catch (const std::regex_error& e) {
+        const ConfigNode* at = i < list->items.size() ? &list->items[i] : list;
+        fail(at, field + "[" + std::to_string(i) + "]",
+             "invalid regular expression '" + patterns[i] + "': " + e.what());
+      }
+    }
+  }
+
+  void read_surrogate_params(const ConfigNode* quant_sec) {
+    auto& p = config_.quant.params;
+    const std::string P = "quant.surrogate_params";
+    const ConfigNode* sec = r_.section(
+        quant_sec, "surrogate_params", "quant",
+        {"amplitude", "fourier_order", "alpha", "learn_alpha", "delta", "lsq_grad_scale"});
+    const double a_max = 1.0 / (std::sqrt(2.0) * M_PI);
+    if (auto* n = r_.read_number(sec, "amplitude", P, p.amplitude);
+        n && !(p.amplitude >= 0 && p.amplitude < a_max))
+      fail(n, P + ".amplitude", "must be in [0, 1/(sqrt2*pi) = 0.2251), got " + n->scalar);
+    if (auto* n = r_.read_int(sec, "fourier_order", P, p.fourier_order);
+        n && (p.fourier_order < 0 || p.fourier_order > 64))
+      fail(n, P + ".fourier_order", "must be in [0, 64], got " + n->scalar);
+    if (auto* n = r_.read_number(sec, "alpha", P, p.dsq_alpha);
+        n && !(p.dsq_alpha > 0 && p.dsq_alpha < 0.5))
+      fail(n, P + ".alpha", "must be in (0, 0.5), got " + n->scalar);
+    r_.read_bool(sec, "learn_alpha", P, p.dsq_learn_alpha);
+    if (auto* n = r_.read_number(sec, "delta", P, p.ewgs_delta); n && p.ewgs_delta < 0)
+      fail(n, P + ".delta", "must be >= 0 (0 is STE), got " + n->scalar);
+    r_.read_number(sec, "lsq_grad_scale", P, p.lsq_grad_scale);
+  }
+
+  void read_activations(const ConfigNode* quant_sec) {
+    auto& a = config_.quant.activations;
+    const std::string P = "quant.activations";
+    const ConfigNode* sec =
+        r_.section(quant_sec, "activations", "quant", {"kind", "bits", "alpha_init", "l2"});
+    std::string kind;
+    if (r_.read_choice(sec, "kind", P, {"none", "int8_per_token", "pact"}, kind))
+      a.kind = kind == "none"             ? quant::ActivationQuant::Kind::None
+               : kind == "int8_per_token" ? quant::ActivationQuant::Kind::Int8PerToken
+                                          : quant::ActivationQuant::Kind::Pact;
+    if (auto* n = r_.read_int(sec, "bits", P, a.pact_bits);
+        n && (a.pact_bits < 2 || a.pact_bits > 16))
+      fail(n, P + ".bits", "must be in [2, 16], got " + n->scalar);
+    if (auto* n = r_.read_number(sec, "alpha_init", P, a.pact_alpha_init);
+        n && !(a.pact_alpha_init > 0))
+      fail(n, P + ".alpha_init", "must be > 0, got " + n->scalar);
+    if (auto* n = r_.read_number(sec, "l2", P, a.pact_l2); n && a.pact_l2 < 0)
+      fail(n, P + ".l2", "must be >= 0, got " + n->scalar);
+  }
+
+  void read_train() {
+    auto& t = config_.train;
+    const std::string P = "train";
+    const ConfigNode* sec =
+        r_.section(&root_, "train", "", {"steps",         "batch_size",
+                                         "grad_accum",    "lr",
+                                         "quant_lr",      "weight_decay",
+                                         "betas",         "eps",
+                                         "grad_clip",     "schedule",
+                                         "seed",          "device",
+                                         "dtype",         "activation_checkpointing",
+                                         "threads",       "checkpoint_every",
+                                         "max_bad_steps", "log_every",
+                                         "detail_every",  "spike_k",
+                                         "spike_window"});
+    positive_int(sec, "steps", t.steps);
+    positive_int(sec, "batch_size", t.batch_size);
+    positive_int(sec, "grad_accum", t.grad_accum);
+    if (auto* n = r_.read_number(sec, "lr", P, t.lr); n && !(t.lr > 0))
+      fail(n, "train.lr", "must be > 0, got " + n->scalar);
+    if (auto* n = r_.read_number(sec, "quant_lr", P, t.quant_lr); n && t.quant_lr < 0)
+      fail(n, "train.quant_lr", "must be >= 0 (0: same as lr), got " + n->scalar);
+    if (auto* n = r_.read_number(sec, "weight_decay", P, t.weight_decay); n && t.weight_decay < 0)
+      fail(n, "train.weight_decay", "must be >= 0, got " + n->scalar);
+    read_betas(sec);
+    if (auto* n = r_.read_number(sec, "eps", P, t.eps); n && !(t.eps > 0))
+      fail(n, "train.eps", "must be > 0, got " + n->scalar);
+    if (auto* n = r_.read_number(sec, "grad_clip", P, t.grad_clip); n && t.grad_clip < 0)
+      fail(n, "train.grad_clip", "must be >= 0 (0: off), got " + n->scalar);
+    read_schedule(sec);
+    r_.read_int(sec, "seed", P, t.seed);
+    if (auto* n = r_.read_string(sec, "device", P, t.device)) {
+      static const std::regex ok(R"(^(cpu|cuda|cuda:\d+)$)");
+      if (!std::regex_match(t.device, ok))
+        fail(n, "train.device", "expected cpu, cuda or cuda:N, got '" + t.device + "'");
+    }
+    r_.read_choice(sec, "dtype", P, {"fp32", "bf16"}, t.dtype);
+    r_.read_bool(sec, "activation_checkpointing", P, t.activation_checkpointing);
+    if (auto* n = r_.read_int(sec, "threads", P, t.threads); n && t.threads < 0)
+      fail(n, "train.threads", "must be >= 0 (0: all cores)");
+    if (auto* n = r_.read_int(sec, "checkpoint_every", P, t.checkpoint_every);
+        n && t.checkpoint_every < 0)
+      fail(n, "train.checkpoint_every", "must be >= 0 (0: only at the end)");
+    positive_int(sec, "max_bad_steps", t.max_bad_steps);
+    positive_int(sec, "log_every", t.log_every);
+    if (auto* n = r_.read_int(sec, "detail_every", P, t.detail_every); n && t.detail_every < 0)
+      fail(n, "train.detail_every", "must be >= 0 (0: off)");
+    if (auto* n = r_.read_number(sec, "spike_k", P, t.spike_k); n && !(t.spike_k > 0))
+      fail(n, "train.spike_k", "must be > 0, got " + n->scalar);
+    if (auto* n = r_.read_int(sec, "spike_window", P, t.spike_window); n && t.spike_window < 2)
+      fail(n, "train.spike_window", "must be >= 2, got " + n->scalar);
+  }
+
+  void positive_int(const ConfigNode* sec, const std::string& key, int64_t& out) {
+    if (auto* n = r_.read_int(sec, key, "train", out); n && out < 1)
+      fail(n, "train." + key, "must be >= 1, got " + n->scalar);
+  }
+
+  void read_betas(const ConfigNode* sec) {
+    const ConfigNode* n = sec ? sec->find("betas") : nullptr;
+    if (!n) return;
+    if (n->kind != ConfigNode::Kind::Sequence || n->items.size() != 2) {
+      fail(n, "train.betas", "expected a list of two numbers [beta1, beta2], got " + n->describe());
+      return;
+    }
+    double b[2];
+    for (int i = 0; i < 2; ++i) {
+      std::string field = "train.betas[" + std::to_string(i) + "]";
+      if (!r_.to_number(n->items[i], field, b[i])) return;
+      if (!(b[i] >= 0 && b[i] < 1)) {
+        fail(&n->items[i], field, "must be in [0, 1), got " + n->items[i].scalar);
+        return;
+      }
+    }
+    config_.train.beta1 = b[0];
+    config_.train.beta2 = b[1];
+  }
+
+  void read_schedule(const ConfigNode* train_sec) {
+    auto& s = config_.train.schedule;
+    const std::string P = "train.schedule";
+    const ConfigNode* sec =
+        r_.section(train_sec, "schedule", "train", {"kind", "warmup_steps", "min_lr_ratio"});
+    std::string kind;
+    if (r_.read_choice(sec, "kind", P, {"constant", "cosine", "linear"}, kind))
+      s.kind = kind == "constant" ? ScheduleSection::Kind::Constant
+               : kind == "cosine" ? ScheduleSection::Kind::Cosine
+                                  : ScheduleSection::Kind::Linear;
+    if (auto* n = r_.read_int(sec, "warmup_steps", P, s.warmup_steps); n && s.warmup_steps < 0)
+      fail(n, P + ".warmup_steps", "must be >= 0, got " + n->scalar);
+    if (auto* n = r_.read_number(sec, "min_lr_ratio", P, s.min_lr_ratio);
+        n && !(s.min_lr_ratio >= 0 && s.min_lr_ratio <= 1))
+      fail(n, P + ".min_lr_ratio", "must be in [0, 1], got " + n->scalar);
+  }
+
+  void read_eval() {
+    auto& e = config_.eval;
+    const std::string P = "eval";
+    const ConfigNode* sec = r_.section(
+        &root_, "eval", "", {"every", "seq_len", "max_windows", "post_quant_ppl", "text"});
+    if (auto* n = r_.read_int(sec, "every", P, e.every); n && e.every < 0)
+      fail(n, "eval.every", "must be >= 0 (0: only at the end)");
+    if (auto* n = r_.read_int(sec, "seq_len", P, e.seq_len); n && e.seq_len != 0 && e.seq_len < 8)
+      fail(n, "eval.seq_len", "must be >= 8 (or 0: tokenize.seq_len), got " + n->scalar);
+    if (auto* n = r_.read_int(sec, "max_windows", P, e.max_windows); n && e.max_windows < 0)
+      fail(n, "eval.max_windows", "must be >= 0 (0: all)");
+    r_.read_bool(sec, "post_quant_ppl", P, e.post_quant_ppl);
+    resolve_path(r_.read_string(sec, "text", P, e.text), e.text);
+  }
+
+  void read_runner() {
+    auto& rn = config_.runner;
+    const std::string P = "runner";
+    const ConfigNode* sec = r_.section(
+        &root_, "runner", "", {"kind", "host", "remote_dir", "partition", "gpus", "time_limit"});
+    std::string kind;
+    auto* kind_node = r_.read_choice(sec, "kind", P, {"local", "ssh", "slurm"}, kind);
+    if (kind_node)
+      rn.kind = kind == "local" ? RunnerSection::Kind::Local
+                : kind == "ssh" ? RunnerSection::Kind::Ssh
+                                : RunnerSection::Kind::Slurm;
+    r_.read_string(sec, "host", P, rn.host);
+    r_.read_string(sec, "remote_dir", P, rn.remote_dir);
+    r_.read_string(sec, "partition", P, rn.partition);
+    if (auto* n = r_.read_int(sec, "gpus", P, rn.gpus); n && rn.gpus < 0)
+      fail(n, "runner.gpus", "must be >= 0");
+    r_.read_string(sec, "time_limit", P, rn.time_limit);
+    if (rn.kind == RunnerSection::Kind::Ssh && rn.host.empty())
+      fail(kind_node, "runner.host", "the ssh runner needs host (user@host[:port])");
+  }
+
+  const ConfigNode& root_;
+  ProjectConfig config_;
+  FieldReader r_;
+};
+
+}  // namespace
+
+ProjectErrors::ProjectErrors(std::vector<Diagnostic> diagnostics)
+    : Error(join_diagnostics(diagnostics)), diagnostics_(std::move(diagnostics)) {}
+
+ProjectConfig type_project(const ConfigNode& root, const std::string& file) {
+  return ProjectTyper(root, file).run();
+}
+
+ProjectConfig load_project(const std::string& yaml_path,
+                           const std::vector<std::string>& overrides) {
+  ConfigNode root = load_yaml_tree(yaml_path);
+  std::string file = root.origin.file;
+  std::string base_dir = fs::path(file).parent_path().string();
+  for (const auto& o : overrides) apply_override(root, o, base_dir);
+  return type_project(root, file);
+}
+
+}  // namespace qatwb::project
