@@ -1,0 +1,502 @@
+// Integer-grid fake quantization kernels. The fused CPU path reads each weight once in the
+// forward (writing values or codes) and once in the backward (writing dL/dw and per-row partial
+// sums for dL/ds and DSQ's dL/dalpha); nothing but w and s is kept between the two.
+//
+// Rounding is round-half-to-even everywhere (torch::round; the CPU kernel uses the 1.5*2^23
+// trick, exact for |x| < 2^22 - inputs are clamped to the grid first, so that always holds).
+#include "core/quant/int_kernels.h"
+
+#include <ATen/Parallel.h>
+
+#include <atomic>
+#include <cmath>
+
+#include "core/util/error.h"
+
+namespace qatwb::quant {
+namespace {
+
+std::atomic<bool> g_fused{true};
+
+inline float rint_small(float x) {
+  const float magic = 12582912.f;  // 1.5 * 2^23
+  return (x + magic) - magic;
+}
+
+inline float clampf(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
+
+// cos(pi*r) for r in [-0.5, 0.5]: Taylor series of cos x to x^12 (error < 1e-8).
+inline float cospi_half(float r) {
+  const float x = r * 3.14159265358979f;
+  const float x2 = x * x;
+  float p = 1.f / 479001600.f;
+  p = p * x2 - 1.f / 3628800.f;
+  p = p * x2 + 1.f / 40320.f;
+  p = p * x2 - 1.f / 720.f;
+  p = p * x2 + 1.f / 24.f;
+  p = p * x2 - 0.5f;
+  return p * x2 + 1.f;
+}
+
+// Levels of non-asymmetric grids as float, computed once in double (shared by both paths).
+std::vector<float> level_table(const WeightGrid& g) {
+  std::vector<float> t;
+  for (int c = g.cmin; c <= g.cmax; ++c) t.push_back(static_cast<float>(g.level(c)));
+  return t;
+}
+
+struct KParams {
+  GridKind kind;
+  bool asym;
+  float cmin, cmax, n, h, seq_out;
+  WeightGrad wg;
+  int nterms;
+  float fc[8];
+  float ewgs;
+  float k, inv_t, dphi_c;  // DSQ: k, 1/tanh(k/2), 0.5 sech^2(k/2)/tanh^2(k/2)
+  std::vector<float> table;
+};
+
+KParams make_params(const IntQuantSpec& spec, double alpha) {
+  const WeightGrid& g = spec.grid;
+  KParams p{};
+  p.kind = g.kind;
+  p.asym = g.kind == GridKind::Int && !g.symmetric;
+  p.cmin = static_cast<float>(g.cmin);
+  p.cmax = static_cast<float>(g.cmax);
+  p.n = static_cast<float>(g.n);
+  p.h = static_cast<float>(g.h);
+  p.seq_out = static_cast<float>(g.seq_out);
+  p.wg = spec.weight_grad;
+  p.nterms = spec.fourier_order + 1;
+  const double c = std::sqrt(2.0) * M_PI * spec.amplitude;
+  for (int m = 0; m < p.nterms && m < 8; ++m)
+    p.fc[m] = static_cast<float>(c * ((m % 2 == 0) ? 1.0 : -1.0) / (2 * m + 1));
+  p.ewgs = static_cast<float>(spec.ewgs_delta);
+  if (spec.weight_grad == WeightGrad::Dsq) {
+    const double k = std::log(2.0 / alpha - 1.0), t = std::tanh(k / 2);
+    p.k = static_cast<float>(k);
+    p.inv_t = static_cast<float>(1.0 / t);
+    p.dphi_c = static_cast<float>(0.5 * (1 - t * t) / (t * t));
+  }
+  p.table = level_table(g);
+  return p;
+}
+
+// Code of one element (as float). Same float operations as the torch path below.
+inline float code_of(const KParams& p, float v, float z) {
+  switch (p.kind) {
+    case GridKind::Int: {
+      const float u = clampf(v, p.cmin - z - 1.f, p.cmax - z + 1.f);
+      return clampf(rint_small(u) + z, p.cmin, p.cmax);
+    }
+    case GridKind::Stretched: {
+      const float u = clampf(v, -0.99f, 0.99f) * p.n - p.h;
+      return clampf(rint_small(u), p.cmin, p.cmax);
+    }
+    case GridKind::Binary:
+      return v < 0.f ? -1.f : 1.f;
+  }
+  return 0.f;
+}
+
+inline float level_of(const KParams& p, float c, float z) {
+  if (p.asym) return c - z;
+  if (p.kind == GridKind::Stretched) return p.table[static_cast<int>(c - p.cmin)];
+  return c;
+}
+
+// StableQAT's G with S = sum_m c_m cos((2m+1) pi r): odd Chebyshev polynomials of cos(pi r)
+// (cos((2m+1)pi(v + round v)) = cos((2m+1)pi r) since v + round v = r + 2 round v).
+inline float fourier_g(const KParams& p, float r) {
+  const float c1 = cospi_half(r);
+  float s = p.fc[0] * c1;
+  float t_prev = 1.f, t = c1;  // (T_{2m-2}, T_{2m-1}), starting with (T0, T1)
+  for (int m = 1; m < p.nterms; ++m) {
+    const float t_even = 2.f * c1 * t - t_prev;  // T_{2m}
+    const float t_odd = 2.f * c1 * t_even - t;   // T_{2m+1}
+    s += p.fc[m] * t_odd;
+    t_prev = t_even;
+    t = t_odd;
+  }
+  return (1.f - s) / (1.f + s);
+}
+
+template <typename T>
+void forward_rows(const KParams& p, const T* w, const float* sc, const float* zp, int64_t rps,
+                  int64_t cols, int64_t r0, int64_t r1, T* out, void* codes) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t si = r / rps;
+    const float s = std::max(sc[si], kMinScale);
+    const float z = zp ? zp[si] : 0.f;
+    const T* wr = w + r * cols;
+    if (out) {
+      T* o = out + r * cols;
+      for (int64_t j = 0; j < cols; ++j) {
+        const float c = code_of(p, static_cast<float>(wr[j]) / s, z);
+        o[j] = static_cast<T>(s * level_of(p, c, z));
+      }
+    } else if (p.asym) {
+      uint8_t* o = static_cast<uint8_t*>(codes) + r * cols;
+      for (int64_t j = 0; j < cols; ++j)
+        o[j] = static_cast<uint8_t>(code_of(p, static_cast<float>(wr[j]) / s, z));
+    } else {
+      int8_t* o = static_cast<int8_t*>(codes) + r * cols;
+      for (int64_t j = 0; j < cols; ++j)
+        o[j] = static_cast<int8_t>(code_of(p, static_cast<float>(wr[j]) / s, z));
+    }
+  }
+}
+
+template <typename T>
+void backward_rows(const KParams& p, const T* w, const T* g, const float* sc, const float* zp,
+                   int64_t rps, int64_t cols, int64_t r0, int64_t r1, T* gw, double* ds_row,
+                   double* da_row) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t si = r / rps;
+    const float s = std::max(sc[si], kMinScale);
+    const float z = zp ? zp[si] : 0.f;
+    double ds = 0.0, da = 0.0;
+    const T* wr = w + r * cols;
+    const T* gr = g + r * cols;
+    T* o = gw + r * cols;
+    for (int64_t j = 0; j < cols; ++j) {
+      const float v = static_cast<float>(wr[j]) / s;
+      const float gv = static_cast<float>(gr[j]);
+      bool inside;
+      float q = 0.f, d, rc = 0.f;
+      switch (p.kind) {
+        case GridKind::Int: {
+          const float uc = v + z;
+          inside = uc >= p.cmin && uc <= p.cmax;
+          if (inside) {
+            q = rint_small(v);
+            d = q - v;
+            rc = v - q;
+          } else {
+            d = uc < p.cmin ? p.cmin - z : p.cmax - z;
+          }
+          break;
+        }
+        case GridKind::Stretched: {
+          inside = std::fabs(v) <= 0.99f;
+          const float u = clampf(v, -0.99f, 0.99f) * p.n - p.h;
+          const float ru = rint_small(u);
+          q = p.table[static_cast<int>(clampf(ru, p.cmin, p.cmax) - p.cmin)];
+          rc = u - ru;
+          d = inside ? q - v : (v < 0.f ? -p.seq_out : p.seq_out);
+          break;
+        }
+        default: {  // Binary
+          inside = std::fabs(v) <= 1.f;
+          q = v < 0.f ? -1.f : 1.f;
+          d = q;
+          break;
+        }
+      }
+      ds += static_cast<double>(gv * d);
+      float gwv = 0.f;
+      if (inside) {
+        switch (p.wg) {
+          case WeightGrad::ClippedSte:
+            gwv = gv;
+            break;
+          case WeightGrad::Fourier:
+            gwv = gv * fourier_g(p, rc);
+            break;
+          case WeightGrad::Ewgs: {
+            const float sg = gv > 0.f ? 1.f : (gv < 0.f ? -1.f : 0.f);
+            gwv = gv * (1.f + p.ewgs * sg * (v - q));
+            break;
+          }
+          case WeightGrad::Dsq: {
+            const float x = v - (std::floor(v) + 0.5f);
+            const float t = std::tanh(p.k * x);
+            const float sech2 = 1.f - t * t;
+            gwv = gv * (0.5f * p.k * sech2 * p.inv_t);
+            da += static_cast<double>(gv * (x * sech2 * p.inv_t - t * p.dphi_c));
+            break;
+          }
+        }
+      }
+      o[j] = static_cast<T>(gwv);
+    }
+    ds_row[r] = ds;
+    if (da_row) da_row[r] = da;
+  }
+}
+
+bool use_fused(const torch::Tensor& w) {
+  return g_fused.load() && w.device().is_cpu() && w.is_contiguous() &&
+         (w.scalar_type() == torch::kFloat || w.scalar_type() == torch::kBFloat16);
+}
+
+int64_t grain_rows(int64_t cols) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(cols, 1)); }
+
+// Per-row broadcast [rows, 1] of a per-scale tensor.
+torch::Tensor per_row(const torch::Tensor& t, int64_t rps) {
+  auto flat = t.reshape({-1});
+  if (rps != 1) flat = flat.repeat_interleave(rps);
+  return flat.unsqueeze(1);
+}
+
+torch::Tensor table_tensor(const WeightGrid& g, const torch::Device& dev) {
+  auto t = level_table(g);
+  return torch::from_blob(t.data(), {static_cast<int64_t>(t.size())}, torch::kFloat).clone().to(dev);
+}
+
+// Torch-op forward: float codes [rows, cols].
+torch::Tensor torch_codes(const IntQuantSpec& spec, const torch::Tensor& v,
+                          const torch::Tensor& z_rows) {
+  const WeightGrid& g = spec.grid;
+  switch (g.kind) {
+    case GridKind::Int: {
+      if (!z_rows.defined())
+        // "+ 0.0" turns round()'s -0.0 into +0.0, as the fused kernel produces.
+        return (torch::round(v.clamp(g.cmin - 1.0, g.cmax + 1.0)) + 0.0).clamp(g.cmin, g.cmax);
+      auto u = torch::min(torch::max(v, g.cmin - z_rows - 1.0), g.cmax - z_rows + 1.0);
+      return (torch::round(u) + z_rows).clamp(g.cmin, g.cmax);
+    }
+    case GridKind::Stretched:
+      return torch::round(v.clamp(-0.99, 0.99).mul(g.n).sub(g.h)).clamp(g.cmin, g.cmax);
+    case GridKind::Binary:
+      return torch::where(v < 0, torch::full({}, -1.f, v.options()),
+                          torch::full({}, 1.f, v.options()));
+  }
+  return v;
+}
+
+torch::Tensor torch_levels(const IntQuantSpec& spec, const torch::Tensor& c,
+                           const torch::Tensor& z_rows) {
+  const WeightGrid& g = spec.grid;
+  if (g.kind == GridKind::Stretched) {
+    auto idx = (c - g.cmin).to(torch::kLong).reshape({-1});
+    return table_tensor(g, c.device()).index_select(0, idx).view(c.sizes());
+  }
+  if (z_rows.defined()) return c - z_rows;
+  return c;
+}
+
+void check_inputs(const torch::Tensor& w2d, const torch::Tensor& scale, int64_t rps) {
+  if (w2d.dim() != 2 || rps <= 0 || w2d.size(0) % rps != 0 ||
+      scale.numel() != w2d.size(0) / rps)
+    throw Error("int fake quant: scale count " + std::to_string(scale.numel()) +
+                " does not match the blocked weight [" + std::to_string(w2d.size(0)) + ", " +
+                std::to_string(w2d.size(1)) + "] with " + std::to_string(rps) +
+                " rows per scale");
+}
+
+}  // namespace
+
+std::vector<double> IntQuantSpec::to_vector() const {
+  return {static_cast<double>(grid.kind), grid.bits, grid.symmetric ? 1.0 : 0.0,
+          static_cast<double>(grid.cmin), static_cast<double>(grid.cmax), grid.n, grid.h,
+          grid.seq_out, grid.qp_gamma, static_cast<double>(weight_grad), amplitude,
+          static_cast<double>(fourier_order), ewgs_delta, gamma};
+}
+
+IntQuantSpec IntQuantSpec::from_vector(const std::vector<double>& v) {
+  IntQuantSpec s;
+  s.grid.kind = static_cast<GridKind>(static_cast<int>(v.at(0)));
+  s.grid.bits = v.at(1);
+  s.grid.symmetric = v.at(2) != 0.0;
+  s.grid.cmin = static_cast<int>(v.at(3));
+  s.grid.cmax = static_cast<int>(v.at(4));
+  s.grid.n = v.at(5);
+  s.grid.h = v.at(6);
+  s.grid.seq_out = v.at(7);
+  s.grid.qp_gamma = v.at(8);
+  s.weight_grad = static_cast<WeightGrad>(static_cast<int>(v.at(9)));
+  s.amplitude = v.at(10);
+  s.fourier_order = static_cast<int>(v.at(11));
+  s.ewgs_delta = v.at(12);
+  s.gamma = v.at(13);
+  return s;
+}
+
+void set_fused_kernels_enabled(bool enabled) { g_fused.store(enabled); }
+bool fused_kernels_enabled() { return g_fused.load(); }
+
+torch::Tensor int_forward_values(const IntQuantSpec& spec, const torch::Tensor& w2d,
+                                 const torch::Tensor& scale, const torch::Tensor& zero,
+                                 int64_t rps) {
+  check_inputs(w2d, scale, rps);
+  auto sc = scale.detach().to(torch::kFloat).contiguous();
+  auto zp = zero.defined() ? zero.detach().to(torch::kFloat).contiguous() : torch::Tensor();
+  if (use_fused(w2d) && sc.device().is_cpu()) {
+    const KParams p = make_params(spec, 0.2);
+    auto out = torch::empty_like(w2d);
+    const int64_t cols = w2d.size(1);
+    AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, w2d.scalar_type(), "int_forward_values", [&] {
+      const scalar_t* w = w2d.data_ptr<scalar_t>();
+      scalar_t* o = out.data_ptr<scalar_t>();
+      const float* s = sc.data_ptr<float>();
+      const float* z = zp.defined() ? zp.data_ptr<float>() : nullptr;
+      at::parallel_for(0, w2d.size(0), grain_rows(cols), [&](int64_t b, int64_t e) {
+        forward_rows<scalar_t>(p, w, s, z, rps, cols, b, e, o, nullptr);
+      });
+    });
+    return out;
+  }
+  auto s_rows = per_row(sc.clamp_min(kMinScale), rps);
+  auto z_rows = zp.defined() ? per_row(zp, rps) : torch::Tensor();
+  auto v = w2d.detach().to(torch::kFloat) / s_rows;
+  auto c = torch_codes(spec, v, z_rows);
+  return (s_rows * torch_levels(spec, c, z_rows)).to(w2d.scalar_type());
+}
+
+torch::Tensor int_forward_codes(const IntQuantSpec& spec, const torch::Tensor& w2d,
+                                const torch::Tensor& scale, const torch::Tensor& zero,
+                                int64_t rps) {
+  check_inputs(w2d, scale, rps);
+  const bool asym = spec.grid.kind == GridKind::Int && !spec.grid.symmetric;
+  const auto code_type = asym ? torch::kUInt8 : torch::kInt8;
+  auto sc = scale.detach().to(torch::kFloat).contiguous();
+  auto zp = zero.defined() ? zero.detach().to(torch::kFloat).contiguous() : torch::Tensor();
+  auto wd = w2d.detach();
+  if (use_fused(wd) && sc.device().is_cpu()) {
+    const KParams p = make_params(spec, 0.2);
+    auto codes = torch::empty(wd.sizes(), wd.options().dtype(code_type));
+    const int64_t cols = wd.size(1);
+    AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, wd.scalar_type(), "int_forward_codes", [&] {
+      const scalar_t* w = wd.data_ptr<scalar_t>();
+      void* o = codes.data_ptr();
+      const float* s = sc.data_ptr<float>();
+      const float* z = zp.defined() ? zp.data_ptr<float>() : nullptr;
+      at::parallel_for(0, wd.size(0), grain_rows(cols), [&](int64_t b, int64_t e) {
+        forward_rows<scalar_t>(p, w, s, z, rps, cols, b, e, nullptr, o);
+      });
+    });
+    return codes;
+  }
+  auto s_rows = per_row(sc.clamp_min(kMinScale), rps);
+  auto z_rows = zp.defined() ? per_row(zp, rps) : torch::Tensor();
+  auto v = wd.to(torch::kFloat) / s_rows;
+  return torch_codes(spec, v, z_rows).to(code_type);
+}
+
+torch::Tensor int_levels_to_values(const IntQuantSpec& spec, const torch::Tensor& codes2d,
+                                   const torch::Tensor& scale, const torch::Tensor& zero,
+                                   int64_t rps) {
+  check_inputs(codes2d, scale, rps);
+  auto s_rows = per_row(scale.to(torch::kFloat).clamp_min(kMinScale), rps);
+  auto z_rows = zero.defined() ? per_row(zero.to(torch::kFloat), rps) : torch::Tensor();
+  auto c = codes2d.to(torch::kFloat);
+  return s_rows * torch_levels(spec, c, z_rows);
+}
+
+IntBackward int_backward(const IntQuantSpec& spec, const torch::Tensor& w2d,
+                         const torch::Tensor& scale, const torch::Tensor& zero, int64_t rps,
+                         const torch::Tensor& g2d, double alpha, bool need_scale,
+                         bool need_alpha) {
+  check_inputs(w2d, scale, rps);
+  IntBackward res;
+  const bool dsq = spec.weight_grad == WeightGrad::Dsq;
+  auto sc = scale.detach().to(torch::kFloat).contiguous();
+  auto zp = zero.defined() ? zero.detach().to(torch::kFloat).contiguous() : torch::Tensor();
+  const int64_t rows = w2d.size(0), cols = w2d.size(1);
+  torch::Tensor ds_row, da_row;  // [rows] double
+  if (use_fused(w2d) && sc.device().is_cpu()) {
+    const KParams p = make_params(spec, alpha);
+    auto g = g2d.to(w2d.scalar_type()).contiguous();
+    res.grad_w = torch::empty_like(w2d);
+    ds_row = torch::empty({rows}, torch::kDouble);
+    if (dsq) da_row = torch::empty({rows}, torch::kDouble);
+    AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, w2d.scalar_type(), "int_backward", [&] {
+      const scalar_t* w = w2d.data_ptr<scalar_t>();
+      const scalar_t* gp = g.data_ptr<scalar_t>();
+      scalar_t* o = res.grad_w.data_ptr<scalar_t>();
+      const float* s = sc.data_ptr<float>();
+      const float* z = zp.defined() ? zp.data_ptr<float>() : nullptr;
+      double* dsp = ds_row.data_ptr<double>();
+      double* dap = dsq ? da_row.data_ptr<double>() : nullptr;
+      at::parallel_for(0, rows, grain_rows(cols), [&](int64_t b, int64_t e) {
+        backward_rows<scalar_t>(p, w, gp, s, z, rps, cols, b, e, o, dsp, dap);
+      });
+    });
+  } else {
+    const WeightGrid& gr = spec.grid;
+    auto s_rows = per_row(sc.clamp_min(kMinScale), rps);
+    auto z_rows = zp.defined() ? per_row(zp, rps) : torch::Tensor();
+    auto v = w2d.detach().to(torch::kFloat) / s_rows;
+    auto g = g2d.to(torch::kFloat);
+    torch::Tensor inside, q, d, rc;
+    auto fzero = torch::zeros({}, v.options());
+    switch (gr.kind) {
+      case GridKind::Int: {
+        auto uc = z_rows.defined() ? v + z_rows : v;
+        inside = (uc >= gr.cmin).logical_and(uc <= gr.cmax);
+        q = torch::round(v);
+        auto zr = z_rows.defined() ? z_rows : fzero;
+        d = torch::where(inside, q - v, torch::where(uc < gr.cmin, gr.cmin - zr, gr.cmax - zr));
+        rc = v - q;
+        break;
+      }
+      case GridKind::Stretched: {
+        inside = v.abs() <= 0.99;
+        auto u = v.clamp(-0.99, 0.99).mul(gr.n).sub(gr.h);
+        auto ru = torch::round(u);
+        q = torch_levels(spec, ru.clamp(gr.cmin, gr.cmax), torch::Tensor());
+        rc = u - ru;
+        auto out = torch::where(v < 0, torch::full({}, -gr.seq_out, v.options()),
+                                torch::full({}, gr.seq_out, v.options()));
+        d = torch::where(inside, q - v, out);
+        break;
+      }
+      case GridKind::Binary: {
+        inside = v.abs() <= 1.0;
+        q = torch::where(v < 0, torch::full({}, -1.f, v.options()),
+                         torch::full({}, 1.f, v.options()));
+        d = q;
+        rc = torch::zeros_like(v);
+        break;
+      }
+    }
+    torch::Tensor big_g;
+    switch (spec.weight_grad) {
+      case WeightGrad::ClippedSte:
+        big_g = torch::ones_like(v);
+        break;
+      case WeightGrad::Fourier: {
+        const double c = std::sqrt(2.0) * M_PI * spec.amplitude;
+        auto s = torch::zeros_like(v);
+        for (int m = 0; m <= spec.fourier_order; ++m)
+          s = s + (c * ((m % 2 == 0) ? 1.0 : -1.0) / (2 * m + 1)) * torch::cos(rc * ((2 * m + 1) * M_PI));
+        big_g = (1 - s) / (1 + s);
+        break;
+      }
+      case WeightGrad::Ewgs:
+        big_g = 1 + spec.ewgs_delta * torch::sign(g) * (v - q);
+        break;
+      case WeightGrad::Dsq: {
+        const double k = std::log(2.0 / alpha - 1.0), t_half = std::tanh(k / 2);
+        auto x = v - (torch::floor(v) + 0.5);
+        auto t = torch::tanh(k * x);
+        auto sech2 = 1 - t * t;
+        big_g = 0.5 * k * sech2 / t_half;
+        auto dphi = x * sech2 / t_half - t * (0.5 * (1 - t_half * t_half) / (t_half * t_half));
+        da_row = torch::where(inside, g * dphi, fzero).sum(1).to(torch::kDouble).cpu();
+        break;
+      }
+    }
+    res.grad_w = torch::where(inside, g * big_g, fzero).to(w2d.scalar_type());
+    ds_row = (g * d).to(torch::kDouble).sum(1).cpu();
+  }
+  if (need_scale) {
+    auto per_scale = ds_row.view({rows / rps, rps}).sum(1) * spec.gamma;
+    per_scale = torch::where(sc.reshape({-1}).to(torch::kDouble).cpu() < kMinScale,
+                             torch::zeros_like(per_scale), per_scale);
+    res.grad_scale = per_scale.to(torch::kFloat).to(scale.device()).view(scale.sizes());
+  }
+  if (need_alpha && dsq) {
+    const double dk_dalpha = -2.0 / (alpha * (2.0 - alpha));
+    auto s_rows = sc.clamp_min(kMinScale).to(torch::kDouble).cpu().reshape({-1});
+    if (rps != 1) s_rows = s_rows.repeat_interleave(rps);
+    const double total = (s_rows * da_row).sum().item<double>() * 0.5 * dk_dalpha;
+    res.grad_alpha = torch::full({}, total, torch::TensorOptions().dtype(torch::kFloat))
+                         .to(scale.device());
+  }
+  return res;
+}
+
+}  // namespace qatwb::quant

@@ -1,0 +1,247 @@
+#include "core/quant/model_quantizer.h"
+
+#include <regex>
+#include <set>
+
+#include "core/util/error.h"
+
+namespace qatwb::quant {
+namespace {
+
+std::vector<std::regex> compile(const std::vector<std::string>& patterns, const char* field) {
+  std::vector<std::regex> out;
+  for (const auto& p : patterns) {
+    try {
+      out.emplace_back(p, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      throw Error(std::string("quant.") + field + ": invalid regular expression '" + p +
+                  "': " + e.what());
+    }
+  }
+  return out;
+}
+
+bool any_match(const std::vector<std::regex>& res, const std::string& s) {
+  for (const auto& re : res)
+    if (std::regex_search(s, re)) return true;
+  return false;
+}
+
+}  // namespace
+
+ModelQuantizer::ModelQuantizer(const QuantScheme& scheme,
+                               std::vector<std::pair<std::string, torch::Tensor>> linear_weights)
+    : scheme_(scheme) {
+  if (scheme_.surrogate == Surrogate::Pact &&
+      scheme_.activations.kind == ActivationQuant::Kind::None)
+    scheme_.activations.kind = ActivationQuant::Kind::Pact;
+  if (!linear_weights.empty() && linear_weights.front().second.defined())
+    device_ = linear_weights.front().second.device();
+  if (!scheme_.enabled) return;
+  const auto include = compile(scheme_.include, "include");
+  const auto exclude = compile(scheme_.exclude, "exclude");
+  for (auto& [name, w] : linear_weights) {
+    if (!include.empty() && !any_match(include, name)) continue;
+    if (any_match(exclude, name)) continue;
+    if (entries_.count(name)) throw Error("quant: module " + name + " listed twice");
+    Entry e;
+    e.wq = std::make_unique<WeightQuantizer>(scheme_, name, w);
+    e.aq = std::make_unique<ActivationQuantizer>(scheme_.activations, w.device());
+    e.latent = w;
+    e.prev_codes = comparable_codes(e, e.wq->quantize(w));
+    order_.push_back(name);
+    entries_.emplace(name, std::move(e));
+  }
+}
+
+ModelQuantizer::Entry& ModelQuantizer::entry(const std::string& module) {
+  auto it = entries_.find(module);
+  if (it == entries_.end()) throw Error("quant: module " + module + " is not quantized");
+  return it->second;
+}
+
+const ModelQuantizer::Entry& ModelQuantizer::entry(const std::string& module) const {
+  auto it = entries_.find(module);
+  if (it == entries_.end()) throw Error("quant: module " + module + " is not quantized");
+  return it->second;
+}
+
+const WeightQuantizer& ModelQuantizer::quantizer(const std::string& module) const {
+  return *entry(module).wq;
+}
+
+torch::Tensor ModelQuantizer::weight(const std::string& module, const torch::Tensor& w) {
+  auto it = entries_.find(module);
+  if (it == entries_.end()) return w;
+  Entry& e = it->second;
+  if (w.is_leaf()) e.latent = w;
+  if (!in_step_ || !torch::GradMode::is_enabled()) return e.wq->forward(w);
+  if (!e.cache_leaf.defined()) {
+    e.cache_out = e.wq->forward(w);
+    e.cache_leaf = e.cache_out.detach().requires_grad_(true);
+  }
+  return e.cache_leaf;
+}
+
+torch::Tensor ModelQuantizer::input(const std::string& module, const torch::Tensor& x) {
+  auto it = entries_.find(module);
+  if (it == entries_.end() || !it->second.aq->active()) return x;
+  return it->second.aq->forward(x);
+}
+
+std::vector<torch::Tensor> ModelQuantizer::parameters() const {
+  std::vector<torch::Tensor> p;
+  for (const auto& name : order_) {
+    const Entry& e = entries_.at(name);
+    for (auto& t : e.wq->parameters()) p.push_back(t);
+    for (auto& t : e.aq->parameters()) p.push_back(t);
+  }
+  return p;
+}
+
+torch::Tensor ModelQuantizer::regularization_loss() const {
+  torch::Tensor total = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat).device(device_));
+  for (const auto& name : order_) {
+    auto r = entries_.at(name).aq->regularization();
+    if (r.defined()) total = total + r;
+  }
+  return total;
+}
+
+void ModelQuantizer::project_parameters() {
+  for (auto& [name, e] : entries_) {
+    e.wq->project();
+    e.aq->project();
+  }
+}
+
+void ModelQuantizer::clear_cache() {
+  for (auto& [name, e] : entries_) {
+    e.cache_out = torch::Tensor();
+    e.cache_leaf = torch::Tensor();
+  }
+}
+
+void ModelQuantizer::begin_step() {
+  clear_cache();
+  project_parameters();
+  in_step_ = true;
+}
+
+void ModelQuantizer::end_step() {
+  std::vector<torch::Tensor> outs, grads;
+  for (const auto& name : order_) {
+    Entry& e = entries_.at(name);
+    if (!e.cache_leaf.defined() || !e.cache_out.requires_grad()) continue;
+    const torch::Tensor& g = e.cache_leaf.grad();
+    if (!g.defined()) continue;
+    outs.push_back(e.cache_out);
+    grads.push_back(g);
+  }
+  in_step_ = false;
+  if (!outs.empty()) torch::autograd::backward(outs, grads);
+  clear_cache();
+}
+
+std::map<std::string, QuantizedTensor> ModelQuantizer::quantize_all() const {
+  std::map<std::string, QuantizedTensor> out;
+  for (const auto& name : order_) {
+    const Entry& e = entries_.at(name);
+    out.emplace(name, e.wq->quantize(e.latent));
+  }
+  return out;
+}
+
+std::map<std::string, torch::Tensor> ModelQuantizer::dequantized_weights() const {
+  std::map<std::string, torch::Tensor> out;
+  torch::NoGradGuard g;
+  for (const auto& name : order_) {
+    const Entry& e = entries_.at(name);
+    out.emplace(name, dequantize(e.wq->quantize(e.latent)));
+  }
+  return out;
+}
+
+torch::Tensor ModelQuantizer::comparable_codes(const Entry& e, const QuantizedTensor& q) {
+  if (e.wq->format() == Format::Int) return q.codes;
+  // E2M1: -0 (code 8) and +0 are the same level.
+  return torch::where(q.codes == 8, torch::zeros_like(q.codes), q.codes);
+}
+
+double ModelQuantizer::code_flip_fraction(const std::string& module) {
+  Entry& e = entry(module);
+  auto codes = comparable_codes(e, e.wq->quantize(e.latent));
+  const double f = codes.ne(e.prev_codes).to(torch::kDouble).mean().item<double>();
+  e.prev_codes = codes;
+  return f;
+}
+
+double ModelQuantizer::code_flip_fraction() { return stats().code_flip_fraction; }
+
+QuantStats ModelQuantizer::stats() {
+  QuantStats st;
+  double flips = 0, total = 0, levels = 0;
+  bool first = true;
+  for (const auto& name : order_) {
+    Entry& e = entries_.at(name);
+    const QuantizedTensor q = e.wq->quantize(e.latent);
+    auto codes = comparable_codes(e, q);
+    ModuleQuantStats m;
+    m.numel = codes.numel();
+    m.code_flip_fraction = codes.ne(e.prev_codes).to(torch::kDouble).mean().item<double>();
+    e.prev_codes = codes;
+    m.levels_used = static_cast<int>(std::get<0>(at::_unique(codes.reshape({-1}))).numel());
+    m.levels_total = e.wq->levels_total();
+    auto s = e.wq->current_scale(e.latent).to(torch::kDouble);
+    m.scale_mean = s.mean().item<double>();
+    m.scale_min = s.min().item<double>();
+    m.scale_max = s.max().item<double>();
+    flips += m.code_flip_fraction * m.numel;
+    total += m.numel;
+    levels += static_cast<double>(m.levels_used) / m.levels_total;
+    st.scale_min = first ? m.scale_min : std::min(st.scale_min, m.scale_min);
+    st.scale_max = first ? m.scale_max : std::max(st.scale_max, m.scale_max);
+    st.scale_mean += m.scale_mean;
+    first = false;
+    st.modules.emplace(name, m);
+  }
+  if (!order_.empty()) {
+    st.code_flip_fraction = flips / total;
+    st.levels_used_fraction = levels / order_.size();
+    st.scale_mean /= order_.size();
+  }
+  return st;
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> ModelQuantizer::state() const {
+  std::vector<std::pair<std::string, torch::Tensor>> s;
+  for (const auto& name : order_) {
+    const Entry& e = entries_.at(name);
+    for (auto& [k, t] : e.wq->state()) s.emplace_back(name + "." + k, t.detach());
+    for (auto& [k, t] : e.aq->state()) s.emplace_back(name + "." + k, t.detach());
+  }
+  return s;
+}
+
+void ModelQuantizer::load_state(const std::vector<std::pair<std::string, torch::Tensor>>& state) {
+  std::set<std::string> expected;
+  for (const auto& [k, t] : this->state()) expected.insert(k);
+  std::set<std::string> seen;
+  for (const auto& [key, t] : state) {
+    const auto dot = key.rfind('.');
+    if (dot == std::string::npos || !expected.count(key))
+      throw Error("quant state: unexpected tensor " + key);
+    if (!seen.insert(key).second) throw Error("quant state: tensor " + key + " given twice");
+    const std::string module = key.substr(0, dot), name = key.substr(dot + 1);
+    Entry& e = entry(module);
+    if (name == "input_alpha")
+      e.aq->load_state(module, name, t);
+    else
+      e.wq->load_state(name, t);
+  }
+  for (const auto& k : expected)
+    if (!seen.count(k)) throw Error("quant state: missing tensor " + k);
+  for (auto& [name, e] : entries_) e.prev_codes = comparable_codes(e, e.wq->quantize(e.latent));
+}
+
+}  // namespace qatwb::quant

@@ -1,0 +1,106 @@
+// Fake quantization of a whole model through the Linear weight hook: selects the modules of a
+// scheme (include/exclude regexes), owns their WeightQuantizer / ActivationQuantizer, and makes
+// gradient accumulation cheap: between begin_step() and end_step() each module's fake-quant
+// forward runs once (the Linears see a cached detached leaf) and its backward runs once, from
+// the leaf's accumulated gradient, in end_step().
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/model/weight_hook.h"
+#include "core/quant/activation_quant.h"
+#include "core/quant/weight_quantizer.h"
+
+namespace qatwb::quant {
+
+struct ModuleQuantStats {
+  int64_t numel = 0;
+  double code_flip_fraction = 0;  // codes changed since the previous stats / flip call
+  int levels_used = 0;            // distinct grid levels occurring in the codes
+  int levels_total = 0;           // levels the grid offers
+  double scale_mean = 0, scale_min = 0, scale_max = 0;  // effective scales (FP4: divisors)
+};
+
+struct QuantStats {
+  std::map<std::string, ModuleQuantStats> modules;
+  double code_flip_fraction = 0;  // numel-weighted over all modules
+  double levels_used_fraction = 0;  // mean over modules of levels_used / levels_total
+  double scale_mean = 0, scale_min = 0, scale_max = 0;
+};
+
+class ModelQuantizer : public qatwb::model::WeightHook {
+ public:
+  // linear_weights: (HF module name, latent weight) of every Linear, e.g.
+  // ("model.layers.3.self_attn.q_proj", W). Modules matching any `include` regex and no
+  // `exclude` regex (std::regex ECMAScript, searched; an empty include list selects all) are
+  // quantized, with scales initialised from the current weights. Throws qatwb::Error naming
+  // the module or pattern on bad input.
+  ModelQuantizer(const QuantScheme& scheme,
+                 std::vector<std::pair<std::string, torch::Tensor>> linear_weights);
+
+  torch::Tensor weight(const std::string& module, const torch::Tensor& w) override;
+  torch::Tensor input(const std::string& module, const torch::Tensor& x) override;
+
+  const std::vector<std::string>& modules() const { return order_; }
+  bool quantizes(const std::string& module) const { return entries_.count(module) > 0; }
+  const WeightQuantizer& quantizer(const std::string& module) const;
+
+  // Learned scales, DSQ alphas and PACT alphas (for their own optimizer group).
+  std::vector<torch::Tensor> parameters() const;
+  // Sum of PACT's L2 penalties on alpha (0-dim; zero when there is none).
+  torch::Tensor regularization_loss() const;
+  // Clamp learned parameters into range (s >= 1e-5, DSQ alpha in [1e-3, 0.499], PACT alpha > 0).
+  void project_parameters();
+
+  // One optimizer step = begin_step(), several forward/backward micro-batches, end_step() (before
+  // the optimizer's step). weight() then returns a cached fake-quantized leaf that requires
+  // grad; end_step() backpropagates the leaves' accumulated gradients through the fake-quant
+  // graphs into the latent weights and quantizer parameters, once. Outside a step, or under
+  // NoGradGuard, weight() fake-quantizes directly with autograd.
+  void begin_step();
+  void end_step();
+  bool in_step() const { return in_step_; }
+
+  // Real quantization of every module with its current scales, and the dequantized weights
+  // (bit-identical to the fake-quant forward), keyed by module name.
+  std::map<std::string, QuantizedTensor> quantize_all() const;
+  std::map<std::string, torch::Tensor> dequantized_weights() const;
+
+  // Fraction of codes changed since the previous call for this module (or since construction).
+  double code_flip_fraction(const std::string& module);
+  // All modules at once (numel-weighted), updating every module's baseline.
+  double code_flip_fraction();
+  // Flips (updating the baselines), levels used and scale statistics for every module.
+  QuantStats stats();
+
+  // Learned / frozen quantizer state for checkpoints: "<module>.weight_scale",
+  // "<module>.weight_zero_point", "<module>.dsq_alpha", "<module>.input_alpha".
+  std::vector<std::pair<std::string, torch::Tensor>> state() const;
+  // Restores every tensor of state(); throws qatwb::Error on unknown, missing or misshapen ones.
+  void load_state(const std::vector<std::pair<std::string, torch::Tensor>>& state);
+
+ private:
+  struct Entry {
+    std::unique_ptr<WeightQuantizer> wq;
+    std::unique_ptr<ActivationQuantizer> aq;
+    torch::Tensor latent;      // the model's weight parameter
+    torch::Tensor prev_codes;  // baseline for code flips
+    torch::Tensor cache_out;   // fake-quant output with its graph (in a step)
+    torch::Tensor cache_leaf;  // detached leaf handed to the Linear (in a step)
+  };
+  Entry& entry(const std::string& module);
+  const Entry& entry(const std::string& module) const;
+  static torch::Tensor comparable_codes(const Entry& e, const QuantizedTensor& q);
+  void clear_cache();
+
+  QuantScheme scheme_;
+  std::vector<std::string> order_;
+  std::map<std::string, Entry> entries_;
+  bool in_step_ = false;
+  torch::Device device_ = torch::kCPU;
+};
+
+}  // namespace qatwb::quant
