@@ -21,6 +21,7 @@ class Progress {
   void update(int64_t done);  // absolute amount done so far
   void add(int64_t delta) { update(done_ + delta); }
   void set_total(int64_t total) { total_ = total; }
+  void set_label(std::string label) { label_ = std::move(label); }
   void finish();  // final line (with a newline on a tty); idempotent
 
   // Overrides tty detection (tests).

@@ -1,0 +1,52 @@
+// qatwb run PROJECT.yaml [--run-dir D] | --resume D
+#include <cstdlib>
+
+#include "app/command.h"
+#include "core/train/run_pipeline.h"
+#include "core/util/error.h"
+
+namespace {
+
+std::string default_db() {
+  const char* env = std::getenv("QATWB_DB");
+  return env && *env ? env : "runs/qatwb.sqlite";
+}
+
+qatwb::cli::CommandRegistration reg(
+    "run", "Train a project: sample, tokenize, (quantize), train, evaluate, save",
+    [](CLI::App& sub) {
+      auto req = std::make_shared<qatwb::train::RunRequest>();
+      auto resume_dir = std::make_shared<std::string>();
+      auto no_db = std::make_shared<bool>(false);
+      sub.add_option("project", req->project_path, "Project YAML file")->check(CLI::ExistingFile);
+      sub.add_option("--run-dir", req->run_dir,
+                     "Run directory (default: runs/<project-name>/<timestamp>)");
+      sub.add_option("--resume", *resume_dir,
+                     "Continue the run in this directory from its last checkpoint");
+      sub.add_option("--db", req->db_path,
+                     "SQLite store to ingest the run into (default: $QATWB_DB or "
+                     "runs/qatwb.sqlite)");
+      sub.add_flag("--no-db", *no_db, "Do not ingest the run into a store");
+      sub.add_option("--threads", req->threads, "Intra-op threads (overrides train.threads)");
+      sub.footer(
+          "Exit code: 0 finished, 1 failed (error, or too many non-finite steps), 130 stopped by "
+          "SIGINT/SIGTERM after writing a checkpoint.");
+      return [req, resume_dir, no_db]() {
+        if (!resume_dir->empty()) {
+          if (!req->project_path.empty() || !req->run_dir.empty())
+            throw qatwb::Error("--resume takes the run directory alone (no project, no --run-dir)",
+                               2);
+          req->resume = true;
+          req->run_dir = *resume_dir;
+        } else if (req->project_path.empty()) {
+          throw qatwb::Error("a project YAML file or --resume DIR is required", 2);
+        }
+        if (*no_db)
+          req->db_path.clear();
+        else if (req->db_path.empty())
+          req->db_path = default_db();
+        return qatwb::train::run_project(*req);
+      };
+    });
+
+}  // namespace

@@ -1,0 +1,101 @@
+#include "core/train/checkpoint.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/model/hf_checkpoint.h"
+#include "core/model/safetensors.h"
+#include "core/quant/model_quantizer.h"
+#include "core/util/error.h"
+
+namespace fs = std::filesystem;
+
+namespace qatwb::train {
+namespace {
+
+const char* kTrainerJson = "trainer.json";
+
+nlohmann::json rng_state() {
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  auto state = gen.get_state();
+  auto bytes = state.contiguous();
+  std::vector<uint8_t> v(bytes.data_ptr<uint8_t>(), bytes.data_ptr<uint8_t>() + bytes.numel());
+  return v;
+}
+
+void restore_rng(const nlohmann::json& j) {
+  auto v = j.get<std::vector<uint8_t>>();
+  auto t = torch::from_blob(v.data(), {static_cast<int64_t>(v.size())}, torch::kUInt8).clone();
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  gen.set_state(t);
+}
+
+}  // namespace
+
+void write_checkpoint(const std::string& dir, model::Llama& model,
+                      quant::ModelQuantizer* quantizer, torch::optim::Optimizer& optimizer,
+                      const nlohmann::json& trainer_state) {
+  const fs::path final_dir(dir);
+  const fs::path tmp = final_dir.string() + ".tmp";
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp);
+  model::save_hf(model, (tmp / "model").string(), torch::kFloat32);
+  if (quantizer) {
+    model::save_safetensors((tmp / "quantizer.safetensors").string(), quantizer->state());
+  }
+  {
+    torch::serialize::OutputArchive archive;
+    optimizer.save(archive);
+    archive.save_to((tmp / "optimizer.pt").string());
+  }
+  nlohmann::json state = trainer_state;
+  state["rng"] = rng_state();
+  {
+    std::ofstream out(tmp / kTrainerJson);
+    out << state.dump() << "\n";
+    out.flush();
+    if (!out) throw Error("cannot write " + (tmp / kTrainerJson).string());
+  }
+  fs::remove_all(final_dir, ec);
+  fs::rename(tmp, final_dir, ec);
+  if (ec) throw Error("cannot move checkpoint into place at " + dir + ": " + ec.message());
+}
+
+nlohmann::json read_checkpoint(const std::string& dir, model::Llama& model,
+                               quant::ModelQuantizer* quantizer,
+                               torch::optim::Optimizer& optimizer) {
+  const fs::path d(dir);
+  if (!fs::exists(d / kTrainerJson))
+    throw Error(dir + ": not a complete checkpoint (no " + kTrainerJson + ")");
+  auto loaded = model::load_hf((d / "model").string(), torch::kCPU);
+  {
+    torch::NoGradGuard no_grad;
+    auto src = loaded->named_parameters();
+    for (auto& p : model->named_parameters()) p.value().copy_(src[p.key()]);
+  }
+  if (quantizer) {
+    auto reader = model::SafetensorsReader::open((d / "quantizer.safetensors").string());
+    model::NamedTensors tensors;
+    for (const auto& name : reader.names()) tensors.emplace_back(name, reader.tensor(name));
+    quantizer->load_state(tensors);
+  }
+  {
+    torch::serialize::InputArchive archive;
+    archive.load_from((d / "optimizer.pt").string());
+    optimizer.load(archive);
+  }
+  std::ifstream in(d / kTrainerJson);
+  nlohmann::json state;
+  try {
+    in >> state;
+  } catch (const std::exception& e) {
+    throw Error((d / kTrainerJson).string() + ": " + e.what());
+  }
+  if (state.contains("rng")) restore_rng(state["rng"]);
+  return state;
+}
+
+}  // namespace qatwb::train

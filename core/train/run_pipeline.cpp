@@ -1,0 +1,276 @@
+#include "core/train/run_pipeline.h"
+
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "core/data/sampler.h"
+#include "core/data/token_loader.h"
+#include "core/data/tokenize_shards.h"
+#include "core/eval/run_evaluator.h"
+#include "core/model/hf_checkpoint.h"
+#include "core/model/safetensors.h"
+#include "core/project/project_yaml.h"
+#include "core/quant/model_quantizer.h"
+#include "core/run/event_log.h"
+#include "core/run/run_dir.h"
+#include "core/store/store.h"
+#include "core/text/tokenizer.h"
+#include "core/train/threads.h"
+#include "core/train/trainer.h"
+#include "core/util/error.h"
+#include "core/util/progress.h"
+#include "core/util/sha256.h"
+
+namespace fs = std::filesystem;
+
+namespace qatwb::train {
+namespace {
+
+volatile std::sig_atomic_t g_stop_signal = 0;
+extern "C" void on_stop_signal(int) { g_stop_signal = 1; }
+
+void log_line(const std::string& line) {
+  std::fflush(stdout);
+  std::cerr << "qatwb run: " << line << std::endl;
+}
+
+std::string tokenizer_path(const project::ProjectConfig& c) {
+  if (!c.model.tokenizer.empty()) return c.model.tokenizer;
+  if (!c.model.path.empty()) return (fs::path(c.model.path) / "tokenizer.json").string();
+  throw Error(c.file + ": model.tokenizer: a preset model needs a tokenizer.json path");
+}
+
+// Samples and tokenizes into a cache folder keyed by everything that determines its content,
+// so runs of the same data (e.g. a sweep over surrogates) share one copy.
+std::string prepare_tokens(const project::ProjectConfig& c, const text::Tokenizer& tok,
+                           const std::string& tokenizer_sha, const std::string& cache_root) {
+  nlohmann::json key = nlohmann::json::parse(project::to_json(c));
+  nlohmann::json identity = {{"data", key["data"]},
+                             {"tokenize", key["tokenize"]},
+                             {"tokenizer_sha256", tokenizer_sha}};
+  for (const auto& s : c.data.sources) {
+    std::error_code ec;
+    identity["source_sizes"].push_back(fs::is_regular_file(s.path, ec) ? fs::file_size(s.path)
+                                                                       : 0);
+  }
+  const std::string digest = sha256_hex(identity.dump()).substr(0, 16);
+  const fs::path dir = fs::path(cache_root) / digest;
+  const fs::path tokens = dir / "tokens";
+  if (fs::exists(tokens / "manifest.json")) {
+    log_line("data: using cached token shards " + tokens.string());
+    return tokens.string();
+  }
+  fs::create_directories(dir);
+  data::SampleOptions so;
+  for (const auto& s : c.data.sources) so.sources.push_back({s.path, s.text_field, s.weight});
+  so.out_dir = (dir / "sample").string();
+  so.seed = static_cast<uint64_t>(c.data.seed);
+  so.max_documents = c.data.max_documents;
+  so.max_tokens = c.data.max_tokens;
+  so.heldout_fraction = c.data.heldout_fraction;
+  so.stop_on_bad_line = c.data.stop_on_bad_line;
+  so.show_progress = true;
+  const auto sampled = data::sample_documents(so);
+  log_line("data: sampled " + std::to_string(sampled.train.documents) + " train and " +
+           std::to_string(sampled.heldout.documents) + " held-out documents");
+  data::TokenizeOptions to;
+  to.input = so.out_dir;
+  to.out_dir = tokens.string();
+  to.seq_len = c.tokenize.seq_len;
+  using Bos = project::TokenizeSection::Bos;
+  to.bos = c.tokenize.bos == Bos::None       ? data::BosPolicy::None
+           : c.tokenize.bos == Bos::PerWindow ? data::BosPolicy::Window
+                                              : data::BosPolicy::Document;
+  to.eos = c.tokenize.eos_between_documents;
+  to.threads = c.tokenize.threads;
+  to.show_progress = true;
+  const auto result = data::tokenize_to_shards(to, tok);
+  log_line("data: tokenized into " + result.manifest_path);
+  return tokens.string();
+}
+
+// The held-out text for perplexity: the evaluation file if given, else the held-out documents
+// joined with "\n\n", tokenized once with the tokenizer's special tokens (BOS).
+std::vector<int32_t> heldout_ids(const project::ProjectConfig& c, const text::Tokenizer& tok,
+                                 const std::string& tokens_dir) {
+  std::string text;
+  if (!c.eval.text.empty()) {
+    std::ifstream in(c.eval.text, std::ios::binary);
+    if (!in) throw Error(c.file + ": eval.text: cannot read " + c.eval.text);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  } else {
+    const auto manifest = data::read_token_manifest(tokens_dir);
+    const auto* split = manifest.find_split("heldout");
+    if (!split) throw Error("the sampled data has no held-out split (data.heldout_fraction)");
+    std::ifstream in(split->source_path);
+    std::string line;
+    bool first = true;
+    while (std::getline(in, line)) {
+      if (line.empty()) continue;
+      auto doc = nlohmann::json::parse(line);
+      if (!first) text += "\n\n";
+      text += doc.at("text").get<std::string>();
+      first = false;
+    }
+  }
+  return tok.encode(text, /*add_special_tokens=*/true, /*replace_invalid=*/false);
+}
+
+struct ConsoleProgress {
+  explicit ConsoleProgress(int64_t total) : bar("train", total) {}
+  void step(int64_t step, double loss, double tps) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "train  loss %.4f  %.0f tok/s", loss, tps);
+    bar.set_label(buf);
+    bar.update(step + 1);
+  }
+  Progress bar;
+};
+
+}  // namespace
+
+int run_project(const RunRequest& request) {
+  project::ProjectConfig config;
+  std::unique_ptr<run::RunDir> rd;
+  if (request.resume) {
+    rd = std::make_unique<run::RunDir>(request.run_dir);
+    if (!fs::exists(rd->config_path()))
+      throw Error(request.run_dir + ": not a run directory (no config.yaml) to resume");
+    config = project::load_project(rd->config_path());
+  } else {
+    config = project::load_project(request.project_path);
+    if (request.run_dir.empty()) {
+      rd = std::make_unique<run::RunDir>(run::RunDir::create_new("runs", config.name));
+    } else {
+      rd = std::make_unique<run::RunDir>(request.run_dir);
+      if (fs::exists(rd->events_path()))
+        throw Error(request.run_dir + ": already holds a run (use --resume to continue it)");
+    }
+  }
+  if (request.threads > 0) config.train.threads = request.threads;
+  rd->create();
+  run::RunLock lock(*rd);
+  if (!request.resume) {
+    std::ofstream out(rd->config_path());
+    out << project::to_yaml(config);
+    if (!out) throw Error("cannot write " + rd->config_path());
+  }
+
+  run::EventWriter events(rd->events_path());
+  const std::string threads_line = configure_threads(config.train.threads);
+  const torch::Device device(config.train.device);
+  {
+    run::StartInfo info;
+    info.run = rd->name();
+    info.project = config.name;
+    info.config_json = project::to_json(config);
+    char host[256] = {0};
+    gethostname(host, sizeof host - 1);
+    info.host = host;
+    info.pid = getpid();
+    info.device = device.str();
+    info.threads = torch::get_num_threads();
+    events.start(info);
+  }
+  log_line(threads_line + "; device " + device.str() + "; run dir " + rd->path());
+
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+
+  TrainOutcome outcome;
+  try {
+    const std::string tok_path = tokenizer_path(config);
+    auto tokenizer = text::Tokenizer::from_file(tok_path);
+    const std::string tok_sha = sha256_file(tok_path);
+    const fs::path cache_root = fs::absolute(rd->path()).parent_path().parent_path() / ".cache";
+    const std::string tokens_dir =
+        prepare_tokens(config, tokenizer, tok_sha, (cache_root / "data").string());
+
+    model::Llama model = config.model.path.empty()
+                             ? model::create_from_preset(config.model.preset,
+                                                         tokenizer.vocab_size(), config.model.seed)
+                             : model::load_hf(config.model.path, torch::kCPU);
+    model->to(device);
+    model->set_activation_checkpointing(config.train.activation_checkpointing);
+
+    std::shared_ptr<quant::ModelQuantizer> quantizer;
+    if (config.quant.enabled) {
+      quantizer = std::make_shared<quant::ModelQuantizer>(config.quant, model->linear_weights());
+      model->set_weight_hook(quantizer);
+      log_line("quant: " + std::to_string(quantizer->modules().size()) + " modules, " +
+               quant::to_string(config.quant.format) + " " + project::format_number(config.quant.bits) +
+               "-bit " + quant::to_string(config.quant.granularity) + ", surrogate " +
+               quant::to_string(config.quant.surrogate));
+    }
+
+    eval::PerplexityOptions popt;
+    popt.seq_len = config.eval.seq_len > 0 ? config.eval.seq_len : config.tokenize.seq_len;
+    popt.max_windows = config.eval.max_windows;
+    popt.bf16 = config.train.dtype == "bf16";
+    eval::RunEvaluator evaluator(heldout_ids(config, tokenizer, tokens_dir), popt);
+
+    data::LoaderOptions lopt;
+    lopt.split = "train";
+    lopt.seq_len = config.tokenize.seq_len;
+    lopt.batch_size = config.train.batch_size;
+    lopt.seed = static_cast<uint64_t>(config.train.seed);
+    data::TokenLoader loader(tokens_dir, lopt, tok_sha);
+    Trainer trainer(config, model, quantizer, loader, evaluator, events, *rd);
+    const auto checkpoints = rd->checkpoints();
+    if (request.resume && !checkpoints.empty()) {
+      trainer.resume_from(checkpoints.back().second);
+      log_line("resumed from " + checkpoints.back().second);
+    } else {
+      // Step 0: the starting point every QAT result is compared with.
+      std::map<std::string, double> v;
+      v["ppl_fp"] = evaluator.full_precision_ppl(model);
+      if (quantizer) {
+        v["ppl_rtn"] = evaluator.post_quant_ppl(model, *quantizer);
+        for (const auto& [k, x] : evaluator.evaluate(model, quantizer.get(), false)) v[k] = x;
+      }
+      events.eval(0, v);
+      std::string msg = "step 0: ppl_fp " + std::to_string(v["ppl_fp"]);
+      if (quantizer) msg += ", ppl_rtn " + std::to_string(v["ppl_rtn"]);
+      log_line(msg);
+    }
+    ConsoleProgress progress(config.train.steps);
+    progress.bar.update(trainer.start_step());
+    trainer.set_step_callback([&](int64_t step, double loss, double tps) {
+      progress.step(step, loss, tps);
+      if (g_stop_signal) trainer.request_stop();
+    });
+    outcome = trainer.run();
+    progress.bar.finish();
+    if (outcome.status == "finished") {
+      model::save_hf(model, rd->model_dir(), torch::kFloat32,
+                     {{"qatwb_run", rd->name()}, {"qatwb_project", config.name}});
+      fs::copy_file(tok_path, fs::path(rd->model_dir()) / "tokenizer.json",
+                    fs::copy_options::overwrite_existing);
+      if (quantizer)
+        model::save_safetensors((fs::path(rd->model_dir()) / "quantizer.safetensors").string(),
+                                quantizer->state(), {{"project", project::to_json(config)}});
+    }
+  } catch (const std::exception& e) {
+    events.end("failed", e.what(), {});
+    if (!request.db_path.empty()) {
+      try {
+        store::Store::open(request.db_path).ingest_run_dir(rd->path());
+      } catch (...) {
+      }
+    }
+    throw;
+  }
+  events.end(outcome.status, outcome.reason, outcome.final_eval);
+  if (!request.db_path.empty()) store::Store::open(request.db_path).ingest_run_dir(rd->path());
+  for (const auto& [k, v] : outcome.final_eval) log_line("final " + k + " = " + std::to_string(v));
+  if (outcome.status == "finished") return 0;
+  log_line(outcome.status + ": " + outcome.reason);
+  return outcome.status == "stopped" ? 130 : 1;
+}
+
+}  // namespace qatwb::train

@@ -1,0 +1,251 @@
+#include "core/train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <sstream>
+
+#include "core/eval/causal_lm_loss.h"
+#include "core/quant/model_quantizer.h"
+#include "core/train/autocast.h"
+#include "core/train/checkpoint.h"
+#include "core/train/lr_schedule.h"
+#include "core/util/error.h"
+
+namespace qatwb::train {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::vector<int64_t> parse_step_list(const char* text) {
+  std::vector<int64_t> out;
+  if (!text) return out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) out.push_back(std::stoll(item));
+  return out;
+}
+
+bool contains(const std::vector<int64_t>& v, int64_t x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+std::string checkpoint_name(int64_t step) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "step-%08lld", static_cast<long long>(step));
+  return buf;
+}
+
+}  // namespace
+
+Trainer::Trainer(const project::ProjectConfig& config, model::Llama model,
+                 std::shared_ptr<quant::ModelQuantizer> quantizer, data::TokenLoader& loader,
+                 eval::RunEvaluator& evaluator, run::EventWriter& events,
+                 const run::RunDir& run_dir)
+    : config_(config),
+      model_(std::move(model)),
+      quantizer_(std::move(quantizer)),
+      loader_(loader),
+      evaluator_(evaluator),
+      events_(events),
+      run_dir_(run_dir),
+      device_(config.train.device),
+      grad_stats_(config.train.spike_window, config.train.spike_k) {
+  const auto& t = config_.train;
+  std::vector<torch::Tensor> weights;
+  for (auto& p : model_->parameters())
+    if (p.requires_grad()) weights.push_back(p);
+  auto weight_options = torch::optim::AdamWOptions(t.lr)
+                            .betas({t.beta1, t.beta2})
+                            .eps(t.eps)
+                            .weight_decay(t.weight_decay);
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(weights, std::make_unique<torch::optim::AdamWOptions>(weight_options));
+  if (quantizer_) {
+    auto qparams = quantizer_->parameters();
+    if (!qparams.empty()) {
+      auto qopt = torch::optim::AdamWOptions(t.quant_lr > 0 ? t.quant_lr : t.lr)
+                      .betas({t.beta1, t.beta2})
+                      .eps(t.eps)
+                      .weight_decay(0.0);
+      groups.emplace_back(qparams, std::make_unique<torch::optim::AdamWOptions>(qopt));
+    }
+  }
+  optimizer_ = std::make_unique<torch::optim::AdamW>(groups, weight_options);
+  nan_injection_steps_ = parse_step_list(std::getenv("QATWB_TEST_NAN_STEPS"));
+}
+
+Trainer::~Trainer() = default;
+
+void Trainer::resume_from(const std::string& checkpoint_dir) {
+  auto state = read_checkpoint(checkpoint_dir, model_, quantizer_.get(), *optimizer_);
+  step_ = state.at("step").get<int64_t>();
+  loader_.restore(data::LoaderState::from_json(state.at("loader").get<std::string>()));
+  grad_stats_.load_state(state.at("grad_stats"));
+  bad_streak_ = state.value("bad_streak", int64_t{0});
+  skipped_steps_ = state.value("skipped_steps", int64_t{0});
+}
+
+void Trainer::apply_lr(int64_t step) {
+  const double f = lr_factor(config_.train.schedule, step, config_.train.steps);
+  const double base[2] = {config_.train.lr,
+                          config_.train.quant_lr > 0 ? config_.train.quant_lr : config_.train.lr};
+  auto& groups = optimizer_->param_groups();
+  for (size_t i = 0; i < groups.size(); ++i)
+    static_cast<torch::optim::AdamWOptions&>(groups[i].options()).lr(base[std::min<size_t>(i, 1)] * f);
+}
+
+Trainer::StepResult Trainer::train_step() {
+  const auto& t = config_.train;
+  StepResult r;
+  optimizer_->zero_grad();
+  model_->train();
+  if (quantizer_) quantizer_->begin_step();
+  double loss_sum = 0;
+  int64_t token_count = 0;
+  const bool inject_nan = contains(nan_injection_steps_, step_);
+  for (int64_t micro = 0; micro < t.grad_accum; ++micro) {
+    auto batch = loader_.next_batch();
+    auto windows = torch::from_blob(batch.data(), {t.batch_size, config_.tokenize.seq_len + 1},
+                                    torch::kInt64)
+                       .to(device_);
+    torch::Tensor loss;
+    int64_t tokens = 0;
+    {
+      AutocastGuard autocast(t.dtype == "bf16", device_);
+      auto sum = eval::causal_lm_loss_sum(model_, windows);
+      tokens = sum.tokens;
+      loss = sum.nll_sum / static_cast<double>(sum.tokens * t.grad_accum);
+      if (quantizer_ && micro == 0) loss = loss + quantizer_->regularization_loss();
+    }
+    if (inject_nan) loss = loss * std::numeric_limits<float>::quiet_NaN();
+    const double lv = loss.item<double>();
+    if (!std::isfinite(lv)) r.finite = false;
+    loss.backward();
+    loss_sum += lv * t.grad_accum;
+    token_count += tokens;
+  }
+  if (quantizer_) quantizer_->end_step();
+  r.loss = loss_sum / t.grad_accum;
+
+  std::vector<torch::Tensor> params;
+  for (auto& g : optimizer_->param_groups())
+    for (auto& p : g.params())
+      if (p.grad().defined()) params.push_back(p);
+  // Global norm before clipping (clip_grad_norm_ returns it); infinite max_norm only measures.
+  const double max_norm = t.grad_clip > 0 ? t.grad_clip : std::numeric_limits<double>::infinity();
+  r.grad_norm = torch::nn::utils::clip_grad_norm_(params, max_norm);
+  if (!std::isfinite(r.grad_norm)) r.finite = false;
+  if (r.finite) {
+    apply_lr(step_);
+    optimizer_->step();
+  } else {
+    optimizer_->zero_grad();
+  }
+  return r;
+}
+
+void Trainer::log_details(int64_t step) {
+  std::map<std::string, double> values;
+  for (const auto& [name, p] : model_->linear_weights())
+    if (p.grad().defined()) values["grad_norm/" + name] = p.grad().norm().item<double>();
+  if (quantizer_) {
+    const auto stats = quantizer_->stats();
+    values["code_flip_fraction"] = stats.code_flip_fraction;
+    values["levels_used_fraction"] = stats.levels_used_fraction;
+    values["scale_mean"] = stats.scale_mean;
+    values["scale_min"] = stats.scale_min;
+    values["scale_max"] = stats.scale_max;
+    for (const auto& [name, m] : stats.modules) {
+      values["code_flip/" + name] = m.code_flip_fraction;
+      values["levels_used/" + name] = m.levels_used;
+      values["scale_mean/" + name] = m.scale_mean;
+    }
+  }
+  events_.metric(step, values);
+}
+
+std::map<std::string, double> Trainer::run_eval(int64_t step) {
+  auto values = evaluator_.evaluate(model_, quantizer_.get(), config_.eval.post_quant_ppl);
+  events_.eval(step, values);
+  return values;
+}
+
+void Trainer::save_checkpoint(int64_t step) {
+  nlohmann::json state = {{"step", step},
+                          {"loader", loader_.state().to_json()},
+                          {"grad_stats", grad_stats_.state()},
+                          {"bad_streak", bad_streak_},
+                          {"skipped_steps", skipped_steps_}};
+  const std::string dir = run_dir_.checkpoint_path(step);
+  write_checkpoint(dir, model_, quantizer_.get(), *optimizer_, state);
+  events_.checkpoint(step, dir);
+}
+
+TrainOutcome Trainer::run() {
+  const auto& t = config_.train;
+  TrainOutcome out;
+  const int64_t tokens_per_step = t.batch_size * t.grad_accum * config_.tokenize.seq_len;
+  while (step_ < t.steps) {
+    if (stop_requested_) {
+      save_checkpoint(step_);
+      out.status = "stopped";
+      out.reason = "stopped by request after step " + std::to_string(step_);
+      out.steps_done = step_;
+      return out;
+    }
+    const auto t0 = Clock::now();
+    const StepResult r = train_step();
+    const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    const int64_t step = step_;  // index of the step just taken
+    ++step_;
+    if (!r.finite) {
+      ++bad_streak_;
+      ++skipped_steps_;
+      std::ostringstream msg;
+      msg << "step " << step << " skipped: non-finite "
+          << (std::isfinite(r.loss) ? "gradient norm" : "loss") << " (" << bad_streak_
+          << " in a row, limit " << t.max_bad_steps << ")";
+      events_.warning(step, msg.str(), "non_finite");
+      if (bad_streak_ >= t.max_bad_steps) {
+        out.status = "failed";
+        out.reason = "stopped after " + std::to_string(bad_streak_) +
+                     " consecutive steps with non-finite loss or gradients (last: step " +
+                     std::to_string(step) + "); last good checkpoint kept";
+        out.steps_done = step_;
+        return out;
+      }
+      continue;
+    }
+    bad_streak_ = 0;
+    const bool spike = grad_stats_.add(r.grad_norm);
+    if (t.log_every > 0 && (step % t.log_every == 0 || step_ == t.steps)) {
+      const double lr = static_cast<torch::optim::AdamWOptions&>(
+                            optimizer_->param_groups()[0].options()).lr();
+      events_.metric(step, {{"loss", r.loss},
+                            {"lr", lr},
+                            {"grad_norm", r.grad_norm},
+                            {"grad_norm_mean", grad_stats_.mean()},
+                            {"grad_norm_std", grad_stats_.stddev()},
+                            {"grad_spikes", static_cast<double>(grad_stats_.spikes())},
+                            {"grad_spike", spike ? 1.0 : 0.0},
+                            {"tokens_per_s", tokens_per_step / seconds},
+                            {"step_time_s", seconds},
+                            {"skipped_steps", static_cast<double>(skipped_steps_)}});
+    }
+    if (t.detail_every > 0 && step % t.detail_every == 0) log_details(step);
+    if (on_step_) on_step_(step, r.loss, tokens_per_step / seconds);
+    if (config_.eval.every > 0 && step_ % config_.eval.every == 0 && step_ < t.steps)
+      run_eval(step_);
+    if (t.checkpoint_every > 0 && step_ % t.checkpoint_every == 0 && step_ < t.steps)
+      save_checkpoint(step_);
+  }
+  out.final_eval = run_eval(step_);
+  save_checkpoint(step_);
+  out.status = "finished";
+  out.steps_done = step_;
+  return out;
+}
+
+}  // namespace qatwb::train

@@ -1,0 +1,83 @@
+// The QAT training loop: AdamW (weights and quantizer parameters in separate groups), warmup +
+// cosine/linear/constant schedule, gradient clipping and accumulation, bf16 autocast, NaN/Inf
+// step skipping, metrics and evaluations as events, atomic checkpoints and bit-exact resume.
+#pragma once
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "core/data/token_loader.h"
+#include "core/eval/run_evaluator.h"
+#include "core/model/llama.h"
+#include "core/project/project_config.h"
+#include "core/run/event_log.h"
+#include "core/run/run_dir.h"
+#include "core/train/grad_stats.h"
+
+namespace qatwb::quant {
+class ModelQuantizer;
+}
+
+namespace qatwb::train {
+
+struct TrainOutcome {
+  std::string status;  // "finished", "failed", "stopped"
+  std::string reason;
+  int64_t steps_done = 0;
+  std::map<std::string, double> final_eval;
+};
+
+// Called after every optimizer step with (step, loss, tokens/s); for console progress.
+using StepCallback = std::function<void(int64_t step, double loss, double tokens_per_s)>;
+
+class Trainer {
+ public:
+  Trainer(const project::ProjectConfig& config, model::Llama model,
+          std::shared_ptr<quant::ModelQuantizer> quantizer, data::TokenLoader& loader,
+          eval::RunEvaluator& evaluator, run::EventWriter& events, const run::RunDir& run_dir);
+  ~Trainer();
+
+  // Restores model, quantizer, optimizer, data position and statistics from a checkpoint folder
+  // written by this class; training continues at the step after it.
+  void resume_from(const std::string& checkpoint_dir);
+  int64_t start_step() const { return step_; }
+
+  void set_step_callback(StepCallback cb) { on_step_ = std::move(cb); }
+  // Asks the loop to stop after the current step (from a signal handler's flag, or the GUI).
+  void request_stop() { stop_requested_ = true; }
+  const volatile bool* stop_flag() const { return &stop_requested_; }
+
+  TrainOutcome run();
+
+ private:
+  struct StepResult {
+    bool finite = true;
+    double loss = 0;
+    double grad_norm = 0;
+  };
+  StepResult train_step();
+  void apply_lr(int64_t step);
+  void log_details(int64_t step);
+  std::map<std::string, double> run_eval(int64_t step);
+  void save_checkpoint(int64_t step);
+
+  const project::ProjectConfig& config_;
+  model::Llama model_;
+  std::shared_ptr<quant::ModelQuantizer> quantizer_;
+  data::TokenLoader& loader_;
+  eval::RunEvaluator& evaluator_;
+  run::EventWriter& events_;
+  const run::RunDir& run_dir_;
+  torch::Device device_;
+  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  GradNormStats grad_stats_;
+  int64_t step_ = 0;  // optimizer steps done
+  int64_t bad_streak_ = 0;
+  int64_t skipped_steps_ = 0;
+  volatile bool stop_requested_ = false;
+  StepCallback on_step_;
+  std::vector<int64_t> nan_injection_steps_;  // test hook: QATWB_TEST_NAN_STEPS
+};
+
+}  // namespace qatwb::train
