@@ -1,0 +1,186 @@
+// qatwb runs list [--db PATH] [--project NAME] [--status S] [--json]
+// qatwb runs show RUN [--db PATH] [--json]
+// qatwb runs ingest RUN_DIR... [--db PATH]
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "app/command.h"
+#include "core/store/store.h"
+#include "core/util/error.h"
+
+namespace {
+
+using Json = nlohmann::ordered_json;
+using qatwb::store::RunInfo;
+using qatwb::store::Store;
+
+struct RunsOptions {
+  std::string db;
+  std::string project;
+  std::string status;
+  std::string run;
+  std::vector<std::string> run_dirs;
+  bool json = false;
+};
+
+std::string db_path(const RunsOptions& o) {
+  return o.db.empty() ? qatwb::store::default_db_path() : o.db;
+}
+
+std::string format_time(double t) {
+  if (t <= 0) return "-";
+  std::time_t s = static_cast<std::time_t>(t);
+  std::tm tm{};
+  localtime_r(&s, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
+Json number(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  return v;
+}
+
+Json values_json(const std::map<std::string, double>& values) {
+  Json j = Json::object();
+  for (const auto& [k, v] : values) j[k] = number(v);
+  return j;
+}
+
+Json run_json(const RunInfo& r) {
+  Json j;
+  j["id"] = r.id;
+  j["name"] = r.name;
+  j["project"] = r.project;
+  j["status"] = r.status;
+  j["run_dir"] = r.run_dir;
+  j["started"] = r.started > 0 ? Json(r.started) : Json(nullptr);
+  j["ended"] = r.ended > 0 ? Json(r.ended) : Json(nullptr);
+  j["host"] = r.host;
+  j["device"] = r.device;
+  j["reason"] = r.reason;
+  j["last_step"] = r.last_step >= 0 ? Json(r.last_step) : Json(nullptr);
+  return j;
+}
+
+std::string format_value(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+int run_list(const RunsOptions& o) {
+  Store store = Store::open_existing(db_path(o));
+  qatwb::store::RunFilter filter;
+  filter.project = o.project;
+  filter.status = o.status;
+  auto runs = store.list_runs(filter);
+  if (o.json) {
+    Json arr = Json::array();
+    for (const auto& r : runs) arr.push_back(run_json(r));
+    std::cout << arr.dump(2) << "\n";
+    return 0;
+  }
+  std::printf("%-5s %-24s %-20s %-9s %8s %-19s %s\n", "ID", "NAME", "PROJECT", "STATUS", "STEP",
+              "STARTED", "RUN_DIR");
+  for (const auto& r : runs)
+    std::printf("%-5lld %-24s %-20s %-9s %8s %-19s %s\n", static_cast<long long>(r.id),
+                r.name.c_str(), r.project.empty() ? "-" : r.project.c_str(), r.status.c_str(),
+                r.last_step >= 0 ? std::to_string(r.last_step).c_str() : "-",
+                format_time(r.started).c_str(), r.run_dir.c_str());
+  return 0;
+}
+
+int run_show(const RunsOptions& o) {
+  Store store = Store::open_existing(db_path(o));
+  auto s = store.run_summary(store.find_run(o.run));
+  if (o.json) {
+    Json j = run_json(s.run);
+    j["metrics"] = values_json(s.last_metrics);
+    j["eval"] = values_json(s.eval);
+    j["end_values"] = values_json(s.end_values);
+    j["warnings"] = s.warnings;
+    Json cks = Json::array();
+    for (const auto& [step, path] : s.checkpoints) cks.push_back({{"step", step}, {"path", path}});
+    j["checkpoints"] = cks;
+    Json params = Json::object();
+    for (const auto& [k, v] : s.params) params[k] = v;
+    j["params"] = params;
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  const RunInfo& r = s.run;
+  std::printf("run:      %s (id %lld)\n", r.name.c_str(), static_cast<long long>(r.id));
+  std::printf("project:  %s\n", r.project.empty() ? "-" : r.project.c_str());
+  std::printf("status:   %s%s%s\n", r.status.c_str(), r.reason.empty() ? "" : ": ",
+              r.reason.c_str());
+  std::printf("dir:      %s\n", r.run_dir.c_str());
+  std::printf("host:     %s  device: %s\n", r.host.empty() ? "-" : r.host.c_str(),
+              r.device.empty() ? "-" : r.device.c_str());
+  std::printf("started:  %s  ended: %s\n", format_time(r.started).c_str(),
+              format_time(r.ended).c_str());
+  std::printf("step:     %s\n", r.last_step >= 0 ? std::to_string(r.last_step).c_str() : "-");
+  auto section = [](const char* title, const std::map<std::string, double>& values) {
+    if (values.empty()) return;
+    std::printf("%s\n", title);
+    for (const auto& [k, v] : values)
+      std::printf("  %-28s %s\n", k.c_str(), format_value(v).c_str());
+  };
+  section("last metrics:", s.last_metrics);
+  section("eval:", s.eval);
+  section("final:", s.end_values);
+  for (const auto& [step, path] : s.checkpoints)
+    std::printf("checkpoint: step %lld  %s\n", static_cast<long long>(step), path.c_str());
+  if (s.warnings > 0) std::printf("warnings: %lld\n", static_cast<long long>(s.warnings));
+  return 0;
+}
+
+int run_ingest(const RunsOptions& o) {
+  Store store = Store::open(db_path(o));
+  int failures = 0;
+  for (const auto& dir : o.run_dirs) {
+    try {
+      int64_t n = store.ingest_run_dir(dir);
+      std::printf("%s: %lld new lines\n", dir.c_str(), static_cast<long long>(n));
+    } catch (const qatwb::Error& e) {
+      std::fflush(stdout);
+      std::cerr << "qatwb runs ingest: error: " << e.what() << "\n";
+      ++failures;
+    }
+  }
+  return failures == 0 ? 0 : 1;
+}
+
+qatwb::cli::CommandRegistration reg(
+    "runs", "List, show and ingest runs (the SQLite run database)",
+    [](CLI::App& sub) -> std::function<int()> {
+      auto o = std::make_shared<RunsOptions>();
+      sub.require_subcommand(1);
+      const std::string db_help = "run database (default: $QATWB_DB, else ./runs/qatwb.sqlite)";
+      CLI::App* list = sub.add_subcommand("list", "List the runs in the database, newest first");
+      list->add_option("--db", o->db, db_help);
+      list->add_option("--project", o->project, "only runs of this project");
+      list->add_option("--status", o->status,
+                       "only runs with this status (running, finished, ...)");
+      list->add_flag("--json", o->json, "print JSON");
+      CLI::App* show = sub.add_subcommand("show", "Show one run: status, last metrics, eval");
+      show->add_option("run", o->run, "run name, project/name, id or run directory")->required();
+      show->add_option("--db", o->db, db_help);
+      show->add_flag("--json", o->json, "print JSON (with the flattened config)");
+      CLI::App* ingest =
+          sub.add_subcommand("ingest", "Read new events of run directories into the database");
+      ingest->add_option("run_dirs", o->run_dirs, "run directories")->required();
+      ingest->add_option("--db", o->db, db_help);
+      return [o, list, show]() {
+        if (list->parsed()) return run_list(*o);
+        if (show->parsed()) return run_show(*o);
+        return run_ingest(*o);
+      };
+    });
+
+}  // namespace
