@@ -26,6 +26,10 @@ namespace {
 class LocalLauncher : public Launcher {
  public:
   void start(Job& job, bool resume) override {
+    if (job.worker_cmd.empty() || find_executable(job.worker_cmd[0]).empty()) {
+      throw Error("worker command '" + (job.worker_cmd.empty() ? "" : job.worker_cmd[0]) +
+                  "' is not an executable file (absolute path or in $PATH)");
+    }
     run::RunDir dir(job.run_dir);
     dir.create();
     std::string state_dir = job_state_dir(job.run_dir);

@@ -50,6 +50,9 @@ int64_t process_start_time(pid_t pid);
 bool process_alive(pid_t pid, int64_t start_time = 0);
 // kill(-pgid, sig); false when the group no longer exists.
 bool signal_process_group(pid_t pgid, int sig);
+// argv[0] resolved like execvp would (a name with '/' as is, else through $PATH); "" when no
+// executable file is found.
+std::string find_executable(const std::string& name);
 // The path of the running executable (/proc/self/exe).
 std::string current_executable();
 

@@ -1,0 +1,240 @@
+// qatwb jobs: submit, list, cancel, resume, follow and fetch training jobs that run locally, on
+// ssh hosts or through Slurm (core/jobs). Every invocation re-attaches to the jobs in the
+// registry (a table in the run database), so jobs survive the CLI that started them.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "app/command.h"
+#include "core/jobs/job_manager.h"
+#include "core/jobs/shell_quote.h"
+#include "core/util/error.h"
+
+namespace {
+
+using namespace qatwb::jobs;
+
+struct JobsArgs {
+  std::string db, hosts, runs_root;
+  bool json = false;
+  // submit
+  std::string project, launcher = "local", worker_cmd, run_dir;
+  std::vector<std::string> bundle;
+  double grace = 30;
+  bool wait = false;
+  double timeout = 0;
+  SlurmOptions slurm;
+  // cancel / resume / logs / wait / fetch
+  int64_t id = 0;
+  std::optional<double> cancel_grace;
+  bool no_wait = false;
+  bool follow = false;
+  std::string fetch_path;
+  bool all = false;
+};
+
+JobManager open_manager(const JobsArgs& a) {
+  JobsConfig c;
+  c.db_path = a.db;
+  c.hosts_file = a.hosts;
+  c.runs_root = a.runs_root;
+  return JobManager(c);
+}
+
+void print_job_line(const Job& j) {
+  std::cout << std::left << std::setw(5) << j.id << std::setw(10) << to_string(j.state)
+            << std::setw(14)
+            << (j.launcher == LauncherKind::Ssh ? "ssh:" + j.host : std::string(to_string(j.launcher)))
+            << std::setw(7) << (j.last_step >= 0 ? std::to_string(j.last_step) : "-") << j.run_dir;
+  if (!j.reason.empty()) std::cout << "  (" << j.reason << ")";
+  std::cout << "\n";
+}
+
+void print_jobs(const std::vector<Job>& jobs, bool json) {
+  if (json) {
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& j : jobs) arr.push_back(nlohmann::json::parse(job_to_json(j)));
+    std::cout << arr.dump(2) << "\n";
+    return;
+  }
+  std::cout << std::left << std::setw(5) << "ID" << std::setw(10) << "STATE" << std::setw(14)
+            << "LAUNCHER" << std::setw(7) << "STEP" << "RUN DIR\n";
+  for (const auto& j : jobs) print_job_line(j);
+}
+
+void print_one(const Job& j, bool json) {
+  if (json) {
+    std::cout << job_to_json(j, 2) << "\n";
+  } else {
+    std::cout << "job " << j.id << ": " << to_string(j.state);
+    if (!j.reason.empty()) std::cout << " (" << j.reason << ")";
+    std::cout << "\nrun dir: " << j.run_dir << "\n";
+  }
+}
+
+int exit_for(const Job& j) { return j.state == JobState::Succeeded ? 0 : 1; }
+
+// Prints new bytes of the log from `offset`; returns the new offset.
+int64_t print_log_from(const std::string& path, int64_t offset) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return offset;
+  in.seekg(offset);
+  std::string chunk((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::cout << chunk << std::flush;
+  return offset + static_cast<int64_t>(chunk.size());
+}
+
+}  // namespace
+
+static qatwb::cli::CommandRegistration registration(
+    "jobs", "Submit, list, cancel, resume and follow training jobs (local, ssh, slurm)",
+    [](CLI::App& app) -> std::function<int()> {
+      auto a = std::make_shared<JobsArgs>();
+      app.require_subcommand(1);
+      app.fallthrough();
+      app.add_option("--db", a->db, "Run database holding the jobs table (default $QATWB_DB or "
+                                    "./runs/qatwb.sqlite)");
+      app.add_option("--hosts", a->hosts,
+                     "SSH hosts YAML (default $QATWB_HOSTS or ~/.config/qatwb/hosts.yaml)");
+      app.add_option("--runs-root", a->runs_root,
+                     "Folder for new run directories (default: the database's folder)");
+      app.add_flag("--json", a->json, "Machine-readable output");
+
+      auto* list = app.add_subcommand("list", "Poll every active job and list all jobs");
+      auto* show = app.add_subcommand("show", "Poll one job and print it");
+      show->add_option("id", a->id, "Job id")->required();
+
+      auto* submit = app.add_subcommand("submit", "Start `qatwb run PROJECT` as a job");
+      submit->add_option("project", a->project, "Project YAML")->required();
+      submit->add_option("--launcher", a->launcher, "local | ssh:HOST | slurm");
+      submit->add_option("--worker-cmd", a->worker_cmd,
+                         "Worker command prefix (default 'qatwb run'); PROJECT --run-dir DIR is "
+                         "appended (--resume DIR on resume)");
+      submit->add_option("--run-dir", a->run_dir, "Run directory (default a new one)");
+      submit->add_option("--bundle", a->bundle, "ssh: extra files copied next to the project");
+      submit->add_option("--grace", a->grace, "Seconds between SIGTERM and SIGKILL on cancel");
+      submit->add_flag("--wait", a->wait, "Wait until the job ends; exit 0 only if it succeeded");
+      submit->add_option("--timeout", a->timeout, "With --wait: give up after this many seconds");
+      submit->add_option("--partition", a->slurm.partition, "slurm: partition");
+      submit->add_option("--nodes", a->slurm.nodes, "slurm: nodes");
+      submit->add_option("--tasks-per-node", a->slurm.tasks_per_node,
+                         "slurm: tasks (worker processes) per node");
+      submit->add_option("--gpus", a->slurm.gpus_per_node, "slurm: GPUs per node (gres gpu:N)");
+      submit->add_option("--cpus-per-task", a->slurm.cpus_per_task, "slurm: CPUs per task");
+      submit->add_option("--time", a->slurm.time, "slurm: time limit (e.g. 01:00:00)");
+      submit->add_option("--account", a->slurm.account, "slurm: account");
+      submit->add_option("--master-port", a->slurm.master_port, "slurm: c10d MASTER_PORT");
+      submit->add_option("--sbatch-line", a->slurm.extra_lines,
+                         "slurm: extra '#SBATCH <line>' (repeatable)");
+
+      auto* cancel = app.add_subcommand("cancel", "SIGTERM the worker (checkpoint + end), then "
+                                                  "SIGKILL after the grace period");
+      cancel->add_option("id", a->id, "Job id")->required();
+      cancel->add_option("--grace", a->cancel_grace, "Seconds before SIGKILL (default: the job's)");
+      cancel->add_flag("--no-wait", a->no_wait, "Return after sending SIGTERM");
+
+      auto* resume = app.add_subcommand("resume", "Restart a failed/cancelled/lost job with "
+                                                  "--resume from its last checkpoint");
+      resume->add_option("id", a->id, "Job id")->required();
+      resume->add_option("--worker-cmd", a->worker_cmd, "Replace the worker command prefix");
+      resume->add_flag("--wait", a->wait, "Wait until the job ends; exit 0 only if it succeeded");
+      resume->add_option("--timeout", a->timeout, "With --wait: give up after this many seconds");
+
+      auto* logs = app.add_subcommand("logs", "Print the worker's log");
+      logs->add_option("id", a->id, "Job id")->required();
+      logs->add_flag("-f,--follow", a->follow, "Keep printing until the job ends");
+
+      auto* wait = app.add_subcommand("wait", "Wait until a job ends; exit 0 only if it succeeded");
+      wait->add_option("id", a->id, "Job id")->required();
+      wait->add_option("--timeout", a->timeout, "Give up after this many seconds (exit 124)");
+
+      auto* fetch = app.add_subcommand("fetch", "Copy a checkpoint/export folder or file of an "
+                                                "ssh job's run into the local run directory");
+      fetch->add_option("id", a->id, "Job id")->required();
+      fetch->add_option("path", a->fetch_path, "Path inside the run (checkpoints/step-00000100, "
+                                               "exports, model)")->required();
+
+      return [=]() -> int {
+        JobManager m = open_manager(*a);
+        if (list->parsed()) {
+          print_jobs(m.poll_active(), a->json);
+          return 0;
+        }
+        if (show->parsed()) {
+          print_one(m.poll(a->id), a->json);
+          return 0;
+        }
+        if (submit->parsed()) {
+          SubmitRequest r;
+          r.project = a->project;
+          r.launcher = a->launcher;
+          if (!a->worker_cmd.empty()) r.worker_cmd = split_command_line(a->worker_cmd);
+          r.run_dir = a->run_dir;
+          r.bundle = a->bundle;
+          r.slurm = a->slurm;
+          r.grace_s = a->grace;
+          Job j = m.submit(r);
+          if (!a->json) {
+            std::cout << "job " << j.id << " submitted (" << a->launcher << "), run dir "
+                      << j.run_dir << "\n"
+                      << std::flush;
+          }
+          if (!a->wait) {
+            if (a->json) print_one(j, true);
+            return 0;
+          }
+          j = m.wait(j.id, a->timeout);
+          print_one(j, a->json);
+          return is_terminal(j.state) ? exit_for(j) : 124;
+        }
+        if (cancel->parsed()) {
+          Job j = m.request_cancel(a->id, a->cancel_grace);
+          if (!a->no_wait && !is_terminal(j.state)) j = m.wait(a->id, j.grace_s + 60, 0.2);
+          print_one(j, a->json);
+          return is_terminal(j.state) || a->no_wait ? 0 : 1;
+        }
+        if (resume->parsed()) {
+          std::vector<std::string> cmd;
+          if (!a->worker_cmd.empty()) cmd = split_command_line(a->worker_cmd);
+          Job j = m.resume(a->id, cmd);
+          if (!a->json) std::cout << "job " << j.id << " resumed (attempt " << j.attempts << ")\n";
+          if (!a->wait) {
+            if (a->json) print_one(j, true);
+            return 0;
+          }
+          j = m.wait(j.id, a->timeout);
+          print_one(j, a->json);
+          return is_terminal(j.state) ? exit_for(j) : 124;
+        }
+        if (logs->parsed()) {
+          Job j = m.poll(a->id);
+          std::string path = m.log_path(j);
+          int64_t off = print_log_from(path, 0);
+          while (a->follow && !is_terminal(j.state)) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(500));
+            j = m.poll(a->id);
+            off = print_log_from(path, off);
+          }
+          if (a->follow) std::cerr << "job " << j.id << ": " << to_string(j.state) << "\n";
+          return 0;
+        }
+        if (wait->parsed()) {
+          Job j = m.wait(a->id, a->timeout);
+          print_one(j, a->json);
+          return is_terminal(j.state) ? exit_for(j) : 124;
+        }
+        if (fetch->parsed()) {
+          m.fetch(a->id, a->fetch_path);
+          std::cout << "fetched " << a->fetch_path << " into " << m.get(a->id).run_dir << "\n";
+          return 0;
+        }
+        return 1;
+      };
+    });

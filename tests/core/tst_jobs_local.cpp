@@ -1,0 +1,241 @@
+// The local launcher end to end: the built qatwb CLI starts the fake trainer as a detached job,
+// every later CLI invocation re-attaches through the registry, and the state machine is driven
+// by real processes and signals: succeed, crash, abort, cancel (SIGTERM), cancel of a worker that
+// ignores SIGTERM (SIGKILL after the grace period), kill -9 -> lost -> resume -> succeeded with
+// complete, non-duplicated metrics in the store.
+#include <signal.h>
+
+#include <QElapsedTimer>
+#include <QFile>
+#include <QTemporaryDir>
+#include <QtTest>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "core/store/store.h"
+#include "tests/common/test_env.h"
+
+using nlohmann::json;
+using qatwb::test::run_qatwb;
+
+class TestJobsLocal : public QObject {
+  Q_OBJECT
+
+  QTemporaryDir dir_;
+  QString db_, project_, fake_;
+
+  QStringList jobs(const QStringList& args) const {
+    return QStringList{"jobs", "--db", db_, "--runs-root", dir_.filePath("runs")} + args;
+  }
+  QString worker(const QString& options) const { return fake_ + " " + options; }
+
+  // Submits and returns the job id.
+  int64_t submit(const QString& worker_options) {
+    auto r = run_qatwb(jobs({"submit", project_, "--worker-cmd", worker(worker_options),
+                             "--json"}), {}, 60000);
+    if (r.exit_code != 0) qWarning("submit failed: %s", r.err.constData());
+    json j = json::parse(r.out.toStdString(), nullptr, false);
+    if (!j.is_object()) return -1;
+    return j.value("id", int64_t{-1});
+  }
+  json show(int64_t id) {
+    auto r = run_qatwb(jobs({"show", QString::number(id), "--json"}), {}, 60000);
+    json j = json::parse(r.out.toStdString(), nullptr, false);
+    return j.is_object() ? j : json::object();
+  }
+  json wait(int64_t id, int* exit_code = nullptr) {
+    auto r = run_qatwb(jobs({"wait", QString::number(id), "--timeout", "60", "--json"}), {},
+                       90000);
+    if (exit_code) *exit_code = r.exit_code;
+    json j = json::parse(r.out.toStdString(), nullptr, false);
+    return j.is_object() ? j : json::object();
+  }
+  // Polls (through the CLI) until the job has reached `step`.
+  bool wait_for_step(int64_t id, int64_t step) {
+    QElapsedTimer t;
+    t.start();
+    while (t.elapsed() < 30000) {
+      json j = show(id);
+      if (j.value("last_step", int64_t{-1}) >= step) return true;
+      if (j.value("state", std::string()) != "running" &&
+          j.value("state", std::string()) != "starting") {
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+  std::vector<std::pair<int64_t, double>> loss_points(const std::string& run_dir) {
+    auto store = qatwb::store::Store::open(db_.toStdString());
+    return store.points(store.find_run(run_dir), "loss");
+  }
+
+ private Q_SLOTS:
+  void initTestCase() {
+    QVERIFY(dir_.isValid());
+    db_ = dir_.filePath("runs/qatwb.sqlite");
+    project_ = dir_.filePath("tiny project.yaml");
+    QFile f(project_);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write("name: tiny-jobs\ntrain:\n  steps: 8\n");
+    f.close();
+    fake_ = qEnvironmentVariable("QATWB_FAKE_TRAINER");
+    QVERIFY2(QFile::exists(fake_), "QATWB_FAKE_TRAINER not built");
+  }
+
+  void succeeds_and_survives_the_cli() {
+    int64_t id = submit("--steps 8 --delay-ms 30 --checkpoint-every 4 --garbage");
+    QVERIFY(id > 0);
+    // The submitting CLI has exited; a new one re-attaches and follows the job to its end.
+    int rc = -1;
+    json j = wait(id, &rc);
+    QCOMPARE(j.value("state", std::string()), std::string("succeeded"));
+    QCOMPARE(rc, 0);
+    QCOMPARE(j.value("last_step", int64_t{0}), int64_t{8});
+    const std::string run_dir = j.value("run_dir", std::string());
+    QVERIFY(QFile::exists(QString::fromStdString(run_dir + "/checkpoints/step-00000008")));
+    auto points = loss_points(run_dir);
+    QCOMPARE(points.size(), size_t{8});
+    for (size_t i = 0; i < points.size(); ++i) {
+      QCOMPARE(points[i].first, int64_t(i + 1));
+      QCOMPARE(points[i].second, 10.0 / double(i + 1));
+    }
+    auto logs = run_qatwb(jobs({"logs", QString::number(id)}));
+    QCOMPARE(logs.exit_code, 0);
+    QVERIFY(logs.out.contains("step 8 loss"));
+    auto list = run_qatwb(jobs({"list"}));
+    QCOMPARE(list.exit_code, 0);
+    QVERIFY(list.out.contains("succeeded"));
+  }
+
+  void crash_is_failed_with_exit_code() {
+    int64_t id = submit("--steps 8 --delay-ms 10 --crash-at 3 --exit-code 3 --garbage");
+    QVERIFY(id > 0);
+    int rc = -1;
+    json j = wait(id, &rc);
+    QCOMPARE(j.value("state", std::string()), std::string("failed"));
+    QVERIFY(rc != 0);
+    QCOMPARE(j.value("exit_code", 0), 3);
+    QVERIFY(j.value("reason", std::string()).find("code 3") != std::string::npos);
+    QCOMPARE(loss_points(j.value("run_dir", std::string())).size(), size_t{3});
+  }
+
+  void abort_is_failed_with_signal() {
+    int64_t id = submit("--steps 8 --delay-ms 10 --abort-at 2");
+    json j = wait(id);
+    QCOMPARE(j.value("state", std::string()), std::string("failed"));
+    QVERIFY2(j.value("reason", std::string()).find("SIGABRT") != std::string::npos,
+             j.dump().c_str());
+  }
+
+  void failed_end_event_is_failed() {
+    int64_t id = submit("--steps 8 --delay-ms 10 --fail-at 2");
+    json j = wait(id);
+    QCOMPARE(j.value("state", std::string()), std::string("failed"));
+    QVERIFY(j.value("reason", std::string()).find("scripted failure") != std::string::npos);
+  }
+
+  void cancel_sends_sigterm_and_the_worker_checkpoints() {
+    int64_t id = submit("--steps 100 --delay-ms 20 --hang-at 3");
+    QVERIFY(wait_for_step(id, 3));
+    QElapsedTimer t;
+    t.start();
+    auto r = run_qatwb(jobs({"cancel", QString::number(id), "--grace", "20", "--json"}), {},
+                       90000);
+    QCOMPARE(r.exit_code, 0);
+    QVERIFY2(t.elapsed() < 15000, "cancel waited for the grace period");
+    json j = json::parse(r.out.toStdString(), nullptr, false);
+    QCOMPARE(j.value("state", std::string()), std::string("cancelled"));
+    QCOMPARE(j.value("end_status", std::string()), std::string("stopped"));
+    QCOMPARE(j.value("exit_code", 0), 130);
+    QVERIFY(!j.value("kill_sent", true));
+    QVERIFY(QFile::exists(
+        QString::fromStdString(j.value("run_dir", std::string()) + "/checkpoints/step-00000003")));
+  }
+
+  void cancel_escalates_to_sigkill_after_grace() {
+    int64_t id = submit("--steps 100 --delay-ms 20 --hang-at 2 --ignore-sigterm");
+    QVERIFY(wait_for_step(id, 2));
+    QElapsedTimer t;
+    t.start();
+    auto r = run_qatwb(jobs({"cancel", QString::number(id), "--grace", "1.5", "--json"}), {},
+                       90000);
+    QCOMPARE(r.exit_code, 0);
+    QVERIFY(t.elapsed() >= 1400);
+    json j = json::parse(r.out.toStdString(), nullptr, false);
+    QCOMPARE(j.value("state", std::string()), std::string("cancelled"));
+    QVERIFY(j.value("kill_sent", false));
+    QVERIFY(j.value("end_status", std::string("x")).empty());
+    const int64_t pid = j.value("pid", int64_t{0});
+    QVERIFY(pid > 0);
+    QVERIFY(kill(static_cast<pid_t>(-pid), 0) != 0);  // the whole group is gone
+  }
+
+  void kill9_is_lost_and_resume_completes_without_duplicates() {
+    int64_t id = submit("--steps 40 --delay-ms 40 --checkpoint-every 5");
+    QVERIFY(wait_for_step(id, 12));
+    json j = show(id);
+    const std::string run_dir = j.value("run_dir", std::string());
+    // kill -9 of the worker itself: the wrapper records 137 -> lost.
+    std::ifstream wp(run_dir + "/.job/worker_pid");
+    int64_t worker_pid = 0;
+    wp >> worker_pid;
+    QVERIFY(worker_pid > 0);
+    QCOMPARE(kill(static_cast<pid_t>(worker_pid), SIGKILL), 0);
+    j = wait(id);
+    QCOMPARE(j.value("state", std::string()), std::string("lost"));
+    QVERIFY(j.value("reason", std::string()).find("SIGKILL") != std::string::npos);
+
+    auto r = run_qatwb(jobs({"resume", QString::number(id)}), {}, 60000);
+    QCOMPARE(r.exit_code, 0);
+    QVERIFY(wait_for_step(id, 27));
+    // kill -9 of the whole process group (wrapper included): no exit status at all -> lost.
+    j = show(id);
+    QCOMPARE(kill(static_cast<pid_t>(-j.value("pid", int64_t{0})), SIGKILL), 0);
+    j = wait(id);
+    QCOMPARE(j.value("state", std::string()), std::string("lost"));
+    QCOMPARE(j.value("attempts", 0), 2);
+
+    r = run_qatwb(jobs({"resume", QString::number(id), "--wait", "--timeout", "60"}), {}, 90000);
+    QCOMPARE(r.exit_code, 0);
+    j = show(id);
+    QCOMPARE(j.value("state", std::string()), std::string("succeeded"));
+    QCOMPARE(j.value("attempts", 0), 3);
+
+    // Steps after the last checkpoint were logged twice; the store holds each exactly once.
+    auto points = loss_points(run_dir);
+    QCOMPARE(points.size(), size_t{40});
+    for (size_t i = 0; i < points.size(); ++i) {
+      QCOMPARE(points[i].first, int64_t(i + 1));
+      QCOMPARE(points[i].second, 10.0 / double(i + 1));
+    }
+    // A succeeded job cannot be resumed.
+    QVERIFY(run_qatwb(jobs({"resume", QString::number(id)})).exit_code != 0);
+  }
+
+  void bad_input_is_a_clear_error() {
+    auto r = run_qatwb(jobs({"submit", project_, "--launcher", "bogus"}));
+    QVERIFY(r.exit_code != 0);
+    QVERIFY(r.err.contains("--launcher"));
+    r = run_qatwb(jobs({"submit", dir_.filePath("missing.yaml")}));
+    QVERIFY(r.exit_code != 0);
+    QVERIFY(r.err.contains("missing.yaml"));
+    QString broken = dir_.filePath("broken.yaml");
+    QFile f(broken);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write("name: x\ntrain: [1, 2\n  steps: 3\n");
+    f.close();
+    r = run_qatwb(jobs({"submit", broken}));
+    QVERIFY(r.exit_code != 0);
+    QVERIFY2(r.err.contains("broken.yaml:"), r.err.constData());
+    r = run_qatwb(jobs({"submit", project_, "--worker-cmd", "/nonexistent/worker"}));
+    QVERIFY(r.exit_code != 0);
+    r = run_qatwb(jobs({"show", "4242"}));
+    QVERIFY(r.exit_code != 0);
+    QVERIFY(r.err.contains("no job 4242"));
+  }
+};
+
+QTEST_GUILESS_MAIN(TestJobsLocal)
+#include "tst_jobs_local.moc"
