@@ -58,18 +58,18 @@ void LlamaImpl::init_weights(int64_t seed) {
 
 void LlamaImpl::set_weight_hook(std::shared_ptr<WeightHook> hook) { hook_ = std::move(hook); }
 
-torch::Tensor LlamaImpl::lm_head_weight() {
+torch::Tensor LlamaImpl::lm_head_weight() const {
   return config_.tie_word_embeddings ? embed_weight_ : lm_head_weight_;
 }
 
-std::vector<std::pair<std::string, torch::Tensor>> LlamaImpl::linear_weights() {
+std::vector<std::pair<std::string, torch::Tensor>> LlamaImpl::linear_weights() const {
   std::vector<std::pair<std::string, torch::Tensor>> out;
-  for (auto& layer : layers_)
-    for (auto& lin : layer->linears()) out.emplace_back(lin->name(), lin->weight());
+  for (const auto& layer : layers_)
+    for (auto lin : layer->linears()) out.emplace_back(lin->name(), lin->weight());
   return out;
 }
 
-std::vector<std::pair<std::string, torch::Tensor>> LlamaImpl::hf_state_dict() {
+std::vector<std::pair<std::string, torch::Tensor>> LlamaImpl::hf_state_dict() const {
   std::vector<std::pair<std::string, torch::Tensor>> out;
   for (const auto& item : named_parameters(/*recurse=*/true)) out.emplace_back(item.key(), item.value());
   return out;

@@ -28,16 +28,16 @@ class LlamaImpl : public torch::nn::Module {
   // The final normed hidden state [B, T, hidden] (the model's dtype, or the autocast dtype).
   torch::Tensor hidden_states(const torch::Tensor& input_ids);
   // [vocab, hidden]: the embedding when tied, else lm_head.weight.
-  torch::Tensor lm_head_weight();
+  torch::Tensor lm_head_weight() const;
 
   void set_weight_hook(std::shared_ptr<WeightHook> hook);
   std::shared_ptr<WeightHook> weight_hook() const { return hook_; }
 
   // The decoder Linear weights keyed by module name ("model.layers.0.self_attn.q_proj"), in
   // model order (per layer: q, k, v, o, gate, up, down). lm_head is not a decoder Linear.
-  std::vector<std::pair<std::string, torch::Tensor>> linear_weights();
+  std::vector<std::pair<std::string, torch::Tensor>> linear_weights() const;
   // Every parameter with its HF tensor name, in model order (lm_head.weight absent when tied).
-  std::vector<std::pair<std::string, torch::Tensor>> hf_state_dict();
+  std::vector<std::pair<std::string, torch::Tensor>> hf_state_dict() const;
 
   // Recompute each decoder layer in backward instead of keeping its activations.
   void set_activation_checkpointing(bool enabled) { checkpointing_ = enabled; }
