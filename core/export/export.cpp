@@ -1,0 +1,66 @@
+#include "core/export/export.h"
+
+#include <filesystem>
+
+#include "core/export/compressed_tensors_export.h"
+#include "core/export/gguf_export.h"
+#include "core/export/gptq_export.h"
+#include "core/export/hf_export.h"
+#include "core/export/staged_output.h"
+#include "core/run/run_dir.h"
+#include "core/util/error.h"
+
+namespace fs = std::filesystem;
+
+namespace qatwb::exporter {
+
+const char* to_string(ExportFormat f) {
+  switch (f) {
+    case ExportFormat::Hf: return "hf";
+    case ExportFormat::Gptq: return "gptq";
+    case ExportFormat::CompressedTensors: return "compressed-tensors";
+    case ExportFormat::Gguf: return "gguf";
+  }
+  return "?";
+}
+
+bool parse(const std::string& s, ExportFormat& out) {
+  for (ExportFormat f : {ExportFormat::Hf, ExportFormat::Gptq, ExportFormat::CompressedTensors,
+                         ExportFormat::Gguf})
+    if (s == to_string(f)) {
+      out = f;
+      return true;
+    }
+  return false;
+}
+
+std::string default_export_path(const ExportSource& source, ExportFormat format) {
+  if (!source.run_dir.empty()) {
+    const std::string exports = run::RunDir(source.run_dir).exports_dir();
+    return format == ExportFormat::Gguf ? exports + "/model.gguf"
+                                        : exports + "/" + to_string(format);
+  }
+  if (source.model_dir.empty()) throw Error("export: no output path given");
+  fs::path m = fs::path(source.model_dir).lexically_normal();
+  if (m.filename().empty()) m = m.parent_path();
+  return format == ExportFormat::Gguf ? m.string() + ".gguf"
+                                      : m.string() + "-" + to_string(format);
+}
+
+std::string export_model(const ExportSource& source, ExportFormat format, const std::string& out,
+                         const ExportOptions& options) {
+  const bool folder = format != ExportFormat::Gguf;
+  StagedOutput staged(out, folder);
+  switch (format) {
+    case ExportFormat::Hf: write_hf_export(source, staged.path(), options); break;
+    case ExportFormat::Gptq: write_gptq_export(source, staged.path(), options); break;
+    case ExportFormat::CompressedTensors:
+      write_compressed_tensors_export(source, staged.path(), options);
+      break;
+    case ExportFormat::Gguf: write_gguf_export(source, staged.path(), options); break;
+  }
+  staged.commit();
+  return staged.final_path();
+}
+
+}  // namespace qatwb::exporter
