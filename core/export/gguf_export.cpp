@@ -45,7 +45,7 @@ std::string block_type_for(const quant::QuantizedTensor& q, GgmlType& type) {
   if (q.granularity != quant::Granularity::PerGroup || q.group_size != 32)
     return std::string(quant::to_string(q.granularity)) + " scales" +
            (q.granularity == quant::Granularity::PerGroup
-                ? " of group " + std::to_string(q.group_size)
+                ? " with group size " + std::to_string(q.group_size)
                 : std::string()) +
            " (ggml blocks are groups of 32)";
   if (q.bits == 4 && q.grid.cmin == -8 && q.grid.cmax == 7) {
