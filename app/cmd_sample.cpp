@@ -34,21 +34,26 @@ int run_sample(const SampleArgs& a) {
   o.heldout_fraction = a.heldout;
   o.stop_on_bad_line = a.on_bad_line == "stop";
   o.dedupe = !a.no_dedupe;
-  o.txt_mode = a.txt_mode == "paragraph" ? qatwb::data::TxtMode::Paragraph
-                                         : qatwb::data::TxtMode::File;
+  o.txt_mode =
+      a.txt_mode == "paragraph" ? qatwb::data::TxtMode::Paragraph : qatwb::data::TxtMode::File;
   o.show_progress = isatty(fileno(stderr)) == 1;
   qatwb::data::SampleResult r = qatwb::data::sample_documents(o);
   if (a.json) {
-    nlohmann::json j = {
-        {"manifest", r.manifest_path},
-        {"files_read", r.files.size()},
-        {"documents_read", r.documents_read},
-        {"duplicates_dropped", r.duplicates},
-        {"bad_lines_skipped", r.bad_lines},
-        {"train", {{"path", r.train.path}, {"documents", r.train.documents},
-                   {"approx_tokens", r.train.approx_tokens}, {"sha256", r.train.sha256}}},
-        {"heldout", {{"path", r.heldout.path}, {"documents", r.heldout.documents},
-                     {"approx_tokens", r.heldout.approx_tokens}, {"sha256", r.heldout.sha256}}}};
+    nlohmann::json j = {{"manifest", r.manifest_path},
+                        {"files_read", r.files.size()},
+                        {"documents_read", r.documents_read},
+                        {"duplicates_dropped", r.duplicates},
+                        {"bad_lines_skipped", r.bad_lines},
+                        {"train",
+                         {{"path", r.train.path},
+                          {"documents", r.train.documents},
+                          {"approx_tokens", r.train.approx_tokens},
+                          {"sha256", r.train.sha256}}},
+                        {"heldout",
+                         {{"path", r.heldout.path},
+                          {"documents", r.heldout.documents},
+                          {"approx_tokens", r.heldout.approx_tokens},
+                          {"sha256", r.heldout.sha256}}}};
     std::cout << j.dump(2) << "\n";
     return 0;
   }

@@ -40,8 +40,8 @@ int run_tokenize(const TokenizeArgs& a) {
   if (a.json) {
     nlohmann::json splits = nlohmann::json::object();
     for (const auto& s : r.manifest.splits)
-      splits[s.name] = {{"documents", s.documents}, {"tokens", s.tokens},
-                        {"shards", s.shards.size()}};
+      splits[s.name] = {
+          {"documents", s.documents}, {"tokens", s.tokens}, {"shards", s.shards.size()}};
     std::cout << nlohmann::json{{"manifest", r.manifest_path},
                                 {"tokenizer_sha256", r.manifest.tokenizer_sha256},
                                 {"splits", splits}}

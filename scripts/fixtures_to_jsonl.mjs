@@ -22,7 +22,8 @@ function parseArgs(argv) {
     else if (a === '--out') args.out = value();
     else if (a === '--nlp-doc-bytes') args.nlpDocBytes = Number(value());
     else if (a === '--help' || a === '-h') {
-      console.log('usage: node scripts/fixtures_to_jsonl.mjs --npm DIR --out DIR [--nlp-doc-bytes N]');
+      console.log('usage: node scripts/fixtures_to_jsonl.mjs --npm DIR --out DIR ' +
+                  '[--nlp-doc-bytes N]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -60,8 +61,6 @@ function detokenize(words) {
       singleOpen = !singleOpen;
     } else if (NO_SPACE_BEFORE.has(w)) {
       spaceBefore = false;
-    } else if (w === '--') {
-      w = '--';
     }
     if (NO_SPACE_AFTER.has(w)) glueNext = true;
     out += (spaceBefore && out.length > 0 ? ' ' : '') + w;
@@ -69,14 +68,10 @@ function detokenize(words) {
   return out;
 }
 
+// Sentences may be broken across lines, so the whole file is detokenized as one token stream.
 function brownDocument(content) {
-  const sentences = [];
-  for (const line of content.split('\n')) {
-    const tokens = line.trim().split(/\s+/).filter((t) => t.length > 0);
-    if (tokens.length === 0) continue;
-    sentences.push(detokenize(tokens.map(stripTag)));
-  }
-  return sentences.join(' ');
+  const tokens = content.split(/\s+/).filter((t) => t.length > 0);
+  return detokenize(tokens.map(stripTag));
 }
 
 function convertBrown(npmDir, outDir) {
@@ -97,17 +92,22 @@ function convertNlp(npmDir, outDir, docBytes) {
   const dir = path.join(npmDir, 'nlp-corpus', 'builds');
   const files = fs.readdirSync(dir).filter((f) => /^doc-\d+\.json$/.test(f))
     .sort((a, b) => Number(a.match(/\d+/)[0]) - Number(b.match(/\d+/)[0]));
-  if (files.length === 0) throw new Error(`${dir}: no doc-*.json files (is nlp-corpus installed?)`);
+  if (files.length === 0) {
+    throw new Error(`${dir}: no doc-*.json files (is nlp-corpus installed?)`);
+  }
   const lines = [];
   for (const f of files) {
     const sentences = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'));
-    if (!Array.isArray(sentences)) throw new Error(`${path.join(dir, f)}: expected an array of strings`);
+    if (!Array.isArray(sentences)) {
+      throw new Error(`${path.join(dir, f)}: expected an array of strings`);
+    }
     let chunk = [];
     let bytes = 0;
     let part = 0;
     const flush = () => {
       if (chunk.length === 0) return;
-      lines.push(JSON.stringify({ text: chunk.join('\n'), id: `${f.replace(/\.json$/, '')}.${part++}` }));
+      const id = `${f.replace(/\.json$/, '')}.${part++}`;
+      lines.push(JSON.stringify({ text: chunk.join('\n'), id }));
       chunk = [];
       bytes = 0;
     };
@@ -135,8 +135,9 @@ function writeAtomically(file, content) {
 
 try {
   const args = parseArgs(process.argv);
-  for (const r of [convertBrown(args.npm, args.out), convertNlp(args.npm, args.out, args.nlpDocBytes)])
-    console.log(`${r.out}: ${r.documents} documents`);
+  const results = [convertBrown(args.npm, args.out),
+                   convertNlp(args.npm, args.out, args.nlpDocBytes)];
+  for (const r of results) console.log(`${r.out}: ${r.documents} documents`);
 } catch (e) {
   console.error(`fixtures_to_jsonl: error: ${e.message}`);
   process.exit(1);

@@ -6,6 +6,9 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "core/util/error.h"
 
@@ -17,7 +20,8 @@ AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
   fs::path p(path_);
   std::error_code ec;
   if (p.has_parent_path()) fs::create_directories(p.parent_path(), ec);
-  if (ec) throw Error(at_location(p.parent_path().string(), 0, "cannot create folder: " + ec.message()));
+  if (ec)
+    throw Error(at_location(p.parent_path().string(), 0, "cannot create folder: " + ec.message()));
   temp_path_ = path_ + ".tmp." + std::to_string(::getpid());
   file_ = std::fopen(temp_path_.c_str(), "wb");
   if (!file_)
@@ -44,7 +48,8 @@ std::string AtomicFile::close() {
   int err = errno;
   ok = (std::fclose(file_) == 0) && ok;
   file_ = nullptr;
-  if (!ok) throw Error(at_location(temp_path_, 0, std::string("write failed: ") + std::strerror(err)));
+  if (!ok)
+    throw Error(at_location(temp_path_, 0, std::string("write failed: ") + std::strerror(err)));
   sha256_ = hasher_.hex_digest();
   return sha256_;
 }
@@ -52,7 +57,8 @@ std::string AtomicFile::close() {
 void AtomicFile::commit() {
   close();
   if (std::rename(temp_path_.c_str(), path_.c_str()) != 0)
-    throw Error(at_location(path_, 0, std::string("cannot rename into place: ") + std::strerror(errno)));
+    throw Error(
+        at_location(path_, 0, std::string("cannot rename into place: ") + std::strerror(errno)));
   committed_ = true;
 }
 
@@ -67,6 +73,30 @@ void remove_if_exists(const std::string& path) {
   std::error_code ec;
   fs::remove(path, ec);
   if (ec) throw Error(at_location(path, 0, "cannot remove: " + ec.message()));
+}
+
+void invalidate_manifest(const std::string& manifest_path, const std::string& format) {
+  check_manifest_format(manifest_path, format);
+  remove_if_exists(manifest_path);
+}
+
+void check_manifest_format(const std::string& manifest_path, const std::string& format) {
+  std::error_code ec;
+  if (!fs::exists(manifest_path, ec)) return;
+  std::ifstream in(manifest_path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string found;
+  try {
+    auto j = nlohmann::json::parse(ss.str());
+    if (j.is_object()) found = j.value("format", "");
+  } catch (const nlohmann::json::exception&) {
+  }
+  if (found != format)
+    throw Error(at_location(manifest_path, 0,
+                            "exists and is not a \"" + format + "\" manifest" +
+                                (found.empty() ? "" : " (it is \"" + found + "\")") +
+                                "; refusing to overwrite that folder, choose another output"));
 }
 
 void sync_directory(const std::string& dir) {

@@ -45,6 +45,13 @@ void write_file_atomically(const std::string& path, std::string_view content);
 // Removes `path` if it exists (used to invalidate a manifest before replacing its files).
 void remove_if_exists(const std::string& path);
 
+// Before a folder's set is rewritten: removes its manifest.json when that is a manifest of
+// `format` ("qatwb.sample", "qatwb.tokens"); throws qatwb::Error, touching nothing, when the
+// folder holds a manifest of another kind (e.g. a token folder given as a sample's output).
+void invalidate_manifest(const std::string& manifest_path, const std::string& format);
+// The check alone (nothing removed): call it before long work.
+void check_manifest_format(const std::string& manifest_path, const std::string& format);
+
 // fsyncs a folder so renames inside it are durable (best effort).
 void sync_directory(const std::string& dir);
 

@@ -16,7 +16,8 @@ namespace qatwb::data {
 namespace {
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 }  // namespace
@@ -48,7 +49,8 @@ struct CompressedFileReader::Codec {
 CompressedFileReader::CompressedFileReader(const std::string& path)
     : path_(path), compression_(compression_for_path(path)), raw_(1 << 20) {
   file_ = std::fopen(path.c_str(), "rb");
-  if (!file_) throw Error(at_location(path, 0, std::string("cannot open: ") + std::strerror(errno)));
+  if (!file_)
+    throw Error(at_location(path, 0, std::string("cannot open: ") + std::strerror(errno)));
   struct stat st {};
   if (fstat(fileno(file_), &st) == 0) file_size_ = uint64_t(st.st_size);
   if (S_ISDIR(st.st_mode)) {
@@ -58,7 +60,8 @@ CompressedFileReader::CompressedFileReader(const std::string& path)
   }
   codec_ = std::make_unique<Codec>();
   if (compression_ == Compression::Gzip) {
-    if (inflateInit2(&codec_->zs, 15 + 32) != Z_OK) throw Error(at_location(path, 0, "zlib init failed"));
+    if (inflateInit2(&codec_->zs, 15 + 32) != Z_OK)
+      throw Error(at_location(path, 0, "zlib init failed"));
     codec_->zs_init = true;
   } else if (compression_ == Compression::Zstd) {
     codec_->zd = ZSTD_createDStream();
@@ -126,8 +129,9 @@ size_t CompressedFileReader::read(char* dst, size_t capacity) {
       if (rc == Z_STREAM_END) {
         c.member_done = true;
       } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
-        throw Error(at_location(path_, 0, std::string("corrupt gzip data: ") +
-                                              (c.zs.msg ? c.zs.msg : "inflate failed")));
+        throw Error(at_location(
+            path_, 0,
+            std::string("corrupt gzip data: ") + (c.zs.msg ? c.zs.msg : "inflate failed")));
       }
     } else {
       ZSTD_inBuffer in{raw_.data(), raw_len_, raw_pos_};
@@ -141,9 +145,10 @@ size_t CompressedFileReader::read(char* dst, size_t capacity) {
       c.member_done = (rc == 0);
     }
     if (produced == 0 && no_input && !c.member_done)
-      throw Error(at_location(path_, 0, compression_ == Compression::Gzip
-                                            ? "truncated gzip data (unexpected end of file)"
-                                            : "truncated zstd data (unexpected end of file)"));
+      throw Error(at_location(path_, 0,
+                              compression_ == Compression::Gzip
+                                  ? "truncated gzip data (unexpected end of file)"
+                                  : "truncated zstd data (unexpected end of file)"));
   }
   return produced;
 }

@@ -24,7 +24,8 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 
 Format format_for_path(const std::string& path) {
   std::string base = strip_compression_suffix(path);
-  std::transform(base.begin(), base.end(), base.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(base.begin(), base.end(), base.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   if (ends_with(base, ".jsonl") || ends_with(base, ".ndjson")) return Format::Jsonl;
   if (ends_with(base, ".txt")) return Format::Txt;
   return Format::Unknown;
@@ -45,8 +46,7 @@ void check_utf8(const std::string& path, int64_t line, const std::string& text) 
   size_t bad = text::find_invalid_utf8(text);
   if (bad == text::kUtf8Valid) return;
   throw Error(at_location(path, int(line),
-                          "not valid UTF-8 (invalid byte sequence at byte " +
-                              std::to_string(bad) +
+                          "not valid UTF-8 (invalid byte sequence at byte " + std::to_string(bad) +
                               " of the line); convert the file to UTF-8 (e.g. with iconv)"));
 }
 
@@ -64,7 +64,8 @@ void read_jsonl(CompressedFileReader& reader, const ReadOptions& options,
     check_utf8(info.path, n, line);
     auto bad_line = [&](const std::string& what) {
       std::string msg = at_location(info.path, int(n), what);
-      if (options.stop_on_bad_line) throw Error(msg + " (use --on-bad-line skip to skip such lines)");
+      if (options.stop_on_bad_line)
+        throw Error(msg + " (use --on-bad-line skip to skip such lines)");
       ++info.bad_lines;
       warn(msg + "; line skipped");
     };
@@ -175,8 +176,7 @@ void read_file_documents(const std::string& path, const ReadOptions& options,
                          const std::function<void(Document&&)>& sink,
                          std::vector<SourceFile>& files) {
   Format format = format_for_path(path);
-  if (format == Format::Unknown)
-    throw Error(at_location(path, 0, "unsupported file type"));
+  if (format == Format::Unknown) throw Error(at_location(path, 0, "unsupported file type"));
   auto warn = options.warn ? options.warn : std::function<void(const std::string&)>(default_warn);
   CompressedFileReader reader(path);
   SourceFile info;

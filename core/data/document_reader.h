@@ -28,10 +28,10 @@ struct ReadOptions {
 struct SourceFile {
   std::string path;
   uint64_t size = 0;
-  std::string sha256;      // of the raw (possibly compressed) bytes
-  int64_t documents = 0;   // non-empty documents read
-  int64_t bad_lines = 0;   // skipped with a warning
-  int64_t empty = 0;       // empty or whitespace-only texts (skipped silently)
+  std::string sha256;     // of the raw (possibly compressed) bytes
+  int64_t documents = 0;  // non-empty documents read
+  int64_t bad_lines = 0;  // skipped with a warning
+  int64_t empty = 0;      // empty or whitespace-only texts (skipped silently)
 };
 
 struct Document {

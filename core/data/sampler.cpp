@@ -110,14 +110,16 @@ SampleResult sample_documents(const SampleOptions& options) {
     if (!(s.weight > 0.0) || !std::isfinite(s.weight))
       throw Error(at_location(s.path, 0, "source weight must be a positive number"));
 
+  check_manifest_format((fs::path(options.out_dir) / "manifest.json").string(), "qatwb.sample");
   // List every file first, so a typo in the last --input fails before minutes of reading.
   std::vector<std::vector<std::string>> source_files;
   uint64_t total_bytes = 0;
   for (const auto& s : options.sources) {
     source_files.push_back(list_source_files(s.path));
     if (source_files.back().empty())
-      throw Error(at_location(s.path, 0, "folder holds no .jsonl, .ndjson or .txt files "
-                                         "(optionally .gz or .zst)"));
+      throw Error(at_location(s.path, 0,
+                              "folder holds no .jsonl, .ndjson or .txt files "
+                              "(optionally .gz or .zst)"));
     for (const auto& f : source_files.back()) {
       std::error_code ec;
       total_bytes += fs::file_size(f, ec);
@@ -212,7 +214,8 @@ SampleResult sample_documents(const SampleOptions& options) {
   fs::create_directories(out_dir, ec);
   if (ec) throw Error(at_location(out_dir, 0, "cannot create folder: " + ec.message()));
   const std::string manifest_path = (fs::path(out_dir) / "manifest.json").string();
-  remove_if_exists(manifest_path);  // the set is invalid until the new manifest lands
+  // The set is invalid from here until the new manifest lands.
+  invalidate_manifest(manifest_path, "qatwb.sample");
   result.train.path = (fs::path(out_dir) / "train.jsonl").string();
   result.heldout.path = (fs::path(out_dir) / "heldout.jsonl").string();
   write_split(train, result.train);

@@ -44,7 +44,7 @@ struct SampleOptions {
   bool dedupe = true;
   TxtMode txt_mode = TxtMode::File;
   std::function<void(const std::string&)> warn;  // default: first 20 to stderr
-  bool show_progress = false;                   // progress bar on stderr
+  bool show_progress = false;                    // progress bar on stderr
 };
 
 struct SplitFile {

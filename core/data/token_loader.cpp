@@ -33,10 +33,10 @@ class MappedShard {
     const uint64_t expected = uint64_t(tokens) * 4;
     if (uint64_t(st.st_size) != expected) {
       ::close(fd);
-      throw Error(at_location(path, 0, "shard has " + std::to_string(st.st_size) +
-                                           " bytes but the manifest lists " +
-                                           std::to_string(tokens) + " tokens (" +
-                                           std::to_string(expected) + " bytes)"));
+      throw Error(at_location(path, 0,
+                              "shard has " + std::to_string(st.st_size) +
+                                  " bytes but the manifest lists " + std::to_string(tokens) +
+                                  " tokens (" + std::to_string(expected) + " bytes)"));
     }
     bytes_ = size_t(expected);
     if (bytes_ > 0) {
@@ -67,7 +67,9 @@ class MappedShard {
   size_t bytes_ = 0;
 };
 
-const char* order_name(WindowOrder o) { return o == WindowOrder::Shuffled ? "shuffled" : "sequential"; }
+const char* order_name(WindowOrder o) {
+  return o == WindowOrder::Shuffled ? "shuffled" : "sequential";
+}
 
 }  // namespace
 
@@ -106,14 +108,16 @@ TokenLoader::TokenLoader(const std::string& dir, const LoaderOptions& options,
   if (!d.split) {
     std::string have;
     for (const auto& s : d.manifest.splits) have += (have.empty() ? "" : ", ") + s.name;
-    throw Error(at_location(manifest_path, 0, "no split \"" + options.split + "\" (has: " + have + ")"));
+    throw Error(
+        at_location(manifest_path, 0, "no split \"" + options.split + "\" (has: " + have + ")"));
   }
   const std::string first_shard =
       d.split->shards.empty() ? manifest_path : (fs::path(dir) / d.split->shards[0].file).string();
   if (d.manifest.tokenizer_sha256 != tokenizer_sha256)
     throw Error("shard " + first_shard + " was tokenized with tokenizer sha256 " +
                 d.manifest.tokenizer_sha256 + " (" + d.manifest.tokenizer_path +
-                ") but the run uses " + tokenizer_sha256 + "; re-run `qatwb tokenize` with the "
+                ") but the run uses " + tokenizer_sha256 +
+                "; re-run `qatwb tokenize` with the "
                 "run's tokenizer");
   if (options.world_size < 1 || options.rank < 0 || options.rank >= options.world_size)
     throw Error("data loader: rank " + std::to_string(options.rank) + " is not in [0, " +
@@ -122,12 +126,11 @@ TokenLoader::TokenLoader(const std::string& dir, const LoaderOptions& options,
   d.seq_len = options.seq_len > 0 ? options.seq_len : d.manifest.seq_len;
   if (d.seq_len <= 0) throw Error(at_location(manifest_path, 0, "seq_len must be positive"));
   if (d.manifest.bos == BosPolicy::Window && d.seq_len != d.manifest.seq_len)
-    throw Error(at_location(manifest_path, 0,
-                            "shards were packed with a BOS every " +
-                                std::to_string(d.manifest.seq_len + 1) +
-                                " tokens (bos = window) for seq_len " +
-                                std::to_string(d.manifest.seq_len) + ", but seq_len " +
-                                std::to_string(d.seq_len) + " was asked; re-tokenize"));
+    throw Error(at_location(
+        manifest_path, 0,
+        "shards were packed with a BOS every " + std::to_string(d.manifest.seq_len + 1) +
+            " tokens (bos = window) for seq_len " + std::to_string(d.manifest.seq_len) +
+            ", but seq_len " + std::to_string(d.seq_len) + " was asked; re-tokenize"));
   d.stride = d.manifest.window_stride(d.seq_len);
 
   d.shard_start.push_back(0);
@@ -136,11 +139,11 @@ TokenLoader::TokenLoader(const std::string& dir, const LoaderOptions& options,
     if (options.verify_sha256) {
       std::string actual = sha256_file(path);
       if (actual != sh.sha256)
-        throw Error(at_location(path, 0, "sha256 " + actual + " does not match the manifest (" +
-                                             sh.sha256 + ")"));
+        throw Error(at_location(
+            path, 0, "sha256 " + actual + " does not match the manifest (" + sh.sha256 + ")"));
     }
-    d.shards.push_back(std::make_unique<MappedShard>(path, sh.tokens,
-                                                     options.order == WindowOrder::Shuffled));
+    d.shards.push_back(
+        std::make_unique<MappedShard>(path, sh.tokens, options.order == WindowOrder::Shuffled));
     d.shard_start.push_back(d.shard_start.back() + sh.tokens);
   }
   d.num_tokens = d.shard_start.back();
@@ -152,8 +155,9 @@ TokenLoader::TokenLoader(const std::string& dir, const LoaderOptions& options,
   if (options.order == WindowOrder::Shuffled) {
     d.per_epoch = d.num_windows / options.world_size;
     if (d.per_epoch == 0)
-      throw Error(at_location(manifest_path, 0, what + ", fewer than the " +
-                                                    std::to_string(options.world_size) + " ranks"));
+      throw Error(
+          at_location(manifest_path, 0,
+                      what + ", fewer than the " + std::to_string(options.world_size) + " ranks"));
   } else {
     d.per_epoch = d.num_windows > options.rank
                       ? (d.num_windows - options.rank + options.world_size - 1) / options.world_size
@@ -186,7 +190,8 @@ void TokenLoader::read_tokens(int64_t offset, int64_t count, int64_t* out) const
                 std::to_string(offset + count) + ") is outside the split's " +
                 std::to_string(d.num_tokens) + " tokens");
   size_t s = size_t(std::upper_bound(d.shard_start.begin(), d.shard_start.end(), offset) -
-                    d.shard_start.begin()) - 1;
+                    d.shard_start.begin()) -
+             1;
   while (count > 0) {
     while (d.shard_start[s + 1] <= offset) ++s;  // skip empty shards
     const int64_t local = offset - d.shard_start[s];
@@ -273,10 +278,16 @@ void TokenLoader::restore(const LoaderState& s) {
 }
 
 std::string LoaderState::to_json() const {
-  nlohmann::json j = {{"v", 1},          {"epoch", epoch},     {"position", position},
-                      {"split", split},  {"seed", seed},       {"seq_len", seq_len},
-                      {"num_windows", num_windows},            {"rank", rank},
-                      {"world_size", world_size},              {"order", order_name(order)}};
+  nlohmann::json j = {{"v", 1},
+                      {"epoch", epoch},
+                      {"position", position},
+                      {"split", split},
+                      {"seed", seed},
+                      {"seq_len", seq_len},
+                      {"num_windows", num_windows},
+                      {"rank", rank},
+                      {"world_size", world_size},
+                      {"order", order_name(order)}};
   return j.dump();
 }
 

@@ -19,9 +19,12 @@ namespace fs = std::filesystem;
 
 const char* bos_policy_name(BosPolicy p) {
   switch (p) {
-    case BosPolicy::None: return "none";
-    case BosPolicy::Document: return "document";
-    case BosPolicy::Window: return "window";
+    case BosPolicy::None:
+      return "none";
+    case BosPolicy::Document:
+      return "document";
+    case BosPolicy::Window:
+      return "window";
   }
   return "?";
 }
@@ -54,7 +57,9 @@ std::string token_manifest_json(const TokenManifest& m) {
   for (const auto& s : m.splits) {
     nlohmann::json shards = nlohmann::json::array();
     for (const auto& sh : s.shards)
-      shards.push_back({{"file", sh.file}, {"tokens", sh.tokens}, {"bytes", sh.tokens * 4},
+      shards.push_back({{"file", sh.file},
+                        {"tokens", sh.tokens},
+                        {"bytes", sh.tokens * 4},
                         {"sha256", sh.sha256}});
     splits[s.name] = {{"documents", s.documents},
                       {"tokens", s.tokens},
@@ -75,8 +80,7 @@ std::string token_manifest_json(const TokenManifest& m) {
       {"bos", bos_policy_name(m.bos)},
       {"eos", m.eos},
       {"seq_len", m.seq_len},
-      {"source_manifest",
-       {{"path", m.source_manifest_path}, {"sha256", m.source_manifest_sha256}}},
+      {"source_manifest", {{"path", m.source_manifest_path}, {"sha256", m.source_manifest_sha256}}},
       {"splits", splits}};
   return j.dump(2) + "\n";
 }
@@ -84,7 +88,8 @@ std::string token_manifest_json(const TokenManifest& m) {
 namespace {
 
 template <typename T>
-T field(const nlohmann::json& j, const char* name, const std::string& path, const std::string& where) {
+T field(const nlohmann::json& j, const char* name, const std::string& path,
+        const std::string& where) {
   auto it = j.find(name);
   if (it == j.end()) throw Error(at_location(path, 0, "missing field " + where + name));
   try {
@@ -156,8 +161,9 @@ TokenManifest read_token_manifest(const std::string& path_in) {
       s.shards.push_back(std::move(info));
     }
     if (sum != s.tokens)
-      throw Error(at_location(path, 0, where + "tokens is " + std::to_string(s.tokens) +
-                                           " but its shards hold " + std::to_string(sum)));
+      throw Error(at_location(path, 0,
+                              where + "tokens is " + std::to_string(s.tokens) +
+                                  " but its shards hold " + std::to_string(sum)));
     m.splits.push_back(std::move(s));
   }
   return m;

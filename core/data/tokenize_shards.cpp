@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
-#include <mutex>
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -40,7 +40,8 @@ std::string split_name_for_file(const std::string& path) {
   std::string name = fs::path(strip_compression_suffix(path)).filename().string();
   for (const char* ext : {".jsonl", ".ndjson", ".txt"}) {
     size_t n = std::strlen(ext);
-    if (name.size() > n && name.compare(name.size() - n, n, ext) == 0) return name.substr(0, name.size() - n);
+    if (name.size() > n && name.compare(name.size() - n, n, ext) == 0)
+      return name.substr(0, name.size() - n);
   }
   return name;
 }
@@ -81,8 +82,9 @@ std::vector<SplitInput> find_inputs(const std::string& input, std::string& manif
     }
     if (!fs::exists(file)) {
       if (std::string(split) == "train")
-        throw Error(at_location(file.string(), 0, "missing (expected a folder written by "
-                                                  "`qatwb sample`, or a .jsonl file)"));
+        throw Error(at_location(file.string(), 0,
+                                "missing (expected a folder written by "
+                                "`qatwb sample`, or a .jsonl file)"));
       if (!expected.empty())
         throw Error(at_location(file.string(), 0, "listed in the sample manifest but missing"));
       continue;
@@ -96,7 +98,10 @@ std::vector<SplitInput> find_inputs(const std::string& input, std::string& manif
 class StreamPacker {
  public:
   StreamPacker(BosPolicy bos, bool eos, int32_t bos_id, int32_t eos_id, int64_t seq_len)
-      : bos_(bos), eos_(eos), bos_id_(uint32_t(bos_id)), eos_id_(uint32_t(eos_id)),
+      : bos_(bos),
+        eos_(eos),
+        bos_id_(uint32_t(bos_id)),
+        eos_id_(uint32_t(eos_id)),
         block_(seq_len + 1) {}
 
   void add_document(const std::vector<int32_t>& ids, std::vector<uint32_t>& out) {
@@ -178,7 +183,8 @@ class BatchTokenizer {
 
 }  // namespace
 
-TokenizeResult tokenize_to_shards(const TokenizeOptions& options, const text::Tokenizer& tokenizer) {
+TokenizeResult tokenize_to_shards(const TokenizeOptions& options,
+                                  const text::Tokenizer& tokenizer) {
   if (options.seq_len <= 0) throw Error("tokenize: seq_len must be positive");
   if (options.out_dir.empty()) throw Error("tokenize: no output folder given");
   if (options.bos != BosPolicy::None && tokenizer.bos_id() < 0)
@@ -195,14 +201,16 @@ TokenizeResult tokenize_to_shards(const TokenizeOptions& options, const text::To
     if (in.expected_sha256.empty()) continue;
     std::string actual = sha256_file(in.path);
     if (actual != in.expected_sha256)
-      throw Error(at_location(in.path, 0, "sha256 " + actual + " does not match the sample "
-                                          "manifest (" + in.expected_sha256 +
-                                          "): the sample set is incomplete or was modified"));
+      throw Error(at_location(in.path, 0,
+                              "sha256 " + actual +
+                                  " does not match the sample "
+                                  "manifest (" +
+                                  in.expected_sha256 +
+                                  "): the sample set is incomplete or was modified"));
   }
 
-  const int threads = options.threads > 0
-                          ? options.threads
-                          : std::max(1, int(std::thread::hardware_concurrency()));
+  const int threads =
+      options.threads > 0 ? options.threads : std::max(1, int(std::thread::hardware_concurrency()));
   TokenManifest m;
   m.tokenizer_path = absolute_path(tokenizer.path());
   m.tokenizer_sha256 = sha256_file(tokenizer.path());
@@ -223,7 +231,8 @@ TokenizeResult tokenize_to_shards(const TokenizeOptions& options, const text::To
   fs::create_directories(out_dir, ec);
   if (ec) throw Error(at_location(out_dir, 0, "cannot create folder: " + ec.message()));
   const std::string manifest_path = (fs::path(out_dir) / "manifest.json").string();
-  remove_if_exists(manifest_path);  // the folder is invalid until the new manifest lands
+  // The folder is invalid from here until the new manifest lands.
+  invalidate_manifest(manifest_path, "qatwb.tokens");
 
   uint64_t total_bytes = 0;
   for (const auto& in : inputs) total_bytes += fs::file_size(in.path, ec);
@@ -247,9 +256,9 @@ TokenizeResult tokenize_to_shards(const TokenizeOptions& options, const text::To
       for (size_t i = 0; i < encoded.size(); ++i) {
         for (int32_t id : encoded[i])
           if (id < 0 || int64_t(id) >= m.vocab_size)
-            throw Error(at_location(in.path, int(batch[i].line),
-                                    "tokenizer produced id " + std::to_string(id) +
-                                        " outside the vocabulary"));
+            throw Error(at_location(
+                in.path, int(batch[i].line),
+                "tokenizer produced id " + std::to_string(id) + " outside the vocabulary"));
         packer.add_document(encoded[i], stream);
       }
       writer.append(stream.data(), stream.size());

@@ -21,9 +21,9 @@ struct TokenizeOptions {
   int64_t seq_len = 2048;  // recorded; shapes the stream only for BosPolicy::Window
   BosPolicy bos = BosPolicy::Document;
   bool eos = true;
-  int threads = 0;                         // 0: std::thread::hardware_concurrency()
+  int threads = 0;                              // 0: std::thread::hardware_concurrency()
   int64_t max_shard_tokens = int64_t(1) << 28;  // 1 GiB shards
-  bool show_progress = false;              // progress bar on stderr
+  bool show_progress = false;                   // progress bar on stderr
 };
 
 struct TokenizeResult {

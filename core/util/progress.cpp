@@ -53,8 +53,7 @@ Progress::Progress(std::string label, int64_t total, Unit unit, std::FILE* out, 
 Progress::~Progress() { finish(); }
 
 std::string Progress::line() const {
-  double elapsed =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   double rate = elapsed > 0 ? double(done_) / elapsed : 0.0;
   std::string s = label_;
   if (total_ > 0) {

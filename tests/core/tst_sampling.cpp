@@ -6,6 +6,7 @@
 #include <QDir>
 #include <QFile>
 #include <QSet>
+#include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QtTest>
 #include <nlohmann/json.hpp>
@@ -75,7 +76,8 @@ std::vector<std::string> read_all(const std::string& path, ReadOptions o = {}) {
   std::vector<SourceFile> files;
   if (!o.warn) o.warn = [](const std::string&) {};
   for (const auto& f : list_source_files(path))
-    read_file_documents(f, o, [&](Document&& d) { texts.push_back(d.text); }, files);
+    read_file_documents(
+        f, o, [&](Document&& d) { texts.push_back(d.text); }, files);
   return texts;
 }
 
@@ -123,7 +125,8 @@ class TestSampling : public QObject {
       QVERIFY2(read_all(dir.filePath(name).toStdString()) == plain, name);
     // The manifest hash is over the raw (compressed) bytes.
     std::vector<SourceFile> files;
-    read_file_documents(dir.filePath("a.jsonl.zst").toStdString(), {}, [](Document&&) {}, files);
+    read_file_documents(
+        dir.filePath("a.jsonl.zst").toStdString(), {}, [](Document&&) {}, files);
     QCOMPARE(files[0].sha256, qatwb::sha256_file(dir.filePath("a.jsonl.zst").toStdString()));
     QCOMPARE(files[0].documents, int64_t(300));
   }
@@ -147,7 +150,8 @@ class TestSampling : public QObject {
 
   void txt_file_and_paragraph_modes() {
     QTemporaryDir dir;
-    write_bytes(dir.filePath("t.txt"), "First para line one\r\nline two\n\n  \nSecond para\n\n\nThird");
+    write_bytes(dir.filePath("t.txt"),
+                "First para line one\r\nline two\n\n  \nSecond para\n\n\nThird");
     auto whole = read_all(dir.filePath("t.txt").toStdString());
     QCOMPARE(int(whole.size()), 1);
     QCOMPARE(whole[0], std::string("First para line one\nline two\n\n  \nSecond para\n\n\nThird"));
@@ -177,7 +181,8 @@ class TestSampling : public QObject {
     QCOMPARE(int(texts.size()), 5);
     QCOMPARE(texts[0], doc_text(0));
     QCOMPARE(texts[4], std::string("a text file"));
-    std::string e = error_of([&] { list_source_files(dir.filePath("corpus/README.md").toStdString()); });
+    std::string e =
+        error_of([&] { list_source_files(dir.filePath("corpus/README.md").toStdString()); });
     QVERIFY2(e.find("unsupported file type") != std::string::npos, e.c_str());
     e = error_of([&] { list_source_files(dir.filePath("nope").toStdString()); });
     QVERIFY2(e.find("no such file") != std::string::npos, e.c_str());
@@ -186,8 +191,9 @@ class TestSampling : public QObject {
   void bad_lines_are_reported_with_file_and_line() {
     QTemporaryDir dir;
     const QString bad = dir.filePath("bad.jsonl");
-    write_bytes(bad, "{\"text\": \"ok one\"}\n\n{\"text\": \"broken\n{\"body\": \"x\"}\n"
-                     "{\"text\": 42}\n[1,2]\n{\"text\": \"ok two\"}\n");
+    write_bytes(bad,
+                "{\"text\": \"ok one\"}\n\n{\"text\": \"broken\n{\"body\": \"x\"}\n"
+                "{\"text\": 42}\n[1,2]\n{\"text\": \"ok two\"}\n");
     std::vector<std::string> warnings;
     ReadOptions o;
     o.warn = [&](const std::string& w) { warnings.push_back(w); };
@@ -231,7 +237,8 @@ class TestSampling : public QObject {
       QCOMPARE(read_bytes(dir.filePath("s1") + f), read_bytes(dir.filePath("s2") + f));
       QVERIFY(read_bytes(dir.filePath("s1") + f) != read_bytes(dir.filePath("s3") + f));
     }
-    QCOMPARE(read_bytes(dir.filePath("s1/manifest.json")), read_bytes(dir.filePath("s2/manifest.json")));
+    QCOMPARE(read_bytes(dir.filePath("s1/manifest.json")),
+             read_bytes(dir.filePath("s2/manifest.json")));
     // The output is shuffled, not in input order.
     auto train = split_texts(dir.filePath("s1/train.jsonl"));
     QVERIFY(train.size() > 100);
@@ -353,7 +360,8 @@ class TestSampling : public QObject {
     for (const auto& s : m.at("sources")) {
       const std::string path = s.at("path").get<std::string>();
       QCOMPARE(s.at("sha256").get<std::string>(), qatwb::sha256_file(path));
-      QCOMPARE(s.at("size").get<uint64_t>(), uint64_t(QFileInfo(QString::fromStdString(path)).size()));
+      QCOMPARE(s.at("size").get<uint64_t>(),
+               uint64_t(QFileInfo(QString::fromStdString(path)).size()));
     }
     for (const char* split : {"train", "heldout"}) {
       const auto& s = m.at("splits").at(split);
@@ -365,6 +373,37 @@ class TestSampling : public QObject {
     QCOMPARE(m.at("splits").at("train").at("documents").get<int64_t>() +
                  m.at("splits").at("heldout").at("documents").get<int64_t>(),
              int64_t(121));
+  }
+
+  // scripts/fixtures_to_jsonl.mjs turns the npm corpora into jsonl the sampler reads.
+  void fixture_script_output_samples() {
+    const QString node = QStandardPaths::findExecutable("node");
+    if (node.isEmpty()) QSKIP("node is not installed");
+    QTemporaryDir dir;
+    auto r = qatwb::test::run_process(
+        node, {qatwb::test::source_dir() + "/scripts/fixtures_to_jsonl.mjs", "--npm",
+               qatwb::test::npm_dir(), "--out", dir.path()});
+    QVERIFY2(r.exit_code == 0, r.err.constData());
+    auto brown = split_texts(dir.filePath("brown.jsonl"));
+    QCOMPARE(int(brown.size()), 500);
+    QVERIFY2(brown[0].rfind("The Fulton County Grand Jury said Friday an investigation of "
+                            "Atlanta's recent primary election produced \"no evidence\" that",
+                            0) == 0,
+             brown[0].substr(0, 200).c_str());
+    for (const auto& t : brown) {
+      QVERIFY(t.find("/at ") == std::string::npos && t.find("``") == std::string::npos);
+      QVERIFY(t.find(" ,") == std::string::npos && t.find(" .") == std::string::npos);
+    }
+    auto nlp = split_texts(dir.filePath("nlp.jsonl"));
+    QVERIFY(nlp.size() > 1000);
+    for (const auto& t : nlp) QVERIFY(t.size() < 8000);
+    SampleOptions o;
+    o.sources = {{dir.path().toStdString()}};
+    o.out_dir = dir.filePath("sample").toStdString();
+    o.max_documents = 200;
+    SampleResult s = sample_documents(o);
+    QCOMPARE(s.train.documents + s.heldout.documents, int64_t(200));
+    QCOMPARE(int(s.files.size()), 2);
   }
 
   // The CLI, as a real child process.
@@ -412,8 +451,8 @@ class TestSampling : public QObject {
     QVERIFY2(r.err.contains("empty dataset"), r.err.constData());
     QVERIFY(!QFile::exists(dir.filePath("o6/manifest.json")));
 
-    r = qatwb::test::run_qatwb({"sample", "--input", dir.filePath("missing.jsonl"), "--out",
-                                dir.filePath("o7")});
+    r = qatwb::test::run_qatwb(
+        {"sample", "--input", dir.filePath("missing.jsonl"), "--out", dir.filePath("o7")});
     QVERIFY(r.exit_code != 0);
     QVERIFY2(r.err.contains("missing.jsonl: no such file"), r.err.constData());
   }

