@@ -10,6 +10,7 @@
 // batches it would have seen.
 // Sequential order (evaluation): windows 0, 1, 2, ... in order (rank r takes r, r+W, ...), once;
 // next_batch() returns a short batch at the end, then an empty one.
+// One loader per thread: next_batch() and read_window() share a cached permutation.
 #pragma once
 #include <cstdint>
 #include <memory>
