@@ -66,6 +66,13 @@ class TestJobsLocal : public QObject {
     }
     return false;
   }
+  // Exists and is not a zombie (init here may be slow to reap).
+  static bool running(int64_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    size_t paren = text.rfind(')');
+    return paren != std::string::npos && paren + 2 < text.size() && text[paren + 2] != 'Z';
+  }
   std::vector<std::pair<int64_t, double>> loss_points(const std::string& run_dir) {
     auto store = qatwb::store::Store::open(db_.toStdString());
     return store.points(store.find_run(run_dir), "loss");
@@ -169,11 +176,19 @@ class TestJobsLocal : public QObject {
     QVERIFY(j.value("end_status", std::string("x")).empty());
     const int64_t pid = j.value("pid", int64_t{0});
     QVERIFY(pid > 0);
-    QVERIFY(kill(static_cast<pid_t>(-pid), 0) != 0);  // the whole group is gone
+    QVERIFY(!running(pid));  // wrapper and worker are gone (zombies at most)
+    std::ifstream wp(j.value("run_dir", std::string()) + "/.job/worker_pid");
+    int64_t worker_pid = 0;
+    wp >> worker_pid;
+    QVERIFY(worker_pid > 0);
+    QVERIFY(!running(worker_pid));
   }
 
   void kill9_is_lost_and_resume_completes_without_duplicates() {
-    int64_t id = submit("--steps 40 --delay-ms 40 --checkpoint-every 5");
+    // The worker hangs at a scripted step, so the kills land at a known step however slow the
+    // machine is; each resume replaces the worker command to move (or drop) the hang.
+    const QString base = "--steps 40 --delay-ms 10 --checkpoint-every 5";
+    int64_t id = submit(base + " --hang-at 12");
     QVERIFY(wait_for_step(id, 12));
     json j = show(id);
     const std::string run_dir = j.value("run_dir", std::string());
@@ -187,7 +202,8 @@ class TestJobsLocal : public QObject {
     QCOMPARE(j.value("state", std::string()), std::string("lost"));
     QVERIFY(j.value("reason", std::string()).find("SIGKILL") != std::string::npos);
 
-    auto r = run_qatwb(jobs({"resume", QString::number(id)}), {}, 60000);
+    auto r = run_qatwb(jobs({"resume", QString::number(id), "--worker-cmd",
+                             worker(base + " --hang-at 27")}), {}, 60000);
     QCOMPARE(r.exit_code, 0);
     QVERIFY(wait_for_step(id, 27));
     // kill -9 of the whole process group (wrapper included): no exit status at all -> lost.
@@ -197,7 +213,8 @@ class TestJobsLocal : public QObject {
     QCOMPARE(j.value("state", std::string()), std::string("lost"));
     QCOMPARE(j.value("attempts", 0), 2);
 
-    r = run_qatwb(jobs({"resume", QString::number(id), "--wait", "--timeout", "60"}), {}, 90000);
+    r = run_qatwb(jobs({"resume", QString::number(id), "--worker-cmd", worker(base), "--wait",
+                        "--timeout", "60"}), {}, 90000);
     QCOMPARE(r.exit_code, 0);
     j = show(id);
     QCOMPARE(j.value("state", std::string()), std::string("succeeded"));

@@ -193,7 +193,8 @@ class TestJobsSsh : public QObject {
   }
 
   void cancel_and_kill9_resume_over_ssh() {
-    int64_t id = submit("good", "--steps 40 --delay-ms 40 --checkpoint-every 5");
+    const QString base = fake_ + " --steps 40 --delay-ms 10 --checkpoint-every 5";
+    int64_t id = submit("good", "--steps 40 --delay-ms 10 --checkpoint-every 5 --hang-at 12");
     QVERIFY(id > 0);
     QVERIFY(wait_for_step(id, 12));
     json j = show(id);
@@ -205,7 +206,8 @@ class TestJobsSsh : public QObject {
     QCOMPARE(kill(static_cast<pid_t>(worker_pid), SIGKILL), 0);
     j = wait(id);
     QCOMPARE(j.value("state", std::string()), std::string("lost"));
-    auto r = run_qatwb(jobs({"resume", QString::number(id)}), {}, 60000);
+    auto r = run_qatwb(jobs({"resume", QString::number(id), "--worker-cmd",
+                             base + " --hang-at 20"}), {}, 60000);
     QCOMPARE(r.exit_code, 0);
     QVERIFY(wait_for_step(id, 20));
     r = run_qatwb(jobs({"cancel", QString::number(id), "--grace", "20", "--json"}), {}, 90000);
@@ -213,7 +215,8 @@ class TestJobsSsh : public QObject {
     j = parse(r.out);
     QCOMPARE(j.value("state", std::string()), std::string("cancelled"));
     QCOMPARE(j.value("end_status", std::string()), std::string("stopped"));
-    r = run_qatwb(jobs({"resume", QString::number(id), "--wait", "--timeout", "60"}), {}, 90000);
+    r = run_qatwb(jobs({"resume", QString::number(id), "--worker-cmd", base, "--wait",
+                        "--timeout", "60"}), {}, 90000);
     QCOMPARE(r.exit_code, 0);
     j = show(id);
     QCOMPARE(j.value("state", std::string()), std::string("succeeded"));
