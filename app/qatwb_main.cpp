@@ -6,12 +6,13 @@
 #include "app/command.h"
 #include "core/util/allocator.h"
 #include "core/util/error.h"
+#include "core/util/version.h"
 
 int main(int argc, char** argv) {
   qatwb::keep_large_allocations_mapped();
   CLI::App app{"qatwb: quantization-aware training workbench (headless)"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "qatwb 0.1.0");
+  app.set_version_flag("--version", std::string("qatwb ") + qatwb::kVersion);
   auto& table = qatwb::cli::command_table();
   std::sort(table.begin(), table.end(),
             [](const auto& a, const auto& b) { return a.name < b.name; });

@@ -22,10 +22,11 @@
 #include <vector>
 
 #include "core/data/document_reader.h"
+#include "core/util/version.h"
 
 namespace qatwb::data {
 
-inline constexpr char kToolVersion[] = "0.1.0";  // written into manifests
+inline constexpr const char* kToolVersion = kVersion;  // written into manifests
 
 struct SampleSource {
   std::string path;  // file or folder
