@@ -88,9 +88,9 @@ int run_create(const ModelOptions& o) {
            {"seed", o.seed}};
     std::cout << j.dump() << "\n";
   } else {
-    std::cout << "created " << o.out << ": " << o.preset << ", vocab " << config.vocab_size
-              << ", " << config.num_parameters() << " parameters, "
-              << qatwb::model::torch_dtype_name(dtype) << ", seed " << o.seed << "\n";
+    std::cout << "created " << o.out << ": " << o.preset << ", vocab " << config.vocab_size << ", "
+              << config.num_parameters() << " parameters, " << qatwb::model::torch_dtype_name(dtype)
+              << ", seed " << o.seed << "\n";
   }
   return 0;
 }
@@ -128,19 +128,18 @@ int run_info(const ModelOptions& o) {
     return 0;
   }
   std::string rope = "none";
-  if (c.rope_scaling)
-    rope = c.rope_scaling->type + " x" + std::to_string(c.rope_scaling->factor);
+  if (c.rope_scaling) rope = c.rope_scaling->type + " x" + std::to_string(c.rope_scaling->factor);
   std::cout << o.dir << "\n"
             << "  " << c.model_type << ": " << c.num_hidden_layers << " layers, hidden "
             << c.hidden_size << ", heads " << c.num_attention_heads << " (kv "
             << c.num_key_value_heads << ", head_dim " << c.head_dim << "), intermediate "
             << c.intermediate_size << ", vocab " << c.vocab_size << "\n"
-            << "  rope_theta " << c.rope_theta << ", rope_scaling " << rope
-            << ", max positions " << c.max_position_embeddings << ", tied embeddings "
+            << "  rope_theta " << c.rope_theta << ", rope_scaling " << rope << ", max positions "
+            << c.max_position_embeddings << ", tied embeddings "
             << (c.tie_word_embeddings ? "yes" : "no") << ", dtype " << c.torch_dtype << "\n"
-            << "  parameters " << c.num_parameters() << "; " << tensors.size()
-            << " tensors, " << elements << " elements, " << human_bytes(double(bytes)) << " in "
-            << files.size() << " file(s)\n";
+            << "  parameters " << c.num_parameters() << "; " << tensors.size() << " tensors, "
+            << elements << " elements, " << human_bytes(double(bytes)) << " in " << files.size()
+            << " file(s)\n";
   for (const auto& t : tensors)
     std::cout << "  " << t["name"].get<std::string>() << "  " << t["dtype"].get<std::string>()
               << "  " << shape_text(t["shape"].get<std::vector<int64_t>>()) << "\n";
@@ -155,11 +154,13 @@ const qatwb::cli::CommandRegistration registration(
       CLI::App* create = sub.add_subcommand(
           "create", "Write config.json + model.safetensors of a randomly initialized preset");
       std::string presets;
-      for (const auto& n : qatwb::model::preset_names()) presets += (presets.empty() ? "" : ", ") + n;
+      for (const auto& n : qatwb::model::preset_names())
+        presets += (presets.empty() ? "" : ", ") + n;
       create->add_option("--preset", o->preset, "Model shape: " + presets)->required();
       auto* vocab = create->add_option("--vocab-size", o->vocab_size, "Vocabulary size");
-      auto* tok = create->add_option("--tokenizer", o->tokenizer,
-                                     "tokenizer.json: vocabulary, BOS/EOS ids; copied into --out")
+      auto* tok = create
+                      ->add_option("--tokenizer", o->tokenizer,
+                                   "tokenizer.json: vocabulary, BOS/EOS ids; copied into --out")
                       ->check(CLI::ExistingFile);
       vocab->excludes(tok);
       create->add_option("--out", o->out, "Output folder (created)")->required();

@@ -20,7 +20,8 @@ std::string shape_str(c10::IntArrayRef shape) {
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 struct Source {
@@ -41,7 +42,7 @@ void load_from(Llama& model, const Source& src) {
   for (const auto& name : src.names) {
     provided.insert(name);
     if (ends_with(name, "rotary_emb.inv_freq")) continue;  // a buffer older HF exports carry
-    if (tied && name == "lm_head.weight") continue;          // some tied exports include it
+    if (tied && name == "lm_head.weight") continue;        // some tied exports include it
     auto it = params.find(name);
     if (it == params.end())
       throw Error(src.label + ": unexpected tensor '" + name + "' of shape " +
@@ -95,8 +96,7 @@ Llama load_hf(const std::string& dir, torch::Device device, torch::Dtype dtype) 
   if (!fs::is_directory(d)) throw Error(dir + ": not a directory");
   const LlamaConfig config = LlamaConfig::from_file((d / "config.json").string());
   const auto reader = SafetensorsReader::open(dir);
-  Llama model(config, /*initialize=*/false,
-              torch::TensorOptions().device(device).dtype(dtype));
+  Llama model(config, /*initialize=*/false, torch::TensorOptions().device(device).dtype(dtype));
   Source src;
   src.label = reader.files().size() == 1 ? reader.files()[0] : dir;
   src.names = reader.names();

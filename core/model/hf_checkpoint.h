@@ -1,11 +1,11 @@
 // HF checkpoint folders: config.json + model.safetensors (or a sharded
 // model.safetensors.index.json), the layout transformers' from_pretrained reads and writes.
 #pragma once
+#include <torch/torch.h>
+
 #include <cstdint>
 #include <map>
 #include <string>
-
-#include <torch/torch.h>
 
 #include "core/model/llama.h"
 
@@ -14,8 +14,7 @@ namespace qatwb::model {
 // Loads config.json and the weights onto `device` in `dtype` (F32/BF16/F16 files are converted).
 // Missing, unexpected or wrong-shaped tensors throw qatwb::Error naming the tensor (and both
 // shapes). Tied models may lack lm_head.weight; HF's rotary_emb.inv_freq buffers are ignored.
-Llama load_hf(const std::string& dir, torch::Device device,
-              torch::Dtype dtype = torch::kFloat32);
+Llama load_hf(const std::string& dir, torch::Device device, torch::Dtype dtype = torch::kFloat32);
 
 // Writes <dir>/config.json and <dir>/model.safetensors (tensors in `dtype`, metadata with
 // "format": "pt" added), each atomically; creates `dir` when needed.

@@ -71,7 +71,8 @@ std::vector<std::pair<std::string, torch::Tensor>> LlamaImpl::linear_weights() c
 
 std::vector<std::pair<std::string, torch::Tensor>> LlamaImpl::hf_state_dict() const {
   std::vector<std::pair<std::string, torch::Tensor>> out;
-  for (const auto& item : named_parameters(/*recurse=*/true)) out.emplace_back(item.key(), item.value());
+  for (const auto& item : named_parameters(/*recurse=*/true))
+    out.emplace_back(item.key(), item.value());
   return out;
 }
 

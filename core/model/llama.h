@@ -3,12 +3,12 @@
 // Linear goes through the WeightHook when one is set, which is how quantization enters.
 // Device-agnostic: move it with ->to(device, dtype); inputs must be on the model's device.
 #pragma once
+#include <torch/torch.h>
+
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <torch/torch.h>
 
 #include "core/model/llama_config.h"
 #include "core/model/llama_layers.h"

@@ -74,16 +74,14 @@ RopeScaling parse_rope_scaling(const json& r, const std::string& source) {
   s.factor = as_double(r.at("factor"), source, "rope_scaling.factor");
   if (s.factor <= 0) fail(source, "field 'rope_scaling.factor' must be > 0");
   if (type == "linear") return s;
-  for (const char* key : {"low_freq_factor", "high_freq_factor",
-                          "original_max_position_embeddings"})
+  for (const char* key :
+       {"low_freq_factor", "high_freq_factor", "original_max_position_embeddings"})
     if (!has_value(r, key))
       fail(source, "field 'rope_scaling." + std::string(key) + "' is missing (rope_type llama3)");
   s.low_freq_factor = as_double(r.at("low_freq_factor"), source, "rope_scaling.low_freq_factor");
-  s.high_freq_factor =
-      as_double(r.at("high_freq_factor"), source, "rope_scaling.high_freq_factor");
-  s.original_max_position_embeddings =
-      as_int(r.at("original_max_position_embeddings"), source,
-             "rope_scaling.original_max_position_embeddings");
+  s.high_freq_factor = as_double(r.at("high_freq_factor"), source, "rope_scaling.high_freq_factor");
+  s.original_max_position_embeddings = as_int(r.at("original_max_position_embeddings"), source,
+                                              "rope_scaling.original_max_position_embeddings");
   if (s.low_freq_factor <= 0 || s.high_freq_factor <= s.low_freq_factor)
     fail(source, "field 'rope_scaling': need 0 < low_freq_factor < high_freq_factor");
   if (s.original_max_position_embeddings <= 0)
@@ -133,7 +131,8 @@ LlamaConfig LlamaConfig::from_json(const json& j, const std::string& source) {
         as_int(j.at("max_position_embeddings"), source, "max_position_embeddings");
   if (has_value(j, "rms_norm_eps"))
     c.rms_norm_eps = as_double(j.at("rms_norm_eps"), source, "rms_norm_eps");
-  if (has_value(j, "rope_theta")) c.rope_theta = as_double(j.at("rope_theta"), source, "rope_theta");
+  if (has_value(j, "rope_theta"))
+    c.rope_theta = as_double(j.at("rope_theta"), source, "rope_theta");
   if (has_value(j, "rope_scaling")) {
     RopeScaling s = parse_rope_scaling(j.at("rope_scaling"), source);
     if (s.type != "default") c.rope_scaling = s;
@@ -191,8 +190,8 @@ LlamaConfig LlamaConfig::from_file(const std::string& path) {
 
 void LlamaConfig::validate(const std::string& source) const {
   auto positive = [&](const char* field, int64_t v) {
-    if (v <= 0) fail(source, "field '" + std::string(field) + "' must be > 0, got " +
-                                 std::to_string(v));
+    if (v <= 0)
+      fail(source, "field '" + std::string(field) + "' must be > 0, got " + std::to_string(v));
   };
   positive("vocab_size", vocab_size);
   positive("hidden_size", hidden_size);

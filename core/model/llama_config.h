@@ -3,11 +3,10 @@
 // into typed fields; plus named presets (tiny random models for tests, real shapes for reference).
 #pragma once
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace qatwb::model {
 

@@ -1,9 +1,9 @@
 #include "core/model/llama_layers.h"
 
+#include <torch/version.h>
+
 #include <cmath>
 #include <limits>
-
-#include <torch/version.h>
 
 namespace qatwb::model {
 
@@ -39,7 +39,7 @@ RopeTables rope_tables(const torch::Tensor& inv_freq, int64_t seq_len, torch::De
   const auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(device);
   const auto positions = torch::arange(seq_len, opts);
   const auto freqs = torch::outer(positions, inv_freq.to(opts));  // [T, D/2]
-  const auto emb = torch::cat({freqs, freqs}, -1);                 // [T, D]
+  const auto emb = torch::cat({freqs, freqs}, -1);                // [T, D]
   return {emb.cos().to(dtype), emb.sin().to(dtype)};
 }
 
@@ -55,14 +55,14 @@ torch::Tensor apply_rope(const torch::Tensor& x, const RopeTables& rope) {
 AttentionImpl::AttentionImpl(const LlamaConfig& c, const std::string& prefix,
                              torch::TensorOptions options)
     : heads_(c.num_attention_heads), kv_heads_(c.num_key_value_heads), head_dim_(c.head_dim) {
-  q_proj = register_module(
-      "q_proj", HookedLinear(prefix + ".q_proj", c.hidden_size, c.q_dim(), options));
-  k_proj = register_module(
-      "k_proj", HookedLinear(prefix + ".k_proj", c.hidden_size, c.kv_dim(), options));
-  v_proj = register_module(
-      "v_proj", HookedLinear(prefix + ".v_proj", c.hidden_size, c.kv_dim(), options));
-  o_proj = register_module(
-      "o_proj", HookedLinear(prefix + ".o_proj", c.q_dim(), c.hidden_size, options));
+  q_proj = register_module("q_proj",
+                           HookedLinear(prefix + ".q_proj", c.hidden_size, c.q_dim(), options));
+  k_proj = register_module("k_proj",
+                           HookedLinear(prefix + ".k_proj", c.hidden_size, c.kv_dim(), options));
+  v_proj = register_module("v_proj",
+                           HookedLinear(prefix + ".v_proj", c.hidden_size, c.kv_dim(), options));
+  o_proj = register_module("o_proj",
+                           HookedLinear(prefix + ".o_proj", c.q_dim(), c.hidden_size, options));
 }
 
 namespace {
@@ -90,8 +90,8 @@ torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k,
   const auto qg = q.reshape({B, KV, n_rep * T, D});
   auto scores = torch::matmul(qg, k.transpose(-1, -2)).mul(scale);  // [B, KV, n_rep*T, T]
   scores = scores.view({B, KV, n_rep, T, T});
-  const auto future = torch::ones({T, T}, torch::TensorOptions().dtype(torch::kBool)
-                                               .device(q.device())).triu(1);
+  const auto future =
+      torch::ones({T, T}, torch::TensorOptions().dtype(torch::kBool).device(q.device())).triu(1);
   scores = scores.masked_fill(future, -std::numeric_limits<double>::infinity());
   const auto probs = torch::softmax(scores, -1, torch::kFloat32).to(v.scalar_type());
   const auto out = torch::matmul(probs.view({B, KV, n_rep * T, T}), v);  // [B, KV, n_rep*T, D]
@@ -114,14 +114,12 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const RopeTables& r
 }
 
 MlpImpl::MlpImpl(const LlamaConfig& c, const std::string& prefix, torch::TensorOptions options) {
-  gate_proj = register_module(
-      "gate_proj",
-      HookedLinear(prefix + ".gate_proj", c.hidden_size, c.intermediate_size, options));
+  gate_proj = register_module("gate_proj", HookedLinear(prefix + ".gate_proj", c.hidden_size,
+                                                        c.intermediate_size, options));
   up_proj = register_module(
       "up_proj", HookedLinear(prefix + ".up_proj", c.hidden_size, c.intermediate_size, options));
-  down_proj = register_module(
-      "down_proj",
-      HookedLinear(prefix + ".down_proj", c.intermediate_size, c.hidden_size, options));
+  down_proj = register_module("down_proj", HookedLinear(prefix + ".down_proj", c.intermediate_size,
+                                                        c.hidden_size, options));
 }
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x, WeightHook* hook, const LayerTensors* t) {
@@ -138,8 +136,8 @@ DecoderLayerImpl::DecoderLayerImpl(const LlamaConfig& c, int64_t index,
   mlp = register_module("mlp", Mlp(c, prefix + ".mlp", options));
   input_layernorm =
       register_module("input_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps, options));
-  post_attention_layernorm = register_module(
-      "post_attention_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps, options));
+  post_attention_layernorm =
+      register_module("post_attention_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps, options));
   eps_ = c.rms_norm_eps;
 }
 

@@ -2,11 +2,11 @@
 // rotary position embedding, grouped-query causal attention and the SwiGLU MLP. Parameter names
 // follow HF (self_attn.q_proj.weight, mlp.gate_proj.weight, input_layernorm.weight, ...).
 #pragma once
+#include <torch/torch.h>
+
 #include <array>
 #include <string>
 #include <vector>
-
-#include <torch/torch.h>
 
 #include "core/model/llama_config.h"
 #include "core/model/weight_hook.h"

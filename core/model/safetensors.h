@@ -4,6 +4,8 @@
 // header with spaces to a multiple of 8, writes the tensors contiguously in the given order, and
 // replaces the target atomically (temporary file + rename).
 #pragma once
+#include <torch/torch.h>
+
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -11,8 +13,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <torch/torch.h>
 
 namespace qatwb::model {
 
@@ -44,7 +44,7 @@ class SafetensorsFile {
   const std::string& path() const { return path_; }
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   const std::vector<SafetensorsEntry>& entries() const { return entries_; }  // data order
-  const SafetensorsEntry* find(const std::string& name) const;  // null when absent
+  const SafetensorsEntry* find(const std::string& name) const;               // null when absent
   // A CPU tensor over the mapped bytes (zero-copy when suitably aligned, else a copy). Writing
   // into it never changes the file (the mapping is private).
   torch::Tensor tensor(const std::string& name) const;
@@ -98,8 +98,7 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors,
 std::vector<std::string> save_safetensors_sharded(
     const std::string& dir, const NamedTensors& tensors, int64_t max_shard_bytes,
     const std::map<std::string, std::string>& metadata = {},
-    std::optional<torch::ScalarType> float_dtype = std::nullopt,
-    const std::string& stem = "model");
+    std::optional<torch::ScalarType> float_dtype = std::nullopt, const std::string& stem = "model");
 
 // Writes `bytes` to `path` atomically (temporary file in the same directory, fsync, rename).
 void write_file_atomic(const std::string& path, const std::string& bytes);

@@ -29,9 +29,9 @@ struct DtypeInfo {
 };
 
 const DtypeInfo kDtypes[] = {
-    {"F64", torch::kFloat64, 8}, {"F32", torch::kFloat32, 4}, {"F16", torch::kFloat16, 2},
-    {"BF16", torch::kBFloat16, 2}, {"I64", torch::kInt64, 8}, {"I32", torch::kInt32, 4},
-    {"I16", torch::kInt16, 2}, {"I8", torch::kInt8, 1}, {"U8", torch::kUInt8, 1},
+    {"F64", torch::kFloat64, 8},   {"F32", torch::kFloat32, 4}, {"F16", torch::kFloat16, 2},
+    {"BF16", torch::kBFloat16, 2}, {"I64", torch::kInt64, 8},   {"I32", torch::kInt32, 4},
+    {"I16", torch::kInt16, 2},     {"I8", torch::kInt8, 1},     {"U8", torch::kUInt8, 1},
     {"BOOL", torch::kBool, 1},
 };
 
@@ -151,7 +151,8 @@ std::shared_ptr<const SafetensorsFile> SafetensorsFile::open(const std::string& 
     if (!shape.is_array()) throw fail(ctx + ": 'shape' is not an array");
     uint64_t numel = 1;
     for (const auto& d : shape) {
-      if (!d.is_number_unsigned()) throw fail(ctx + ": 'shape' holds a value that is not a non-negative integer");
+      if (!d.is_number_unsigned())
+        throw fail(ctx + ": 'shape' holds a value that is not a non-negative integer");
       const uint64_t n = d.get<uint64_t>();
       if (n > (1ull << 48) || (n != 0 && numel > (1ull << 62) / n))
         throw fail(ctx + ": 'shape' is too large");
@@ -165,22 +166,21 @@ std::shared_ptr<const SafetensorsFile> SafetensorsFile::open(const std::string& 
     e.begin = offsets[0].get<uint64_t>();
     e.end = offsets[1].get<uint64_t>();
     if (e.end < e.begin)
-      throw fail(ctx + ": data_offsets [" + std::to_string(e.begin) + ", " +
-                 std::to_string(e.end) + "] end before they begin");
+      throw fail(ctx + ": data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
+                 "] end before they begin");
     if (e.end > data_size)
-      throw fail(ctx + ": data_offsets [" + std::to_string(e.begin) + ", " +
-                 std::to_string(e.end) + "] exceed the data section of " +
-                 std::to_string(data_size) + " bytes (file truncated?)");
+      throw fail(ctx + ": data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
+                 "] exceed the data section of " + std::to_string(data_size) +
+                 " bytes (file truncated?)");
     const uint64_t expected = numel * static_cast<uint64_t>(info->size);
     if (e.end - e.begin != expected)
       throw fail(ctx + ": shape and dtype " + e.dtype + " need " + std::to_string(expected) +
                  " bytes but data_offsets span " + std::to_string(e.end - e.begin));
     f->entries_.push_back(std::move(e));
   }
-  std::sort(f->entries_.begin(), f->entries_.end(),
-            [](const auto& a, const auto& b) {
-              return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
-            });
+  std::sort(f->entries_.begin(), f->entries_.end(), [](const auto& a, const auto& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
   // The spec: the data section is covered exactly, without holes or overlaps.
   uint64_t cursor = 0;
   std::string prev;
@@ -214,7 +214,8 @@ torch::Tensor SafetensorsFile::tensor(const std::string& name) const {
   if (e->end == e->begin) return torch::empty(e->shape, options);
   if (reinterpret_cast<uintptr_t>(ptr) % static_cast<uintptr_t>(info->size) == 0) {
     auto keep = mapping_;
-    return torch::from_blob(ptr, e->shape, [keep](void*) {}, options);
+    return torch::from_blob(
+        ptr, e->shape, [keep](void*) {}, options);
   }
   auto out = torch::empty(e->shape, options);
   std::memcpy(out.data_ptr(), ptr, e->end - e->begin);

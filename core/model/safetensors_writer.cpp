@@ -23,8 +23,8 @@ class AtomicFile {
  public:
   explicit AtomicFile(const std::string& path) : path_(path) {
     const fs::path p(path);
-    tmp_ = (p.parent_path() / ("." + p.filename().string() + ".tmp." +
-                               std::to_string(::getpid()))).string();
+    tmp_ = (p.parent_path() / ("." + p.filename().string() + ".tmp." + std::to_string(::getpid())))
+               .string();
     fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd_ < 0) throw Error(path + ": cannot create: " + std::strerror(errno));
   }
@@ -119,8 +119,7 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors,
   out.write(text.data(), text.size());
   for (const auto& [name, t] : tensors) {
     torch::NoGradGuard no_grad;
-    const auto cpu =
-        t.detach().to(torch::kCPU, stored_type(t, float_dtype)).contiguous();
+    const auto cpu = t.detach().to(torch::kCPU, stored_type(t, float_dtype)).contiguous();
     if (cpu.numel() > 0) out.write(cpu.data_ptr(), static_cast<size_t>(cpu.nbytes()));
   }
   out.commit();

