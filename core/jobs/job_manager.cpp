@@ -155,8 +155,10 @@ Job JobManager::request_cancel(int64_t id, std::optional<double> grace_s) {
   }
   if (job.cancel_time == 0) job.cancel_time = unix_now();
   registry_.update(job);
-  launcher_for(job)->signal(job, job.grace_s == 0);
-  if (job.grace_s == 0) {
+  // A queued job has no worker to checkpoint: remove it at once.
+  const bool kill_now = job.grace_s == 0 || job.state == JobState::Queued;
+  launcher_for(job)->signal(job, kill_now);
+  if (kill_now) {
     job.kill_sent = true;
     registry_.update(job);
   }

@@ -130,7 +130,12 @@ class TestJobsLocal : public QObject {
 
   void abort_is_failed_with_signal() {
     int64_t id = submit("--steps 8 --delay-ms 10 --abort-at 2");
-    json j = wait(id);
+    // logs --follow prints the log as it grows and returns once the job has ended.
+    auto logs = run_qatwb(jobs({"logs", QString::number(id), "--follow"}), {}, 90000);
+    QCOMPARE(logs.exit_code, 0);
+    QVERIFY(logs.out.contains("step 2 loss"));
+    QVERIFY2(logs.err.contains(": failed"), logs.err.constData());
+    json j = show(id);
     QCOMPARE(j.value("state", std::string()), std::string("failed"));
     QVERIFY2(j.value("reason", std::string()).find("SIGABRT") != std::string::npos,
              j.dump().c_str());

@@ -11,6 +11,7 @@
 #include <QElapsedTimer>
 #include <QFile>
 #include <QTemporaryDir>
+#include <QThread>
 #include <QtTest>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -48,6 +49,21 @@ QMap<QString, QString> read_env_file(const QString& path) {
     if (eq > 0) out[QString::fromUtf8(line.left(eq))] = QString::fromUtf8(line.mid(eq + 1));
   }
   return out;
+}
+
+// Stops a daemon started by a helper script (not our child): SIGTERM, then SIGKILL after 5 s.
+void stop_daemon(qint64 pid) {
+  if (pid <= 0) return;
+  kill(static_cast<pid_t>(pid), SIGTERM);
+  for (int i = 0; i < 50; ++i) {
+    QFile stat(QString("/proc/%1/stat").arg(pid));
+    if (!stat.open(QIODevice::ReadOnly)) return;
+    QByteArray text = stat.readAll();
+    int paren = text.lastIndexOf(')');
+    if (paren < 0 || paren + 2 >= text.size() || text[paren + 2] == 'Z') return;
+    QThread::msleep(100);
+  }
+  kill(static_cast<pid_t>(pid), SIGKILL);
 }
 
 }  // namespace
@@ -111,8 +127,8 @@ class TestJobsSlurm : public QObject {
   }
 
   void cleanupTestCase() {
-    if (slurmd_pid_ > 0) kill(static_cast<pid_t>(slurmd_pid_), SIGTERM);
-    if (ctld_pid_ > 0) kill(static_cast<pid_t>(ctld_pid_), SIGTERM);
+    stop_daemon(slurmd_pid_);
+    stop_daemon(ctld_pid_);
   }
 
   void sbatch_script() {

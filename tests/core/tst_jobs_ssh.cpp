@@ -13,6 +13,7 @@
 #include <QElapsedTimer>
 #include <QFile>
 #include <QTemporaryDir>
+#include <QThread>
 #include <QtTest>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -48,6 +49,21 @@ void write_text(const QString& path, const QByteArray& text) {
 }
 
 const char* kEvil = "a b'$(touch PWNED);c";
+
+// Stops a daemon started by a helper script (not our child): SIGTERM, then SIGKILL after 5 s.
+void stop_daemon(qint64 pid) {
+  if (pid <= 0) return;
+  kill(static_cast<pid_t>(pid), SIGTERM);
+  for (int i = 0; i < 50; ++i) {
+    QFile stat(QString("/proc/%1/stat").arg(pid));
+    if (!stat.open(QIODevice::ReadOnly)) return;
+    QByteArray text = stat.readAll();
+    int paren = text.lastIndexOf(')');
+    if (paren < 0 || paren + 2 >= text.size() || text[paren + 2] == 'Z') return;
+    QThread::msleep(100);
+  }
+  kill(static_cast<pid_t>(pid), SIGKILL);
+}
 
 }  // namespace
 
@@ -157,7 +173,7 @@ class TestJobsSsh : public QObject {
   }
 
   void cleanupTestCase() {
-    if (sshd_pid_ > 0) kill(static_cast<pid_t>(sshd_pid_), SIGTERM);
+    stop_daemon(sshd_pid_);
   }
 
   void runs_remotely_and_mirrors_events() {
