@@ -107,6 +107,18 @@ BpeModel BpeModel::from_json(const json& model, bool byte_level, const std::stri
     }
   }
 
+  if (!byte_level) {
+    const std::string_view meta = "\xE2\x96\x81";
+    bool inner_meta = false;
+    for (const std::string& t : m.tokens_) {
+      for (size_t at = t.find(meta, 1); at != std::string::npos && !inner_meta; at = t.find(meta, at + 1)) {
+        inner_meta = !(at >= meta.size() && t.compare(at - meta.size(), meta.size(), meta) == 0);
+      }
+      if (inner_meta) break;
+    }
+    m.split_before_metaspace_ = !inner_meta;
+  }
+
   auto unk = model.find("unk_token");
   if (unk != model.end() && unk->is_string()) m.unk_id_ = m.token_to_id(unk->get<std::string>());
 
@@ -172,6 +184,18 @@ void BpeModel::encode(std::string_view piece, std::vector<int32_t>& out) const {
       return;
     }
   }
+  if (!split_before_metaspace_) return encode_word(piece, out);
+  const std::string_view meta = "\xE2\x96\x81";
+  size_t start = 0;
+  for (size_t at = piece.find(meta, 1); at != std::string_view::npos; at = piece.find(meta, at + 1)) {
+    if (at >= meta.size() && piece.compare(at - meta.size(), meta.size(), meta) == 0) continue;
+    encode_word(piece.substr(start, at - start), out);
+    start = at;
+  }
+  encode_word(piece.substr(start), out);
+}
+
+void BpeModel::encode_word(std::string_view piece, std::vector<int32_t>& out) const {
   thread_local std::vector<Symbol> symbols;
   symbols.clear();
   if (byte_level_) {

@@ -67,12 +67,17 @@ class BpeModel {
     int32_t prev;
     int32_t next;
   };
+  void encode_word(std::string_view word, std::vector<int32_t>& out) const;
   void merge_symbols(std::vector<Symbol>& symbols) const;
   void emit_unknown(std::string_view bytes, std::vector<int32_t>& out) const;
 
   bool byte_level_ = false;
   bool byte_fallback_ = false;
   bool ignore_merges_ = false;
+  // No token has "▁" (U+2581) right after another character, so a word splits before each such
+  // "▁" without changing the result (SentencePiece-style vocabularies): BPE on whole
+  // Metaspace-joined sections stays linear instead of one heap over the whole section.
+  bool split_before_metaspace_ = false;
   int32_t unk_id_ = -1;
   std::vector<std::string> tokens_;                     // id -> token as in the file
   std::unordered_map<std::string, int32_t> file_to_id_;  // token as in the file -> id
