@@ -1,16 +1,10 @@
 // qatwb run PROJECT.yaml [--run-dir D] | --resume D
-#include <cstdlib>
-
 #include "app/command.h"
+#include "core/store/store.h"
 #include "core/train/run_pipeline.h"
 #include "core/util/error.h"
 
 namespace {
-
-std::string default_db() {
-  const char* env = std::getenv("QATWB_DB");
-  return env && *env ? env : "runs/qatwb.sqlite";
-}
 
 qatwb::cli::CommandRegistration reg(
     "run", "Train a project: sample, tokenize, (quantize), train, evaluate, save",
@@ -28,6 +22,9 @@ qatwb::cli::CommandRegistration reg(
                      "runs/qatwb.sqlite)");
       sub.add_flag("--no-db", *no_db, "Do not ingest the run into a store");
       sub.add_option("--threads", req->threads, "Intra-op threads (overrides train.threads)");
+      sub.add_option("--set", req->overrides,
+                     "Override a project key before validation, e.g. --set quant.bits=3 "
+                     "(repeatable)");
       sub.footer(
           "Exit code: 0 finished, 1 failed (error, or too many non-finite steps), 130 stopped by "
           "SIGINT/SIGTERM after writing a checkpoint.");
@@ -44,7 +41,7 @@ qatwb::cli::CommandRegistration reg(
         if (*no_db)
           req->db_path.clear();
         else if (req->db_path.empty())
-          req->db_path = default_db();
+          req->db_path = qatwb::store::default_db_path();
         return qatwb::train::run_project(*req);
       };
     });

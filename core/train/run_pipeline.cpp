@@ -143,7 +143,7 @@ int run_project(const RunRequest& request) {
       throw Error(request.run_dir + ": not a run directory (no config.yaml) to resume");
     config = project::load_project(rd->config_path());
   } else {
-    config = project::load_project(request.project_path);
+    config = project::load_project(request.project_path, request.overrides);
     if (request.run_dir.empty()) {
       rd = std::make_unique<run::RunDir>(run::RunDir::create_new("runs", config.name));
     } else {

@@ -4,6 +4,7 @@
 // writes events.jsonl throughout and ingests them into the SQLite store.
 #pragma once
 #include <string>
+#include <vector>
 
 namespace qatwb::train {
 
@@ -13,6 +14,7 @@ struct RunRequest {
   bool resume = false;       // continue run_dir from its last checkpoint (project_path unused)
   std::string db_path;       // empty: no store ingest
   int threads = -1;          // > 0 overrides train.threads
+  std::vector<std::string> overrides;  // "key.path=value", applied before validation (new run)
 };
 
 // Returns the process exit code: 0 finished, 1 failed, 130 stopped (SIGINT/SIGTERM).
