@@ -51,7 +51,8 @@ JobManager open_manager(const JobsArgs& a) {
 void print_job_line(const Job& j) {
   std::cout << std::left << std::setw(5) << j.id << std::setw(10) << to_string(j.state)
             << std::setw(14)
-            << (j.launcher == LauncherKind::Ssh ? "ssh:" + j.host : std::string(to_string(j.launcher)))
+            << (j.launcher == LauncherKind::Ssh ? "ssh:" + j.host
+                                                : std::string(to_string(j.launcher)))
             << std::setw(7) << (j.last_step >= 0 ? std::to_string(j.last_step) : "-") << j.run_dir;
   if (!j.reason.empty()) std::cout << "  (" << j.reason << ")";
   std::cout << "\n";
@@ -65,7 +66,8 @@ void print_jobs(const std::vector<Job>& jobs, bool json) {
     return;
   }
   std::cout << std::left << std::setw(5) << "ID" << std::setw(10) << "STATE" << std::setw(14)
-            << "LAUNCHER" << std::setw(7) << "STEP" << "RUN DIR\n";
+            << "LAUNCHER" << std::setw(7) << "STEP"
+            << "RUN DIR\n";
   for (const auto& j : jobs) print_job_line(j);
 }
 
@@ -99,8 +101,9 @@ static qatwb::cli::CommandRegistration registration(
       auto a = std::make_shared<JobsArgs>();
       app.require_subcommand(1);
       app.fallthrough();
-      app.add_option("--db", a->db, "Run database holding the jobs table (default $QATWB_DB or "
-                                    "./runs/qatwb.sqlite)");
+      app.add_option("--db", a->db,
+                     "Run database holding the jobs table (default $QATWB_DB or "
+                     "./runs/qatwb.sqlite)");
       app.add_option("--hosts", a->hosts,
                      "SSH hosts YAML (default $QATWB_HOSTS or ~/.config/qatwb/hosts.yaml)");
       app.add_option("--runs-root", a->runs_root,
@@ -134,14 +137,16 @@ static qatwb::cli::CommandRegistration registration(
       submit->add_option("--sbatch-line", a->slurm.extra_lines,
                          "slurm: extra '#SBATCH <line>' (repeatable)");
 
-      auto* cancel = app.add_subcommand("cancel", "SIGTERM the worker (checkpoint + end), then "
-                                                  "SIGKILL after the grace period");
+      auto* cancel = app.add_subcommand("cancel",
+                                        "SIGTERM the worker (checkpoint + end), then "
+                                        "SIGKILL after the grace period");
       cancel->add_option("id", a->id, "Job id")->required();
       cancel->add_option("--grace", a->cancel_grace, "Seconds before SIGKILL (default: the job's)");
       cancel->add_flag("--no-wait", a->no_wait, "Return after sending SIGTERM");
 
-      auto* resume = app.add_subcommand("resume", "Restart a failed/cancelled/lost job with "
-                                                  "--resume from its last checkpoint");
+      auto* resume = app.add_subcommand("resume",
+                                        "Restart a failed/cancelled/lost job with "
+                                        "--resume from its last checkpoint");
       resume->add_option("id", a->id, "Job id")->required();
       resume->add_option("--worker-cmd", a->worker_cmd, "Replace the worker command prefix");
       resume->add_flag("--wait", a->wait, "Wait until the job ends; exit 0 only if it succeeded");
@@ -155,11 +160,15 @@ static qatwb::cli::CommandRegistration registration(
       wait->add_option("id", a->id, "Job id")->required();
       wait->add_option("--timeout", a->timeout, "Give up after this many seconds (exit 124)");
 
-      auto* fetch = app.add_subcommand("fetch", "Copy a checkpoint/export folder or file of an "
-                                                "ssh job's run into the local run directory");
+      auto* fetch = app.add_subcommand("fetch",
+                                       "Copy a checkpoint/export folder or file of an "
+                                       "ssh job's run into the local run directory");
       fetch->add_option("id", a->id, "Job id")->required();
-      fetch->add_option("path", a->fetch_path, "Path inside the run (checkpoints/step-00000100, "
-                                               "exports, model)")->required();
+      fetch
+          ->add_option("path", a->fetch_path,
+                       "Path inside the run (checkpoints/step-00000100, "
+                       "exports, model)")
+          ->required();
 
       return [=]() -> int {
         JobManager m = open_manager(*a);

@@ -19,8 +19,7 @@ const SshHost& HostsConfig::get(const std::string& name) const {
   if (it != hosts.end()) return it->second;
   std::string known;
   for (const auto& [n, h] : hosts) known += (known.empty() ? "" : ", ") + n;
-  throw Error(file + ": no host '" + name + "' (known: " + (known.empty() ? "none" : known) +
-              ")");
+  throw Error(file + ": no host '" + name + "' (known: " + (known.empty() ? "none" : known) + ")");
 }
 
 std::string default_hosts_path() {
@@ -84,9 +83,15 @@ HostsConfig load_hosts_config(const std::string& path) {
   if (!root.IsMap()) r.fail(root, "expected a mapping with 'hosts:'");
   std::string default_known_hosts;
   static const std::set<std::string> top_keys = {"hosts", "known_hosts"};
-  static const std::set<std::string> host_keys = {
-      "host",     "port",  "user",           "identity_file", "known_hosts",
-      "work_dir", "qatwb", "connect_timeout", "strict_host_key_checking"};
+  static const std::set<std::string> host_keys = {"host",
+                                                  "port",
+                                                  "user",
+                                                  "identity_file",
+                                                  "known_hosts",
+                                                  "work_dir",
+                                                  "qatwb",
+                                                  "connect_timeout",
+                                                  "strict_host_key_checking"};
   for (const auto& kv : root) {
     std::string key = kv.first.as<std::string>("");
     if (!top_keys.count(key)) r.fail(kv.first, "unknown field '" + key + "'");

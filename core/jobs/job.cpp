@@ -12,13 +12,20 @@ namespace qatwb::jobs {
 
 const char* to_string(JobState state) {
   switch (state) {
-    case JobState::Queued: return "queued";
-    case JobState::Starting: return "starting";
-    case JobState::Running: return "running";
-    case JobState::Succeeded: return "succeeded";
-    case JobState::Failed: return "failed";
-    case JobState::Cancelled: return "cancelled";
-    case JobState::Lost: return "lost";
+    case JobState::Queued:
+      return "queued";
+    case JobState::Starting:
+      return "starting";
+    case JobState::Running:
+      return "running";
+    case JobState::Succeeded:
+      return "succeeded";
+    case JobState::Failed:
+      return "failed";
+    case JobState::Cancelled:
+      return "cancelled";
+    case JobState::Lost:
+      return "lost";
   }
   return "?";
 }
@@ -38,16 +45,18 @@ bool is_terminal(JobState state) {
 
 const char* to_string(LauncherKind kind) {
   switch (kind) {
-    case LauncherKind::Local: return "local";
-    case LauncherKind::Ssh: return "ssh";
-    case LauncherKind::Slurm: return "slurm";
+    case LauncherKind::Local:
+      return "local";
+    case LauncherKind::Ssh:
+      return "ssh";
+    case LauncherKind::Slurm:
+      return "slurm";
   }
   return "?";
 }
 
 double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 static std::string signal_name(int sig) {
@@ -69,8 +78,8 @@ JobState classify(Job& job, const ProcessObservation& proc) {
     return JobState::Failed;
   }
   if (job.cancel_time > 0) {
-    job.reason = job.kill_sent ? "cancelled (SIGKILL after " + std::to_string(
-                                     static_cast<int>(job.grace_s)) + " s grace)"
+    job.reason = job.kill_sent ? "cancelled (SIGKILL after " +
+                                     std::to_string(static_cast<int>(job.grace_s)) + " s grace)"
                                : "cancelled";
     return JobState::Cancelled;
   }

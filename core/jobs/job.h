@@ -35,7 +35,7 @@ struct SlurmOptions {
   int cpus_per_task = 0;  // 0: not set
   std::string time;       // --time, e.g. "01:00:00"
   std::string account;
-  std::string job_name;   // default qatwb-<project>
+  std::string job_name;  // default qatwb-<project>
   int master_port = 29500;
   std::vector<std::string> extra_lines;  // appended verbatim as "#SBATCH <line>"
 };
@@ -47,15 +47,16 @@ struct Job {
   JobState state = JobState::Queued;
   std::string reason;  // why it is in this state (end reason, exit code, slurm reason, error)
 
-  std::string project;      // the project YAML (absolute, on this machine)
-  std::string run_dir;      // run directory on this machine (a mirror for ssh jobs)
-  std::string remote_dir;   // ssh: the job's folder on the host (bundle/ and run/ inside)
+  std::string project;     // the project YAML (absolute, on this machine)
+  std::string run_dir;     // run directory on this machine (a mirror for ssh jobs)
+  std::string remote_dir;  // ssh: the job's folder on the host (bundle/ and run/ inside)
   std::vector<std::string> worker_cmd;  // worker prefix; PROJECT --run-dir D / --resume D added
   std::vector<std::string> bundle;      // ssh: extra local paths copied next to the project
+  std::vector<std::string> worker_env;  // local/slurm: KEY=VALUE added to the worker's env
 
-  int64_t pid = 0;         // local/ssh: the wrapper's pid == process group of the worker
-  int64_t pid_start = 0;   // local: /proc start time of pid (guards against pid reuse)
-  std::string slurm_id;    // slurm: the job id printed by sbatch
+  int64_t pid = 0;        // local/ssh: the wrapper's pid == process group of the worker
+  int64_t pid_start = 0;  // local: /proc start time of pid (guards against pid reuse)
+  std::string slurm_id;   // slurm: the job id printed by sbatch
   SlurmOptions slurm;
   std::optional<int> exit_code;  // the worker's exit status when known
 
@@ -70,7 +71,7 @@ struct Job {
   double grace_s = 30;     // SIGTERM -> SIGKILL delay on cancel
   double cancel_time = 0;  // unix time of the cancel request; 0: none
   bool kill_sent = false;
-  int attempts = 1;        // 1 + number of resumes
+  int attempts = 1;  // 1 + number of resumes
   double created = 0, updated = 0;
 };
 

@@ -41,7 +41,17 @@ static JobsConfig resolve(JobsConfig c) {
     c.runs_root = parent.string();
   }
   if (c.hosts_file.empty()) c.hosts_file = default_hosts_path();
-  if (c.qatwb_path.empty()) c.qatwb_path = current_executable();
+  if (c.qatwb_path.empty()) {
+    // The CLI is the worker; a GUI finds `qatwb` next to itself, else in $PATH.
+    fs::path self = current_executable();
+    if (self.filename() == "qatwb") {
+      c.qatwb_path = self.string();
+    } else if (fs::exists(self.parent_path() / "qatwb")) {
+      c.qatwb_path = (self.parent_path() / "qatwb").string();
+    } else {
+      c.qatwb_path = "qatwb";
+    }
+  }
   return c;
 }
 
@@ -50,10 +60,12 @@ JobManager::JobManager(JobsConfig config)
 
 std::unique_ptr<Launcher> JobManager::launcher_for(const Job& job) const {
   switch (job.launcher) {
-    case LauncherKind::Local: return make_local_launcher();
-    case LauncherKind::Slurm: return make_slurm_launcher();
-    case LauncherKind::Ssh: return make_ssh_launcher(load_hosts_config(config_.hosts_file).get(
-                                job.host));
+    case LauncherKind::Local:
+      return make_local_launcher();
+    case LauncherKind::Slurm:
+      return make_slurm_launcher();
+    case LauncherKind::Ssh:
+      return make_ssh_launcher(load_hosts_config(config_.hosts_file).get(job.host));
   }
   throw Error("unknown launcher");
 }
@@ -90,6 +102,10 @@ Job JobManager::submit(const SubmitRequest& request) {
   job.worker_cmd = request.worker_cmd;
   if (job.worker_cmd.empty()) {
     job.worker_cmd = {host ? host->qatwb : config_.qatwb_path, "run"};
+  }
+  // A local or Slurm worker ingests into the same database as the jobs table.
+  if (job.launcher != LauncherKind::Ssh) {
+    job.worker_env = {"QATWB_DB=" + fs::absolute(config_.db_path).lexically_normal().string()};
   }
   job.bundle = request.bundle;
   for (auto& b : job.bundle) b = fs::absolute(b).lexically_normal().string();
@@ -172,8 +188,7 @@ Job JobManager::wait(int64_t id, double timeout_s, double interval_s,
     Job job = poll(id);
     if (on_poll) on_poll(job);
     if (is_terminal(job.state)) return job;
-    double waited =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (timeout_s > 0 && waited >= timeout_s) return job;
     std::this_thread::sleep_for(std::chrono::duration<double>(interval_s));
   }

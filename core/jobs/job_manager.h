@@ -17,7 +17,8 @@ struct JobsConfig {
   std::string db_path;     // the run database (store::default_db_path() by default)
   std::string runs_root;   // where new run directories go; default: the database's folder
   std::string hosts_file;  // ssh hosts YAML; default default_hosts_path()
-  std::string qatwb_path;  // the qatwb binary for local/slurm workers; default: this program
+  std::string qatwb_path;  // qatwb for local/slurm workers; default: this program if it is
+                           // qatwb, else qatwb next to it, else qatwb from $PATH
 };
 
 struct SubmitRequest {

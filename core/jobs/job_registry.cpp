@@ -22,6 +22,7 @@ std::string job_to_json(const Job& job, int indent) {
   j["remote_dir"] = job.remote_dir;
   j["worker_cmd"] = job.worker_cmd;
   j["bundle"] = job.bundle;
+  j["worker_env"] = job.worker_env;
   j["pid"] = job.pid;
   j["pid_start"] = job.pid_start;
   j["slurm_id"] = job.slurm_id;
@@ -69,6 +70,7 @@ Job job_from_json(const std::string& text, const std::string& what) {
     job.remote_dir = j.value("remote_dir", std::string());
     job.worker_cmd = j.value("worker_cmd", std::vector<std::string>{});
     job.bundle = j.value("bundle", std::vector<std::string>{});
+    job.worker_env = j.value("worker_env", std::vector<std::string>{});
     job.pid = j.value("pid", int64_t{0});
     job.pid_start = j.value("pid_start", int64_t{0});
     job.slurm_id = j.value("slurm_id", std::string());
@@ -200,7 +202,8 @@ std::vector<Job> JobRegistry::list() const {
   std::vector<Job> out;
   store::Stmt q(store_->handle(), store_->path(), "SELECT id, data FROM jobs ORDER BY id");
   while (q.step()) {
-    Job job = job_from_json(q.col_text(1), store_->path() + ": job " + std::to_string(q.col_int(0)));
+    Job job =
+        job_from_json(q.col_text(1), store_->path() + ": job " + std::to_string(q.col_int(0)));
     job.id = q.col_int(0);
     out.push_back(std::move(job));
   }

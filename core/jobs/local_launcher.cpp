@@ -37,8 +37,8 @@ class LocalLauncher : public Launcher {
     fs::remove(state_dir + "/exit");
     reset_for_start(job);
     auto worker = worker_argv(job.worker_cmd, job.project, job.run_dir, resume);
-    DetachedProcess proc = spawn_detached(wrap_worker(state_dir, worker), job.run_dir,
-                                          dir.log_path());
+    DetachedProcess proc =
+        spawn_detached(wrap_worker(state_dir, worker), job.run_dir, dir.log_path(), job.worker_env);
     job.pid = proc.pid;
     job.pid_start = proc.start_time;
     job.state = JobState::Starting;

@@ -60,6 +60,7 @@ class SlurmLauncher : public Launcher {
     }
     CommandOptions copts;
     copts.timeout_s = 60;
+    copts.env = job.worker_env;  // sbatch exports the submitting environment to the job
     CommandResult r = run_command({"sbatch", "--parsable", "--output=" + dir.log_path(),
                                    "--chdir=" + job.run_dir, script_path},
                                   copts);

@@ -44,9 +44,10 @@ std::string make_sbatch_script(const SlurmOptions& opts, const std::vector<std::
     << "echo \"qatwb: slurm job $SLURM_JOB_ID on $SLURM_JOB_NODELIST, $SLURM_NTASKS tasks,"
        " master $MASTER_ADDR:$MASTER_PORT\"\n"
     << "srun --kill-on-bad-exit=1 --unbuffered bash -c "
-    << shell_quote("export RANK=$SLURM_PROCID WORLD_SIZE=$SLURM_NTASKS "
-                   "LOCAL_RANK=$SLURM_LOCALID LOCAL_WORLD_SIZE=$SLURM_NTASKS_PER_NODE; "
-                   "exec \"$@\"")
+    << shell_quote(
+           "export RANK=$SLURM_PROCID WORLD_SIZE=$SLURM_NTASKS "
+           "LOCAL_RANK=$SLURM_LOCALID LOCAL_WORLD_SIZE=$SLURM_NTASKS_PER_NODE; "
+           "exec \"$@\"")
     << " qatwb-worker " << shell_join(worker) << "\n";
   return s.str();
 }
@@ -137,10 +138,10 @@ std::optional<SlurmStatus> parse_sacct(const std::string& out, const std::string
 }
 
 SlurmGroup slurm_group(const std::string& state) {
-  static const char* queued[] = {"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD",
+  static const char* queued[] = {"PENDING",     "CONFIGURING",   "REQUEUED",    "REQUEUE_HOLD",
                                  "REQUEUE_FED", "RESV_DEL_HOLD", "SPECIAL_EXIT"};
-  static const char* running[] = {"RUNNING", "COMPLETING", "SUSPENDED", "STOPPED", "SIGNALING",
-                                  "STAGE_OUT", "RESIZING"};
+  static const char* running[] = {"RUNNING",   "COMPLETING", "SUSPENDED", "STOPPED",
+                                  "SIGNALING", "STAGE_OUT",  "RESIZING"};
   for (const char* s : queued) {
     if (state == s) return SlurmGroup::Queued;
   }

@@ -19,8 +19,8 @@ std::string make_sbatch_script(const SlurmOptions& opts, const std::vector<std::
 std::string parse_sbatch_output(const std::string& out);
 
 struct SlurmStatus {
-  std::string state;   // PENDING, RUNNING, COMPLETED, ... ("" when the job is unknown)
-  std::string reason;  // pending reason / scontrol Reason
+  std::string state;             // PENDING, RUNNING, COMPLETED, ... ("" when the job is unknown)
+  std::string reason;            // pending reason / scontrol Reason
   std::optional<int> exit_code;  // from ExitCode "code:signal" (128+signal when signalled)
 };
 // `squeue -h -j ID -o %T|%r` -> state and reason; nullopt when the job is not listed.

@@ -17,16 +17,26 @@ std::string SshClient::describe() const {
 
 std::vector<std::string> SshClient::ssh_argv(const std::string& script) const {
   std::vector<std::string> argv = {"ssh",
-                                   "-o", "BatchMode=yes",
-                                   "-o", "PasswordAuthentication=no",
-                                   "-o", "KbdInteractiveAuthentication=no",
-                                   "-o", "PreferredAuthentications=publickey",
-                                   "-o", "ConnectTimeout=" + std::to_string(host_.connect_timeout),
-                                   "-o", "ServerAliveInterval=15",
-                                   "-o", "ServerAliveCountMax=2",
-                                   "-o", "LogLevel=ERROR",
-                                   "-o", "StrictHostKeyChecking=" + host_.strict_host_key_checking,
-                                   "-p", std::to_string(host_.port)};
+                                   "-o",
+                                   "BatchMode=yes",
+                                   "-o",
+                                   "PasswordAuthentication=no",
+                                   "-o",
+                                   "KbdInteractiveAuthentication=no",
+                                   "-o",
+                                   "PreferredAuthentications=publickey",
+                                   "-o",
+                                   "ConnectTimeout=" + std::to_string(host_.connect_timeout),
+                                   "-o",
+                                   "ServerAliveInterval=15",
+                                   "-o",
+                                   "ServerAliveCountMax=2",
+                                   "-o",
+                                   "LogLevel=ERROR",
+                                   "-o",
+                                   "StrictHostKeyChecking=" + host_.strict_host_key_checking,
+                                   "-p",
+                                   std::to_string(host_.port)};
   if (!host_.known_hosts.empty()) {
     argv.insert(argv.end(), {"-o", "UserKnownHostsFile=" + host_.known_hosts, "-o",
                              "GlobalKnownHostsFile=/dev/null"});
@@ -63,8 +73,8 @@ std::string SshClient::check(const std::string& script, const std::string& what,
   if (r.exit_code != 0) {
     std::string msg = r.err;
     while (!msg.empty() && msg.back() == '\n') msg.pop_back();
-    throw Error(describe() + ": " + what + " failed (exit " + std::to_string(r.exit_code) +
-                ")" + (msg.empty() ? "" : ": " + msg));
+    throw Error(describe() + ": " + what + " failed (exit " + std::to_string(r.exit_code) + ")" +
+                (msg.empty() ? "" : ": " + msg));
   }
   return r.out;
 }
@@ -94,15 +104,19 @@ void SshClient::push(const std::vector<std::string>& local_paths,
     fs::path abs = fs::absolute(p).lexically_normal();
     if (abs.filename().empty()) abs = abs.parent_path();
     // One tar per file would be simpler; -C per member keeps one stream and the base names.
-    std::vector<std::string> argv = {"tar", fs::exists(tar.path) && fs::file_size(tar.path) > 0
-                                                ? "-rf" : "-cf",
-                                     tar.path, "-C", abs.parent_path().string(), "--",
-                                     abs.filename().string()};
+    std::vector<std::string> argv = {
+        "tar",
+        fs::exists(tar.path) && fs::file_size(tar.path) > 0 ? "-rf" : "-cf",
+        tar.path,
+        "-C",
+        abs.parent_path().string(),
+        "--",
+        abs.filename().string()};
     CommandResult r = run_command(argv, {});
     if (!r.ok()) throw Error("tar of " + p + " failed: " + r.err);
   }
-  std::string script = "mkdir -p -- " + shell_quote(remote_dir) + " && tar -xf - -C " +
-                       shell_quote(remote_dir);
+  std::string script =
+      "mkdir -p -- " + shell_quote(remote_dir) + " && tar -xf - -C " + shell_quote(remote_dir);
   CommandOptions opts;
   opts.stdin_file = tar.path;
   opts.timeout_s = 3600;

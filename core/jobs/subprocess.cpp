@@ -165,7 +165,8 @@ CommandResult run_command(const std::vector<std::string>& argv, const CommandOpt
     if (err_pipe.fd[0] >= 0) fds.push_back({err_pipe.fd[0], POLLIN, 0});
     if (in_pipe.fd[1] >= 0) fds.push_back({in_pipe.fd[1], POLLOUT, 0});
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    deadline - std::chrono::steady_clock::now()).count();
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
     if (left <= 0) {
       result.timed_out = true;
       break;

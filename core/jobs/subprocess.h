@@ -11,17 +11,17 @@
 namespace qatwb::jobs {
 
 struct CommandOptions {
-  std::string stdin_data;            // written to the child's stdin (ignored with stdin_file)
-  std::string stdin_file;            // stdin read from this file
-  std::string stdout_file;           // stdout written to this file (truncated) instead of `out`
-  double timeout_s = 60;             // the whole process group is killed after this
-  std::string cwd;                   // "" : inherit
-  std::vector<std::string> env;      // extra KEY=VALUE entries
+  std::string stdin_data;        // written to the child's stdin (ignored with stdin_file)
+  std::string stdin_file;        // stdin read from this file
+  std::string stdout_file;       // stdout written to this file (truncated) instead of `out`
+  double timeout_s = 60;         // the whole process group is killed after this
+  std::string cwd;               // "" : inherit
+  std::vector<std::string> env;  // extra KEY=VALUE entries
 };
 
 struct CommandResult {
-  int exit_code = -1;    // exit status; -1 when killed by a signal or timed out
-  int term_signal = 0;   // the signal that ended it, if any
+  int exit_code = -1;   // exit status; -1 when killed by a signal or timed out
+  int term_signal = 0;  // the signal that ended it, if any
   bool timed_out = false;
   std::string out, err;  // captured stdout (unless stdout_file) and stderr
   bool ok() const { return exit_code == 0 && !timed_out; }

@@ -35,9 +35,8 @@ class TestJobState : public QObject {
 
  private Q_SLOTS:
   void names_round_trip() {
-    for (JobState s : {JobState::Queued, JobState::Starting, JobState::Running,
-                       JobState::Succeeded, JobState::Failed, JobState::Cancelled,
-                       JobState::Lost}) {
+    for (JobState s : {JobState::Queued, JobState::Starting, JobState::Running, JobState::Succeeded,
+                       JobState::Failed, JobState::Cancelled, JobState::Lost}) {
       QCOMPARE(parse_job_state(to_string(s)), s);
     }
     QVERIFY_THROWS_EXCEPTION(qatwb::Error, parse_job_state("zombie"));

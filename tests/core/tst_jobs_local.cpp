@@ -5,6 +5,7 @@
 // complete, non-duplicated metrics in the store.
 #include <signal.h>
 
+#include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QTemporaryDir>
@@ -32,8 +33,8 @@ class TestJobsLocal : public QObject {
 
   // Submits and returns the job id.
   int64_t submit(const QString& worker_options) {
-    auto r = run_qatwb(jobs({"submit", project_, "--worker-cmd", worker(worker_options),
-                             "--json"}), {}, 60000);
+    auto r = run_qatwb(jobs({"submit", project_, "--worker-cmd", worker(worker_options), "--json"}),
+                       {}, 60000);
     if (r.exit_code != 0) qWarning("submit failed: %s", r.err.constData());
     json j = json::parse(r.out.toStdString(), nullptr, false);
     if (!j.is_object()) return -1;
@@ -45,8 +46,7 @@ class TestJobsLocal : public QObject {
     return j.is_object() ? j : json::object();
   }
   json wait(int64_t id, int* exit_code = nullptr) {
-    auto r = run_qatwb(jobs({"wait", QString::number(id), "--timeout", "60", "--json"}), {},
-                       90000);
+    auto r = run_qatwb(jobs({"wait", QString::number(id), "--timeout", "60", "--json"}), {}, 90000);
     if (exit_code) *exit_code = r.exit_code;
     json j = json::parse(r.out.toStdString(), nullptr, false);
     return j.is_object() ? j : json::object();
@@ -111,6 +111,8 @@ class TestJobsLocal : public QObject {
     auto logs = run_qatwb(jobs({"logs", QString::number(id)}));
     QCOMPARE(logs.exit_code, 0);
     QVERIFY(logs.out.contains("step 8 loss"));
+    // The worker ingests into the same database as the jobs table.
+    QVERIFY(logs.out.contains("QATWB_DB=" + QDir::cleanPath(db_).toUtf8() + "\n"));
     auto list = run_qatwb(jobs({"list"}));
     QCOMPARE(list.exit_code, 0);
     QVERIFY(list.out.contains("succeeded"));
@@ -153,8 +155,7 @@ class TestJobsLocal : public QObject {
     QVERIFY(wait_for_step(id, 3));
     QElapsedTimer t;
     t.start();
-    auto r = run_qatwb(jobs({"cancel", QString::number(id), "--grace", "20", "--json"}), {},
-                       90000);
+    auto r = run_qatwb(jobs({"cancel", QString::number(id), "--grace", "20", "--json"}), {}, 90000);
     QCOMPARE(r.exit_code, 0);
     QVERIFY2(t.elapsed() < 15000, "cancel waited for the grace period");
     json j = json::parse(r.out.toStdString(), nullptr, false);
@@ -171,8 +172,8 @@ class TestJobsLocal : public QObject {
     QVERIFY(wait_for_step(id, 2));
     QElapsedTimer t;
     t.start();
-    auto r = run_qatwb(jobs({"cancel", QString::number(id), "--grace", "1.5", "--json"}), {},
-                       90000);
+    auto r =
+        run_qatwb(jobs({"cancel", QString::number(id), "--grace", "1.5", "--json"}), {}, 90000);
     QCOMPARE(r.exit_code, 0);
     QVERIFY(t.elapsed() >= 1400);
     json j = json::parse(r.out.toStdString(), nullptr, false);
@@ -207,8 +208,9 @@ class TestJobsLocal : public QObject {
     QCOMPARE(j.value("state", std::string()), std::string("lost"));
     QVERIFY(j.value("reason", std::string()).find("SIGKILL") != std::string::npos);
 
-    auto r = run_qatwb(jobs({"resume", QString::number(id), "--worker-cmd",
-                             worker(base + " --hang-at 27")}), {}, 60000);
+    auto r = run_qatwb(
+        jobs({"resume", QString::number(id), "--worker-cmd", worker(base + " --hang-at 27")}), {},
+        60000);
     QCOMPARE(r.exit_code, 0);
     QVERIFY(wait_for_step(id, 27));
     // kill -9 of the whole process group (wrapper included): no exit status at all -> lost.
@@ -219,7 +221,8 @@ class TestJobsLocal : public QObject {
     QCOMPARE(j.value("attempts", 0), 2);
 
     r = run_qatwb(jobs({"resume", QString::number(id), "--worker-cmd", worker(base), "--wait",
-                        "--timeout", "60"}), {}, 90000);
+                        "--timeout", "60"}),
+                  {}, 90000);
     QCOMPARE(r.exit_code, 0);
     j = show(id);
     QCOMPARE(j.value("state", std::string()), std::string("succeeded"));

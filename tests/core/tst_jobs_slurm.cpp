@@ -83,15 +83,16 @@ class TestJobsSlurm : public QObject {
     return j.is_object() ? j : json::object();
   }
   int64_t submit(const QString& options, const QStringList& extra = {}) {
-    auto r = run_qatwb(jobs(QStringList{"submit", project_, "--launcher", "slurm",
-                                        "--worker-cmd", fake_ + " " + options, "--json"} + extra),
+    auto r = run_qatwb(jobs(QStringList{"submit", project_, "--launcher", "slurm", "--worker-cmd",
+                                        fake_ + " " + options, "--json"} +
+                            extra),
                        {}, 60000);
     if (r.exit_code != 0) qWarning("submit: %s", r.err.constData());
     return parse(r.out).value("id", int64_t{-1});
   }
   json wait(int64_t id, int* rc = nullptr) {
-    auto r = run_qatwb(jobs({"wait", QString::number(id), "--timeout", "90", "--json"}), {},
-                       120000);
+    auto r =
+        run_qatwb(jobs({"wait", QString::number(id), "--timeout", "90", "--json"}), {}, 120000);
     if (rc) *rc = r.exit_code;
     return parse(r.out);
   }
@@ -111,8 +112,9 @@ class TestJobsSlurm : public QObject {
     f.close();
     const QString slurm_dir = dir_.filePath("slurm");
     auto r = qatwb::test::run_process(
-        "bash", {qatwb::test::source_dir() + "/tests/scripts/start_slurm.sh", slurm_dir,
-                 QString::number(free_port()), QString::number(free_port())},
+        "bash",
+        {qatwb::test::source_dir() + "/tests/scripts/start_slurm.sh", slurm_dir,
+         QString::number(free_port()), QString::number(free_port())},
         {}, 60000);
     if (r.exit_code == 0) {
       QStringList pids = QString::fromUtf8(r.out).trimmed().split(' ');
@@ -149,8 +151,8 @@ class TestJobsSlurm : public QObject {
     for (const char* line :
          {"#!/bin/bash\n", "#SBATCH --job-name=qatwb-w2\n", "#SBATCH --partition=gpu\n",
           "#SBATCH --nodes=2\n", "#SBATCH --ntasks-per-node=4\n", "#SBATCH --gres=gpu:4\n",
-          "#SBATCH --cpus-per-task=8\n", "#SBATCH --time=02:00:00\n",
-          "#SBATCH --account=proj1\n", "#SBATCH --mem=64G\n", "#SBATCH --exclusive\n",
+          "#SBATCH --cpus-per-task=8\n", "#SBATCH --time=02:00:00\n", "#SBATCH --account=proj1\n",
+          "#SBATCH --mem=64G\n", "#SBATCH --exclusive\n",
           "scontrol show hostnames \"$SLURM_JOB_NODELIST\" | head -n 1",
           "export MASTER_PORT=29555\n", "RANK=$SLURM_PROCID", "WORLD_SIZE=$SLURM_NTASKS",
           "LOCAL_RANK=$SLURM_LOCALID", "srun "}) {
@@ -176,9 +178,10 @@ class TestJobsSlurm : public QObject {
     QFile f(path);
     QVERIFY(f.open(QIODevice::WriteOnly));
     // Stand-ins for scontrol and srun (srun runs its arguments with SLURM_* set).
-    f.write("scontrol() { echo node7; echo node8; }\n"
-            "srun() { while [ \"${1#--}\" != \"$1\" ]; do shift; done; "
-            "SLURM_PROCID=3 SLURM_NTASKS=8 SLURM_LOCALID=1 \"$@\"; }\n");
+    f.write(
+        "scontrol() { echo node7; echo node8; }\n"
+        "srun() { while [ \"${1#--}\" != \"$1\" ]; do shift; done; "
+        "SLURM_PROCID=3 SLURM_NTASKS=8 SLURM_LOCALID=1 \"$@\"; }\n");
     f.write(QByteArray::fromStdString(script));
     f.close();
     auto r = qatwb::test::run_process("bash", {path}, {}, 20000, tmp.path());
@@ -285,8 +288,7 @@ class TestJobsSlurm : public QObject {
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
     QVERIFY2(j.value("last_step", int64_t{-1}) >= 2, j.dump().c_str());
-    auto r = run_qatwb(jobs({"cancel", QString::number(id), "--grace", "20", "--json"}), {},
-                       90000);
+    auto r = run_qatwb(jobs({"cancel", QString::number(id), "--grace", "20", "--json"}), {}, 90000);
     QCOMPARE(r.exit_code, 0);
     j = parse(r.out);
     QVERIFY2(j.value("state", std::string()) == "cancelled", j.dump().c_str());

@@ -76,8 +76,9 @@ class TestJobsSsh : public QObject {
   int port_ = 0;
 
   QStringList jobs(const QStringList& args) const {
-    return QStringList{"jobs", "--db", db_, "--hosts", hosts_, "--runs-root",
-                       dir_.filePath("local runs")} + args;
+    return QStringList{
+               "jobs", "--db", db_, "--hosts", hosts_, "--runs-root", dir_.filePath("local runs")} +
+           args;
   }
   json parse(const QByteArray& out) {
     json j = json::parse(out.toStdString(), nullptr, false);
@@ -87,14 +88,14 @@ class TestJobsSsh : public QObject {
     return parse(run_qatwb(jobs({"show", QString::number(id), "--json"}), {}, 60000).out);
   }
   json wait(int64_t id, int* rc = nullptr) {
-    auto r = run_qatwb(jobs({"wait", QString::number(id), "--timeout", "60", "--json"}), {},
-                       90000);
+    auto r = run_qatwb(jobs({"wait", QString::number(id), "--timeout", "60", "--json"}), {}, 90000);
     if (rc) *rc = r.exit_code;
     return parse(r.out);
   }
   int64_t submit(const QString& host, const QString& options, QByteArray* err = nullptr) {
     auto r = run_qatwb(jobs({"submit", project_, "--launcher", "ssh:" + host, "--worker-cmd",
-                             fake_ + " " + options, "--json"}), {}, 120000);
+                             fake_ + " " + options, "--json"}),
+                       {}, 120000);
     if (err) *err = r.err;
     if (r.exit_code != 0) return -1;
     return parse(r.out).value("id", int64_t{-1});
@@ -127,9 +128,10 @@ class TestJobsSsh : public QObject {
     sshd_dir_ = dir_.filePath("sshd");
     port_ = free_port();
     QVERIFY(port_ > 0);
-    auto r = qatwb::test::run_process(
-        "bash", {qatwb::test::source_dir() + "/tests/scripts/start_sshd.sh", sshd_dir_,
-                 QString::number(port_)}, {}, 60000);
+    auto r = qatwb::test::run_process("bash",
+                                      {qatwb::test::source_dir() + "/tests/scripts/start_sshd.sh",
+                                       sshd_dir_, QString::number(port_)},
+                                      {}, 60000);
     if (r.exit_code != 0) {
       QSKIP(qPrintable("cannot start sshd here: " + QString::fromUtf8(r.err)));
     }
@@ -153,9 +155,10 @@ class TestJobsSsh : public QObject {
     }
     auto entry = [&](const QString& name, const QString& host, int port,
                      const QString& known) -> QByteArray {
-      return QString("  %1:\n    host: %2\n    port: %3\n    user: %4\n"
-                     "    identity_file: sshd/id_ed25519\n    known_hosts: %5\n"
-                     "    work_dir: \"%6\"\n    connect_timeout: 5\n")
+      return QString(
+                 "  %1:\n    host: %2\n    port: %3\n    user: %4\n"
+                 "    identity_file: sshd/id_ed25519\n    known_hosts: %5\n"
+                 "    work_dir: \"%6\"\n    connect_timeout: 5\n")
           .arg(name, host)
           .arg(port)
           .arg(qEnvironmentVariable("USER", "root"), known, work)
@@ -172,9 +175,7 @@ class TestJobsSsh : public QObject {
     write_text(project_, "name: ssh-jobs\n");
   }
 
-  void cleanupTestCase() {
-    stop_daemon(sshd_pid_);
-  }
+  void cleanupTestCase() { stop_daemon(sshd_pid_); }
 
   void runs_remotely_and_mirrors_events() {
     int64_t id = submit("good", "--steps 8 --delay-ms 30 --checkpoint-every 4");
@@ -200,8 +201,8 @@ class TestJobsSsh : public QObject {
     auto logs = run_qatwb(jobs({"logs", QString::number(id)}));
     QVERIFY(logs.out.contains("step 8 loss"));
     // Checkpoints come over on request.
-    auto f = run_qatwb(jobs({"fetch", QString::number(id), "checkpoints/step-00000004"}), {},
-                       60000);
+    auto f =
+        run_qatwb(jobs({"fetch", QString::number(id), "checkpoints/step-00000004"}), {}, 60000);
     QCOMPARE(f.exit_code, 0);
     QVERIFY(QFile::exists(QString::fromStdString(local + "/checkpoints/step-00000004/state.txt")));
     QVERIFY(run_qatwb(jobs({"fetch", QString::number(id), "../../etc"})).exit_code != 0);
@@ -222,8 +223,8 @@ class TestJobsSsh : public QObject {
     QCOMPARE(kill(static_cast<pid_t>(worker_pid), SIGKILL), 0);
     j = wait(id);
     QCOMPARE(j.value("state", std::string()), std::string("lost"));
-    auto r = run_qatwb(jobs({"resume", QString::number(id), "--worker-cmd",
-                             base + " --hang-at 20"}), {}, 60000);
+    auto r = run_qatwb(
+        jobs({"resume", QString::number(id), "--worker-cmd", base + " --hang-at 20"}), {}, 60000);
     QCOMPARE(r.exit_code, 0);
     QVERIFY(wait_for_step(id, 20));
     r = run_qatwb(jobs({"cancel", QString::number(id), "--grace", "20", "--json"}), {}, 90000);
@@ -231,8 +232,9 @@ class TestJobsSsh : public QObject {
     j = parse(r.out);
     QCOMPARE(j.value("state", std::string()), std::string("cancelled"));
     QCOMPARE(j.value("end_status", std::string()), std::string("stopped"));
-    r = run_qatwb(jobs({"resume", QString::number(id), "--worker-cmd", base, "--wait",
-                        "--timeout", "60"}), {}, 90000);
+    r = run_qatwb(
+        jobs({"resume", QString::number(id), "--worker-cmd", base, "--wait", "--timeout", "60"}),
+        {}, 90000);
     QCOMPARE(r.exit_code, 0);
     j = show(id);
     QCOMPARE(j.value("state", std::string()), std::string("succeeded"));
@@ -274,8 +276,8 @@ class TestJobsSsh : public QObject {
   void broken_hosts_yaml_is_file_line() {
     const QString bad = dir_.filePath("bad_hosts.yaml");
     write_text(bad, "hosts:\n  gpu1:\n    host: [1, 2\n    port: 22\n");
-    auto r = run_qatwb({"jobs", "--db", db_, "--hosts", bad, "submit", project_, "--launcher",
-                        "ssh:gpu1"});
+    auto r = run_qatwb(
+        {"jobs", "--db", db_, "--hosts", bad, "submit", project_, "--launcher", "ssh:gpu1"});
     QVERIFY(r.exit_code != 0);
     QVERIFY2(r.err.contains("bad_hosts.yaml:"), r.err.constData());
     QVERIFY(r.err.contains("YAML syntax error"));
@@ -295,11 +297,11 @@ class TestJobsSsh : public QObject {
            "bad_hosts.yaml:5: hosts.gpu1.port");
     expect("hosts:\n  gpu1:\n    host: h\n    work_dir: /w\n    colour: red\n",
            "bad_hosts.yaml:5: hosts.gpu1: unknown field 'colour'");
-    expect("hosts:\n  gpu1:\n    host: -oProxyCommand=x\n    work_dir: /w\n",
-           "invalid host name");
+    expect("hosts:\n  gpu1:\n    host: -oProxyCommand=x\n    work_dir: /w\n", "invalid host name");
     expect("hosts: 3\n", "bad_hosts.yaml:1: hosts: expected a mapping");
-    write_text(bad, "known_hosts: kh\nhosts:\n  g:\n    host: h\n    work_dir: /w\n"
-                    "    identity_file: keys/id\n");
+    write_text(bad,
+               "known_hosts: kh\nhosts:\n  g:\n    host: h\n    work_dir: /w\n"
+               "    identity_file: keys/id\n");
     auto cfg = load_hosts_config(bad.toStdString());
     QCOMPARE(cfg.get("g").known_hosts, dir_.filePath("kh").toStdString());
     QCOMPARE(cfg.get("g").identity_file, dir_.filePath("keys/id").toStdString());

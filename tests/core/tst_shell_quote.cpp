@@ -37,8 +37,8 @@ const std::vector<std::string> kNasty = {
 
 // Runs `sh -c script` in `cwd` and returns stdout.
 QByteArray sh(const std::string& script, const QString& cwd) {
-  auto r = qatwb::test::run_process("/bin/sh", {"-c", QString::fromStdString(script)}, {}, 20000,
-                                    cwd);
+  auto r =
+      qatwb::test::run_process("/bin/sh", {"-c", QString::fromStdString(script)}, {}, 20000, cwd);
   if (r.exit_code != 0) qWarning("sh failed: %s", r.err.constData());
   return r.out;
 }

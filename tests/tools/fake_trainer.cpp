@@ -64,21 +64,37 @@ Options parse(int argc, char** argv) {
   };
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a == "--steps") o.steps = std::stoll(value(i));
-    else if (a == "--delay-ms") o.delay_ms = std::stoi(value(i));
-    else if (a == "--checkpoint-every") o.checkpoint_every = std::stoll(value(i));
-    else if (a == "--crash-at") o.crash_at = std::stoll(value(i));
-    else if (a == "--exit-code") o.exit_code = std::stoi(value(i));
-    else if (a == "--abort-at") o.abort_at = std::stoll(value(i));
-    else if (a == "--fail-at") o.fail_at = std::stoll(value(i));
-    else if (a == "--hang-at") o.hang_at = std::stoll(value(i));
-    else if (a == "--ignore-sigterm") o.ignore_sigterm = true;
-    else if (a == "--garbage") o.garbage = true;
-    else if (a == "--run-dir") o.run_dir = value(i);
-    else if (a == "--resume") { o.resume = true; o.run_dir = value(i); }
-    else if (a == "run") continue;  // tolerate a `qatwb run`-like prefix
-    else if (!a.empty() && a[0] == '-') usage("unknown option " + a);
-    else o.project = a;
+    if (a == "--steps")
+      o.steps = std::stoll(value(i));
+    else if (a == "--delay-ms")
+      o.delay_ms = std::stoi(value(i));
+    else if (a == "--checkpoint-every")
+      o.checkpoint_every = std::stoll(value(i));
+    else if (a == "--crash-at")
+      o.crash_at = std::stoll(value(i));
+    else if (a == "--exit-code")
+      o.exit_code = std::stoi(value(i));
+    else if (a == "--abort-at")
+      o.abort_at = std::stoll(value(i));
+    else if (a == "--fail-at")
+      o.fail_at = std::stoll(value(i));
+    else if (a == "--hang-at")
+      o.hang_at = std::stoll(value(i));
+    else if (a == "--ignore-sigterm")
+      o.ignore_sigterm = true;
+    else if (a == "--garbage")
+      o.garbage = true;
+    else if (a == "--run-dir")
+      o.run_dir = value(i);
+    else if (a == "--resume") {
+      o.resume = true;
+      o.run_dir = value(i);
+    } else if (a == "run")
+      continue;  // tolerate a `qatwb run`-like prefix
+    else if (!a.empty() && a[0] == '-')
+      usage("unknown option " + a);
+    else
+      o.project = a;
   }
   if (o.run_dir.empty()) usage("--run-dir DIR or --resume DIR is required");
   if (!o.resume && o.project.empty()) usage("PROJECT is required");
@@ -163,6 +179,8 @@ int main(int argc, char** argv) {
   w.start(info);
   std::cout << "fake_trainer: " << (o.resume ? "resuming" : "starting") << " at step " << first
             << " of " << o.steps << std::endl;
+  const char* db = std::getenv("QATWB_DB");
+  std::cout << "fake_trainer: QATWB_DB=" << (db ? db : "") << std::endl;
 
   int64_t done = first - 1;
   for (int64_t step = first; step <= o.steps; ++step) {
