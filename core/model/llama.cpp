@@ -94,7 +94,7 @@ torch::Tensor LlamaImpl::run_layers(torch::Tensor x) {
     auto lins = layer->linears();
     for (size_t i = 0; i < lins.size(); ++i)
       t.linear[i] = hook ? hook->weight(lins[i]->name(), lins[i]->weight()) : lins[i]->weight();
-    x = checkpointed_layer(*layer, x, rope, hook, t);
+    x = checkpointed_layer(layer.ptr(), x, rope, hook_, t);
   }
   return x;
 }

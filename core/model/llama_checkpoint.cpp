@@ -85,29 +85,34 @@ std::vector<torch::Tensor> foreign_leaves(const torch::Tensor& root,
   return leaves;
 }
 
+// The layer and the hook the forward used, kept alive until backward has recomputed.
+struct CheckpointTarget : torch::CustomClassHolder {
+  std::shared_ptr<DecoderLayerImpl> layer;
+  std::shared_ptr<WeightHook> hook;
+};
+
 struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
-  // Inputs: x, cos, sin, the 9 layer tensors; the layer and hook travel as integers because an
-  // IValue cannot hold a raw pointer (both are owned by the Llama, which outlives its graph).
+  // Inputs: x, cos, sin, the 9 layer tensors, and the layer + hook (not differentiable).
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x,
                                const torch::Tensor& cos, const torch::Tensor& sin,
-                               at::TensorList tensors, int64_t layer_ptr, int64_t hook_ptr) {
+                               at::TensorList tensors,
+                               const c10::intrusive_ptr<CheckpointTarget>& target) {
     variable_list saved{x, cos, sin};
     saved.insert(saved.end(), tensors.begin(), tensors.end());
     ctx->save_for_backward(saved);
-    ctx->saved_data["layer"] = layer_ptr;
-    ctx->saved_data["hook"] = hook_ptr;
+    ctx->saved_data["target"] = c10::IValue::make_capsule(target);
     AutocastState::save(ctx);
-    auto* layer = reinterpret_cast<DecoderLayerImpl*>(layer_ptr);
-    auto* hook = reinterpret_cast<WeightHook*>(hook_ptr);
     torch::NoGradGuard no_grad;
     const LayerTensors t = unpack(saved, 3);
-    return layer->forward(x, RopeTables{cos, sin}, hook, &t);
+    return target->layer->forward(x, RopeTables{cos, sin}, target->hook.get(), &t);
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     const variable_list saved = ctx->get_saved_variables();
-    auto* layer = reinterpret_cast<DecoderLayerImpl*>(ctx->saved_data["layer"].toInt());
-    auto* hook = reinterpret_cast<WeightHook*>(ctx->saved_data["hook"].toInt());
+    const auto target =
+        c10::static_intrusive_pointer_cast<CheckpointTarget>(ctx->saved_data["target"].toCapsule());
+    DecoderLayerImpl* layer = target->layer.get();
+    WeightHook* hook = target->hook.get();
     AutocastState autocast(ctx);
     torch::AutoGradMode grad_on(true);
 
@@ -142,22 +147,23 @@ struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
     }
     variable_list out{grads[0], torch::Tensor(), torch::Tensor()};
     for (size_t i = 0; i < kLayerTensors; ++i) out.push_back(grads[1 + i]);
-    out.push_back(torch::Tensor());  // layer_ptr
-    out.push_back(torch::Tensor());  // hook_ptr
+    out.push_back(torch::Tensor());  // target
     return out;
   }
 };
 
 }  // namespace
 
-torch::Tensor checkpointed_layer(DecoderLayerImpl& layer, const torch::Tensor& x,
-                                 const RopeTables& rope, WeightHook* hook,
+torch::Tensor checkpointed_layer(const std::shared_ptr<DecoderLayerImpl>& layer,
+                                 const torch::Tensor& x, const RopeTables& rope,
+                                 const std::shared_ptr<WeightHook>& hook,
                                  const LayerTensors& tensors) {
   std::vector<torch::Tensor> list{tensors.input_norm, tensors.post_attention_norm};
   list.insert(list.end(), tensors.linear.begin(), tensors.linear.end());
-  return CheckpointedLayer::apply(x, rope.cos, rope.sin, at::TensorList(list),
-                                  reinterpret_cast<int64_t>(&layer),
-                                  reinterpret_cast<int64_t>(hook));
+  auto target = c10::make_intrusive<CheckpointTarget>();
+  target->layer = layer;
+  target->hook = hook;
+  return CheckpointedLayer::apply(x, rope.cos, rope.sin, at::TensorList(list), target);
 }
 
 }  // namespace qatwb::model

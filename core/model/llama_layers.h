@@ -109,8 +109,9 @@ TORCH_MODULE(DecoderLayer);
 // Function). `tensors` are graph inputs: gradients flow through them to whatever produced them
 // (latent weights, quantizer parameters). Parameters used by hook->input() inside the layer get
 // their gradients accumulated into .grad directly during the recompute.
-torch::Tensor checkpointed_layer(DecoderLayerImpl& layer, const torch::Tensor& x,
-                                 const RopeTables& rope, WeightHook* hook,
+torch::Tensor checkpointed_layer(const std::shared_ptr<DecoderLayerImpl>& layer,
+                                 const torch::Tensor& x, const RopeTables& rope,
+                                 const std::shared_ptr<WeightHook>& hook,
                                  const LayerTensors& tensors);
 
 }  // namespace qatwb::model
