@@ -1,6 +1,9 @@
 // qatwb run PROJECT.yaml [--run-dir D] | --resume D
 #include "app/command.h"
+#include "core/project/project_yaml.h"
+#include "core/run/run_dir.h"
 #include "core/store/store.h"
+#include "core/train/data_parallel.h"
 #include "core/train/run_pipeline.h"
 #include "core/util/error.h"
 
@@ -12,6 +15,7 @@ qatwb::cli::CommandRegistration reg(
       auto req = std::make_shared<qatwb::train::RunRequest>();
       auto resume_dir = std::make_shared<std::string>();
       auto no_db = std::make_shared<bool>(false);
+      auto nproc = std::make_shared<int>(1);
       sub.add_option("project", req->project_path, "Project YAML file")->check(CLI::ExistingFile);
       sub.add_option("--run-dir", req->run_dir,
                      "Run directory (default: runs/<project-name>/<timestamp>)");
@@ -22,13 +26,16 @@ qatwb::cli::CommandRegistration reg(
                      "runs/qatwb.sqlite)");
       sub.add_flag("--no-db", *no_db, "Do not ingest the run into a store");
       sub.add_option("--threads", req->threads, "Intra-op threads (overrides train.threads)");
+      sub.add_option("--nproc", *nproc,
+                     "Data-parallel ranks on this machine (c10d/Gloo); under srun or torchrun "
+                     "the RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT environment is used instead");
       sub.add_option("--set", req->overrides,
                      "Override a project key before validation, e.g. --set quant.bits=3 "
                      "(repeatable)");
       sub.footer(
           "Exit code: 0 finished, 1 failed (error, or too many non-finite steps), 130 stopped by "
           "SIGINT/SIGTERM after writing a checkpoint.");
-      return [req, resume_dir, no_db]() {
+      return [req, resume_dir, no_db, nproc]() {
         if (!resume_dir->empty()) {
           if (!req->project_path.empty() || !req->run_dir.empty())
             throw qatwb::Error("--resume takes the run directory alone (no project, no --run-dir)",
@@ -42,6 +49,26 @@ qatwb::cli::CommandRegistration reg(
           req->db_path.clear();
         else if (req->db_path.empty())
           req->db_path = qatwb::store::default_db_path();
+        if (*nproc > 1 && !qatwb::train::DistEnv::from_environment().enabled()) {
+          // The launcher: fix the run directory, then start one `qatwb run` per rank.
+          if (req->run_dir.empty()) {
+            const auto config = qatwb::project::load_project(req->project_path, req->overrides);
+            req->run_dir = qatwb::run::RunDir::create_new("runs", config.name).path();
+          }
+          std::vector<std::string> argv = {"qatwb", "run"};
+          if (req->resume) {
+            argv.insert(argv.end(), {"--resume", req->run_dir});
+          } else {
+            argv.insert(argv.end(), {req->project_path, "--run-dir", req->run_dir});
+            for (const auto& o : req->overrides) argv.insert(argv.end(), {"--set", o});
+          }
+          if (req->db_path.empty())
+            argv.push_back("--no-db");
+          else
+            argv.insert(argv.end(), {"--db", req->db_path});
+          if (req->threads > 0) argv.insert(argv.end(), {"--threads", std::to_string(req->threads)});
+          return qatwb::train::launch_local_ranks(*nproc, argv);
+        }
         return qatwb::train::run_project(*req);
       };
     });

@@ -20,6 +20,7 @@
 #include "core/run/run_dir.h"
 #include "core/store/store.h"
 #include "core/text/tokenizer.h"
+#include "core/train/data_parallel.h"
 #include "core/train/threads.h"
 #include "core/train/trainer.h"
 #include "core/util/error.h"
@@ -135,6 +136,10 @@ struct ConsoleProgress {
 }  // namespace
 
 int run_project(const RunRequest& request) {
+  // Data parallel: under `--nproc N`, srun or torchrun every rank runs this function; rank 0
+  // alone owns the run directory (lock, config, events, checkpoints, final model).
+  const DistEnv dist = DistEnv::from_environment();
+  const bool main_rank = dist.is_main();
   project::ProjectConfig config;
   std::unique_ptr<run::RunDir> rd;
   if (request.resume) {
@@ -145,26 +150,32 @@ int run_project(const RunRequest& request) {
   } else {
     config = project::load_project(request.project_path, request.overrides);
     if (request.run_dir.empty()) {
+      if (dist.enabled()) throw Error("data-parallel ranks need an explicit --run-dir");
       rd = std::make_unique<run::RunDir>(run::RunDir::create_new("runs", config.name));
     } else {
       rd = std::make_unique<run::RunDir>(request.run_dir);
-      if (fs::exists(rd->events_path()))
+      if (main_rank && fs::exists(rd->events_path()))
         throw Error(request.run_dir + ": already holds a run (use --resume to continue it)");
     }
   }
   if (request.threads > 0) config.train.threads = request.threads;
-  rd->create();
-  run::RunLock lock(*rd);
-  if (!request.resume) {
-    std::ofstream out(rd->config_path());
-    out << project::to_yaml(config);
-    if (!out) throw Error("cannot write " + rd->config_path());
+  if (const char* per_rank = std::getenv("QATWB_THREADS_PER_RANK"); per_rank && request.threads <= 0)
+    config.train.threads = std::atoi(per_rank);
+  std::unique_ptr<run::RunLock> lock;
+  std::unique_ptr<run::EventWriter> events;
+  if (main_rank) {
+    rd->create();
+    lock = std::make_unique<run::RunLock>(*rd);
+    if (!request.resume) {
+      std::ofstream out(rd->config_path());
+      out << project::to_yaml(config);
+      if (!out) throw Error("cannot write " + rd->config_path());
+    }
+    events = std::make_unique<run::EventWriter>(rd->events_path());
   }
-
-  run::EventWriter events(rd->events_path());
   const std::string threads_line = configure_threads(config.train.threads);
   const torch::Device device(config.train.device);
-  {
+  if (events) {
     run::StartInfo info;
     info.run = rd->name();
     info.project = config.name;
@@ -175,9 +186,13 @@ int run_project(const RunRequest& request) {
     info.pid = getpid();
     info.device = device.str();
     info.threads = torch::get_num_threads();
-    events.start(info);
+    events->start(info);
   }
-  log_line(threads_line + "; device " + device.str() + "; run dir " + rd->path());
+  std::unique_ptr<DataParallel> dp;
+  if (dist.enabled()) dp = std::make_unique<DataParallel>(dist);
+  if (main_rank)
+    log_line(threads_line + "; device " + device.str() + "; run dir " + rd->path() +
+             (dp ? "; data parallel over " + std::to_string(dist.world_size) + " ranks" : ""));
 
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
@@ -192,8 +207,11 @@ int run_project(const RunRequest& request) {
     const fs::path cache_root = cache_env && *cache_env
                                     ? fs::path(cache_env)
                                     : fs::absolute(rd->path()).parent_path() / ".cache";
-    const std::string tokens_dir =
-        prepare_tokens(config, tokenizer, tok_sha, (cache_root / "data").string());
+    // Rank 0 prepares the data; the others find it in the cache afterwards.
+    std::string tokens_dir;
+    if (main_rank) tokens_dir = prepare_tokens(config, tokenizer, tok_sha, (cache_root / "data").string());
+    if (dp) dp->barrier();
+    if (!main_rank) tokens_dir = prepare_tokens(config, tokenizer, tok_sha, (cache_root / "data").string());
 
     model::Llama model = config.model.path.empty()
                              ? model::create_from_preset(config.model.preset,
@@ -206,30 +224,43 @@ int run_project(const RunRequest& request) {
     if (config.quant.enabled) {
       quantizer = std::make_shared<quant::ModelQuantizer>(config.quant, model->linear_weights());
       model->set_weight_hook(quantizer);
-      log_line("quant: " + std::to_string(quantizer->modules().size()) + " modules, " +
-               quant::to_string(config.quant.format) + " " + project::format_number(config.quant.bits) +
-               "-bit " + quant::to_string(config.quant.granularity) + ", surrogate " +
-               quant::to_string(config.quant.surrogate));
+      if (main_rank)
+        log_line("quant: " + std::to_string(quantizer->modules().size()) + " modules, " +
+                 quant::to_string(config.quant.format) + " " +
+                 project::format_number(config.quant.bits) + "-bit " +
+                 quant::to_string(config.quant.granularity) + ", surrogate " +
+                 quant::to_string(config.quant.surrogate));
+    }
+    if (dp) {
+      auto params = model->parameters();
+      if (quantizer)
+        for (auto& p : quantizer->parameters()) params.push_back(p);
+      dp->broadcast_from_main(params);
     }
 
     eval::PerplexityOptions popt;
     popt.seq_len = config.eval.seq_len > 0 ? config.eval.seq_len : config.tokenize.seq_len;
     popt.max_windows = config.eval.max_windows;
     popt.bf16 = config.train.dtype == "bf16";
-    eval::RunEvaluator evaluator(heldout_ids(config, tokenizer, tokens_dir), popt);
+    eval::RunEvaluator evaluator(main_rank ? heldout_ids(config, tokenizer, tokens_dir)
+                                           : std::vector<int32_t>{},
+                                 popt);
 
     data::LoaderOptions lopt;
     lopt.split = "train";
     lopt.seq_len = config.tokenize.seq_len;
     lopt.batch_size = config.train.batch_size;
     lopt.seed = static_cast<uint64_t>(config.train.seed);
+    lopt.rank = dist.rank;
+    lopt.world_size = dist.world_size;
     data::TokenLoader loader(tokens_dir, lopt, tok_sha);
-    Trainer trainer(config, model, quantizer, loader, evaluator, events, *rd);
+    Trainer trainer(config, model, quantizer, loader, evaluator, events.get(), *rd);
+    trainer.set_data_parallel(dp.get());
     const auto checkpoints = rd->checkpoints();
     if (request.resume && !checkpoints.empty()) {
       trainer.resume_from(checkpoints.back().second);
-      log_line("resumed from " + checkpoints.back().second);
-    } else {
+      if (main_rank) log_line("resumed from " + checkpoints.back().second);
+    } else if (main_rank) {
       // Step 0: the starting point every QAT result is compared with.
       std::map<std::string, double> v;
       v["ppl_fp"] = evaluator.full_precision_ppl(model);
@@ -237,20 +268,24 @@ int run_project(const RunRequest& request) {
         v["ppl_rtn"] = evaluator.post_quant_ppl(model, *quantizer);
         for (const auto& [k, x] : evaluator.evaluate(model, quantizer.get(), false)) v[k] = x;
       }
-      events.eval(0, v);
+      events->eval(0, v);
       std::string msg = "step 0: ppl_fp " + std::to_string(v["ppl_fp"]);
       if (quantizer) msg += ", ppl_rtn " + std::to_string(v["ppl_rtn"]);
       log_line(msg);
     }
-    ConsoleProgress progress(config.train.steps);
-    progress.bar.update(trainer.start_step());
+    if (dp) dp->barrier();
+    std::unique_ptr<ConsoleProgress> progress;
+    if (main_rank) {
+      progress = std::make_unique<ConsoleProgress>(config.train.steps);
+      progress->bar.update(trainer.start_step());
+    }
     trainer.set_step_callback([&](int64_t step, double loss, double tps) {
-      progress.step(step, loss, tps);
+      if (progress) progress->step(step, loss, tps);
       if (g_stop_signal) trainer.request_stop();
     });
     outcome = trainer.run();
-    progress.bar.finish();
-    if (outcome.status == "finished") {
+    if (progress) progress->bar.finish();
+    if (outcome.status == "finished" && main_rank) {
       model::save_hf(model, rd->model_dir(), torch::kFloat32,
                      {{"qatwb_run", rd->name()}, {"qatwb_project", config.name}});
       fs::copy_file(tok_path, fs::path(rd->model_dir()) / "tokenizer.json",
@@ -260,8 +295,8 @@ int run_project(const RunRequest& request) {
                                 quantizer->state(), {{"project", project::to_json(config)}});
     }
   } catch (const std::exception& e) {
-    events.end("failed", e.what(), {});
-    if (!request.db_path.empty()) {
+    if (events) events->end("failed", e.what(), {});
+    if (main_rank && !request.db_path.empty()) {
       try {
         store::Store::open(request.db_path).ingest_run_dir(rd->path());
       } catch (...) {
@@ -269,7 +304,8 @@ int run_project(const RunRequest& request) {
     }
     throw;
   }
-  events.end(outcome.status, outcome.reason, outcome.final_eval);
+  if (!main_rank) return outcome.status == "finished" ? 0 : outcome.status == "stopped" ? 130 : 1;
+  events->end(outcome.status, outcome.reason, outcome.final_eval);
   if (!request.db_path.empty()) store::Store::open(request.db_path).ingest_run_dir(rd->path());
   for (const auto& [k, v] : outcome.final_eval) log_line("final " + k + " = " + std::to_string(v));
   if (outcome.status == "finished") return 0;

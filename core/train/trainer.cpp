@@ -41,7 +41,7 @@ std::string checkpoint_name(int64_t step) {
 
 Trainer::Trainer(const project::ProjectConfig& config, model::Llama model,
                  std::shared_ptr<quant::ModelQuantizer> quantizer, data::TokenLoader& loader,
-                 eval::RunEvaluator& evaluator, run::EventWriter& events,
+                 eval::RunEvaluator& evaluator, run::EventWriter* events,
                  const run::RunDir& run_dir)
     : config_(config),
       model_(std::move(model)),
@@ -84,7 +84,9 @@ Trainer::~Trainer() = default;
 void Trainer::resume_from(const std::string& checkpoint_dir) {
   auto state = read_checkpoint(checkpoint_dir, model_, quantizer_.get(), *optimizer_);
   step_ = state.at("step").get<int64_t>();
-  loader_.restore(data::LoaderState::from_json(state.at("loader").get<std::string>()));
+  auto loader_state = data::LoaderState::from_json(state.at("loader").get<std::string>());
+  loader_state.rank = loader_.state().rank;  // ranks step in lockstep; rank 0 saved its own
+  loader_.restore(loader_state);
   grad_stats_.load_state(state.at("grad_stats"));
   bad_streak_ = state.value("bad_streak", int64_t{0});
   skipped_steps_ = state.value("skipped_steps", int64_t{0});
@@ -136,6 +138,14 @@ Trainer::StepResult Trainer::train_step() {
   for (auto& g : optimizer_->param_groups())
     for (auto& p : g.params())
       if (p.grad().defined()) params.push_back(p);
+  if (dp_) {
+    std::vector<torch::Tensor> grads;
+    for (auto& p : params) grads.push_back(p.grad());
+    dp_->average(grads);
+    const int world = dp_->env().world_size;
+    r.loss = dp_->sum(torch::tensor({r.loss})).item<double>() / world;
+    if (!std::isfinite(r.loss)) r.finite = false;
+  }
   // Global norm before clipping (clip_grad_norm_ returns it); infinite max_norm only measures.
   const double max_norm = t.grad_clip > 0 ? t.grad_clip : std::numeric_limits<double>::infinity();
   r.grad_norm = torch::nn::utils::clip_grad_norm_(params, max_norm);
@@ -166,12 +176,16 @@ void Trainer::log_details(int64_t step) {
       values["scale_mean/" + name] = m.scale_mean;
     }
   }
-  events_.metric(step, values);
+  if (events_) events_->metric(step, values);
 }
 
 std::map<std::string, double> Trainer::run_eval(int64_t step) {
-  auto values = evaluator_.evaluate(model_, quantizer_.get(), config_.eval.post_quant_ppl);
-  events_.eval(step, values);
+  std::map<std::string, double> values;
+  if (events_) {
+    values = evaluator_.evaluate(model_, quantizer_.get(), config_.eval.post_quant_ppl);
+    events_->eval(step, values);
+  }
+  if (dp_) dp_->barrier();
   return values;
 }
 
@@ -182,8 +196,11 @@ void Trainer::save_checkpoint(int64_t step) {
                           {"bad_streak", bad_streak_},
                           {"skipped_steps", skipped_steps_}};
   const std::string dir = run_dir_.checkpoint_path(step);
-  write_checkpoint(dir, model_, quantizer_.get(), *optimizer_, state);
-  events_.checkpoint(step, dir);
+  if (events_) {
+    write_checkpoint(dir, model_, quantizer_.get(), *optimizer_, state);
+    events_->checkpoint(step, dir);
+  }
+  if (dp_) dp_->barrier();
 }
 
 TrainOutcome Trainer::run() {
@@ -192,6 +209,9 @@ TrainOutcome Trainer::run() {
   const int64_t tokens_per_step = t.batch_size * t.grad_accum * config_.tokenize.seq_len;
   while (step_ < t.steps) {
     if (stop_at_step_ >= 0 && step_ >= stop_at_step_) stop_requested_ = true;
+    // Every rank must leave the loop at the same step, whichever got the signal first.
+    if (dp_ && dp_->sum(torch::tensor({stop_requested_ ? 1.0 : 0.0})).item<double>() > 0)
+      stop_requested_ = true;
     if (stop_requested_) {
       save_checkpoint(step_);
       out.status = "stopped";
@@ -211,7 +231,7 @@ TrainOutcome Trainer::run() {
       msg << "step " << step << " skipped: non-finite "
           << (std::isfinite(r.loss) ? "gradient norm" : "loss") << " (" << bad_streak_
           << " in a row, limit " << t.max_bad_steps << ")";
-      events_.warning(step, msg.str(), "non_finite");
+      if (events_) events_->warning(step, msg.str(), "non_finite");
       if (bad_streak_ >= t.max_bad_steps) {
         out.status = "failed";
         out.reason = "stopped after " + std::to_string(bad_streak_) +
@@ -227,7 +247,7 @@ TrainOutcome Trainer::run() {
     if (t.log_every > 0 && (step % t.log_every == 0 || step_ == t.steps)) {
       const double lr = static_cast<torch::optim::AdamWOptions&>(
                             optimizer_->param_groups()[0].options()).lr();
-      events_.metric(step, {{"loss", r.loss},
+      if (events_) events_->metric(step, {{"loss", r.loss},
                             {"lr", lr},
                             {"grad_norm", r.grad_norm},
                             {"grad_norm_mean", grad_stats_.mean()},

@@ -13,6 +13,7 @@
 #include "core/project/project_config.h"
 #include "core/run/event_log.h"
 #include "core/run/run_dir.h"
+#include "core/train/data_parallel.h"
 #include "core/train/grad_stats.h"
 
 namespace qatwb::quant {
@@ -33,9 +34,10 @@ using StepCallback = std::function<void(int64_t step, double loss, double tokens
 
 class Trainer {
  public:
+  // events: null on data-parallel ranks other than 0.
   Trainer(const project::ProjectConfig& config, model::Llama model,
           std::shared_ptr<quant::ModelQuantizer> quantizer, data::TokenLoader& loader,
-          eval::RunEvaluator& evaluator, run::EventWriter& events, const run::RunDir& run_dir);
+          eval::RunEvaluator& evaluator, run::EventWriter* events, const run::RunDir& run_dir);
   ~Trainer();
 
   // Restores model, quantizer, optimizer, data position and statistics from a checkpoint folder
@@ -44,6 +46,8 @@ class Trainer {
   int64_t start_step() const { return step_; }
 
   void set_step_callback(StepCallback cb) { on_step_ = std::move(cb); }
+  // Averages gradients across ranks; rank 0 alone evaluates and writes events and checkpoints.
+  void set_data_parallel(DataParallel* dp) { dp_ = dp; }
   // Asks the loop to stop after the current step (from a signal handler's flag, or the GUI).
   void request_stop() { stop_requested_ = true; }
   const volatile bool* stop_flag() const { return &stop_requested_; }
@@ -67,7 +71,8 @@ class Trainer {
   std::shared_ptr<quant::ModelQuantizer> quantizer_;
   data::TokenLoader& loader_;
   eval::RunEvaluator& evaluator_;
-  run::EventWriter& events_;
+  run::EventWriter* events_;  // null on data-parallel ranks other than 0
+  DataParallel* dp_ = nullptr;
   const run::RunDir& run_dir_;
   torch::Device device_;
   std::unique_ptr<torch::optim::AdamW> optimizer_;

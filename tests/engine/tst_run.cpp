@@ -219,6 +219,37 @@ train:
     QVERIFY(rows[0]["recovery"].is_number());
   }
 
+  void two_ranks_match_one_rank_with_double_batch() {
+    // c10d over Gloo on 127.0.0.1: 2 ranks of batch 2 read disjoint windows that together are
+    // exactly the 4 windows one rank of batch 4 reads; averaged gradients give the same steps.
+    const QString one = write_project("dp1", "  batch_size: 4\n  grad_clip: 0\n");
+    const QString two = write_project("dp2", "  batch_size: 2\n  grad_clip: 0\n");
+    // The template's own batch_size would be a duplicate key: drop it.
+    for (const QString& path : {one, two}) {
+      QFile f(path);
+      f.open(QIODevice::ReadOnly);
+      QString yaml = QString::fromUtf8(f.readAll());
+      f.close();
+      yaml.replace("  batch_size: 4\n  lr:", "  lr:");
+      f.open(QIODevice::WriteOnly | QIODevice::Truncate);
+      f.write(yaml.toUtf8());
+    }
+    const QString r1 = dir_.filePath("runs/dp1"), r2 = dir_.filePath("runs/dp2");
+    QCOMPARE(run_qatwb_env({"run", one, "--run-dir", r1, "--no-db"}).exit_code, 0);
+    QCOMPARE(run_qatwb_env({"run", two, "--run-dir", r2, "--no-db", "--nproc", "2"}).exit_code, 0);
+    const auto a = losses(r1), b = losses(r2);
+    QCOMPARE(a.size(), size_t{8});
+    QCOMPARE(b.size(), size_t{8});
+    for (const auto& [step, loss] : a) QVERIFY2(std::abs(b.at(step) - loss) < 1e-4 * loss,
+                                                qPrintable(QString("step %1: %2 vs %3")
+                                                               .arg(step).arg(loss).arg(b.at(step))));
+    // One start event: rank 1 writes nothing.
+    QCOMPARE(of_type(r2, "start").size(), size_t{1});
+    const double p1 = of_type(r1, "eval").back()["values"]["ppl"].get<double>();
+    const double p2 = of_type(r2, "eval").back()["values"]["ppl"].get<double>();
+    QVERIFY(std::abs(p1 - p2) / p1 < 1e-3);
+  }
+
   void bad_input_fails_cleanly() {
     // A model path that does not exist: non-zero exit, the message names it, a failed end event.
     const QString project = write_project("badmodel", "");
