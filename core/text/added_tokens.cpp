@@ -49,8 +49,8 @@ void AddedTokenSplitter::split(std::string_view text, std::vector<Section>& sect
   if (!tokens_.empty()) {
     for (size_t i = 0; i < text.size();) {
       size_t length = 0;
-      int32_t token = first_byte_[static_cast<unsigned char>(text[i])] ? match_at(text, i, length)
-                                                                        : -1;
+      int32_t token =
+          first_byte_[static_cast<unsigned char>(text[i])] ? match_at(text, i, length) : -1;
       if (token < 0) {
         ++i;
         continue;

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <nlohmann/json.hpp>
 #include <functional>
+#include <nlohmann/json.hpp>
 
 #include "core/text/byte_level.h"
 #include "core/text/utf8.h"
@@ -62,11 +62,13 @@ BpeModel BpeModel::from_json(const json& model, bool byte_level, const std::stri
   if (!model.is_object()) throw Error(field_error(where, "model", "expected an object"));
   std::string type = model.value("type", std::string("BPE"));
   if (type != "BPE") {
-    throw Error(field_error(where, "model.type", "model \"" + type + "\" is not supported (BPE only)"));
+    throw Error(
+        field_error(where, "model.type", "model \"" + type + "\" is not supported (BPE only)"));
   }
   for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {
     auto it = model.find(key);
-    if (it != model.end() && !it->is_null() && !(it->is_string() && it->get<std::string>().empty())) {
+    if (it != model.end() && !it->is_null() &&
+        !(it->is_string() && it->get<std::string>().empty())) {
       throw Error(field_error(where, std::string("model.") + key, "is not supported"));
     }
   }
@@ -111,7 +113,8 @@ BpeModel BpeModel::from_json(const json& model, bool byte_level, const std::stri
     const std::string_view meta = "\xE2\x96\x81";
     bool inner_meta = false;
     for (const std::string& t : m.tokens_) {
-      for (size_t at = t.find(meta, 1); at != std::string::npos && !inner_meta; at = t.find(meta, at + 1)) {
+      for (size_t at = t.find(meta, 1); at != std::string::npos && !inner_meta;
+           at = t.find(meta, at + 1)) {
         inner_meta = !(at >= meta.size() && t.compare(at - meta.size(), meta.size(), meta) == 0);
       }
       if (inner_meta) break;
@@ -143,7 +146,8 @@ BpeModel BpeModel::from_json(const json& model, bool byte_level, const std::stri
     if (entry.is_string()) {
       const std::string& s = entry.get_ref<const std::string&>();
       size_t space = s.find(' ');
-      if (space == std::string::npos) throw Error(field_error(where, field, "no space in \"" + s + "\""));
+      if (space == std::string::npos)
+        throw Error(field_error(where, field, "no space in \"" + s + "\""));
       size_t end = s.find(' ', space + 1);
       left = s.substr(0, space);
       right = s.substr(space + 1, end == std::string::npos ? std::string::npos : end - space - 1);
@@ -156,8 +160,9 @@ BpeModel BpeModel::from_json(const json& model, bool byte_level, const std::stri
     }
     int32_t l = m.token_to_id(left), r = m.token_to_id(right), id = m.token_to_id(left + right);
     if (l < 0 || r < 0 || id < 0) {
-      throw Error(field_error(where, field, "merge \"" + left + " " + right +
-                                                "\" uses or makes a token missing from model.vocab"));
+      throw Error(field_error(
+          where, field,
+          "merge \"" + left + " " + right + "\" uses or makes a token missing from model.vocab"));
     }
     m.merges_.insert(l, r, {static_cast<int32_t>(i), id});
   }
@@ -187,7 +192,8 @@ void BpeModel::encode(std::string_view piece, std::vector<int32_t>& out) const {
   if (!split_before_metaspace_) return encode_word(piece, out);
   const std::string_view meta = "\xE2\x96\x81";
   size_t start = 0;
-  for (size_t at = piece.find(meta, 1); at != std::string_view::npos; at = piece.find(meta, at + 1)) {
+  for (size_t at = piece.find(meta, 1); at != std::string_view::npos;
+       at = piece.find(meta, at + 1)) {
     if (at >= meta.size() && piece.compare(at - meta.size(), meta.size(), meta) == 0) continue;
     encode_word(piece.substr(start, at - start), out);
     start = at;
@@ -201,7 +207,8 @@ void BpeModel::encode_word(std::string_view piece, std::vector<int32_t>& out) co
   if (byte_level_) {
     for (size_t i = 0; i < piece.size(); ++i) {
       int32_t n = static_cast<int32_t>(symbols.size());
-      symbols.push_back({byte_ids_[static_cast<unsigned char>(piece[i])], int32_t(i), 1, n - 1, n + 1});
+      symbols.push_back(
+          {byte_ids_[static_cast<unsigned char>(piece[i])], int32_t(i), 1, n - 1, n + 1});
     }
   } else {
     std::string ch;
@@ -210,7 +217,8 @@ void BpeModel::encode_word(std::string_view piece, std::vector<int32_t>& out) co
       ch.assign(piece.data() + i, len);
       auto it = raw_to_id_.find(ch);
       int32_t n = static_cast<int32_t>(symbols.size());
-      symbols.push_back({it == raw_to_id_.end() ? -1 : it->second, int32_t(i), int32_t(len), n - 1, n + 1});
+      symbols.push_back(
+          {it == raw_to_id_.end() ? -1 : it->second, int32_t(i), int32_t(len), n - 1, n + 1});
       i += len;
     }
   }

@@ -33,9 +33,7 @@ class MergeTable {
 
  private:
   static constexpr uint64_t kEmpty = ~uint64_t{0};
-  static uint64_t pack(int32_t l, int32_t r) {
-    return (uint64_t(uint32_t(l)) << 32) | uint32_t(r);
-  }
+  static uint64_t pack(int32_t l, int32_t r) { return (uint64_t(uint32_t(l)) << 32) | uint32_t(r); }
   size_t slot(uint64_t key) const { return (key * 0x9E3779B97F4A7C15ULL >> 17) & mask_; }
   void grow();
   std::vector<uint64_t> keys_;
@@ -79,11 +77,11 @@ class BpeModel {
   // Metaspace-joined sections stays linear instead of one heap over the whole section.
   bool split_before_metaspace_ = false;
   int32_t unk_id_ = -1;
-  std::vector<std::string> tokens_;                     // id -> token as in the file
+  std::vector<std::string> tokens_;                      // id -> token as in the file
   std::unordered_map<std::string, int32_t> file_to_id_;  // token as in the file -> id
   std::unordered_map<std::string, int32_t> raw_to_id_;   // model alphabet (bytes or UTF-8) -> id
-  int32_t byte_ids_[256];           // byte_level: id of each single byte
-  int32_t byte_fallback_ids_[256];  // byte_fallback: id of <0xNN>
+  int32_t byte_ids_[256];                                // byte_level: id of each single byte
+  int32_t byte_fallback_ids_[256];                       // byte_fallback: id of <0xNN>
   MergeTable merges_;
 };
 

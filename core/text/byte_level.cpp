@@ -34,9 +34,7 @@ const Table& table() {
 
 char32_t byte_to_unicode(uint8_t byte) { return table().to_unicode[byte]; }
 
-int unicode_to_byte(char32_t cp) {
-  return cp < table().to_byte.size() ? table().to_byte[cp] : -1;
-}
+int unicode_to_byte(char32_t cp) { return cp < table().to_byte.size() ? table().to_byte[cp] : -1; }
 
 bool byte_level_to_bytes(std::string_view token, std::string& bytes) {
   bytes.clear();

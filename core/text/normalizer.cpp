@@ -11,9 +11,11 @@ using nlohmann::json;
 Regex pattern_from_json(const json& pattern, const std::string& where, const std::string& field) {
   if (pattern.is_object()) {
     auto s = pattern.find("String");
-    if (s != pattern.end() && s->is_string()) return Regex::literal(s->get<std::string>(), where + ": " + field);
+    if (s != pattern.end() && s->is_string())
+      return Regex::literal(s->get<std::string>(), where + ": " + field);
     auto r = pattern.find("Regex");
-    if (r != pattern.end() && r->is_string()) return Regex::compile(r->get<std::string>(), where + ": " + field);
+    if (r != pattern.end() && r->is_string())
+      return Regex::compile(r->get<std::string>(), where + ": " + field);
   }
   throw Error(where + ": " + field + ": expected {\"String\": ...} or {\"Regex\": ...}");
 }

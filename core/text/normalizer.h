@@ -26,8 +26,8 @@ class Normalizer {
     std::string text;                // prepended string or replacement
     std::shared_ptr<Regex> pattern;  // kReplace
   };
-  static void add_steps(const nlohmann::json& j, const std::string& where,
-                        const std::string& field, std::vector<Step>& steps);
+  static void add_steps(const nlohmann::json& j, const std::string& where, const std::string& field,
+                        std::vector<Step>& steps);
   std::vector<Step> steps_;
 };
 

@@ -22,8 +22,8 @@ class PreTokenizer {
 
   // Splits one normalized section into the pieces the model encodes one by one. Pieces view
   // `section` or strings appended to `arena` (which must outlive them).
-  void split(std::string_view section, size_t section_index,
-             std::vector<std::string_view>& pieces, std::deque<std::string>& arena) const;
+  void split(std::string_view section, size_t section_index, std::vector<std::string_view>& pieces,
+             std::deque<std::string>& arena) const;
 
   // True when a ByteLevel step ends the chain: the model then sees raw bytes.
   bool byte_level() const { return byte_level_; }
@@ -37,11 +37,11 @@ class PreTokenizer {
     bool invert = false;           // kSplit: keep only the matches
     bool removed = false;          // kSplit: drop the matches
     bool add_prefix_space = false;
-    std::string replacement;       // kMetaspace
+    std::string replacement;  // kMetaspace
     bool prepend_first_only = false;
   };
-  static void add_steps(const nlohmann::json& j, const std::string& where,
-                        const std::string& field, std::vector<Step>& steps);
+  static void add_steps(const nlohmann::json& j, const std::string& where, const std::string& field,
+                        std::vector<Step>& steps);
   static void apply(const Step& step, std::string_view piece, size_t section_index,
                     std::vector<std::string_view>& out, std::deque<std::string>& arena);
   std::vector<Step> steps_;

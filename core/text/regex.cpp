@@ -71,7 +71,7 @@ std::string js_pattern_to_pcre2(const std::string& js_pattern, const std::string
     char c = p[i];
     if (c == '\\' && i + 1 < p.size()) {
       char e = p[++i];
-      const char* items = e == 's' || e == 'S' ? kJsSpaceItems
+      const char* items = e == 's' || e == 'S'   ? kJsSpaceItems
                           : e == 'd' || e == 'D' ? kJsDigitItems
                           : e == 'w' || e == 'W' ? kJsWordItems
                                                  : nullptr;
@@ -175,12 +175,12 @@ void Regex::for_each_match(std::string_view text,
   auto subject = reinterpret_cast<PCRE2_SPTR>(text.data());
   size_t offset = 0;
   while (offset <= text.size()) {
-    int rc = pcre2_match(code_->code, subject, text.size(), offset, PCRE2_NO_UTF_CHECK,
-                         state.data, state.context);
+    int rc = pcre2_match(code_->code, subject, text.size(), offset, PCRE2_NO_UTF_CHECK, state.data,
+                         state.context);
     if (rc == PCRE2_ERROR_NOMATCH) return;
     if (rc < 0) {
-      throw Error("regex " + pattern_ + ": match failed at byte " + std::to_string(offset) +
-                  " (" + pcre2_message(rc) + ")");
+      throw Error("regex " + pattern_ + ": match failed at byte " + std::to_string(offset) + " (" +
+                  pcre2_message(rc) + ")");
     }
     PCRE2_SIZE* ov = pcre2_get_ovector_pointer(state.data);
     size_t begin = ov[0], end = ov[1];

@@ -17,8 +17,10 @@ namespace {
 int byte_fallback_value(const std::string& token) {
   if (token.size() != 6 || token.compare(0, 3, "<0x") != 0 || token[5] != '>') return -1;
   auto hex = [](char c) {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                          : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                  : -1;
   };
   int hi = hex(token[3]), lo = hex(token[4]);
   return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
@@ -126,8 +128,8 @@ void TokenDecoder::apply(const Step& step, std::vector<std::string>& tokens,
         for (size_t i = 0; i < step.start && n > 0 && t.compare(begin, n, step.content) == 0; ++i) {
           begin += n;
         }
-        for (size_t i = 0; i < step.stop && n > 0 && end >= begin + n &&
-                           t.compare(end - n, n, step.content) == 0;
+        for (size_t i = 0;
+             i < step.stop && n > 0 && end >= begin + n && t.compare(end - n, n, step.content) == 0;
              ++i) {
           end -= n;
         }
@@ -138,7 +140,8 @@ void TokenDecoder::apply(const Step& step, std::vector<std::string>& tokens,
       for (size_t i = 0; i < tokens.size(); ++i) {
         std::string s;
         for (size_t p = 0; p < tokens[i].size();) {
-          if (tokens[i].compare(p, step.content.size(), step.content) == 0 && !step.content.empty()) {
+          if (tokens[i].compare(p, step.content.size(), step.content) == 0 &&
+              !step.content.empty()) {
             s += ' ';
             p += step.content.size();
           } else {

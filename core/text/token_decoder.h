@@ -32,8 +32,8 @@ class TokenDecoder {
     size_t start = 0, stop = 0;      // kStrip
     bool add_prefix_space = false;   // kMetaspace
   };
-  static void add_steps(const nlohmann::json& j, const std::string& where,
-                        const std::string& field, std::vector<Step>& steps);
+  static void add_steps(const nlohmann::json& j, const std::string& where, const std::string& field,
+                        std::vector<Step>& steps);
   static void apply(const Step& step, std::vector<std::string>& tokens, const IsAdded& is_added);
   std::vector<Step> steps_;
 };

@@ -23,8 +23,8 @@ class Tokenizer {
                               bool replace_invalid = false) const;
   std::string decode(const std::vector<int32_t>& ids, bool skip_special_tokens = false) const;
 
-  int32_t bos_id() const;  // -1 when the tokenizer has none
-  int32_t eos_id() const;  // -1 when the tokenizer has none
+  int32_t bos_id() const;      // -1 when the tokenizer has none
+  int32_t eos_id() const;      // -1 when the tokenizer has none
   int64_t vocab_size() const;  // model vocabulary including added tokens (max id + 1)
   const std::string& path() const;
 

@@ -112,10 +112,12 @@ int32_t config_token_id(const json& config, const char* key, const TokenizerData
   auto it = config.find(key);
   if (it == config.end()) return -1;
   std::string name;
-  if (it->is_string()) name = it->get<std::string>();
+  if (it->is_string())
+    name = it->get<std::string>();
   else if (it->is_object() && it->contains("content") && (*it)["content"].is_string())
     name = (*it)["content"].get<std::string>();
-  else return -1;
+  else
+    return -1;
   return id_of(impl, name);
 }
 

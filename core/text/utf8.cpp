@@ -93,8 +93,8 @@ char32_t next_code_point(std::string_view s, size_t& pos) {
     cp = (char32_t(c & 0x0F) << 12) | (char32_t(b(1) & 0x3F) << 6) | (b(2) & 0x3F);
     pos += 3;
   } else {
-    cp = (char32_t(c & 0x07) << 18) | (char32_t(b(1) & 0x3F) << 12) |
-         (char32_t(b(2) & 0x3F) << 6) | (b(3) & 0x3F);
+    cp = (char32_t(c & 0x07) << 18) | (char32_t(b(1) & 0x3F) << 12) | (char32_t(b(2) & 0x3F) << 6) |
+         (b(3) & 0x3F);
     pos += 4;
   }
   return cp;
@@ -120,8 +120,20 @@ void append_utf8(std::string& out, char32_t cp) {
 
 bool is_js_space(char32_t cp) {
   switch (cp) {
-    case 0x09: case 0x0A: case 0x0B: case 0x0C: case 0x0D: case 0x20: case 0xA0: case 0x1680:
-    case 0x2028: case 0x2029: case 0x202F: case 0x205F: case 0x3000: case 0xFEFF:
+    case 0x09:
+    case 0x0A:
+    case 0x0B:
+    case 0x0C:
+    case 0x0D:
+    case 0x20:
+    case 0xA0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202F:
+    case 0x205F:
+    case 0x3000:
+    case 0xFEFF:
       return true;
     default:
       return cp >= 0x2000 && cp <= 0x200A;

