@@ -106,6 +106,12 @@ torch::Tensor LlamaImpl::hidden_states(const torch::Tensor& input_ids) {
     throw Error("Llama: input_ids is empty, shape " + shape_of(input_ids));
   if (input_ids.is_floating_point() || input_ids.is_complex())
     throw Error("Llama: input_ids must hold integer token ids");
+  if (config_.sliding_window > 0 && input_ids.size(1) > config_.sliding_window)
+    throw Error("Llama: " + std::to_string(input_ids.size(1)) +
+                " tokens exceed the model's sliding_window of " +
+                std::to_string(config_.sliding_window) +
+                " (full causal attention equals sliding-window attention only up to it); use a "
+                "seq_len of at most " + std::to_string(config_.sliding_window));
   const auto ids = input_ids.to(torch::kInt64);
   {
     const auto bad = torch::logical_or(ids.min() < 0, ids.max() >= config_.vocab_size);

@@ -165,10 +165,9 @@ LlamaConfig LlamaConfig::from_json(const json& j, const std::string& source) {
       fail(source, "field '" + std::string(key) + "': biases are not supported (must be false)");
   if (has_value(j, "sliding_window")) {
     const int64_t w = as_int(j.at("sliding_window"), source, "sliding_window");
-    if (w < c.max_position_embeddings)
-      fail(source, "field 'sliding_window': unsupported sliding-window attention (" +
-                       std::to_string(w) + " < max_position_embeddings " +
-                       std::to_string(c.max_position_embeddings) + "); only null is supported");
+    if (w <= 0) fail(source, "field 'sliding_window': must be positive or null");
+    // A window covering every position is plain causal attention.
+    if (w < c.max_position_embeddings) c.sliding_window = w;
   }
   c.validate(source);
   return c;
@@ -249,7 +248,8 @@ json LlamaConfig::to_json() const {
   } else {
     j["rope_scaling"] = nullptr;
   }
-  if (mistral) j["sliding_window"] = nullptr;
+  if (mistral)
+    j["sliding_window"] = sliding_window > 0 ? json(sliding_window) : json(nullptr);
   j["tie_word_embeddings"] = tie_word_embeddings;
   j["bos_token_id"] = bos_token_id >= 0 ? json(bos_token_id) : json(nullptr);
   if (eos_token_ids.empty())

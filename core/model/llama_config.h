@@ -1,5 +1,5 @@
 // The shape of a Llama-family model as HF transformers writes it in config.json (Llama-2,
-// Llama-3, Llama-3.1/3.2 with "llama3" RoPE scaling, Mistral without sliding window), parsed once
+// Llama-3, Llama-3.1/3.2 with "llama3" RoPE scaling, Mistral; sliding window up to its span), parsed once
 // into typed fields; plus named presets (tiny random models for tests, real shapes for reference).
 #pragma once
 #include <cstdint>
@@ -30,6 +30,9 @@ struct LlamaConfig {
   int64_t num_key_value_heads = 0;
   int64_t head_dim = 0;
   int64_t max_position_embeddings = 2048;
+  // Mistral's sliding-window attention span (0: none). Attention here is full causal, which is
+  // exactly the sliding window for sequences up to this length; longer inputs are refused.
+  int64_t sliding_window = 0;
   double rms_norm_eps = 1e-5;
   double rope_theta = 10000.0;
   std::optional<RopeScaling> rope_scaling;

@@ -474,6 +474,19 @@ class TestLlama : public QObject {
     QVERIFY(g.abs().sum(1).gt(0).all().item<bool>());
   }
 
+  void sliding_window_limits_the_sequence() {
+    auto c = qatwb::model::preset("llama-micro", 50);
+    c.sliding_window = 8;
+    qatwb::model::Llama m(c);
+    QCOMPARE(m->forward(torch::zeros({1, 8}, torch::kInt64)).size(1), int64_t{8});
+    try {
+      m->forward(torch::zeros({1, 9}, torch::kInt64));
+      QFAIL("a sequence longer than the sliding window was accepted");
+    } catch (const qatwb::Error& e) {
+      QVERIFY2(std::string(e.what()).find("sliding_window of 8") != std::string::npos, e.what());
+    }
+  }
+
   void bad_input_ids() {
     Llama m(micro(20));
     torch::NoGradGuard ng;

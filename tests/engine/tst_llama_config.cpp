@@ -115,15 +115,21 @@ class TestLlamaConfig : public QObject {
     QCOMPARE(c.model_type, std::string("mistral"));
     QCOMPARE(c.num_parameters(), int64_t(7248023552));
     QCOMPARE(c.to_json()["architectures"][0].get<std::string>(), std::string("MistralForCausalLM"));
-    // A sliding window shorter than the context is refused; one covering it is accepted.
+    // Mistral-7B-v0.1's window (4096, shorter than the context) is kept and round-trips;
+    // a window covering the context is plain causal attention; a non-positive one is an error.
     auto j = json::parse(kMistral7b);
     j["sliding_window"] = 4096;
+    QVERIFY(parse_error(j).empty());
+    const auto v01 = LlamaConfig::from_json(j, "x");
+    QCOMPARE(v01.sliding_window, int64_t{4096});
+    QCOMPARE(v01.to_json()["sliding_window"].get<int64_t>(), int64_t{4096});
+    j["sliding_window"] = 0;
     const auto msg = parse_error(j);
     QVERIFY2(msg.find("cfg.json") != std::string::npos, msg.c_str());
     QVERIFY2(msg.find("sliding_window") != std::string::npos, msg.c_str());
-    QVERIFY2(msg.find("unsupported") != std::string::npos, msg.c_str());
     j["sliding_window"] = 32768;
     QVERIFY(parse_error(j).empty());
+    QCOMPARE(LlamaConfig::from_json(j, "x").sliding_window, int64_t{0});
   }
 
   void to_json_round_trip() {
