@@ -6,9 +6,11 @@
 #include "app/command.h"
 #include "core/util/allocator.h"
 #include "core/util/error.h"
+#include "core/util/openmp_env.h"
 #include "core/util/version.h"
 
 int main(int argc, char** argv) {
+  qatwb::ensure_passive_openmp_wait(argv);
   qatwb::keep_large_allocations_mapped();
   CLI::App app{"qatwb: quantization-aware training workbench (headless)"};
   app.require_subcommand(1);

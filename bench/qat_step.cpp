@@ -17,6 +17,9 @@
 #include <unistd.h>
 #include <vector>
 
+#include "core/train/threads.h"
+#include "core/util/allocator.h"
+#include "core/util/openmp_env.h"
 #include "core/model/llama.h"
 #include "core/model/llama_config.h"
 #include "core/quant/model_quantizer.h"
@@ -81,7 +84,8 @@ int run_child(const Options& o, const std::string& name) {
     return 2;
   }
   const Variant v = *it;
-  if (o.threads > 0) torch::set_num_threads(o.threads);
+  qatwb::keep_large_allocations_mapped();
+  qatwb::configure_threads(o.threads);
   torch::manual_seed(0);
   qatwb::model::Llama model(qatwb::model::preset(o.preset, o.vocab));
   std::shared_ptr<qatwb::quant::ModelQuantizer> quant;
@@ -183,6 +187,7 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  qatwb::ensure_passive_openmp_wait(argv);  // the same process setup as `qatwb run`
   CLI::App app{"QAT step cost per surrogate: ms/step, tokens/s, peak RSS, ratios to no quantization"};
   Options o;
   std::string child;
@@ -192,7 +197,7 @@ int main(int argc, char** argv) {
   app.add_option("--steps", o.steps, "timed steps per variant and round (after 1 warm-up)");
   app.add_option("--batch", o.batch, "sequences per step");
   app.add_option("--seq", o.seq, "tokens per sequence");
-  app.add_option("--threads", o.threads, "intra-op threads (0: LibTorch default)");
+  app.add_option("--threads", o.threads, "intra-op threads (0: all cores, as `qatwb run`)");
   app.add_option("--only", o.only, "comma-separated variant names (default: all)");
   app.add_option("--child", child, "internal: run one variant and print its RESULT line");
   CLI11_PARSE(app, argc, argv);

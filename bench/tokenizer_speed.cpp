@@ -19,6 +19,7 @@
 
 #include <unistd.h>
 
+#include "core/util/openmp_env.h"
 #include "core/text/tokenizer.h"
 #include "core/util/error.h"
 
@@ -81,6 +82,7 @@ void cpp_round(const qatwb::text::Tokenizer& tok, const std::vector<std::string>
 }  // namespace
 
 int main(int argc, char** argv) {
+  qatwb::ensure_passive_openmp_wait(argv);
   std::string source = std::getenv("QATWB_SOURCE_DIR") ? std::getenv("QATWB_SOURCE_DIR") : ".";
   int rounds = 5;
   for (int i = 1; i + 1 < argc; i += 2) {
