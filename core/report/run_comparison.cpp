@@ -1,6 +1,8 @@
 #include "core/report/run_comparison.h"
 
+#include <cmath>
 #include <cstdio>
+#include <limits>
 #include <filesystem>
 
 #include "core/project/project_yaml.h"
@@ -18,6 +20,12 @@ std::string fmt(double v, const char* spec = "%.2f") {
   return buf;
 }
 
+std::string pct(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f", v);
+  return buf;
+}
+
 void describe_scheme(const std::string& config_json, RunResult& r) {
   try {
     const auto c = nlohmann::json::parse(config_json);
@@ -25,7 +33,12 @@ void describe_scheme(const std::string& config_json, RunResult& r) {
     const auto& q = c["quant"];
     if (!q.value("enabled", true)) return;
     r.surrogate = q.value("surrogate", "");
-    std::string bits = q.contains("bits") ? q["bits"].dump() : "?";
+    std::string bits = "?";
+    if (q.contains("bits") && q["bits"].is_number()) {
+      char buf[16];
+      std::snprintf(buf, sizeof buf, "%g", q["bits"].get<double>());  // 2, 1.58
+      bits = buf;
+    }
     r.scheme = q.value("format", "int") + " W" + bits + " " + q.value("granularity", "");
     if (q.value("granularity", "") == "per_group" && q.contains("group_size"))
       r.scheme += " g" + q["group_size"].dump();
@@ -36,7 +49,8 @@ void describe_scheme(const std::string& config_json, RunResult& r) {
 }  // namespace
 
 double RunResult::recovery() const {
-  if (ppl_fp < 0 || ppl_rtn < 0 || ppl_qat < 0 || ppl_rtn == ppl_fp) return -1;
+  if (ppl_fp < 0 || ppl_rtn < 0 || ppl_qat < 0 || ppl_rtn == ppl_fp)
+    return std::numeric_limits<double>::quiet_NaN();
   return (ppl_rtn - ppl_qat) / (ppl_rtn - ppl_fp);
 }
 
@@ -99,7 +113,7 @@ std::string format_comparison(const std::vector<RunResult>& runs) {
                   r.scheme.empty() ? "fp" : r.scheme.c_str(), r.status.c_str(),
                   static_cast<long long>(r.steps), fmt(r.ppl_fp).c_str(), fmt(r.ppl_rtn).c_str(),
                   fmt(r.ppl_qat).c_str(),
-                  rec == -1 ? "-" : (fmt(100.0 * rec, "%.1f") + "%").c_str());
+                  std::isnan(rec) ? "-" : (pct(100.0 * rec) + "%").c_str());
     out += line;
   }
   return out;
@@ -118,8 +132,8 @@ nlohmann::json comparison_json(const std::vector<RunResult>& runs) {
                    {"ppl_fp", num(r.ppl_fp)},
                    {"ppl_rtn", num(r.ppl_rtn)},
                    {"ppl_qat", num(r.ppl_qat)},
-                   {"recovery", r.recovery() == -1 ? nlohmann::json(nullptr)
-                                                   : nlohmann::json(r.recovery())},
+                   {"recovery", std::isnan(r.recovery()) ? nlohmann::json(nullptr)
+                                                         : nlohmann::json(r.recovery())},
                    {"final_loss", num(r.final_loss)}});
   return arr;
 }

@@ -20,7 +20,8 @@ struct RunResult {
   double ppl_fp = -1, ppl_rtn = -1, ppl_qat = -1;  // -1: not recorded
   double final_loss = -1;
 
-  // (rtn - qat) / (rtn - fp); -1 when any of the three is missing or rtn == fp.
+  // (rtn - qat) / (rtn - fp), negative when QAT ends worse than RTN; NaN when any of the three
+  // is missing or rtn == fp.
   double recovery() const;
 };
 
