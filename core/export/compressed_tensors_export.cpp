@@ -135,18 +135,9 @@ PackedExport read_compressed_tensors_export(const std::string& dir) {
 
   auto reader = model::SafetensorsReader::open(dir);
   std::set<std::string> used;
-  const std::string suffix = ".weight_packed";
-  for (const auto& name : reader.names()) {
-    if (name.size() <= suffix.size() ||
-        name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
-      continue;
-    const std::string m = name.substr(0, name.size() - suffix.size());
-    std::vector<std::string> parts = {".weight_packed", ".weight_scale", ".weight_shape"};
-    if (!sym) parts.push_back(".weight_zero_point");
-    for (const auto& part : parts) {
-      if (!reader.contains(m + part)) throw Error(dir + ": " + m + part + " is missing");
-      used.insert(m + part);
-    }
+  std::vector<std::string> parts = {".weight_packed", ".weight_scale", ".weight_shape"};
+  if (!sym) parts.push_back(".weight_zero_point");
+  for (const auto& m : packed_modules(reader, dir, ".weight_packed", parts, used)) {
     auto shape_t = reader.tensor(m + ".weight_shape").to(torch::kLong);
     if (shape_t.numel() != 2) throw Error(dir + ": " + m + ".weight_shape: expected 2 values");
     const int64_t out_f = shape_t[0].item<int64_t>(), in = shape_t[1].item<int64_t>();

@@ -136,4 +136,23 @@ void log_line(const ExportOptions& options, const std::string& line) {
   if (options.log) options.log(line);
 }
 
+std::vector<std::string> packed_modules(const model::SafetensorsReader& reader,
+                                        const std::string& dir, const std::string& key_suffix,
+                                        const std::vector<std::string>& parts,
+                                        std::set<std::string>& used) {
+  std::vector<std::string> modules;
+  for (const auto& name : reader.names()) {
+    if (name.size() <= key_suffix.size() ||
+        name.compare(name.size() - key_suffix.size(), key_suffix.size(), key_suffix) != 0)
+      continue;
+    const std::string m = name.substr(0, name.size() - key_suffix.size());
+    for (const auto& part : parts) {
+      if (!reader.contains(m + part)) throw Error(dir + ": " + m + part + " is missing");
+      used.insert(m + part);
+    }
+    modules.push_back(m);
+  }
+  return modules;
+}
+
 }  // namespace qatwb::exporter

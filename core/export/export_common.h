@@ -67,4 +67,12 @@ quant::WeightGrid uniform_int_grid(int bits, bool symmetric);
 
 void log_line(const ExportOptions& options, const std::string& line);
 
+// The modules of a packed checkpoint: every tensor named <module><key_suffix>, in file order.
+// Each module must have all of <module><part> for `parts` (else qatwb::Error naming `dir` and the
+// missing tensor); those names are added to `used`.
+std::vector<std::string> packed_modules(const model::SafetensorsReader& reader,
+                                        const std::string& dir, const std::string& key_suffix,
+                                        const std::vector<std::string>& parts,
+                                        std::set<std::string>& used);
+
 }  // namespace qatwb::exporter

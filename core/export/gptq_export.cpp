@@ -166,16 +166,8 @@ PackedExport read_gptq_export(const std::string& dir) {
 
   auto reader = model::SafetensorsReader::open(dir);
   std::set<std::string> used;
-  const std::string suffix = ".qweight";
-  for (const auto& name : reader.names()) {
-    if (name.size() <= suffix.size() ||
-        name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
-      continue;
-    const std::string m = name.substr(0, name.size() - suffix.size());
-    for (const char* part : {".qweight", ".qzeros", ".scales", ".g_idx"}) {
-      if (!reader.contains(m + part)) throw Error(dir + ": " + m + part + " is missing");
-      used.insert(m + part);
-    }
+  for (const auto& m :
+       packed_modules(reader, dir, ".qweight", {".qweight", ".qzeros", ".scales", ".g_idx"}, used)) {
     auto qweight = reader.tensor(m + ".qweight");
     auto qzeros = reader.tensor(m + ".qzeros");
     auto scales = reader.tensor(m + ".scales");
