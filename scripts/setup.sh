@@ -17,7 +17,8 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 pkgs=(build-essential cmake ninja-build ccache pkg-config git
       libtorch-dev libopenblas0-openmp libopenblas-openmp-dev
       libyaml-cpp-dev libsqlite3-dev sqlite3 nlohmann-json3-dev libpcre2-dev libzstd-dev zlib1g-dev
-      libcli11-dev libjemalloc-dev libgloo-dev
+      libcli11-dev libjemalloc-dev libgloo-dev libncurses-dev
+      tmux  # drives `qatwb watch` in its terminal test
       openssh-server openssh-client procps
       slurmctld slurmd slurm-client)  # a throw-away single-node Slurm for the jobs tests
 # Node (for the reference JS tokenizers) may already come from elsewhere (e.g. nodesource, which
