@@ -80,6 +80,32 @@ struct EvalSection {
   std::string text;            // held-out text file; default: the sampled held-out split
 };
 
+// Elastic averaging SGD (Zhang et al. 2015) across the data-parallel ranks: each rank trains its
+// own replica (no gradient averaging) and is pulled toward a centre copy held on every rank.
+//  symmetric:  every `tau` steps, d_i = x_i - c; x_i -= alpha d_i; c += (beta / p) sum_i d_i.
+//  sequential: SupportiveQAT's variant: workers train in turns of `stickiness` steps each; after
+//              every full round (p * stickiness steps) they are visited in order,
+//              d_i = x_i - c; x_i -= alpha d_i; c += beta_i d_i (beta_i from worker_betas).
+// The centre is what is evaluated, checkpointed as the run's model and exported.
+struct EasgdSection {
+  enum class Mode { Symmetric, Sequential };
+  bool enabled = false;
+  Mode mode = Mode::Symmetric;
+  double alpha = 0.1;
+  double beta = 0.9;
+  int64_t tau = 10;
+  int64_t stickiness = 5;
+  std::vector<double> worker_betas;            // sequential; empty: beta for every worker
+  std::vector<quant::Rounding> worker_rounding = {quant::Rounding::Nearest};  // cycled over ranks
+
+  double beta_of(int worker) const {
+    return worker_betas.empty() ? beta : worker_betas[static_cast<size_t>(worker) % worker_betas.size()];
+  }
+  quant::Rounding rounding_of(int worker) const {
+    return worker_rounding[static_cast<size_t>(worker) % worker_rounding.size()];
+  }
+};
+
 struct RunnerSection {
   enum class Kind { Local, Ssh, Slurm } kind = Kind::Local;
   std::string host;  // ssh: user@host[:port]; slurm: login host ("" for local sbatch)
@@ -99,6 +125,7 @@ struct ProjectConfig {
   quant::QuantScheme quant;
   TrainSection train;
   EvalSection eval;
+  EasgdSection easgd;
   RunnerSection runner;
 };
 

@@ -199,6 +199,25 @@ ConfigNode to_node(const ProjectConfig& c) {
       .boolean("post_quant_ppl", c.eval.post_quant_ppl);
   if (!c.eval.text.empty()) eval.str("text", c.eval.text);
 
+  MapBuilder easgd;
+  if (c.easgd.enabled) {
+    std::vector<std::string> rounding;
+    for (auto r : c.easgd.worker_rounding) rounding.push_back(quant::to_string(r));
+    easgd.boolean("enabled", true)
+        .str("mode", c.easgd.mode == EasgdSection::Mode::Symmetric ? "symmetric" : "sequential")
+        .number("alpha", c.easgd.alpha)
+        .number("beta", c.easgd.beta)
+        .integer("tau", c.easgd.tau)
+        .integer("stickiness", c.easgd.stickiness)
+        .child("rounding", string_list(rounding));
+    if (!c.easgd.worker_betas.empty()) {
+      ConfigNode betas = ConfigNode::make_sequence();
+      for (double b : c.easgd.worker_betas)
+        betas.items.push_back(ConfigNode::make_scalar(format_number(b), Hint::Number));
+      easgd.child("worker_betas", betas);
+    }
+  }
+
   MapBuilder runner;
   runner.str("kind", to_string(c.runner.kind))
       .str("host", c.runner.host)
@@ -215,8 +234,9 @@ ConfigNode to_node(const ProjectConfig& c) {
       .child("tokenize", tok.node)
       .child("quant", quant_node(c.quant))
       .child("train", train_node(c.train))
-      .child("eval", eval.node)
-      .child("runner", runner.node);
+      .child("eval", eval.node);
+  if (c.easgd.enabled) root.child("easgd", easgd.node);
+  root.child("runner", runner.node);
   return root.node;
 }
 

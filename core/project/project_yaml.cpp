@@ -1,5 +1,6 @@
 #include "core/project/project_yaml.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <regex>
@@ -46,7 +47,7 @@ class ProjectTyper {
   ProjectConfig run() {
     r_.check_keys(root_, "",
                   {"name", "description", "extends", "model", "data", "tokenize", "quant", "train",
-                   "eval", "runner"});
+                   "eval", "easgd", "runner"});
     read_top();
     read_model();
     read_data();
@@ -54,6 +55,7 @@ class ProjectTyper {
     read_quant();
     read_train();
     read_eval();
+    read_easgd();
     read_runner();
     if (!r_.diagnostics().empty()) throw ProjectErrors(r_.diagnostics());
     return config_;
@@ -381,6 +383,70 @@ class ProjectTyper {
       fail(n, "eval.max_windows", "must be >= 0 (0: all)");
     r_.read_bool(sec, "post_quant_ppl", P, e.post_quant_ppl);
     resolve_path(r_.read_string(sec, "text", P, e.text), e.text);
+  }
+
+  void read_easgd() {
+    auto& e = config_.easgd;
+    const std::string P = "easgd";
+    const ConfigNode* sec = r_.section(&root_, "easgd", "",
+                                       {"enabled", "mode", "alpha", "beta", "tau", "stickiness",
+                                        "worker_betas", "rounding"});
+    if (!sec) return;
+    e.enabled = true;  // a present section means on, unless `enabled: false`
+    r_.read_bool(sec, "enabled", P, e.enabled);
+    std::string mode;
+    if (r_.read_choice(sec, "mode", P, {"symmetric", "sequential"}, mode))
+      e.mode = mode == "symmetric" ? EasgdSection::Mode::Symmetric : EasgdSection::Mode::Sequential;
+    if (auto* n = r_.read_number(sec, "alpha", P, e.alpha); n && !(e.alpha >= 0 && e.alpha <= 1))
+      fail(n, "easgd.alpha", "must be in [0, 1], got " + n->scalar);
+    if (auto* n = r_.read_number(sec, "beta", P, e.beta); n && !(e.beta >= 0 && e.beta <= 2))
+      fail(n, "easgd.beta", "must be in [0, 2], got " + n->scalar);
+    if (auto* n = r_.read_int(sec, "tau", P, e.tau); n && e.tau < 1)
+      fail(n, "easgd.tau", "must be >= 1 (steps between elastic updates), got " + n->scalar);
+    if (auto* n = r_.read_int(sec, "stickiness", P, e.stickiness); n && e.stickiness < 1)
+      fail(n, "easgd.stickiness", "must be >= 1 (steps a worker trains per turn), got " + n->scalar);
+    if (const ConfigNode* n = sec->find("worker_betas")) {
+      if (n->kind != ConfigNode::Kind::Sequence || n->items.empty()) {
+        fail(n, "easgd.worker_betas", "expected a non-empty list of numbers, got " + n->describe());
+      } else {
+        e.worker_betas.clear();
+        for (size_t i = 0; i < n->items.size(); ++i) {
+          const std::string field = "easgd.worker_betas[" + std::to_string(i) + "]";
+          double b = 0;
+          if (!r_.to_number(n->items[i], field, b)) continue;
+          if (!(b >= 0 && b <= 2)) fail(&n->items[i], field, "must be in [0, 2], got " + n->items[i].scalar);
+          e.worker_betas.push_back(b);
+        }
+      }
+    }
+    std::vector<std::string> rounding;
+    if (auto* n = r_.read_string_list(sec, "rounding", P, rounding)) {
+      if (rounding.empty()) fail(n, "easgd.rounding", "expected a non-empty list of nearest / up / down");
+      std::vector<quant::Rounding> parsed;
+      for (size_t i = 0; i < rounding.size(); ++i) {
+        quant::Rounding r;
+        if (!quant::parse(rounding[i], r)) {
+          fail(n, "easgd.rounding[" + std::to_string(i) + "]",
+               "expected nearest, up or down, got '" + rounding[i] + "'");
+          continue;
+        }
+        parsed.push_back(r);
+      }
+      if (!parsed.empty()) e.worker_rounding = parsed;
+      const bool directed = std::any_of(parsed.begin(), parsed.end(), [](quant::Rounding r) {
+        return r != quant::Rounding::Nearest;
+      });
+      const auto& q = config_.quant;
+      const bool remainder_free = q.surrogate == quant::Surrogate::Ste ||
+                                  q.surrogate == quant::Surrogate::Lsq ||
+                                  q.surrogate == quant::Surrogate::Pact;
+      if (directed && (!q.enabled || q.format != quant::Format::Int || q.ternary() || q.bits < 1.5 ||
+                       !remainder_free))
+        fail(n, "easgd.rounding",
+             "up / down rounding needs an INT weight grid of 2+ bits and a surrogate whose "
+             "gradient does not depend on the rounding remainder (ste, lsq or pact), got " +
+                 std::string(quant::to_string(q.surrogate)));
+    }
   }
 
   void read_runner() {

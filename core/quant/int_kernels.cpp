@@ -322,6 +322,18 @@ torch::Tensor table_tensor(const WeightGrid& g, const torch::Device& dev) {
   return torch::from_blob(t.data(), {static_cast<int64_t>(t.size())}, torch::kFloat).clone().to(dev);
 }
 
+torch::Tensor round_codes(const torch::Tensor& v, Rounding r) {
+  switch (r) {
+    case Rounding::Up:
+      return torch::ceil(v);
+    case Rounding::Down:
+      return torch::floor(v);
+    case Rounding::Nearest:
+      break;
+  }
+  return torch::round(v);
+}
+
 // Torch-op forward: float codes [rows, cols].
 torch::Tensor torch_codes(const IntQuantSpec& spec, const torch::Tensor& v,
                           const torch::Tensor& z_rows) {
@@ -330,9 +342,10 @@ torch::Tensor torch_codes(const IntQuantSpec& spec, const torch::Tensor& v,
     case GridKind::Int: {
       if (!z_rows.defined())
         // "+ 0.0" turns round()'s -0.0 into +0.0, as the fused kernel produces.
-        return (torch::round(v.clamp(g.cmin - 1.0, g.cmax + 1.0)) + 0.0).clamp(g.cmin, g.cmax);
+        return (round_codes(v.clamp(g.cmin - 1.0, g.cmax + 1.0), spec.rounding) + 0.0)
+            .clamp(g.cmin, g.cmax);
       auto u = torch::min(torch::max(v, g.cmin - z_rows - 1.0), g.cmax - z_rows + 1.0);
-      return (torch::round(u) + z_rows).clamp(g.cmin, g.cmax);
+      return (round_codes(u, spec.rounding) + z_rows).clamp(g.cmin, g.cmax);
     }
     case GridKind::Stretched:
       return torch::round(v.clamp(-0.99, 0.99).mul(g.n).sub(g.h)).clamp(g.cmin, g.cmax);
@@ -369,7 +382,7 @@ std::vector<double> IntQuantSpec::to_vector() const {
   return {static_cast<double>(grid.kind), grid.bits, grid.symmetric ? 1.0 : 0.0,
           static_cast<double>(grid.cmin), static_cast<double>(grid.cmax), grid.n, grid.h,
           grid.seq_out, grid.qp_gamma, static_cast<double>(weight_grad), amplitude,
-          static_cast<double>(fourier_order), ewgs_delta, gamma};
+          static_cast<double>(fourier_order), ewgs_delta, gamma, static_cast<double>(rounding)};
 }
 
 IntQuantSpec IntQuantSpec::from_vector(const std::vector<double>& v) {
@@ -388,6 +401,7 @@ IntQuantSpec IntQuantSpec::from_vector(const std::vector<double>& v) {
   s.fourier_order = static_cast<int>(v.at(11));
   s.ewgs_delta = v.at(12);
   s.gamma = v.at(13);
+  s.rounding = static_cast<Rounding>(static_cast<int>(v.at(14)));
   return s;
 }
 
@@ -400,7 +414,7 @@ torch::Tensor int_forward_values(const IntQuantSpec& spec, const torch::Tensor& 
   check_inputs(w2d, scale, rps);
   auto sc = scale.detach().to(torch::kFloat).contiguous();
   auto zp = zero.defined() ? zero.detach().to(torch::kFloat).contiguous() : torch::Tensor();
-  if (use_fused(w2d) && sc.device().is_cpu()) {
+  if (use_fused(w2d) && spec.rounding == Rounding::Nearest && sc.device().is_cpu()) {
     const KParams p = make_params(spec, 0.2);
     auto out = torch::empty_like(w2d);
     const int64_t cols = w2d.size(1);
@@ -434,7 +448,7 @@ torch::Tensor int_forward_codes(const IntQuantSpec& spec, const torch::Tensor& w
   auto sc = scale.detach().to(torch::kFloat).contiguous();
   auto zp = zero.defined() ? zero.detach().to(torch::kFloat).contiguous() : torch::Tensor();
   auto wd = w2d.detach();
-  if (use_fused(wd) && sc.device().is_cpu()) {
+  if (use_fused(wd) && spec.rounding == Rounding::Nearest && sc.device().is_cpu()) {
     const KParams p = make_params(spec, 0.2);
     auto codes = torch::empty(wd.sizes(), wd.options().dtype(code_type));
     const int64_t cols = wd.size(1);
@@ -485,7 +499,7 @@ IntBackward int_backward(const IntQuantSpec& spec, const torch::Tensor& w2d,
   auto zp = zero.defined() ? zero.detach().to(torch::kFloat).contiguous() : torch::Tensor();
   const int64_t rows = w2d.size(0), cols = w2d.size(1);
   torch::Tensor ds_row, da_row;  // [rows] double
-  if (use_fused(w2d) && sc.device().is_cpu()) {
+  if (use_fused(w2d) && spec.rounding == Rounding::Nearest && sc.device().is_cpu()) {
     const KParams p = make_params(spec, alpha);
     auto g = g2d.to(w2d.scalar_type()).contiguous();
     res.grad_w = torch::empty_like(w2d);
@@ -520,7 +534,7 @@ IntBackward int_backward(const IntQuantSpec& spec, const torch::Tensor& w2d,
       case GridKind::Int: {
         auto uc = z_rows.defined() ? v + z_rows : v;
         inside = (uc >= gr.cmin).logical_and(uc <= gr.cmax);
-        q = torch::round(v);
+        q = round_codes(v, spec.rounding);
         auto zr = z_rows.defined() ? z_rows : fzero;
         d = torch::where(inside, q - v, torch::where(uc < gr.cmin, gr.cmin - zr, gr.cmax - zr));
         rc = v - q;

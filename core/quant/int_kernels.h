@@ -20,6 +20,10 @@ struct IntQuantSpec {
   int fourier_order = 0;   // StableQAT M
   double ewgs_delta = 0.0;
   double gamma = 1.0;      // LSQ gradient scale applied to dL/ds
+  // INT grids only. Directed rounding takes the torch-op path (the fused kernel rounds to
+  // nearest); the surrogate's remainder terms assume nearest, so the project parser allows
+  // up/down only with remainder-free surrogates (STE, LSQ, PACT).
+  Rounding rounding = Rounding::Nearest;
 
   std::vector<double> to_vector() const;
   static IntQuantSpec from_vector(const std::vector<double>& v);

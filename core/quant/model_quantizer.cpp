@@ -66,6 +66,12 @@ const ModelQuantizer::Entry& ModelQuantizer::entry(const std::string& module) co
   return it->second;
 }
 
+void ModelQuantizer::set_rounding(Rounding r) {
+  clear_cache();
+  rounding_ = r;
+  for (auto& [name, e] : entries_) e.wq->set_rounding(r);
+}
+
 const WeightQuantizer& ModelQuantizer::quantizer(const std::string& module) const {
   return *entry(module).wq;
 }

@@ -48,6 +48,10 @@ class ModelQuantizer : public qatwb::model::WeightHook {
   bool quantizes(const std::string& module) const { return entries_.count(module) > 0; }
   const WeightQuantizer& quantizer(const std::string& module) const;
 
+  // Rounding of every module's INT codes (EASGD's per-worker rounding); nearest by default.
+  void set_rounding(Rounding r);
+  Rounding rounding() const { return rounding_; }
+
   // Learned scales, DSQ alphas and PACT alphas (for their own optimizer group).
   std::vector<torch::Tensor> parameters() const;
   // Sum of PACT's L2 penalties on alpha (0-dim; zero when there is none).
@@ -100,6 +104,7 @@ class ModelQuantizer : public qatwb::model::WeightHook {
   std::vector<std::string> order_;
   std::map<std::string, Entry> entries_;
   bool in_step_ = false;
+  Rounding rounding_ = Rounding::Nearest;
   torch::Device device_ = torch::kCPU;
 };
 

@@ -15,6 +15,10 @@ enum class ScaleMode { MinMax, Learned, Frozen };
 // Initial scale for learned/frozen scales (QAT_METHODS.md, "Scale gradients").
 enum class ScaleInit { MaxOverQp, MaxAbs, MeanAbs, MseSearch, Auto };
 enum class Surrogate { Ste, StableQat, Dsq, Lsq, Pact, ParetoQ, Ewgs };
+// How an integer-grid code is rounded in the fake-quant forward: to nearest (half to even), up
+// (ceil) or down (floor). Directed rounding is a per-worker option of EASGD (SupportiveQAT's
+// UP / DOWN workers); real quantization for evaluation and export always rounds to nearest.
+enum class Rounding { Nearest, Up, Down };
 
 struct SurrogateParams {
   // StableQAT: amplitude A (< 1/(sqrt2*pi)) and Fourier order M (terms m = 0..M).
@@ -64,11 +68,13 @@ const char* to_string(Granularity g);
 const char* to_string(ScaleMode m);
 const char* to_string(ScaleInit i);
 const char* to_string(Surrogate s);
+const char* to_string(Rounding r);
 // Parsers return false on an unknown name (the caller reports file:line:field).
 bool parse(const std::string& s, Format& out);
 bool parse(const std::string& s, Granularity& out);
 bool parse(const std::string& s, ScaleMode& out);
 bool parse(const std::string& s, ScaleInit& out);
 bool parse(const std::string& s, Surrogate& out);
+bool parse(const std::string& s, Rounding& out);
 
 }  // namespace qatwb::quant

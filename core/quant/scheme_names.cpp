@@ -39,6 +39,8 @@ const std::pair<Surrogate, const char*> kSurrogates[] = {
     {Surrogate::Ste, "ste"},   {Surrogate::StableQat, "stableqat"}, {Surrogate::Dsq, "dsq"},
     {Surrogate::Lsq, "lsq"},   {Surrogate::Pact, "pact"},           {Surrogate::ParetoQ, "paretoq"},
     {Surrogate::Ewgs, "ewgs"}};
+const std::pair<Rounding, const char*> kRoundings[] = {
+    {Rounding::Nearest, "nearest"}, {Rounding::Up, "up"}, {Rounding::Down, "down"}};
 
 }  // namespace
 
@@ -47,10 +49,12 @@ const char* to_string(Granularity g) { return name_of(kGranularities, g); }
 const char* to_string(ScaleMode m) { return name_of(kScaleModes, m); }
 const char* to_string(ScaleInit i) { return name_of(kScaleInits, i); }
 const char* to_string(Surrogate s) { return name_of(kSurrogates, s); }
+const char* to_string(Rounding r) { return name_of(kRoundings, r); }
 bool parse(const std::string& s, Format& out) { return value_of(kFormats, s, out); }
 bool parse(const std::string& s, Granularity& out) { return value_of(kGranularities, s, out); }
 bool parse(const std::string& s, ScaleMode& out) { return value_of(kScaleModes, s, out); }
 bool parse(const std::string& s, ScaleInit& out) { return value_of(kScaleInits, s, out); }
 bool parse(const std::string& s, Surrogate& out) { return value_of(kSurrogates, s, out); }
+bool parse(const std::string& s, Rounding& out) { return value_of(kRoundings, s, out); }
 
 }  // namespace qatwb::quant

@@ -21,6 +21,8 @@ class WeightQuantizer {
   Format format() const { return scheme_.format; }
   const BlockLayout& layout() const { return layout_; }
   const IntQuantSpec& spec() const { return spec_; }
+  // Rounding of INT codes in forward() and quantize() (EASGD workers); FP4 formats ignore it.
+  void set_rounding(Rounding r) { spec_.rounding = r; }
   int levels_total() const;
 
   // Fake-quantized weight (w's dtype and shape), differentiable w.r.t. w, the learned scale

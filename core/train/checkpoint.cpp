@@ -36,7 +36,8 @@ void restore_rng(const nlohmann::json& j) {
 
 void write_checkpoint(const std::string& dir, model::Llama& model,
                       quant::ModelQuantizer* quantizer, torch::optim::Optimizer& optimizer,
-                      const nlohmann::json& trainer_state) {
+                      const nlohmann::json& trainer_state,
+                      const std::map<std::string, model::NamedTensors>& extra_files) {
   const fs::path final_dir(dir);
   const fs::path tmp = final_dir.string() + ".tmp";
   std::error_code ec;
@@ -46,6 +47,8 @@ void write_checkpoint(const std::string& dir, model::Llama& model,
   if (quantizer) {
     model::save_safetensors((tmp / "quantizer.safetensors").string(), quantizer->state());
   }
+  for (const auto& [file, tensors] : extra_files)
+    model::save_safetensors((tmp / file).string(), tensors);
   {
     torch::serialize::OutputArchive archive;
     optimizer.save(archive);
@@ -62,6 +65,15 @@ void write_checkpoint(const std::string& dir, model::Llama& model,
   fs::remove_all(final_dir, ec);
   fs::rename(tmp, final_dir, ec);
   if (ec) throw Error("cannot move checkpoint into place at " + dir + ": " + ec.message());
+}
+
+model::NamedTensors read_checkpoint_tensors(const std::string& dir, const std::string& file) {
+  const fs::path path = fs::path(dir) / file;
+  if (!fs::exists(path)) throw Error(path.string() + ": missing from the checkpoint");
+  auto reader = model::SafetensorsReader::open(path.string());
+  model::NamedTensors tensors;
+  for (const auto& name : reader.names()) tensors.emplace_back(name, reader.tensor(name).clone());
+  return tensors;
 }
 
 nlohmann::json read_checkpoint(const std::string& dir, model::Llama& model,

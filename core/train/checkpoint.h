@@ -3,12 +3,14 @@
 // optimizer.pt (AdamW state) and trainer.json (step, data position, statistics, RNG state).
 // Written to a temporary folder and renamed, so a crash never leaves a half checkpoint.
 #pragma once
+#include <map>
 #include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "core/model/llama.h"
+#include "core/model/safetensors.h"
 
 namespace qatwb::quant {
 class ModelQuantizer;
@@ -16,9 +18,15 @@ class ModelQuantizer;
 
 namespace qatwb::train {
 
+// `extra_files`: more tensors to keep with the checkpoint, by file name (e.g. EASGD's centre in
+// "easgd_centre.safetensors"), written inside the same atomic rename.
 void write_checkpoint(const std::string& dir, model::Llama& model,
                       quant::ModelQuantizer* quantizer, torch::optim::Optimizer& optimizer,
-                      const nlohmann::json& trainer_state);
+                      const nlohmann::json& trainer_state,
+                      const std::map<std::string, model::NamedTensors>& extra_files = {});
+
+// Reads one of the extra files of a checkpoint; throws qatwb::Error naming it when missing.
+model::NamedTensors read_checkpoint_tensors(const std::string& dir, const std::string& file);
 
 // Loads into the given objects (same architecture and parameter order); returns trainer.json.
 nlohmann::json read_checkpoint(const std::string& dir, model::Llama& model,

@@ -91,6 +91,15 @@ DataParallel::DataParallel(const DistEnv& env) : env_(env), impl_(std::make_uniq
 DataParallel::~DataParallel() = default;
 
 void DataParallel::average(const std::vector<torch::Tensor>& tensors, int64_t bucket_bytes) {
+  reduce_buckets(tensors, bucket_bytes, env_.world_size);
+}
+
+void DataParallel::all_sum(const std::vector<torch::Tensor>& tensors, int64_t bucket_bytes) {
+  reduce_buckets(tensors, bucket_bytes, 1.0);
+}
+
+void DataParallel::reduce_buckets(const std::vector<torch::Tensor>& tensors,
+                                  int64_t bucket_bytes, double divisor) {
   size_t i = 0;
   while (i < tensors.size()) {
     std::vector<torch::Tensor> bucket;
@@ -108,7 +117,7 @@ void DataParallel::average(const std::vector<torch::Tensor>& tensors, int64_t bu
         }(),
         0)};
     impl_->group->allreduce(flat)->wait();
-    flat[0].div_(env_.world_size);
+    if (divisor != 1.0) flat[0].div_(divisor);
     int64_t offset = 0;
     for (auto& t : bucket) {
       const int64_t n = t.numel();
@@ -125,9 +134,15 @@ torch::Tensor DataParallel::sum(const torch::Tensor& values) {
 }
 
 void DataParallel::broadcast_from_main(const std::vector<torch::Tensor>& tensors) {
+  broadcast(tensors, 0);
+}
+
+void DataParallel::broadcast(const std::vector<torch::Tensor>& tensors, int root) {
+  c10d::BroadcastOptions opts;
+  opts.rootRank = root;
   for (const auto& t : tensors) {
     std::vector<torch::Tensor> v{t.detach().cpu().contiguous().clone()};
-    impl_->group->broadcast(v)->wait();
+    impl_->group->broadcast(v, opts)->wait();
     torch::NoGradGuard no_grad;
     t.copy_(v[0]);
   }

@@ -33,13 +33,19 @@ class DataParallel {
   const DistEnv& env() const { return env_; }
   // Averages the tensors across ranks in place, coalesced into buckets of about bucket_bytes.
   void average(const std::vector<torch::Tensor>& tensors, int64_t bucket_bytes = 25 << 20);
+  // Sums the tensors across ranks in place (same buckets as average()).
+  void all_sum(const std::vector<torch::Tensor>& tensors, int64_t bucket_bytes = 25 << 20);
   // Sum across ranks of small per-step values (loss sums, flags).
   torch::Tensor sum(const torch::Tensor& values);
   // Copies rank 0's tensors to every rank.
   void broadcast_from_main(const std::vector<torch::Tensor>& tensors);
+  // Copies rank `root`'s tensors to every rank (same shapes on every rank).
+  void broadcast(const std::vector<torch::Tensor>& tensors, int root);
   void barrier();
 
  private:
+  void reduce_buckets(const std::vector<torch::Tensor>& tensors, int64_t bucket_bytes,
+                      double divisor);
   struct Impl;
   DistEnv env_;
   std::unique_ptr<Impl> impl_;

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <sstream>
 
 #include "core/eval/causal_lm_loss.h"
@@ -31,9 +32,11 @@ bool contains(const std::vector<int64_t>& v, int64_t x) {
   return std::find(v.begin(), v.end(), x) != v.end();
 }
 
-std::string checkpoint_name(int64_t step) {
+const char* kCentreFile = "easgd_centre.safetensors";
+
+std::string centre_tensor_name(size_t k) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "step-%08lld", static_cast<long long>(step));
+  std::snprintf(buf, sizeof buf, "param.%05zu", k);
   return buf;
 }
 
@@ -81,8 +84,44 @@ Trainer::Trainer(const project::ProjectConfig& config, model::Llama model,
 
 Trainer::~Trainer() = default;
 
+ElasticAveraging* Trainer::elastic() {
+  if (!config_.easgd.enabled) return nullptr;
+  if (!elastic_) {
+    std::vector<torch::Tensor> params;
+    for (auto& g : optimizer_->param_groups())
+      for (auto& p : g.params()) params.push_back(p);
+    elastic_ = std::make_unique<ElasticAveraging>(config_.easgd, dp_, std::move(params));
+    if (quantizer_) quantizer_->set_rounding(config_.easgd.rounding_of(elastic_->worker()));
+  }
+  return elastic_.get();
+}
+
+std::string Trainer::worker_checkpoint_path(const std::string& main_dir) const {
+  // checkpoints/step-N (rank 0: its replica and the centre) and
+  // checkpoints/workers/rank-R/step-N (the other ranks' replicas).
+  const std::filesystem::path main(main_dir);
+  const int rank = dp_ ? dp_->env().rank : 0;
+  if (rank == 0) return main_dir;
+  return (main.parent_path() / "workers" / ("rank-" + std::to_string(rank)) / main.filename())
+      .string();
+}
+
 void Trainer::resume_from(const std::string& checkpoint_dir) {
-  auto state = read_checkpoint(checkpoint_dir, model_, quantizer_.get(), *optimizer_);
+  ElasticAveraging* easgd = elastic();
+  const std::string own_dir = easgd ? worker_checkpoint_path(checkpoint_dir) : checkpoint_dir;
+  auto state = read_checkpoint(own_dir, model_, quantizer_.get(), *optimizer_);
+  if (easgd) {
+    auto tensors = read_checkpoint_tensors(checkpoint_dir, kCentreFile);
+    std::map<std::string, torch::Tensor> by_name(tensors.begin(), tensors.end());
+    std::vector<torch::Tensor> centre;
+    for (size_t k = 0; k < easgd->params().size(); ++k) {
+      auto it = by_name.find(centre_tensor_name(k));
+      if (it == by_name.end())
+        throw Error(checkpoint_dir + "/" + kCentreFile + ": no tensor " + centre_tensor_name(k));
+      centre.push_back(it->second);
+    }
+    easgd->set_centre(centre);
+  }
   step_ = state.at("step").get<int64_t>();
   auto loader_state = data::LoaderState::from_json(state.at("loader").get<std::string>());
   loader_state.rank = loader_.state().rank;  // ranks step in lockstep; rank 0 saved its own
@@ -104,6 +143,11 @@ void Trainer::apply_lr(int64_t step) {
 Trainer::StepResult Trainer::train_step() {
   const auto& t = config_.train;
   StepResult r;
+  ElasticAveraging* easgd = elastic();
+  if (easgd && !easgd->trains_at(step_)) {
+    r.trained = false;
+    return r;
+  }
   optimizer_->zero_grad();
   model_->train();
   if (quantizer_) quantizer_->begin_step();
@@ -138,7 +182,7 @@ Trainer::StepResult Trainer::train_step() {
   for (auto& g : optimizer_->param_groups())
     for (auto& p : g.params())
       if (p.grad().defined()) params.push_back(p);
-  if (dp_) {
+  if (dp_ && !easgd) {
     std::vector<torch::Tensor> grads;
     for (auto& p : params) grads.push_back(p.grad());
     dp_->average(grads);
@@ -157,6 +201,39 @@ Trainer::StepResult Trainer::train_step() {
     optimizer_->zero_grad();
   }
   return r;
+}
+
+// EASGD: every worker trained (or waited for its turn) on its own data; gather the per-worker
+// losses, gradient norms and finiteness so rank 0 can report them and every rank agrees on
+// whether the step counts as bad.
+void Trainer::combine_worker_results(StepResult& r) {
+  const int p = elastic_->workers();
+  const int me = elastic_->worker();
+  auto v = torch::zeros({4 * p}, torch::kDouble);
+  if (r.trained) {
+    v[me] = std::isfinite(r.loss) ? r.loss : 0.0;
+    v[p + me] = std::isfinite(r.grad_norm) ? r.grad_norm : 0.0;
+    v[2 * p + me] = 1.0;
+    v[3 * p + me] = r.finite ? 0.0 : 1.0;
+  }
+  if (dp_) v = dp_->sum(v);
+  double loss = 0, norm = 0;
+  int trained = 0;
+  bool finite = true;
+  r.worker_loss.assign(p, std::numeric_limits<double>::quiet_NaN());
+  for (int i = 0; i < p; ++i) {
+    if (v[3 * p + i].item<double>() > 0) finite = false;
+    if (v[2 * p + i].item<double>() == 0) continue;
+    r.worker_loss[i] = v[i].item<double>();
+    loss += r.worker_loss[i];
+    norm += v[p + i].item<double>();
+    ++trained;
+  }
+  r.finite = finite;
+  r.trained = trained > 0;
+  r.loss = trained ? loss / trained : std::numeric_limits<double>::quiet_NaN();
+  r.grad_norm = trained ? norm / trained : std::numeric_limits<double>::quiet_NaN();
+  if (!finite) r.loss = std::numeric_limits<double>::quiet_NaN();
 }
 
 void Trainer::log_details(int64_t step) {
@@ -182,7 +259,16 @@ void Trainer::log_details(int64_t step) {
 std::map<std::string, double> Trainer::run_eval(int64_t step) {
   std::map<std::string, double> values;
   if (events_) {
-    values = evaluator_.evaluate(model_, quantizer_.get(), config_.eval.post_quant_ppl);
+    if (ElasticAveraging* easgd = elastic()) {
+      // The centre is the model that is evaluated (and exported), with nearest rounding.
+      ElasticAveraging::CentreSwap centre(*easgd);
+      const auto rounding = quantizer_ ? quantizer_->rounding() : quant::Rounding::Nearest;
+      if (quantizer_) quantizer_->set_rounding(quant::Rounding::Nearest);
+      values = evaluator_.evaluate(model_, quantizer_.get(), config_.eval.post_quant_ppl);
+      if (quantizer_) quantizer_->set_rounding(rounding);
+    } else {
+      values = evaluator_.evaluate(model_, quantizer_.get(), config_.eval.post_quant_ppl);
+    }
     events_->eval(step, values);
   }
   if (dp_) dp_->barrier();
@@ -196,7 +282,19 @@ void Trainer::save_checkpoint(int64_t step) {
                           {"bad_streak", bad_streak_},
                           {"skipped_steps", skipped_steps_}};
   const std::string dir = run_dir_.checkpoint_path(step);
-  if (events_) {
+  if (ElasticAveraging* easgd = elastic()) {
+    // Every worker keeps its own replica and optimizer; rank 0's folder also holds the centre
+    // and is written last, so a complete main checkpoint implies complete worker ones.
+    if (!events_) write_checkpoint(worker_checkpoint_path(dir), model_, quantizer_.get(), *optimizer_, state);
+    if (dp_) dp_->barrier();
+    if (events_) {
+      model::NamedTensors centre;
+      for (size_t k = 0; k < easgd->centre().size(); ++k)
+        centre.emplace_back(centre_tensor_name(k), easgd->centre()[k]);
+      write_checkpoint(dir, model_, quantizer_.get(), *optimizer_, state, {{kCentreFile, centre}});
+      events_->checkpoint(step, dir);
+    }
+  } else if (events_) {
     write_checkpoint(dir, model_, quantizer_.get(), *optimizer_, state);
     events_->checkpoint(step, dir);
   }
@@ -220,10 +318,23 @@ TrainOutcome Trainer::run() {
       return out;
     }
     const auto t0 = Clock::now();
-    const StepResult r = train_step();
+    StepResult r = train_step();
+    if (elastic_) combine_worker_results(r);
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     const int64_t step = step_;  // index of the step just taken
     ++step_;
+    std::map<std::string, double> elastic_values;
+    if (elastic_ && elastic_->update_due(step_)) {
+      // Runs even after a skipped step: every rank must take part in the same collectives.
+      const auto distances = elastic_->update();
+      double mean = 0;
+      for (size_t i = 0; i < distances.size(); ++i) {
+        elastic_values["easgd/distance/" + std::to_string(i)] = distances[i];
+        mean += distances[i] / static_cast<double>(distances.size());
+      }
+      elastic_values["easgd/distance_mean"] = mean;
+      if (events_) events_->metric(step, elastic_values);
+    }
     if (!r.finite) {
       ++bad_streak_;
       ++skipped_steps_;
@@ -247,16 +358,21 @@ TrainOutcome Trainer::run() {
     if (t.log_every > 0 && (step % t.log_every == 0 || step_ == t.steps)) {
       const double lr = static_cast<torch::optim::AdamWOptions&>(
                             optimizer_->param_groups()[0].options()).lr();
-      if (events_) events_->metric(step, {{"loss", r.loss},
-                            {"lr", lr},
-                            {"grad_norm", r.grad_norm},
-                            {"grad_norm_mean", grad_stats_.mean()},
-                            {"grad_norm_std", grad_stats_.stddev()},
-                            {"grad_spikes", static_cast<double>(grad_stats_.spikes())},
-                            {"grad_spike", spike ? 1.0 : 0.0},
-                            {"tokens_per_s", tokens_per_step / seconds},
-                            {"step_time_s", seconds},
-                            {"skipped_steps", static_cast<double>(skipped_steps_)}});
+      std::map<std::string, double> values = {
+          {"loss", r.loss},
+          {"lr", lr},
+          {"grad_norm", r.grad_norm},
+          {"grad_norm_mean", grad_stats_.mean()},
+          {"grad_norm_std", grad_stats_.stddev()},
+          {"grad_spikes", static_cast<double>(grad_stats_.spikes())},
+          {"grad_spike", spike ? 1.0 : 0.0},
+          {"tokens_per_s", tokens_per_step / seconds},
+          {"step_time_s", seconds},
+          {"skipped_steps", static_cast<double>(skipped_steps_)}};
+      for (size_t i = 0; i < r.worker_loss.size(); ++i)
+        if (std::isfinite(r.worker_loss[i]))
+          values["worker_loss/" + std::to_string(i)] = r.worker_loss[i];
+      if (events_) events_->metric(step, values);
     }
     if (t.detail_every > 0 && step % t.detail_every == 0) log_details(step);
     if (on_step_) on_step_(step, r.loss, tokens_per_step / seconds);
@@ -267,6 +383,11 @@ TrainOutcome Trainer::run() {
   }
   out.final_eval = run_eval(step_);
   save_checkpoint(step_);
+  if (ElasticAveraging* easgd = elastic()) {
+    // The run's final model is the centre, rounded to nearest like every evaluation of it.
+    easgd->adopt_centre();
+    if (quantizer_) quantizer_->set_rounding(quant::Rounding::Nearest);
+  }
   out.status = "finished";
   out.steps_done = step_;
   return out;

@@ -14,6 +14,7 @@
 #include "core/run/event_log.h"
 #include "core/run/run_dir.h"
 #include "core/train/data_parallel.h"
+#include "core/train/easgd.h"
 #include "core/train/grad_stats.h"
 
 namespace qatwb::quant {
@@ -46,7 +47,9 @@ class Trainer {
   int64_t start_step() const { return step_; }
 
   void set_step_callback(StepCallback cb) { on_step_ = std::move(cb); }
-  // Averages gradients across ranks; rank 0 alone evaluates and writes events and checkpoints.
+  // Averages gradients across ranks (or, with easgd enabled, runs elastic averaging between the
+  // ranks' replicas); rank 0 alone evaluates and writes events and checkpoints. Call before
+  // resume_from() and run().
   void set_data_parallel(DataParallel* dp) { dp_ = dp; }
   // Asks the loop to stop after the current step (from a signal handler's flag, or the GUI).
   void request_stop() { stop_requested_ = true; }
@@ -57,10 +60,16 @@ class Trainer {
  private:
   struct StepResult {
     bool finite = true;
+    bool trained = true;  // false: an EASGD worker waiting for its turn (sequential mode)
     double loss = 0;
     double grad_norm = 0;
+    std::vector<double> worker_loss;  // EASGD: per worker (NaN for workers that did not train)
   };
   StepResult train_step();
+  // EASGD: created on first use (after set_data_parallel); null when easgd is off.
+  ElasticAveraging* elastic();
+  void combine_worker_results(StepResult& r);
+  std::string worker_checkpoint_path(const std::string& main_dir) const;
   void apply_lr(int64_t step);
   void log_details(int64_t step);
   std::map<std::string, double> run_eval(int64_t step);
@@ -73,6 +82,7 @@ class Trainer {
   eval::RunEvaluator& evaluator_;
   run::EventWriter* events_;  // null on data-parallel ranks other than 0
   DataParallel* dp_ = nullptr;
+  std::unique_ptr<ElasticAveraging> elastic_;
   const run::RunDir& run_dir_;
   torch::Device device_;
   std::unique_ptr<torch::optim::AdamW> optimizer_;

@@ -46,4 +46,26 @@ ProcessResult run_qatwb(const QStringList& args, const QByteArray& stdin_data, i
   return run_process(qatwb_bin(), args, stdin_data, timeout_ms);
 }
 
+ProcessResult run_qatwb_env(const QStringList& args, const QMap<QString, QString>& env,
+                            int timeout_ms) {
+  QProcess p;
+  auto e = QProcessEnvironment::systemEnvironment();
+  for (auto it = env.begin(); it != env.end(); ++it) e.insert(it.key(), it.value());
+  p.setProcessEnvironment(e);
+  p.start(qatwb_bin(), args);
+  p.closeWriteChannel();
+  if (!p.waitForFinished(timeout_ms)) {
+    p.kill();
+    p.waitForFinished();
+    qWarning("qatwb %s timed out", qPrintable(args.join(' ')));
+    return {};
+  }
+  ProcessResult r;
+  r.exit_code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
+  r.out = p.readAllStandardOutput();
+  r.err = p.readAllStandardError();
+  if (r.exit_code != 0) qInfo("qatwb %s: %s", qPrintable(args.join(' ')), r.err.constData());
+  return r;
+}
+
 }  // namespace qatwb::test

@@ -1,6 +1,7 @@
 // Where tests find things: the source tree, the build tree, the qatwb binary and the npm
 // fixtures. Set by CTest (tests/CMakeLists.txt); a test run by hand needs the same variables.
 #pragma once
+#include <QMap>
 #include <QString>
 #include <QStringList>
 
@@ -23,5 +24,8 @@ ProcessResult run_process(const QString& program, const QStringList& args,
                           const QString& working_dir = {});
 ProcessResult run_qatwb(const QStringList& args, const QByteArray& stdin_data = {},
                         int timeout_ms = 600000);
+// The qatwb CLI with extra environment variables; stderr is printed when it fails.
+ProcessResult run_qatwb_env(const QStringList& args, const QMap<QString, QString>& env = {},
+                            int timeout_ms = 600000);
 
 }  // namespace qatwb::test

@@ -8,50 +8,19 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "tests/common/run_events.h"
 #include "tests/common/test_env.h"
 
 namespace {
 
-struct Run {
-  int exit_code = -1;
-  QByteArray err;
-};
-
-Run run_qatwb_env(const QStringList& args, const QMap<QString, QString>& env = {}) {
-  QProcess p;
-  auto e = QProcessEnvironment::systemEnvironment();
-  for (auto it = env.begin(); it != env.end(); ++it) e.insert(it.key(), it.value());
-  p.setProcessEnvironment(e);
-  p.start(qatwb::test::qatwb_bin(), args);
-  p.waitForFinished(600000);
-  Run r;
-  r.exit_code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
-  r.err = p.readAllStandardError();
-  if (r.exit_code != 0) qInfo("qatwb %s: %s", qPrintable(args.join(' ')), r.err.constData());
-  return r;
-}
-
-std::vector<nlohmann::json> events(const QString& run_dir) {
-  std::ifstream in((run_dir + "/events.jsonl").toStdString());
-  std::vector<nlohmann::json> out;
-  std::string line;
-  while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
-  return out;
-}
+using qatwb::test::run_qatwb_env;
 
 std::map<int64_t, double> losses(const QString& run_dir) {
-  std::map<int64_t, double> out;
-  for (const auto& e : events(run_dir))
-    if (e["type"] == "metric" && e["values"].contains("loss"))
-      out[e["step"].get<int64_t>()] = e["values"]["loss"].get<double>();
-  return out;
+  return qatwb::test::run_metric(run_dir, "loss");
 }
 
 std::vector<nlohmann::json> of_type(const QString& run_dir, const std::string& type) {
-  std::vector<nlohmann::json> out;
-  for (const auto& e : events(run_dir))
-    if (e["type"] == type) out.push_back(e);
-  return out;
+  return qatwb::test::run_events_of_type(run_dir, type);
 }
 
 }  // namespace
