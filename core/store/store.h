@@ -50,6 +50,7 @@ struct Bucket {
   double min = 0;  // NaN when every value in the bucket is NaN
   double max = 0;
   double last = 0;  // value at step_last
+  double time_last = 0;  // unix seconds of step_last (NaN when unknown)
 };
 
 struct RunSummary {
@@ -94,6 +95,8 @@ class Store {
   std::vector<Bucket> series(int64_t run, const std::string& key, int buckets,
                              std::optional<int64_t> step_min = std::nullopt,
                              std::optional<int64_t> step_max = std::nullopt) const;
+  // Time (unix seconds) of the lowest step of a series; nullopt when empty or unknown.
+  std::optional<double> first_time(int64_t run, const std::string& key) const;
   // Every point of a series (for small ones and tests), sorted by step.
   std::vector<std::pair<int64_t, double>> points(int64_t run, const std::string& key) const;
   // Row counts per table (for tests and `runs show --json`).

@@ -95,6 +95,15 @@ std::vector<std::string> Store::metric_keys(int64_t run) const {
   return out;
 }
 
+std::optional<double> Store::first_time(int64_t run, const std::string& key) const {
+  Stmt s(db_, path_,
+         "SELECT m.time FROM metrics m JOIN metric_keys k ON k.id = m.key "
+         "WHERE m.run = ?1 AND k.name = ?2 ORDER BY m.step LIMIT 1");
+  s.bind_int(1, run).bind_text(2, key);
+  if (!s.step() || s.is_null(0)) return std::nullopt;
+  return s.col_double(0);
+}
+
 std::vector<std::pair<int64_t, double>> Store::points(int64_t run, const std::string& key) const {
   Stmt s(db_, path_,
          "SELECT m.step, m.value FROM metrics m JOIN metric_keys k ON k.id = m.key "
@@ -132,7 +141,7 @@ std::vector<Bucket> Store::series(int64_t run, const std::string& key, int bucke
   Stmt agg(db_, path_,
            "SELECT MIN(step), MAX(step), COUNT(*), MIN(value), MAX(value) FROM metrics "
            "WHERE run = ?1 AND key = ?2 AND step BETWEEN ?3 AND ?4");
-  Stmt last(db_, path_, "SELECT value FROM metrics WHERE run = ?1 AND key = ?2 AND step = ?3");
+  Stmt last(db_, path_, "SELECT value, time FROM metrics WHERE run = ?1 AND key = ?2 AND step = ?3");
   std::vector<Bucket> out;
   for (int64_t first = lo; first <= hi; first += width) {
     int64_t end = std::min(hi, first + width - 1);
@@ -145,7 +154,12 @@ std::vector<Bucket> Store::series(int64_t run, const std::string& key, int bucke
       b.min = agg.col_double(3);
       b.max = agg.col_double(4);
       last.bind_int(1, run).bind_int(2, key_id).bind_int(3, b.step_last);
-      b.last = last.step() ? last.col_double(0) : std::nan("");
+      if (last.step()) {
+        b.last = last.col_double(0);
+        b.time_last = last.col_double(1);
+      } else {
+        b.last = b.time_last = std::nan("");
+      }
       last.reset();
       out.push_back(b);
     }

@@ -1,0 +1,42 @@
+// The one summary table of a set of runs: used by the GUI compare view, `qatwb compare` and
+// `qatwb report`. Every column is computed from the store (runs, params, metrics, eval metrics).
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/store/store.h"
+
+namespace qatwb::report {
+
+struct SummaryRow {
+  int64_t run_id = 0;
+  std::string name, project, status, surrogate, format, scheme;  // scheme e.g. "int W2 per_channel"
+  double bits = NAN;
+  int64_t steps = 0;
+  double final_loss = NAN;
+  double ppl_fp = NAN, ppl_rtn = NAN, ppl_final = NAN, ppl_best = NAN;  // post-quant PPL: last/best
+  double recovery = NAN;      // (rtn - final) / (rtn - fp)
+  double grad_norm_cv = NAN;  // std/mean of grad_norm over the run (after warm-up)
+  int64_t grad_spikes = 0;    // grad_norm above rolling mean + k*std (or the run's spike metric)
+  double flip_rate = NAN;     // mean code-flip fraction
+  double ms_per_step = NAN;   // median step time
+  double overhead = NAN;      // ms_per_step / baseline's ms_per_step
+  std::string overhead_vs;    // name of the baseline run (an unquantized run of the set, else STE)
+};
+
+std::vector<SummaryRow> summary_rows(const store::Store& store, const std::vector<int64_t>& runs);
+std::string summary_text(const std::vector<SummaryRow>& rows);  // fixed-width, terminals
+std::string summary_markdown(const std::vector<SummaryRow>& rows);
+std::string summary_csv(const std::vector<SummaryRow>& rows);
+nlohmann::json summary_json(const std::vector<SummaryRow>& rows);  // NaN -> null
+
+// Column titles and per-cell text shared by the text/markdown renderers and the GUI table model.
+std::vector<std::string> summary_columns();
+std::string summary_cell(const SummaryRow& row, size_t column);  // NaN -> "–"
+double summary_sort_value(const SummaryRow& row, size_t column);  // NaN for text columns
+
+}  // namespace qatwb::report

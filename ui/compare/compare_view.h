@@ -1,0 +1,34 @@
+// Comparing finished (or running) runs: a checkable run list, one chart panel per metric with all
+// runs overlaid or "small multiples" (one panel per run), and the summary table
+// (report::summary_rows) with CSV / Markdown export.
+#pragma once
+#include <QList>
+#include <QString>
+#include <QWidget>
+#include <memory>
+
+class QAbstractItemModel;
+
+namespace qatwb::ui {
+
+class CompareView : public QWidget {
+  Q_OBJECT
+ public:
+  explicit CompareView(QWidget* parent = nullptr);
+  ~CompareView() override;
+
+  void set_database(const QString& db_path);
+  void set_runs(const QList<qint64>& run_ids);
+
+  // For tests: the table's source model and the export texts.
+  QAbstractItemModel* summary_model() const;
+  QString summary_csv() const;
+  QString summary_markdown() const;
+  void set_small_multiples(bool on);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> d_;
+};
+
+}  // namespace qatwb::ui

@@ -1,0 +1,26 @@
+// Drawing a report::ChartSpec with QCustomPlot in the product's look: raw line faint, smoothed line
+// solid, optional min/max band, dashed reference lines, legend; and rendering one to PNG headless.
+#pragma once
+#include <QColor>
+#include <string>
+
+#include "core/report/chart_spec.h"
+
+class QCustomPlot;
+
+namespace qatwb::plot {
+
+// A colour-blind-friendly palette (Okabe-Ito, then Tol's bright), stable per colour_index.
+QColor run_colour(int colour_index);
+
+// Draws a ChartSpec into a QCustomPlot (clearing what was there) and rescales the axes with the
+// outlier-robust autoscale. Does not call replot().
+void draw_chart(QCustomPlot* plot, const report::ChartSpec& spec);
+
+// Renders a ChartSpec to a PNG file without a display. Works whether or not a QApplication exists
+// (creates a temporary offscreen one when none does). Throws qatwb::Error naming the file on
+// failure.
+void save_chart_png(const report::ChartSpec& spec, const std::string& path, int width = 900,
+                    int height = 500);
+
+}  // namespace qatwb::plot
