@@ -1,0 +1,71 @@
+#include "core/sweep/sweep_state.h"
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "core/data/atomic_file.h"
+#include "core/util/error.h"
+
+namespace qatwb::sweep {
+
+PointState* SweepState::find(const std::string& name) {
+  for (auto& p : points)
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+SweepState load_sweep_state(const std::string& path) {
+  SweepState s;
+  if (!std::filesystem::exists(path)) return s;
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto j = nlohmann::json::parse(text.str(), nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    throw Error(path + ": not a sweep state file (invalid JSON); remove it to start over");
+  try {
+    if (j.value("version", 0) != 1) throw Error(path + ": unknown sweep state version");
+    s.sweep = j.value("sweep", "");
+    s.file = j.value("file", "");
+    s.db = j.value("db", "");
+    for (const auto& p : j.at("points")) {
+      PointState ps;
+      ps.name = p.at("name").get<std::string>();
+      ps.overrides = p.value("overrides", std::vector<std::string>{});
+      ps.project = p.value("project", "");
+      ps.run_dir = p.value("run_dir", "");
+      ps.job_id = p.value("job_id", int64_t{0});
+      ps.state = p.value("state", "pending");
+      ps.reason = p.value("reason", "");
+      ps.attempts = p.value("attempts", 0);
+      ps.started = p.value("started", 0.0);
+      ps.ended = p.value("ended", 0.0);
+      s.points.push_back(std::move(ps));
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(path + ": malformed sweep state: " + e.what());
+  }
+  return s;
+}
+
+void save_sweep_state(const std::string& path, const SweepState& s) {
+  nlohmann::json points = nlohmann::json::array();
+  for (const auto& p : s.points)
+    points.push_back({{"name", p.name},
+                      {"overrides", p.overrides},
+                      {"project", p.project},
+                      {"run_dir", p.run_dir},
+                      {"job_id", p.job_id},
+                      {"state", p.state},
+                      {"reason", p.reason},
+                      {"attempts", p.attempts},
+                      {"started", p.started},
+                      {"ended", p.ended}});
+  nlohmann::json j = {{"version", 1}, {"sweep", s.sweep}, {"file", s.file}, {"db", s.db},
+                      {"points", points}};
+  data::write_file_atomically(path, j.dump(2) + "\n");
+}
+
+}  // namespace qatwb::sweep
