@@ -1,0 +1,32 @@
+// One row of the run list, read from the store: what RunTableModel shows for a run. Plain C++
+// (no Qt) so it can be loaded on a worker thread with that thread's own Store.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace qatwb::store {
+class Store;
+}
+
+namespace qatwb::ui {
+
+struct RunRow {
+  int64_t id = 0;
+  std::string name, project, surrogate, status, run_dir;
+  double bits = NAN;          // NaN: unquantized (or unknown)
+  int64_t last_step = -1;     // highest metric step; -1: none yet
+  int64_t total_steps = 0;    // train.steps from the run's config; 0: unknown
+  double last_loss = NAN;
+  double best_ppl = NAN;      // lowest post-quantization perplexity seen (eval/ppl_postquant)
+
+  double progress() const;  // last_step / total_steps in [0, 1]; NaN when unknown
+  bool operator==(const RunRow& o) const;
+  bool operator!=(const RunRow& o) const { return !(*this == o); }
+};
+
+// Every run of the store (oldest first, so new runs append at the end).
+std::vector<RunRow> load_run_rows(const store::Store& store);
+
+}  // namespace qatwb::ui

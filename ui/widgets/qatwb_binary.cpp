@@ -1,0 +1,28 @@
+#include "ui/widgets/qatwb_binary.h"
+
+#include <QCoreApplication>
+#include <QFileInfo>
+#include <QStandardPaths>
+
+#include "core/store/store.h"
+
+namespace qatwb::ui {
+
+QString qatwb_binary() {
+  const QString env = qEnvironmentVariable("QATWB_BIN");
+  if (!env.isEmpty()) return env;
+  if (QCoreApplication::instance()) {
+    const QString next = QCoreApplication::applicationDirPath() + "/qatwb";
+    if (QFileInfo(next).isExecutable()) return next;
+  }
+  const QString on_path = QStandardPaths::findExecutable("qatwb");
+  return on_path.isEmpty() ? QStringLiteral("qatwb") : on_path;
+}
+
+QString database_path(const QString& option) {
+  if (!option.isEmpty()) return option;
+  // default_db_path() already prefers $QATWB_DB.
+  return QString::fromStdString(store::default_db_path());
+}
+
+}  // namespace qatwb::ui

@@ -1,0 +1,194 @@
+// Wizard page 4: quantization (bits, granularity and group size, format, surrogate and its
+// parameters, excluded modules).
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QFormLayout>
+#include <QPlainTextEdit>
+#include <QRegularExpression>
+#include <QSpinBox>
+
+#include "core/quant/scheme.h"
+#include "ui/widgets/field_message.h"
+#include "ui/wizard/project_wizard.h"
+
+namespace qatwb::ui {
+
+namespace {
+
+QString surrogate_help(const QString& s) {
+  if (s == "ste") return QObject::tr("Straight-through estimator: rounding passes the gradient "
+                                     "unchanged (the baseline).");
+  if (s == "stableqat")
+    return QObject::tr("StableQAT: a Fourier-series surrogate of rounding (amplitude A, order M) "
+                       "gives a smooth, bounded gradient.");
+  if (s == "dsq") return QObject::tr("DSQ: a tanh soft quantizer whose sharpness alpha is "
+                                     "learned per layer, approaching hard rounding.");
+  if (s == "lsq") return QObject::tr("LSQ: STE for weights plus a learned step size with a "
+                                     "scaled gradient.");
+  if (s == "pact") return QObject::tr("PACT: learned clipping level alpha (mainly for "
+                                      "activations); weights use STE.");
+  if (s == "paretoq") return QObject::tr("ParetoQ: stretched elastic quantization grids for "
+                                         "low bit-widths (ternary, 2-bit).");
+  if (s == "ewgs") return QObject::tr("EWGS: scales the STE gradient by the rounding error "
+                                      "(delta; 0 is STE).");
+  return {};
+}
+
+bool power_of_two(int v) { return v > 0 && (v & (v - 1)) == 0; }
+
+}  // namespace
+
+QuantPage::QuantPage(QWidget* parent) : QWizardPage(parent) {
+  setTitle(tr("Quantization"));
+  setSubTitle(tr("Weight format and grid, and the gradient surrogate used through rounding."));
+  auto* form = new QFormLayout(this);
+  enabled_ = new QCheckBox(tr("Quantize (off: full-precision training)"));
+  enabled_->setObjectName("quant_enabled");
+  enabled_->setChecked(true);
+  form->addRow(QString(), enabled_);
+  format_ = new QComboBox;
+  format_->setObjectName("format");
+  format_->addItems({"int", "mxfp4", "nvfp4"});
+  form->addRow(tr("Format"), format_);
+  bits_ = new QComboBox;
+  bits_->setObjectName("bits");
+  bits_->addItems({"1", "1.58", "2", "3", "4", "8"});
+  bits_->setCurrentText("4");
+  form->addRow(tr("Bits"), bits_);
+  granularity_ = new QComboBox;
+  granularity_->setObjectName("granularity");
+  granularity_->addItems({"per_channel", "per_group", "per_tensor"});
+  form->addRow(tr("Granularity"), granularity_);
+  group_size_ = new QSpinBox;
+  group_size_->setObjectName("group_size");
+  group_size_->setRange(1, 1 << 16);
+  group_size_->setValue(128);
+  group_msg_ = new FieldMessage;
+  group_msg_->setObjectName("group_size_message");
+  form->addRow(tr("Group size"), group_size_);
+  form->addRow(QString(), group_msg_);
+  scale_ = new QComboBox;
+  scale_->setObjectName("scale");
+  scale_->addItems({"learned", "minmax", "frozen"});
+  form->addRow(tr("Scales"), scale_);
+  surrogate_ = new QComboBox;
+  surrogate_->setObjectName("surrogate");
+  surrogate_->addItems({"ste", "stableqat", "dsq", "lsq", "pact", "paretoq", "ewgs"});
+  surrogate_help_ = new FieldMessage;
+  form->addRow(tr("Surrogate"), surrogate_);
+  form->addRow(QString(), surrogate_help_);
+  amplitude_ = new QDoubleSpinBox;
+  amplitude_->setObjectName("amplitude");
+  amplitude_->setDecimals(4);
+  amplitude_->setRange(0, 0.225);
+  amplitude_->setSingleStep(0.01);
+  amplitude_->setValue(0.21);
+  amplitude_->setToolTip(tr("Fourier amplitude A in [0, 1/(sqrt2*pi) = 0.2251)"));
+  form->addRow(tr("StableQAT amplitude A"), amplitude_);
+  fourier_order_ = new QSpinBox;
+  fourier_order_->setObjectName("fourier_order");
+  fourier_order_->setRange(0, 64);
+  form->addRow(tr("StableQAT order M"), fourier_order_);
+  dsq_alpha_ = new QDoubleSpinBox;
+  dsq_alpha_->setObjectName("dsq_alpha");
+  dsq_alpha_->setDecimals(3);
+  dsq_alpha_->setRange(0.001, 0.499);
+  dsq_alpha_->setValue(0.2);
+  form->addRow(tr("DSQ initial alpha"), dsq_alpha_);
+  ewgs_delta_ = new QDoubleSpinBox;
+  ewgs_delta_->setObjectName("ewgs_delta");
+  ewgs_delta_->setDecimals(5);
+  ewgs_delta_->setRange(0, 1);
+  ewgs_delta_->setValue(0.001);
+  form->addRow(tr("EWGS delta"), ewgs_delta_);
+  exclude_ = new QPlainTextEdit;
+  exclude_->setObjectName("exclude");
+  exclude_->setPlaceholderText(tr("one regex per line, e.g. ^model\\.layers\\.0\\."));
+  exclude_->setMaximumHeight(70);
+  exclude_msg_ = new FieldMessage;
+  form->addRow(tr("Keep in full precision"), exclude_);
+  form->addRow(QString(), exclude_msg_);
+
+  auto changed = [this] {
+    update_visibility();
+    validate();
+  };
+  connect(enabled_, &QCheckBox::toggled, this, changed);
+  connect(format_, &QComboBox::currentTextChanged, this, changed);
+  connect(granularity_, &QComboBox::currentTextChanged, this, changed);
+  connect(surrogate_, &QComboBox::currentTextChanged, this, changed);
+  connect(group_size_, &QSpinBox::valueChanged, this, changed);
+  connect(exclude_, &QPlainTextEdit::textChanged, this, changed);
+  update_visibility();
+}
+
+void QuantPage::initializePage() { validate(); }
+
+void QuantPage::update_visibility() {
+  const bool on = enabled_->isChecked();
+  const bool int_format = format_->currentText() == "int";
+  for (QWidget* w : std::initializer_list<QWidget*>{format_, granularity_, scale_, surrogate_,
+                                                    amplitude_, fourier_order_, dsq_alpha_,
+                                                    ewgs_delta_, exclude_})
+    w->setEnabled(on);
+  bits_->setEnabled(on && int_format);
+  group_size_->setEnabled(on && granularity_->currentText() == "per_group");
+  const QString s = surrogate_->currentText();
+  amplitude_->setEnabled(on && s == "stableqat");
+  fourier_order_->setEnabled(on && s == "stableqat");
+  dsq_alpha_->setEnabled(on && s == "dsq");
+  ewgs_delta_->setEnabled(on && s == "ewgs");
+  surrogate_help_->show_info(surrogate_help(s));
+}
+
+void QuantPage::validate() {
+  QString group_error;
+  if (enabled_->isChecked() && granularity_->currentText() == "per_group") {
+    const int g = group_size_->value();
+    const auto* w = static_cast<ProjectWizard*>(wizard());
+    const auto shape = w ? w->model_shape() : std::nullopt;
+    if (!power_of_two(g)) {
+      group_error = tr("Group size must be a power of two, got %1.").arg(g);
+    } else if (shape) {
+      for (int64_t width : {shape->hidden, shape->intermediate, shape->attention})
+        if (group_error.isEmpty() && width > 0 && width % g != 0)
+          group_error = tr("Group size %1 does not divide the model's input width %2.")
+                            .arg(g)
+                            .arg(width);
+    }
+  }
+  group_msg_->show_error(group_error);
+  QStringList bad;
+  for (const QString& line : exclude_->toPlainText().split('\n', Qt::SkipEmptyParts)) {
+    const QRegularExpression re(line.trimmed());
+    if (!re.isValid()) bad << QString("'%1': %2").arg(line.trimmed(), re.errorString());
+  }
+  exclude_msg_->show_error(bad.isEmpty() ? QString() : tr("Bad pattern %1").arg(bad.join("; ")));
+  Q_EMIT completeChanged();
+}
+
+bool QuantPage::isComplete() const { return !group_msg_->has_error() && !exclude_msg_->has_error(); }
+
+void QuantPage::fill(project::ProjectConfig& c) const {
+  auto& q = c.quant;
+  q.enabled = enabled_->isChecked();
+  quant::parse(format_->currentText().toStdString(), q.format);
+  q.bits = q.format == quant::Format::Int ? bits_->currentText().toDouble() : 4.0;
+  quant::parse(granularity_->currentText().toStdString(), q.granularity);
+  q.group_size = group_size_->value();
+  const QString scale = scale_->currentText();
+  q.scale_mode = scale == "minmax"   ? quant::ScaleMode::MinMax
+                 : scale == "frozen" ? quant::ScaleMode::Frozen
+                                     : quant::ScaleMode::Learned;
+  quant::parse(surrogate_->currentText().toStdString(), q.surrogate);
+  q.params.amplitude = amplitude_->value();
+  q.params.fourier_order = fourier_order_->value();
+  q.params.dsq_alpha = dsq_alpha_->value();
+  q.params.ewgs_delta = ewgs_delta_->value();
+  q.exclude.clear();
+  for (const QString& line : exclude_->toPlainText().split('\n', Qt::SkipEmptyParts))
+    if (!line.trimmed().isEmpty()) q.exclude.push_back(line.trimmed().toStdString());
+}
+
+}  // namespace qatwb::ui
