@@ -1,0 +1,60 @@
+// The jobs tab: every job of the run database's registry (whoever started it) with Start (submit
+// a project), Cancel, Resume and Re-attach (re-read the registry and poll), and the selected
+// job's worker.log. Polls JobManager::poll_active about every second off the GUI thread.
+#pragma once
+#include <QStringList>
+#include <QWidget>
+
+class QLabel;
+class QPushButton;
+class QTableView;
+
+namespace qatwb::ui {
+
+class JobTableModel;
+class JobsController;
+class LogTailView;
+
+class JobsView : public QWidget {
+  Q_OBJECT
+
+ public:
+  explicit JobsView(const QString& db_path, QWidget* parent = nullptr);
+  ~JobsView() override;
+
+  // Replaces {qatwb, "run"} for new jobs (tests run the fake trainer).
+  void set_worker_command(const QStringList& cmd) { worker_cmd_ = cmd; }
+  // Submits a project to a launcher ("local", "ssh:HOST", "slurm").
+  void start_project(const QString& yaml, const QString& launcher = "local");
+  void select_job(qint64 id);
+  qint64 selected_job() const;  // -1: none
+  void cancel_selected();
+  void resume_selected();
+  void reattach();
+
+  JobTableModel* model() const { return model_; }
+  QTableView* table() const { return table_; }
+  LogTailView* log_view() const { return log_; }
+  QString message() const;  // the last error or notice shown under the table
+
+ Q_SIGNALS:
+  void job_submitted(qint64 id);
+  // A project to start was asked for (the Start button); the main window answers with
+  // start_project. Without a listener, the view asks for a file itself.
+  void start_requested();
+
+ private:
+  void update_buttons();
+  void update_log();
+  JobsController* controller_;
+  JobTableModel* model_;
+  QTableView* table_;
+  LogTailView* log_;
+  QLabel* message_;
+  QPushButton *start_, *cancel_, *resume_, *reattach_;
+  QStringList worker_cmd_;
+  QString db_path_;
+  qint64 pending_select_ = -1;
+};
+
+}  // namespace qatwb::ui
