@@ -1,0 +1,175 @@
+#include "ui/export/export_dialog.h"
+
+#include <QComboBox>
+#include <QDialogButtonBox>
+#include <QFileDialog>
+#include <QFontDatabase>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QVBoxLayout>
+
+#include "ui/widgets/qatwb_binary.h"
+
+namespace qatwb::ui {
+
+ExportDialog::ExportDialog(const QString& source, QWidget* parent) : QDialog(parent) {
+  setWindowTitle(tr("Export model"));
+  auto* form = new QFormLayout;
+  source_ = new QLineEdit(source);
+  source_->setObjectName("source");
+  source_->setPlaceholderText(tr("run directory, <run>/checkpoints/step-N, or a model folder"));
+  auto* browse_source = new QPushButton(tr("Browse..."));
+  connect(browse_source, &QPushButton::clicked, this, [this] {
+    const QString d = QFileDialog::getExistingDirectory(this, tr("Run, checkpoint or model"),
+                                                        source_->text());
+    if (!d.isEmpty()) source_->setText(d);
+  });
+  auto* source_row = new QHBoxLayout;
+  source_row->addWidget(source_, 1);
+  source_row->addWidget(browse_source);
+  form->addRow(tr("Source"), source_row);
+  format_ = new QComboBox;
+  format_->setObjectName("format");
+  format_->addItem(tr("HF safetensors (transformers, lm-eval)"), "hf");
+  format_->addItem(tr("GPTQ (vLLM, ExLlama)"), "gptq");
+  format_->addItem(tr("compressed-tensors (vLLM)"), "compressed-tensors");
+  format_->addItem(tr("GGUF (llama.cpp)"), "gguf");
+  form->addRow(tr("Format"), format_);
+  out_ = new QLineEdit;
+  out_->setObjectName("out");
+  out_->setPlaceholderText(tr("default: <run>/exports/<format> (GGUF: a .gguf file)"));
+  auto* browse_out = new QPushButton(tr("Browse..."));
+  connect(browse_out, &QPushButton::clicked, this, [this] {
+    const QString d = format_->currentData() == "gguf"
+                          ? QFileDialog::getSaveFileName(this, tr("GGUF file"), out_->text(),
+                                                         tr("GGUF (*.gguf)"))
+                          : QFileDialog::getExistingDirectory(this, tr("Output folder"));
+    if (!d.isEmpty()) out_->setText(d);
+  });
+  auto* out_row = new QHBoxLayout;
+  out_row->addWidget(out_, 1);
+  out_row->addWidget(browse_out);
+  form->addRow(tr("Output"), out_row);
+
+  log_ = new QPlainTextEdit;
+  log_->setObjectName("export_log");
+  log_->setReadOnly(true);
+  log_->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
+  status_ = new QLabel;
+  status_->setObjectName("export_status");
+  status_->setWordWrap(true);
+  status_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  auto* buttons = new QDialogButtonBox;
+  run_ = buttons->addButton(tr("Export"), QDialogButtonBox::ActionRole);
+  run_->setObjectName("export_run");
+  close_ = buttons->addButton(QDialogButtonBox::Close);
+  connect(run_, &QPushButton::clicked, this, &ExportDialog::start_export);
+  connect(close_, &QPushButton::clicked, this, &QDialog::reject);
+
+  auto* layout = new QVBoxLayout(this);
+  layout->addLayout(form);
+  layout->addWidget(log_, 1);
+  layout->addWidget(status_);
+  layout->addWidget(buttons);
+  resize(640, 420);
+}
+
+ExportDialog::~ExportDialog() {
+  if (process_ && process_->state() != QProcess::NotRunning) {
+    process_->disconnect(this);
+    process_->kill();
+    process_->waitForFinished(3000);
+  }
+}
+
+void ExportDialog::set_source(const QString& source) { source_->setText(source); }
+void ExportDialog::set_output(const QString& out) { out_->setText(out); }
+void ExportDialog::set_format(const QString& format) {
+  const int i = format_->findData(format);
+  if (i >= 0) format_->setCurrentIndex(i);
+}
+
+QStringList ExportDialog::arguments() const {
+  QStringList args{"export", source_->text().trimmed(), "--format",
+                   format_->currentData().toString()};
+  if (!out_->text().trimmed().isEmpty()) args << "--out" << out_->text().trimmed();
+  return args;
+}
+
+bool ExportDialog::running() const {
+  return process_ && process_->state() != QProcess::NotRunning;
+}
+
+QString ExportDialog::status_text() const { return status_->text(); }
+QString ExportDialog::log_text() const { return log_->toPlainText(); }
+
+void ExportDialog::start_export() {
+  if (running()) return;
+  if (source_->text().trimmed().isEmpty()) {
+    status_->setStyleSheet("color: #c0392b;");
+    status_->setText(tr("Choose what to export (a run directory, checkpoint or model folder)."));
+    return;
+  }
+  log_->clear();
+  stdout_.clear();
+  exit_code_ = -1;
+  if (process_) process_->deleteLater();
+  process_ = new QProcess(this);
+  process_->setProcessChannelMode(QProcess::SeparateChannels);
+  connect(process_, &QProcess::readyReadStandardError, this,
+          [this] { append(process_->readAllStandardError()); });
+  connect(process_, &QProcess::readyReadStandardOutput, this, [this] {
+    const QByteArray b = process_->readAllStandardOutput();
+    stdout_ += b;
+    append(b);
+  });
+  connect(process_, &QProcess::finished, this, &ExportDialog::on_finished);
+  connect(process_, &QProcess::errorOccurred, this, [this](QProcess::ProcessError e) {
+    if (e == QProcess::FailedToStart) on_finished(-1, QProcess::CrashExit);
+  });
+  const QString program = qatwb_binary();
+  append(QString("$ %1 %2\n").arg(program, arguments().join(' ')).toUtf8());
+  status_->setStyleSheet({});
+  status_->setText(tr("Exporting..."));
+  run_->setEnabled(false);
+  process_->start(program, arguments());
+}
+
+void ExportDialog::append(const QByteArray& bytes) {
+  log_->moveCursor(QTextCursor::End);
+  log_->insertPlainText(QString::fromUtf8(bytes));
+  log_->moveCursor(QTextCursor::End);
+}
+
+void ExportDialog::on_finished(int exit_code, QProcess::ExitStatus status) {
+  if (!process_ || exit_code_ != -1) return;
+  append(process_->readAllStandardError());
+  const QByteArray rest = process_->readAllStandardOutput();
+  stdout_ += rest;
+  append(rest);
+  run_->setEnabled(true);
+  const bool ok = status == QProcess::NormalExit && exit_code == 0;
+  exit_code_ = status == QProcess::NormalExit ? exit_code : -2;
+  if (ok) {
+    const QStringList lines = QString::fromUtf8(stdout_).trimmed().split('\n');
+    status_->setStyleSheet("color: #27ae60;");
+    status_->setText(tr("Exported to %1").arg(lines.isEmpty() ? QString() : lines.last()));
+  } else {
+    // The CLI's last stderr line is its one clear message.
+    QStringList lines = log_->toPlainText().trimmed().split('\n');
+    const QString why = process_->error() == QProcess::FailedToStart
+                            ? tr("cannot start %1: %2").arg(qatwb_binary(), process_->errorString())
+                            : lines.last();
+    status_->setStyleSheet("color: #c0392b;");
+    status_->setText(status == QProcess::NormalExit
+                         ? tr("Export failed (exit %1): %2").arg(exit_code).arg(why)
+                         : tr("Export crashed: %1").arg(why));
+  }
+  Q_EMIT export_finished(ok);
+}
+
+}  // namespace qatwb::ui

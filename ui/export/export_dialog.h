@@ -1,0 +1,51 @@
+// Export a run (or checkpoint, or model folder) with `qatwb export` run as a child process:
+// format (hf, gptq, compressed-tensors, gguf), source, output (default: the CLI's
+// <run>/exports/<format>), its output streamed as progress text, then the exit status; errors
+// (bad source, unwritable output) are shown as the CLI reports them.
+#pragma once
+#include <QDialog>
+#include <QProcess>
+
+class QComboBox;
+class QLabel;
+class QLineEdit;
+class QPlainTextEdit;
+class QPushButton;
+
+namespace qatwb::ui {
+
+class ExportDialog : public QDialog {
+  Q_OBJECT
+
+ public:
+  explicit ExportDialog(const QString& source = {}, QWidget* parent = nullptr);
+  ~ExportDialog() override;  // kills a running export
+
+  void set_source(const QString& source);
+  void set_format(const QString& format);  // hf | gptq | compressed-tensors | gguf
+  void set_output(const QString& out);
+  // The arguments given to qatwb (for display and tests).
+  QStringList arguments() const;
+  void start_export();
+  bool running() const;
+  QString status_text() const;
+  QString log_text() const;
+  int exit_code() const { return exit_code_; }  // -1 until an export finished
+
+ Q_SIGNALS:
+  void export_finished(bool ok);
+
+ private:
+  void on_finished(int exit_code, QProcess::ExitStatus status);
+  void append(const QByteArray& bytes);
+  QLineEdit *source_, *out_;
+  QComboBox* format_;
+  QPlainTextEdit* log_;
+  QLabel* status_;
+  QPushButton *run_, *close_;
+  QProcess* process_ = nullptr;
+  QByteArray stdout_;
+  int exit_code_ = -1;
+};
+
+}  // namespace qatwb::ui
