@@ -166,9 +166,14 @@ ReportFiles write_report(const ReportRequest& request, const PlotRenderer& rende
           }
         }
         plot.png = out + "/plots/" + file_safe(key) + "__" + file_safe(g.label) + ".png";
-        renderer(spec, plot.png);
-        if (!fs::exists(plot.png)) throw Error(plot.png + ": the plot renderer wrote nothing");
-        files.plots.push_back(plot.png);
+        try {
+          renderer(spec, plot.png);
+          if (!fs::exists(plot.png)) throw Error(plot.png + ": the plot renderer wrote nothing");
+          files.plots.push_back(plot.png);
+        } catch (const std::exception& e) {  // one broken plot does not lose the report
+          page.notes.push_back(std::string("Plot not drawn: ") + e.what());
+          plot.png.clear();
+        }
       }
       section.plots.push_back(plot);
     }
