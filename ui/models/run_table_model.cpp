@@ -169,9 +169,17 @@ void RunFilterProxy::set_filter_text(const QString& text) {
   invalidateFilter();
 }
 
+void RunFilterProxy::set_project(const QString& project) {
+  project_ = project;
+  invalidateFilter();
+}
+
 bool RunFilterProxy::filterAcceptsRow(int source_row, const QModelIndex& source_parent) const {
-  if (text_.isEmpty()) return true;
   const QAbstractItemModel* m = sourceModel();
+  if (!project_.isEmpty() &&
+      m->index(source_row, RunTableModel::Project, source_parent).data().toString() != project_)
+    return false;
+  if (text_.isEmpty()) return true;
   for (int col : {RunTableModel::Name, RunTableModel::Project, RunTableModel::Surrogate}) {
     const QString v = m->index(source_row, col, source_parent).data().toString();
     if (v.contains(text_, Qt::CaseInsensitive)) return true;

@@ -48,6 +48,8 @@ class RunFilterProxy : public QSortFilterProxyModel {
   explicit RunFilterProxy(QObject* parent = nullptr);
   // Case-insensitive substring over name, project and surrogate; "" shows every run.
   void set_filter_text(const QString& text);
+  // Only runs of this project name ("" : every project).
+  void set_project(const QString& project);
 
  protected:
   bool filterAcceptsRow(int source_row, const QModelIndex& source_parent) const override;
@@ -55,6 +57,7 @@ class RunFilterProxy : public QSortFilterProxyModel {
 
  private:
   QString text_;
+  QString project_;
 };
 
 }  // namespace qatwb::ui

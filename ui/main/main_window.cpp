@@ -1,0 +1,329 @@
+#include "ui/main/main_window.h"
+
+#include <QAction>
+#include <QCloseEvent>
+#include <QDockWidget>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QListWidget>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QSettings>
+#include <QSplitter>
+#include <QStatusBar>
+#include <QTabWidget>
+#include <QTableView>
+#include <QToolBar>
+#include <QVBoxLayout>
+
+#include "core/jobs/job_manager.h"
+#include "core/store/store.h"
+#include "ui/compare/compare_view.h"
+#include "ui/dashboard/dashboard_view.h"
+#include "ui/export/export_dialog.h"
+#include "ui/jobs/jobs_view.h"
+#include "ui/models/run_list_poller.h"
+#include "ui/models/run_table_model.h"
+#include "ui/widgets/log_tail_view.h"
+#include "ui/wizard/project_wizard.h"
+
+namespace qatwb::ui {
+
+namespace {
+
+QSettings settings() {
+  return QSettings(QSettings::IniFormat, QSettings::UserScope, "qatwb", "qatwb-gui");
+}
+
+constexpr int kPathRole = Qt::UserRole;
+constexpr int kNameRole = Qt::UserRole + 1;
+
+}  // namespace
+
+MainWindow::MainWindow(const QString& db_path, QWidget* parent)
+    : QMainWindow(parent), db_path_(db_path) {
+  // Create the database (schema) once here, before the worker threads open it side by side.
+  try {
+    store::Store::open(db_path_.toStdString());
+  } catch (const std::exception& e) {
+    statusBar()->showMessage(QString::fromUtf8(e.what()));
+  }
+  setWindowTitle(tr("qatwb - %1").arg(QFileInfo(db_path).fileName()));
+  run_model_ = new RunTableModel(this);
+  proxy_ = new RunFilterProxy(this);
+  proxy_->setSourceModel(run_model_);
+
+  projects_ = new QListWidget;
+  projects_->setObjectName("projects");
+  auto* all = new QListWidgetItem(tr("All runs"));
+  projects_->addItem(all);
+  filter_ = new QLineEdit;
+  filter_->setObjectName("run_filter");
+  filter_->setPlaceholderText(tr("Filter runs by name, project, surrogate"));
+  filter_->setClearButtonEnabled(true);
+  runs_view_ = new QTableView;
+  runs_view_->setObjectName("runs");
+  runs_view_->setModel(proxy_);
+  runs_view_->setSortingEnabled(true);
+  runs_view_->sortByColumn(-1, Qt::AscendingOrder);
+  runs_view_->setSelectionBehavior(QAbstractItemView::SelectRows);
+  runs_view_->setSelectionMode(QAbstractItemView::ExtendedSelection);
+  runs_view_->verticalHeader()->hide();
+  runs_view_->horizontalHeader()->setStretchLastSection(true);
+
+  auto* runs_panel = new QWidget;
+  auto* runs_layout = new QVBoxLayout(runs_panel);
+  runs_layout->setContentsMargins(0, 0, 0, 0);
+  runs_layout->addWidget(filter_);
+  runs_layout->addWidget(runs_view_, 1);
+  side_splitter_ = new QSplitter(Qt::Vertical);
+  side_splitter_->setObjectName("side_splitter");
+  side_splitter_->addWidget(projects_);
+  side_splitter_->addWidget(runs_panel);
+  side_splitter_->setStretchFactor(1, 3);
+
+  tabs_ = new QTabWidget;
+  tabs_->setObjectName("tabs");
+  dashboard_ = new DashboardView;
+  dashboard_->set_database(db_path_);
+  compare_ = new CompareView;
+  compare_->set_database(db_path_);
+  jobs_ = new JobsView(db_path_);
+  tabs_->addTab(dashboard_, tr("Dashboard"));
+  tabs_->addTab(compare_, tr("Compare"));
+  tabs_->addTab(jobs_, tr("Jobs"));
+
+  main_splitter_ = new QSplitter(Qt::Horizontal);
+  main_splitter_->setObjectName("main_splitter");
+  main_splitter_->addWidget(side_splitter_);
+  main_splitter_->addWidget(tabs_);
+  main_splitter_->setStretchFactor(1, 3);
+  main_splitter_->setSizes({380, 900});
+  setCentralWidget(main_splitter_);
+
+  log_ = new LogTailView;
+  log_->setObjectName("run_log");
+  auto* dock = new QDockWidget(tr("Log"), this);
+  dock->setObjectName("log_dock");
+  dock->setWidget(log_);
+  addDockWidget(Qt::BottomDockWidgetArea, dock);
+  resizeDocks({dock}, {170}, Qt::Vertical);
+
+  build_actions();
+  menuBar()->addMenu(tr("&View"))->addAction(dock->toggleViewAction());
+
+  connect(filter_, &QLineEdit::textChanged, proxy_, &RunFilterProxy::set_filter_text);
+  connect(projects_, &QListWidget::currentRowChanged, this, &MainWindow::on_project_changed);
+  connect(runs_view_->selectionModel(), &QItemSelectionModel::selectionChanged, this,
+          &MainWindow::on_selection_changed);
+  connect(jobs_, &JobsView::start_requested, this, &MainWindow::run_project);
+  connect(jobs_, &JobsView::job_submitted, this, [this] { poller_->refresh_now(); });
+
+  poller_ = new RunListPoller(this);
+  connect(poller_, &RunListPoller::rows_ready, this,
+          [this](const std::vector<RunRow>& rows) { run_model_->apply(rows); });
+  connect(poller_, &RunListPoller::failed, this,
+          [this](const QString& m) { statusBar()->showMessage(m, 10000); });
+  poller_->set_database(db_path_);
+  poller_->start(1000);
+  projects_->setCurrentRow(0);
+  resize(1360, 860);
+}
+
+MainWindow::~MainWindow() = default;
+
+void MainWindow::build_actions() {
+  auto* file = menuBar()->addMenu(tr("&File"));
+  auto* toolbar = addToolBar(tr("Main"));
+  toolbar->setObjectName("main_toolbar");
+  auto add = [&](const QString& text, const char* name, QKeySequence key, auto slot) {
+    auto* a = new QAction(text, this);
+    a->setObjectName(name);
+    a->setShortcut(key);
+    connect(a, &QAction::triggered, this, slot);
+    file->addAction(a);
+    toolbar->addAction(a);
+    return a;
+  };
+  add(tr("New project..."), "action_new_project", QKeySequence::New, &MainWindow::new_project);
+  add(tr("Open project..."), "action_open_project", QKeySequence::Open,
+      &MainWindow::open_project_dialog);
+  add(tr("Run project"), "action_run_project", QKeySequence(Qt::CTRL | Qt::Key_R),
+      &MainWindow::run_project);
+  add(tr("Export..."), "action_export", QKeySequence(Qt::CTRL | Qt::Key_E),
+      &MainWindow::export_selected);
+  file->addSeparator();
+  auto* quit = new QAction(tr("Quit"), this);
+  quit->setObjectName("action_quit");
+  quit->setShortcut(QKeySequence::Quit);
+  connect(quit, &QAction::triggered, this, &QWidget::close);
+  file->addAction(quit);
+}
+
+bool MainWindow::open_project(const QString& yaml, bool quiet) {
+  const QString path = QFileInfo(yaml).absoluteFilePath();
+  QString name;
+  try {
+    name = QString::fromStdString(jobs::project_name(path.toStdString()));
+  } catch (const std::exception& e) {
+    if (!quiet) QMessageBox::warning(this, tr("Open project"), QString::fromUtf8(e.what()));
+    statusBar()->showMessage(QString::fromUtf8(e.what()), 10000);
+    return false;
+  }
+  if (!QFileInfo(path).isFile()) {
+    if (!quiet) QMessageBox::warning(this, tr("Open project"), tr("%1: no such file").arg(path));
+    return false;
+  }
+  for (int i = 1; i < projects_->count(); ++i) {
+    if (projects_->item(i)->data(kPathRole).toString() == path) {
+      projects_->setCurrentRow(i);
+      return true;
+    }
+  }
+  auto* item = new QListWidgetItem(name);
+  item->setData(kPathRole, path);
+  item->setData(kNameRole, name);
+  item->setToolTip(path);
+  projects_->addItem(item);
+  projects_->setCurrentItem(item);
+  return true;
+}
+
+QString MainWindow::current_project() const {
+  const QListWidgetItem* item = projects_->currentItem();
+  return item ? item->data(kPathRole).toString() : QString();
+}
+
+QStringList MainWindow::projects() const {
+  QStringList out;
+  for (int i = 1; i < projects_->count(); ++i) out << projects_->item(i)->data(kPathRole).toString();
+  return out;
+}
+
+void MainWindow::on_project_changed() {
+  const QListWidgetItem* item = projects_->currentItem();
+  proxy_->set_project(item ? item->data(kNameRole).toString() : QString());
+}
+
+void MainWindow::refresh_runs_now() {
+  try {
+    run_model_->refresh_from(db_path_);
+  } catch (const std::exception& e) {
+    statusBar()->showMessage(QString::fromUtf8(e.what()), 10000);
+  }
+}
+
+void MainWindow::select_runs(const QList<qint64>& run_ids) {
+  QItemSelection selection;
+  for (int r = 0; r < proxy_->rowCount(); ++r) {
+    const QModelIndex i = proxy_->index(r, 0);
+    if (run_ids.contains(i.data(RunTableModel::RunIdRole).value<qint64>()))
+      selection.select(i, proxy_->index(r, RunTableModel::ColumnCount - 1));
+  }
+  runs_view_->selectionModel()->select(selection, QItemSelectionModel::ClearAndSelect);
+}
+
+void MainWindow::select_all_runs() { runs_view_->selectAll(); }
+
+QList<qint64> MainWindow::selected_runs() const {
+  QList<qint64> ids;
+  for (const QModelIndex& i : runs_view_->selectionModel()->selectedRows())
+    ids << i.data(RunTableModel::RunIdRole).value<qint64>();
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+void MainWindow::on_selection_changed() {
+  const QList<qint64> ids = selected_runs();
+  shown_runs_ = ids;
+  dashboard_->set_runs(ids);
+  compare_->set_runs(ids);
+  QString log;
+  const QModelIndexList rows = runs_view_->selectionModel()->selectedRows();
+  if (!rows.isEmpty())
+    log = rows.first().data(RunTableModel::RunDirRole).toString() + "/worker.log";
+  log_->set_file(log);
+  statusBar()->showMessage(tr("%n run(s) selected", nullptr, int(ids.size())));
+}
+
+void MainWindow::show_tab(Tab tab) { tabs_->setCurrentIndex(int(tab)); }
+
+bool MainWindow::show_tab(const QString& name) {
+  if (name == "dashboard") show_tab(DashboardTab);
+  else if (name == "compare") show_tab(CompareTab);
+  else if (name == "jobs") show_tab(JobsTab);
+  else return false;
+  return true;
+}
+
+void MainWindow::new_project() {
+  ProjectWizard wizard(this);
+  if (wizard.exec() == QDialog::Accepted && !wizard.written_path().isEmpty())
+    open_project(wizard.written_path());
+}
+
+void MainWindow::open_project_dialog() {
+  const QString f = QFileDialog::getOpenFileName(this, tr("Open project"), {},
+                                                 tr("Project (*.yaml *.yml)"));
+  if (!f.isEmpty()) open_project(f);
+}
+
+void MainWindow::run_project() {
+  QString project = current_project();
+  if (project.isEmpty()) {
+    project = QFileDialog::getOpenFileName(this, tr("Project to run"), {},
+                                           tr("Project (*.yaml *.yml)"));
+    if (project.isEmpty() || !open_project(project)) return;
+  }
+  jobs_->start_project(project);
+  show_tab(JobsTab);
+}
+
+void MainWindow::export_selected() {
+  const QModelIndexList rows = runs_view_->selectionModel()->selectedRows();
+  auto* dialog = new ExportDialog(
+      rows.isEmpty() ? QString() : rows.first().data(RunTableModel::RunDirRole).toString(), this);
+  dialog->setAttribute(Qt::WA_DeleteOnClose);
+  dialog->show();
+}
+
+void MainWindow::restore_settings() {
+  if (!persistent_) return;
+  QSettings s = settings();
+  restoreGeometry(s.value("main/geometry").toByteArray());
+  restoreState(s.value("main/state").toByteArray());
+  main_splitter_->restoreState(s.value("main/splitter").toByteArray());
+  side_splitter_->restoreState(s.value("main/side_splitter").toByteArray());
+  runs_view_->horizontalHeader()->restoreState(s.value("main/runs_header").toByteArray());
+  for (const QString& p : s.value("projects/list").toStringList())
+    if (QFileInfo(p).isFile()) open_project(p, true);
+  const QString last = s.value("projects/last").toString();
+  projects_->setCurrentRow(0);
+  for (int i = 1; i < projects_->count(); ++i)
+    if (projects_->item(i)->data(kPathRole).toString() == last) projects_->setCurrentRow(i);
+  tabs_->setCurrentIndex(s.value("main/tab", 0).toInt());
+}
+
+void MainWindow::save_settings() const {
+  if (!persistent_) return;
+  QSettings s = settings();
+  s.setValue("main/geometry", saveGeometry());
+  s.setValue("main/state", saveState());
+  s.setValue("main/splitter", main_splitter_->saveState());
+  s.setValue("main/side_splitter", side_splitter_->saveState());
+  s.setValue("main/runs_header", runs_view_->horizontalHeader()->saveState());
+  s.setValue("main/tab", tabs_->currentIndex());
+  s.setValue("projects/list", projects());
+  s.setValue("projects/last", current_project());
+  s.sync();
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+  save_settings();
+  event->accept();
+}
+
+}  // namespace qatwb::ui

@@ -1,0 +1,97 @@
+// The application window: projects (YAML files opened or created, remembered) and their runs
+// (RunTableModel behind a filter box) on the left; Dashboard, Compare and Jobs tabs in the
+// middle; the selected run's worker.log in a dock. Geometry, dock state, splitter sizes, the
+// project list and the last project are kept in QSettings (INI format, user scope: tests point
+// QSettings::setPath at a temporary folder).
+#pragma once
+#include <QList>
+#include <QMainWindow>
+
+class QLineEdit;
+class QListWidget;
+class QSplitter;
+class QTabWidget;
+class QTableView;
+
+namespace qatwb::ui {
+
+class CompareView;
+class DashboardView;
+class JobsView;
+class LogTailView;
+class RunFilterProxy;
+class RunListPoller;
+class RunTableModel;
+
+class MainWindow : public QMainWindow {
+  Q_OBJECT
+
+ public:
+  enum Tab { DashboardTab, CompareTab, JobsTab };
+  explicit MainWindow(const QString& db_path, QWidget* parent = nullptr);
+  ~MainWindow() override;
+
+  // Adds a project file to the list (remembered) and selects it. Returns false (with a message
+  // box unless quiet) when the file is not a readable project.
+  bool open_project(const QString& yaml, bool quiet = false);
+  QString current_project() const;  // "" : "All runs"
+  QStringList projects() const;
+
+  // Reads the run list now on this thread (the background poller keeps it fresh afterwards).
+  void refresh_runs_now();
+  void select_runs(const QList<qint64>& run_ids);
+  void select_all_runs();
+  QList<qint64> selected_runs() const;
+  // The runs last handed to the dashboard and compare views.
+  QList<qint64> shown_runs() const { return shown_runs_; }
+  void show_tab(Tab tab);
+  // "dashboard" | "compare" | "jobs"; false for another name.
+  bool show_tab(const QString& name);
+
+  // Off: nothing is read from or written to QSettings (screenshots).
+  void set_persistent(bool on) { persistent_ = on; }
+  void restore_settings();
+  void save_settings() const;
+
+  const QString& database() const { return db_path_; }
+  RunTableModel* run_model() const { return run_model_; }
+  RunFilterProxy* run_proxy() const { return proxy_; }
+  QTableView* runs_view() const { return runs_view_; }
+  DashboardView* dashboard() const { return dashboard_; }
+  CompareView* compare() const { return compare_; }
+  JobsView* jobs() const { return jobs_; }
+  LogTailView* log_view() const { return log_; }
+  QTabWidget* tabs() const { return tabs_; }
+  QSplitter* main_splitter() const { return main_splitter_; }
+
+ public Q_SLOTS:
+  void new_project();
+  void open_project_dialog();
+  void run_project();
+  void export_selected();
+
+ protected:
+  void closeEvent(QCloseEvent* event) override;
+
+ private:
+  void build_actions();
+  void on_selection_changed();
+  void on_project_changed();
+  QString db_path_;
+  RunTableModel* run_model_;
+  RunFilterProxy* proxy_;
+  RunListPoller* poller_;
+  QListWidget* projects_;
+  QLineEdit* filter_;
+  QTableView* runs_view_;
+  QSplitter *main_splitter_, *side_splitter_;
+  QTabWidget* tabs_;
+  DashboardView* dashboard_;
+  CompareView* compare_;
+  JobsView* jobs_;
+  LogTailView* log_;
+  bool persistent_ = true;
+  QList<qint64> shown_runs_;
+};
+
+}  // namespace qatwb::ui
