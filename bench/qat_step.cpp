@@ -105,7 +105,7 @@ int run_child(const Options& o, const std::string& name) {
   std::vector<double> ms;
   for (int step = 0; step <= o.steps; ++step) {
     const auto t0 = std::chrono::steady_clock::now();
-    model->zero_grad();
+    model->zero_grad(/*set_to_none=*/true);  // as the trainer does
     if (quant) {
       for (auto& p : quant->parameters())
         if (p.grad().defined()) p.mutable_grad() = torch::Tensor();

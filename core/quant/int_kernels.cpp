@@ -87,187 +87,25 @@ KParams make_params(const IntQuantSpec& spec, double alpha) {
 
 // ---- Per-element code, templated per grid / surrogate so that each inner loop is branch-free
 // and vectorisable (GCC's -O2 cost model does not vectorise; these functions ask for O3).
-#pragma GCC push_options
-#pragma GCC optimize("O3")
-
+// Both copies ask for O3 (GCC's -O2 cost model does not vectorise these loops). Every result is
+// the same bit for bit in both: the AVX2 copy only widens the vectors (no FMA contraction, and
+// the reductions use explicit per-lane accumulators).
 // Surrogate kinds as the kernels see them (Fourier with one term gets its own straight loop).
 enum class KGrad { Ste, Fourier1, FourierN, Dsq, Ewgs };
 
-#define QATWB_INLINE inline __attribute__((always_inline))
-
-template <GridKind K, bool Asym>
-QATWB_INLINE float code_t(const KParams& p, float v, float z) {
-  if constexpr (K == GridKind::Int) {
-    const float u = clampf(v, p.cmin - z - 1.f, p.cmax - z + 1.f);
-    return clampf(rint_small(u) + z, p.cmin, p.cmax);
-  } else if constexpr (K == GridKind::Stretched) {
-    const float u = clampf(v, -0.99f, 0.99f) * p.n - p.h;
-    return clampf(rint_small(u), p.cmin, p.cmax);
-  } else {
-    return v < 0.f ? -1.f : 1.f;
-  }
-}
-
-// e^x for |x| <= 80 (relative error ~1e-7): 2^n * poly(r), r = x - n ln2.
-QATWB_INLINE float fast_exp(float x) {
-  x = clampf(x, -80.f, 80.f);
-  const float n = rint_small(x * 1.44269504f);
-  const float r = (x - n * 0.693145751953125f) - n * 1.428606765330187e-06f;
-  float y = 1.f / 720.f;
-  y = y * r + 1.f / 120.f;
-  y = y * r + 1.f / 24.f;
-  y = y * r + 1.f / 6.f;
-  y = y * r + 0.5f;
-  y = y * r + 1.f;
-  y = y * r + 1.f;
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  float two_n;
-  std::memcpy(&two_n, &bits, sizeof(float));
-  return y * two_n;
-}
-
-QATWB_INLINE float fast_tanh(float x) {
-  const float e = fast_exp(2.f * x);
-  return (e - 1.f) / (e + 1.f);
-}
-
-// StableQAT's G with S = sum_m c_m cos((2m+1) pi r): odd Chebyshev polynomials of cos(pi r)
-// (cos((2m+1)pi(v + round v)) = cos((2m+1)pi r) since v + round v = r + 2 round v).
-inline float fourier_n(const KParams& p, float r) {
-  const float c1 = cospi_half(r);
-  float s = p.fc[0] * c1;
-  float t_prev = 1.f, t = c1;  // (T_{2m-2}, T_{2m-1}), starting with (T0, T1)
-  for (int m = 1; m < p.nterms; ++m) {
-    const float t_even = 2.f * c1 * t - t_prev;  // T_{2m}
-    const float t_odd = 2.f * c1 * t_even - t;   // T_{2m+1}
-    s += p.fc[m] * t_odd;
-    t_prev = t_even;
-    t = t_odd;
-  }
-  return (1.f - s) / (1.f + s);
-}
-
-template <typename T, GridKind K, bool Asym>
-void forward_values_rows(const KParams& p, const T* w, const float* sc, const float* zp,
-                         int64_t rps, int64_t cols, int64_t r0, int64_t r1, T* out) {
-  for (int64_t r = r0; r < r1; ++r) {
-    const int64_t si = r / rps;
-    const float s = std::max(sc[si], kMinScale);
-    const float z = Asym ? zp[si] : 0.f;
-    const T* wr = w + r * cols;
-    T* o = out + r * cols;
-    if constexpr (K == GridKind::Stretched) {
-      const float* table = p.table.data();
-      for (int64_t j = 0; j < cols; ++j) {
-        const float c = code_t<K, Asym>(p, static_cast<float>(wr[j]) / s, z);
-        o[j] = static_cast<T>(s * table[static_cast<int>(c - p.cmin)]);
-      }
-    } else {
-      for (int64_t j = 0; j < cols; ++j) {
-        const float c = code_t<K, Asym>(p, static_cast<float>(wr[j]) / s, z);
-        o[j] = static_cast<T>(s * (Asym ? c - z : c));
-      }
-    }
-  }
-}
-
-template <typename T, GridKind K, bool Asym, typename C>
-void forward_codes_rows(const KParams& p, const T* w, const float* sc, const float* zp,
-                        int64_t rps, int64_t cols, int64_t r0, int64_t r1, C* codes) {
-  for (int64_t r = r0; r < r1; ++r) {
-    const int64_t si = r / rps;
-    const float s = std::max(sc[si], kMinScale);
-    const float z = Asym ? zp[si] : 0.f;
-    const T* wr = w + r * cols;
-    C* o = codes + r * cols;
-    for (int64_t j = 0; j < cols; ++j)
-      o[j] = static_cast<C>(
-          static_cast<int>(code_t<K, Asym>(p, static_cast<float>(wr[j]) / s, z)));
-  }
-}
-
-// One element of the backward: writes dL/dw, adds g*d to `as` and DSQ's g*dphi/dk to `aa`.
-template <typename T, GridKind K, bool Asym, KGrad G>
-QATWB_INLINE void backward_elem(const KParams& p, float wv, float gv, float s, float z, T* o,
-                                float& as, float& aa) {
-  const float v = wv / s;
-  bool inside;
-  float q, d, rc;
-  if constexpr (K == GridKind::Int) {
-    const float uc = v + z;
-    inside = (uc >= p.cmin) & (uc <= p.cmax);
-    const float vc = clampf(v, p.cmin - z - 1.f, p.cmax - z + 1.f);
-    q = rint_small(vc);
-    rc = vc - q;
-    d = inside ? q - v : (uc < p.cmin ? p.cmin - z : p.cmax - z);
-  } else if constexpr (K == GridKind::Stretched) {
-    inside = std::fabs(v) <= 0.99f;
-    const float u = clampf(v, -0.99f, 0.99f) * p.n - p.h;
-    const float ru = rint_small(u);
-    q = (clampf(ru, p.cmin, p.cmax) + p.h) / p.n;
-    rc = u - ru;
-    d = inside ? q - v : (v < 0.f ? -p.seq_out : p.seq_out);
-  } else {
-    inside = std::fabs(v) <= 1.f;
-    q = v < 0.f ? -1.f : 1.f;
-    d = q;
-    rc = 0.f;
-  }
-  as += gv * d;
-  float gmul = 1.f;
-  if constexpr (G == KGrad::Fourier1) {
-    const float sv = p.fc[0] * cospi_half(rc);
-    gmul = (1.f - sv) / (1.f + sv);
-  } else if constexpr (G == KGrad::FourierN) {
-    gmul = fourier_n(p, rc);
-  } else if constexpr (G == KGrad::Ewgs) {
-    const float sg = gv > 0.f ? 1.f : (gv < 0.f ? -1.f : 0.f);
-    gmul = 1.f + p.ewgs * sg * (v - q);
-  } else if constexpr (G == KGrad::Dsq) {
-    // floor(v) exactly, from the clamped round-to-nearest q (q is an integer, |q| < 2^22).
-    const float vc = clampf(v, p.cmin - z - 1.f, p.cmax - z + 1.f);
-    const float fl = q > vc ? q - 1.f : q;
-    const float x = vc - (fl + 0.5f);
-    const float t = fast_tanh(p.k * x);
-    const float sech2 = 1.f - t * t;
-    gmul = 0.5f * p.k * sech2 * p.inv_t;
-    aa += inside ? gv * (x * sech2 * p.inv_t - t * p.dphi_c) : 0.f;
-  }
-  *o = static_cast<T>(inside ? gv * gmul : 0.f);
-}
-
-template <typename T, GridKind K, bool Asym, KGrad G>
-void backward_rows(const KParams& p, const T* w, const T* g, const float* sc, const float* zp,
-                   int64_t rps, int64_t cols, int64_t r0, int64_t r1, T* gw, double* ds_row,
-                   double* da_row) {
-  constexpr int kLanes = 8;
-  for (int64_t r = r0; r < r1; ++r) {
-    const int64_t si = r / rps;
-    const float s = std::max(sc[si], kMinScale);
-    const float z = Asym ? zp[si] : 0.f;
-    const T* wr = w + r * cols;
-    const T* gr = g + r * cols;
-    T* o = gw + r * cols;
-    float as[kLanes] = {}, aa[kLanes] = {};
-    int64_t j = 0;
-    for (; j + kLanes <= cols; j += kLanes)
-      for (int l = 0; l < kLanes; ++l)
-        backward_elem<T, K, Asym, G>(p, static_cast<float>(wr[j + l]),
-                                     static_cast<float>(gr[j + l]), s, z, o + j + l, as[l], aa[l]);
-    for (; j < cols; ++j)
-      backward_elem<T, K, Asym, G>(p, static_cast<float>(wr[j]), static_cast<float>(gr[j]), s, z,
-                                   o + j, as[0], aa[0]);
-    double ds = 0.0, da = 0.0;
-    for (int l = 0; l < kLanes; ++l) {
-      ds += as[l];
-      da += aa[l];
-    }
-    ds_row[r] = ds;
-    if (da_row) da_row[r] = da;
-  }
-}
-
+#pragma GCC push_options
+#pragma GCC optimize("O3")
+namespace rows_base {
+#include "core/quant/int_kernel_rows.inc"
+}  // namespace rows_base
+#pragma GCC target("avx2")
+namespace rows_avx2 {
+#include "core/quant/int_kernel_rows.inc"
+}  // namespace rows_avx2
 #pragma GCC pop_options
+
+const bool kHaveAvx2 = __builtin_cpu_supports("avx2");
+
 
 // Calls f(grid kind, asym) with both as compile-time constants.
 template <typename F>
@@ -425,8 +263,12 @@ torch::Tensor int_forward_values(const IntQuantSpec& spec, const torch::Tensor& 
       const float* z = zp.defined() ? zp.data_ptr<float>() : nullptr;
       dispatch_grid(p, [&](auto kind, auto asym) {
         at::parallel_for(0, w2d.size(0), grain_rows(cols), [&](int64_t b, int64_t e) {
-          forward_values_rows<scalar_t, decltype(kind)::value, decltype(asym)::value>(
-              p, w, s, z, rps, cols, b, e, o);
+          constexpr GridKind k = decltype(kind)::value;
+          constexpr bool a = decltype(asym)::value;
+          if (kHaveAvx2)
+            rows_avx2::forward_values_rows<scalar_t, k, a>(p, w, s, z, rps, cols, b, e, o);
+          else
+            rows_base::forward_values_rows<scalar_t, k, a>(p, w, s, z, rps, cols, b, e, o);
         });
       });
     });
@@ -461,12 +303,12 @@ torch::Tensor int_forward_codes(const IntQuantSpec& spec, const torch::Tensor& w
         at::parallel_for(0, wd.size(0), grain_rows(cols), [&](int64_t b, int64_t e) {
           constexpr GridKind k = decltype(kind)::value;
           constexpr bool a = decltype(asym)::value;
-          if constexpr (a)
-            forward_codes_rows<scalar_t, k, a>(p, w, s, z, rps, cols, b, e,
-                                               static_cast<uint8_t*>(o));
+          using Code = std::conditional_t<a, uint8_t, int8_t>;
+          Code* out = static_cast<Code*>(o);
+          if (kHaveAvx2)
+            rows_avx2::forward_codes_rows<scalar_t, k, a>(p, w, s, z, rps, cols, b, e, out);
           else
-            forward_codes_rows<scalar_t, k, a>(p, w, s, z, rps, cols, b, e,
-                                               static_cast<int8_t*>(o));
+            rows_base::forward_codes_rows<scalar_t, k, a>(p, w, s, z, rps, cols, b, e, out);
         });
       });
     });
@@ -516,8 +358,15 @@ IntBackward int_backward(const IntQuantSpec& spec, const torch::Tensor& w2d,
       dispatch_grid(p, [&](auto kind, auto asym) {
         dispatch_grad(p, [&](auto grad) {
           at::parallel_for(0, rows, grain_rows(cols), [&](int64_t b, int64_t e) {
-            backward_rows<scalar_t, decltype(kind)::value, decltype(asym)::value,
-                          decltype(grad)::value>(p, w, gp, s, z, rps, cols, b, e, o, dsp, dap);
+            constexpr GridKind k = decltype(kind)::value;
+            constexpr bool a = decltype(asym)::value;
+            constexpr KGrad gk = decltype(grad)::value;
+            if (kHaveAvx2)
+              rows_avx2::backward_rows<scalar_t, k, a, gk>(p, w, gp, s, z, rps, cols, b, e, o,
+                                                           dsp, dap);
+            else
+              rows_base::backward_rows<scalar_t, k, a, gk>(p, w, gp, s, z, rps, cols, b, e, o,
+                                                           dsp, dap);
           });
         });
       });

@@ -84,6 +84,13 @@ Trainer::Trainer(const project::ProjectConfig& config, model::Llama model,
 
 Trainer::~Trainer() = default;
 
+// Gradients are dropped, not zeroed: the first backward then hands its buffer to .grad instead of
+// adding it to zeros (one pass over every parameter less per step).
+void Trainer::clear_grads() {
+  for (auto& g : optimizer_->param_groups())
+    for (auto& p : g.params()) p.mutable_grad() = torch::Tensor();
+}
+
 ElasticAveraging* Trainer::elastic() {
   if (!config_.easgd.enabled) return nullptr;
   if (!elastic_) {
@@ -144,11 +151,11 @@ Trainer::StepResult Trainer::train_step() {
   const auto& t = config_.train;
   StepResult r;
   ElasticAveraging* easgd = elastic();
+  clear_grads();
   if (easgd && !easgd->trains_at(step_)) {
     r.trained = false;
     return r;
   }
-  optimizer_->zero_grad();
   model_->train();
   if (quantizer_) quantizer_->begin_step();
   double loss_sum = 0;
@@ -198,7 +205,7 @@ Trainer::StepResult Trainer::train_step() {
     apply_lr(step_);
     optimizer_->step();
   } else {
-    optimizer_->zero_grad();
+    clear_grads();
   }
   return r;
 }

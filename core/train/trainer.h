@@ -66,6 +66,7 @@ class Trainer {
     std::vector<double> worker_loss;  // EASGD: per worker (NaN for workers that did not train)
   };
   StepResult train_step();
+  void clear_grads();
   // EASGD: created on first use (after set_data_parallel); null when easgd is off.
   ElasticAveraging* elastic();
   void combine_worker_results(StepResult& r);

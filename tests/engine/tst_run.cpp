@@ -179,12 +179,12 @@ train:
       if (e["values"].contains("code_flip_fraction")) details = true;
     QVERIFY(details);
     QProcess p;
-    p.start(qatwb::test::qatwb_bin(), {"compare", "--json", run});
+    p.start(qatwb::test::qatwb_bin(), {"compare", "--json", "--db", dir_.filePath("compare.sqlite"), run});
     QVERIFY(p.waitForFinished(60000));
     QCOMPARE(p.exitCode(), 0);
     const auto rows = nlohmann::json::parse(p.readAllStandardOutput().toStdString());
     QCOMPARE(rows[0]["surrogate"].get<std::string>(), std::string("stableqat"));
-    QVERIFY(rows[0]["ppl_qat"].is_number());
+    QVERIFY(rows[0]["ppl_final"].is_number());
     QVERIFY(rows[0]["recovery"].is_number());
   }
 
