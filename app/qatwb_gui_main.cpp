@@ -52,13 +52,15 @@ int main(int argc, char** argv) {
   QCommandLineParser parser;
   parser.setApplicationDescription("qatwb desktop workbench: projects, runs, dashboards, jobs.");
   parser.addHelpOption();
-  const QCommandLineOption db(QStringLiteral("db"), "Run database (default: $QATWB_DB, else runs/qatwb.sqlite).",
-                              "FILE");
+  const QCommandLineOption db(QStringLiteral("db"),
+                              "Run database (default: $QATWB_DB, else runs/qatwb.sqlite).", "FILE");
   const QCommandLineOption project(QStringLiteral("project"), "Open this project YAML.", "P.yaml");
-  const QCommandLineOption shot(QStringLiteral("screenshot"), "Render the main window to a PNG and exit.",
-                                "FILE.png");
-  const QCommandLineOption size(QStringLiteral("size"), "Screenshot size (default 1360x860).", "WxH");
-  const QCommandLineOption tab(QStringLiteral("tab"), "Tab to show: dashboard, compare or jobs.", "TAB");
+  const QCommandLineOption shot(QStringLiteral("screenshot"),
+                                "Render the main window to a PNG and exit.", "FILE.png");
+  const QCommandLineOption size(QStringLiteral("size"), "Screenshot size (default 1360x860).",
+                                "WxH");
+  const QCommandLineOption tab(QStringLiteral("tab"), "Tab to show: dashboard, compare or jobs.",
+                               "TAB");
   parser.addOptions({db, project, shot, size, tab});
   if (!parser.parse(QApplication::arguments())) return fail(parser.errorText());
   if (parser.isSet("help")) {

@@ -77,7 +77,8 @@ void TestExportDialog::shows_errors() {
   QVERIFY(done.wait(120000));
   QVERIFY(!done.at(0).at(0).toBool());
   QVERIFY(dialog.exit_code() != 0);
-  QVERIFY2(dialog.status_text().startsWith("Export failed (exit"), qPrintable(dialog.status_text()));
+  QVERIFY2(dialog.status_text().startsWith("Export failed (exit"),
+           qPrintable(dialog.status_text()));
   QVERIFY2(dialog.status_text().contains(blocker), qPrintable(dialog.status_text()));
 
   dialog.set_source(tmp_.path() + "/no-such-run");

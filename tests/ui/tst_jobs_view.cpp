@@ -63,10 +63,16 @@ void TestJobsView::start_run_succeed_cancel_resume_reattach() {
     const int row = 0;
     QCOMPARE(view.model()->index(row, qatwb::ui::JobTableModel::Project).data().toString(),
              QString("fake"));
-    QVERIFY(view.model()->index(row, qatwb::ui::JobTableModel::State).data().toString()
+    QVERIFY(view.model()
+                ->index(row, qatwb::ui::JobTableModel::State)
+                .data()
+                .toString()
                 .startsWith("running"));
     QTRY_COMPARE_WITH_TIMEOUT(state_of(view, first), JobState::Succeeded, 30000);
-    QVERIFY(view.model()->index(row, qatwb::ui::JobTableModel::Elapsed).data().toString()
+    QVERIFY(view.model()
+                ->index(row, qatwb::ui::JobTableModel::Elapsed)
+                .data()
+                .toString()
                 .endsWith("s"));
     auto* cancel = view.findChild<QAbstractButton*>("job_cancel");
     auto* resume = view.findChild<QAbstractButton*>("job_resume");
@@ -99,9 +105,8 @@ void TestJobsView::start_run_succeed_cancel_resume_reattach() {
 
   // A project that does not exist: the error is shown, nothing crashes.
   again.start_project(tmp_.path() + "/missing.yaml");
-  QTRY_VERIFY_WITH_TIMEOUT(again.message().contains("missing.yaml") &&
-                               !again.message().startsWith("Submitting"),
-                           20000);
+  QTRY_VERIFY_WITH_TIMEOUT(
+      again.message().contains("missing.yaml") && !again.message().startsWith("Submitting"), 20000);
 }
 
 void TestJobsView::duration_text() {

@@ -8,8 +8,8 @@
 #include <QLineEdit>
 #include <QSettings>
 #include <QSplitter>
-#include <QTableView>
 #include <QTabWidget>
+#include <QTableView>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -85,7 +85,8 @@ void TestMainWindow::lists_filters_and_selects_runs() {
   auto* view = w.runs_view();
   QCOMPARE(view->model()->rowCount(), 2);
   QStringList names;
-  for (int r = 0; r < 2; ++r) names << view->model()->index(r, RunTableModel::Name).data().toString();
+  for (int r = 0; r < 2; ++r)
+    names << view->model()->index(r, RunTableModel::Name).data().toString();
   names.sort();
   QCOMPARE(names, QStringList({"run-dsq", "run-ste"}));
 

@@ -4,6 +4,7 @@
 // core/project's load_project both accept with the values entered.
 #include <QAbstractButton>
 #include <QComboBox>
+#include <QDir>
 #include <QFile>
 #include <QLineEdit>
 #include <QPlainTextEdit>
@@ -28,6 +29,7 @@ class TestWizard : public QObject {
   void writes_a_project_that_checks();
   void refuses_missing_model_folder();
   void preset_model_with_bad_group_size();
+  void validation_names_file_line_field();
 
  private:
   template <class W>
@@ -198,6 +200,21 @@ void TestWizard::preset_model_with_bad_group_size() {
   const auto config = qatwb::project::load_project(w.written_path().toStdString());
   QCOMPARE(QString::fromStdString(config.model.preset), QString("llama-micro"));
   QCOMPARE(config.quant.group_size, 2);
+}
+
+void TestWizard::validation_names_file_line_field() {
+  const QString target = tmp_.path() + "/target.yaml";
+  const QString bad = "name: x\nmodel: {preset: llama-micro}\ndata:\n  sources:\n    - path: " +
+                      data_ + "\ntrain:\n  lr: 0\n";
+  const QString errors = qatwb::ui::validate_project_yaml(bad, target);
+  QVERIFY2(errors.contains(target + ":7:7: train.lr"), qPrintable(errors));
+  QVERIFY2(errors.contains("train.lr"), qPrintable(errors));
+  QVERIFY(!QFile::exists(target));
+  const QString good = "name: x\nmodel: {preset: llama-micro}\ndata:\n  sources:\n    - path: " +
+                       data_ + "\n";
+  QCOMPARE(qatwb::ui::validate_project_yaml(good, target), QString());
+  // No temporary file is left behind.
+  QCOMPARE(QDir(tmp_.path()).entryList({".qatwb-wizard-*"}, QDir::Hidden | QDir::Files).size(), 0);
 }
 
 QTEST_MAIN(TestWizard)

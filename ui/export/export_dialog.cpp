@@ -24,8 +24,8 @@ ExportDialog::ExportDialog(const QString& source, QWidget* parent) : QDialog(par
   source_->setPlaceholderText(tr("run directory, <run>/checkpoints/step-N, or a model folder"));
   auto* browse_source = new QPushButton(tr("Browse..."));
   connect(browse_source, &QPushButton::clicked, this, [this] {
-    const QString d = QFileDialog::getExistingDirectory(this, tr("Run, checkpoint or model"),
-                                                        source_->text());
+    const QString d =
+        QFileDialog::getExistingDirectory(this, tr("Run, checkpoint or model"), source_->text());
     if (!d.isEmpty()) source_->setText(d);
   });
   auto* source_row = new QHBoxLayout;
@@ -44,10 +44,10 @@ ExportDialog::ExportDialog(const QString& source, QWidget* parent) : QDialog(par
   out_->setPlaceholderText(tr("default: <run>/exports/<format> (GGUF: a .gguf file)"));
   auto* browse_out = new QPushButton(tr("Browse..."));
   connect(browse_out, &QPushButton::clicked, this, [this] {
-    const QString d = format_->currentData() == "gguf"
-                          ? QFileDialog::getSaveFileName(this, tr("GGUF file"), out_->text(),
-                                                         tr("GGUF (*.gguf)"))
-                          : QFileDialog::getExistingDirectory(this, tr("Output folder"));
+    const QString d =
+        format_->currentData() == "gguf"
+            ? QFileDialog::getSaveFileName(this, tr("GGUF file"), out_->text(), tr("GGUF (*.gguf)"))
+            : QFileDialog::getExistingDirectory(this, tr("Output folder"));
     if (!d.isEmpty()) out_->setText(d);
   });
   auto* out_row = new QHBoxLayout;
@@ -100,9 +100,7 @@ QStringList ExportDialog::arguments() const {
   return args;
 }
 
-bool ExportDialog::running() const {
-  return process_ && process_->state() != QProcess::NotRunning;
-}
+bool ExportDialog::running() const { return process_ && process_->state() != QProcess::NotRunning; }
 
 QString ExportDialog::status_text() const { return status_->text(); }
 QString ExportDialog::log_text() const { return log_->toPlainText(); }

@@ -50,8 +50,7 @@ QVariant JobTableModel::data(const QModelIndex& index, int role) const {
     if (j.state == jobs::JobState::Running) return QColor(0x1f, 0x77, 0xb4);
     return {};
   }
-  if (role == Qt::ToolTipRole && index.column() == State)
-    return QString::fromStdString(j.reason);
+  if (role == Qt::ToolTipRole && index.column() == State) return QString::fromStdString(j.reason);
   if (role != Qt::DisplayRole) return {};
   switch (index.column()) {
     case Id:
@@ -81,8 +80,8 @@ QVariant JobTableModel::data(const QModelIndex& index, int role) const {
 
 QVariant JobTableModel::headerData(int section, Qt::Orientation orientation, int role) const {
   if (orientation != Qt::Horizontal || role != Qt::DisplayRole) return {};
-  static const char* names[] = {"Id", "Project", "Launcher", "State", "Elapsed", "ETA",
-                                "Run directory"};
+  static const char* names[] = {"Id",      "Project", "Launcher",     "State",
+                                "Elapsed", "ETA",     "Run directory"};
   return section >= 0 && section < ColumnCount ? tr(names[section]) : QVariant();
 }
 
@@ -100,7 +99,8 @@ void JobTableModel::apply(const std::vector<JobRow>& fresh) {
     known[rows_[i].job.id] = true;
     rows_[i] = *by_id[rows_[i].job.id];  // elapsed time moves every tick
   }
-  if (!rows_.empty()) Q_EMIT dataChanged(index(0, 0), index(int(rows_.size()) - 1, ColumnCount - 1));
+  if (!rows_.empty())
+    Q_EMIT dataChanged(index(0, 0), index(int(rows_.size()) - 1, ColumnCount - 1));
   std::vector<JobRow> added;
   for (const auto& r : fresh)
     if (!known.count(r.job.id)) added.push_back(r);

@@ -94,8 +94,7 @@ class JobsWorker : public QObject {
 
 }  // namespace
 
-JobsController::JobsController(const QString& db_path, const QString& qatwb_path,
-                               QObject* parent)
+JobsController::JobsController(const QString& db_path, const QString& qatwb_path, QObject* parent)
     : QObject(parent) {
   qRegisterMetaType<std::vector<JobRow>>();
   auto* worker = new JobsWorker(db_path, qatwb_path);
@@ -133,7 +132,8 @@ void JobsController::poll_now() {
   if (busy_) return;  // the next tick asks again
   busy_ = true;
   auto* w = static_cast<JobsWorker*>(worker_);
-  QMetaObject::invokeMethod(w, [w] { w->poll(); }, Qt::QueuedConnection);
+  QMetaObject::invokeMethod(
+      w, [w] { w->poll(); }, Qt::QueuedConnection);
 }
 
 void JobsController::submit(const QString& project, const QString& launcher,
@@ -143,18 +143,21 @@ void JobsController::submit(const QString& project, const QString& launcher,
   request.launcher = launcher.toStdString();
   for (const QString& a : worker_cmd) request.worker_cmd.push_back(a.toStdString());
   auto* w = static_cast<JobsWorker*>(worker_);
-  QMetaObject::invokeMethod(w, [w, request] { w->submit(request); }, Qt::QueuedConnection);
+  QMetaObject::invokeMethod(
+      w, [w, request] { w->submit(request); }, Qt::QueuedConnection);
 }
 
 void JobsController::cancel(qint64 id) {
   auto* w = static_cast<JobsWorker*>(worker_);
-  QMetaObject::invokeMethod(w, [w, id] { w->cancel(id); }, Qt::QueuedConnection);
+  QMetaObject::invokeMethod(
+      w, [w, id] { w->cancel(id); }, Qt::QueuedConnection);
   poll_now();
 }
 
 void JobsController::resume(qint64 id) {
   auto* w = static_cast<JobsWorker*>(worker_);
-  QMetaObject::invokeMethod(w, [w, id] { w->resume(id); }, Qt::QueuedConnection);
+  QMetaObject::invokeMethod(
+      w, [w, id] { w->resume(id); }, Qt::QueuedConnection);
   poll_now();
 }
 

@@ -17,8 +17,7 @@
 
 namespace qatwb::ui {
 
-JobsView::JobsView(const QString& db_path, QWidget* parent)
-    : QWidget(parent), db_path_(db_path) {
+JobsView::JobsView(const QString& db_path, QWidget* parent) : QWidget(parent), db_path_(db_path) {
   controller_ = new JobsController(db_path, qatwb_binary(), this);
   model_ = new JobTableModel(this);
 
@@ -69,8 +68,8 @@ JobsView::JobsView(const QString& db_path, QWidget* parent)
       Q_EMIT start_requested();
       return;
     }
-    const QString f = QFileDialog::getOpenFileName(this, tr("Project to run"), {},
-                                                   tr("Project (*.yaml *.yml)"));
+    const QString f =
+        QFileDialog::getOpenFileName(this, tr("Project to run"), {}, tr("Project (*.yaml *.yml)"));
     if (!f.isEmpty()) start_project(f);
   });
   connect(cancel_, &QPushButton::clicked, this, &JobsView::cancel_selected);

@@ -199,7 +199,8 @@ QString MainWindow::current_project() const {
 
 QStringList MainWindow::projects() const {
   QStringList out;
-  for (int i = 1; i < projects_->count(); ++i) out << projects_->item(i)->data(kPathRole).toString();
+  for (int i = 1; i < projects_->count(); ++i)
+    out << projects_->item(i)->data(kPathRole).toString();
   return out;
 }
 
@@ -252,10 +253,14 @@ void MainWindow::on_selection_changed() {
 void MainWindow::show_tab(Tab tab) { tabs_->setCurrentIndex(int(tab)); }
 
 bool MainWindow::show_tab(const QString& name) {
-  if (name == "dashboard") show_tab(DashboardTab);
-  else if (name == "compare") show_tab(CompareTab);
-  else if (name == "jobs") show_tab(JobsTab);
-  else return false;
+  if (name == "dashboard")
+    show_tab(DashboardTab);
+  else if (name == "compare")
+    show_tab(CompareTab);
+  else if (name == "jobs")
+    show_tab(JobsTab);
+  else
+    return false;
   return true;
 }
 
@@ -266,16 +271,16 @@ void MainWindow::new_project() {
 }
 
 void MainWindow::open_project_dialog() {
-  const QString f = QFileDialog::getOpenFileName(this, tr("Open project"), {},
-                                                 tr("Project (*.yaml *.yml)"));
+  const QString f =
+      QFileDialog::getOpenFileName(this, tr("Open project"), {}, tr("Project (*.yaml *.yml)"));
   if (!f.isEmpty()) open_project(f);
 }
 
 void MainWindow::run_project() {
   QString project = current_project();
   if (project.isEmpty()) {
-    project = QFileDialog::getOpenFileName(this, tr("Project to run"), {},
-                                           tr("Project (*.yaml *.yml)"));
+    project =
+        QFileDialog::getOpenFileName(this, tr("Project to run"), {}, tr("Project (*.yaml *.yml)"));
     if (project.isEmpty() || !open_project(project)) return;
   }
   jobs_->start_project(project);

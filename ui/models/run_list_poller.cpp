@@ -87,7 +87,8 @@ void RunListPoller::refresh_now() {
   busy_ = true;
   auto* worker = static_cast<RunListWorker*>(worker_);
   const QString path = db_path_;
-  QMetaObject::invokeMethod(worker, [worker, path] { worker->load(path); }, Qt::QueuedConnection);
+  QMetaObject::invokeMethod(
+      worker, [worker, path] { worker->load(path); }, Qt::QueuedConnection);
 }
 
 }  // namespace qatwb::ui

@@ -36,8 +36,8 @@ double RunRow::progress() const {
 bool RunRow::operator==(const RunRow& o) const {
   return id == o.id && name == o.name && project == o.project && surrogate == o.surrogate &&
          status == o.status && run_dir == o.run_dir && same(bits, o.bits) &&
-         last_step == o.last_step && total_steps == o.total_steps &&
-         same(last_loss, o.last_loss) && same(best_ppl, o.best_ppl);
+         last_step == o.last_step && total_steps == o.total_steps && same(last_loss, o.last_loss) &&
+         same(best_ppl, o.best_ppl);
 }
 
 std::vector<RunRow> load_run_rows(const store::Store& store) {

@@ -59,8 +59,8 @@ QVariant RunTableModel::data(const QModelIndex& index, int role) const {
     case Surrogate:
       return qs(r.surrogate);
     case Bits:
-      return sort ? number_sort(r.bits) : QVariant(std::isnan(r.bits) ? QStringLiteral("16")
-                                                                     : number_text(r.bits, 3));
+      return sort ? number_sort(r.bits)
+                  : QVariant(std::isnan(r.bits) ? QStringLiteral("16") : number_text(r.bits, 3));
     case Status:
       return qs(r.status);
     case Progress: {

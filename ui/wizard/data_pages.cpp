@@ -20,8 +20,9 @@ namespace qatwb::ui {
 
 DataPage::DataPage(QWidget* parent) : QWizardPage(parent) {
   setTitle(tr("Dataset sampling"));
-  setSubTitle(tr("Text sources (.jsonl, .jsonl.zst, .jsonl.gz, .txt or folders of those) are "
-                 "sampled with a seed; a fraction is held out for perplexity."));
+  setSubTitle(
+      tr("Text sources (.jsonl, .jsonl.zst, .jsonl.gz, .txt or folders of those) are "
+         "sampled with a seed; a fraction is held out for perplexity."));
   auto* form = new QFormLayout(this);
   sources_ = new QListWidget;
   sources_->setObjectName("sources");
@@ -97,7 +98,9 @@ void DataPage::validate() {
   Q_EMIT completeChanged();
 }
 
-bool DataPage::isComplete() const { return !sources_msg_->has_error() && !text_field_msg_->has_error(); }
+bool DataPage::isComplete() const {
+  return !sources_msg_->has_error() && !text_field_msg_->has_error();
+}
 
 void DataPage::fill(project::ProjectConfig& c) const {
   c.data.sources.clear();
@@ -162,9 +165,9 @@ void TokenizePage::initializePage() {
 
 void TokenizePage::validate() {
   const QString t = tokenizer_->text().trimmed();
-  tokenizer_msg_->show_error(t.isEmpty()          ? tr("Choose the model's tokenizer.json.")
+  tokenizer_msg_->show_error(t.isEmpty()              ? tr("Choose the model's tokenizer.json.")
                              : !QFileInfo(t).isFile() ? tr("%1: no such file").arg(t)
-                                                  : QString());
+                                                      : QString());
   Q_EMIT completeChanged();
 }
 

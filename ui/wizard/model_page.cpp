@@ -31,9 +31,9 @@ struct PresetShape {
   ModelShape shape;
 };
 const PresetShape kPresets[] = {
-    {"llama-micro", {64, 172, 64}},       {"llama-tiny", {256, 688, 256}},
-    {"llama-small", {512, 1376, 512}},    {"llama-3.2-1b", {2048, 8192, 2048}},
-    {"llama-3-8b", {4096, 14336, 4096}},  {"mistral-7b", {4096, 14336, 4096}},
+    {"llama-micro", {64, 172, 64}},      {"llama-tiny", {256, 688, 256}},
+    {"llama-small", {512, 1376, 512}},   {"llama-3.2-1b", {2048, 8192, 2048}},
+    {"llama-3-8b", {4096, 14336, 4096}}, {"mistral-7b", {4096, 14336, 4096}},
 };
 
 QWidget* with_button(QLineEdit* edit, QPushButton* button) {
@@ -166,9 +166,8 @@ void ModelPage::on_info_finished(int exit_code, QProcess::ExitStatus status) {
   checked_folder_ = dir;
   auto* w = static_cast<ProjectWizard*>(wizard());
   if (status != QProcess::NormalExit || exit_code != 0) {
-    path_msg_->show_error(err.isEmpty() ? tr("%1: `qatwb model info` failed (%2)")
-                                              .arg(dir, p->errorString())
-                                        : err);
+    path_msg_->show_error(
+        err.isEmpty() ? tr("%1: `qatwb model info` failed (%2)").arg(dir, p->errorString()) : err);
     if (w) w->set_model_shape(std::nullopt);
     validate();
     return;
@@ -179,8 +178,8 @@ void ModelPage::on_info_finished(int exit_code, QProcess::ExitStatus status) {
   shape.hidden = c.value("hidden_size").toInteger();
   shape.intermediate = c.value("intermediate_size").toInteger();
   const int64_t heads = c.value("num_attention_heads").toInteger();
-  const int64_t head_dim = c.contains("head_dim") ? c.value("head_dim").toInteger()
-                                                  : (heads ? shape.hidden / heads : 0);
+  const int64_t head_dim =
+      c.contains("head_dim") ? c.value("head_dim").toInteger() : (heads ? shape.hidden / heads : 0);
   shape.attention = heads * head_dim;
   if (w) w->set_model_shape(shape);
   const bool tokenizer = QFileInfo(dir + "/tokenizer.json").isFile();
@@ -202,10 +201,11 @@ void ModelPage::on_info_finished(int exit_code, QProcess::ExitStatus status) {
 void ModelPage::validate() {
   static const QRegularExpression plain("^[A-Za-z0-9_][A-Za-z0-9._-]*$");
   const QString name = name_->text().trimmed();
-  name_msg_->show_error(name.isEmpty() ? tr("A project needs a name.")
-                        : !plain.match(name).hasMatch()
-                            ? tr("Letters, digits, '.', '_' and '-' only (it names the run folder).")
-                            : QString());
+  name_msg_->show_error(
+      name.isEmpty() ? tr("A project needs a name.")
+      : !plain.match(name).hasMatch()
+          ? tr("Letters, digits, '.', '_' and '-' only (it names the run folder).")
+          : QString());
   const QString out = output_path();
   QString file_error;
   if (!out.endsWith(".yaml") && !out.endsWith(".yml"))

@@ -51,8 +51,7 @@ bool ProjectWizard::validateCurrentPage() {
   if (!problems.isEmpty()) return false;  // isComplete() already keeps Finish disabled
   QDir().mkpath(QFileInfo(target).absolutePath());
   QSaveFile out(target);
-  if (!out.open(QIODevice::WriteOnly) || out.write(summary->yaml().toUtf8()) < 0 ||
-      !out.commit()) {
+  if (!out.open(QIODevice::WriteOnly) || out.write(summary->yaml().toUtf8()) < 0 || !out.commit()) {
     QMessageBox::critical(this, tr("New project"),
                           tr("Cannot write %1: %2").arg(target, out.errorString()));
     return false;

@@ -34,8 +34,15 @@ class ProjectWizard : public QWizard {
   Q_OBJECT
 
  public:
-  enum PageId { ModelPageId, DataPageId, TokenizePageId, QuantPageId, TrainPageId, RunnerPageId,
-                SummaryPageId };
+  enum PageId {
+    ModelPageId,
+    DataPageId,
+    TokenizePageId,
+    QuantPageId,
+    TrainPageId,
+    RunnerPageId,
+    SummaryPageId
+  };
   explicit ProjectWizard(QWidget* parent = nullptr);
 
   // The project as the pages describe it now (not validated).

@@ -17,21 +17,34 @@ namespace qatwb::ui {
 namespace {
 
 QString surrogate_help(const QString& s) {
-  if (s == "ste") return QObject::tr("Straight-through estimator: rounding passes the gradient "
-                                     "unchanged (the baseline).");
+  if (s == "ste")
+    return QObject::tr(
+        "Straight-through estimator: rounding passes the gradient "
+        "unchanged (the baseline).");
   if (s == "stableqat")
-    return QObject::tr("StableQAT: a Fourier-series surrogate of rounding (amplitude A, order M) "
-                       "gives a smooth, bounded gradient.");
-  if (s == "dsq") return QObject::tr("DSQ: a tanh soft quantizer whose sharpness alpha is "
-                                     "learned per layer, approaching hard rounding.");
-  if (s == "lsq") return QObject::tr("LSQ: STE for weights plus a learned step size with a "
-                                     "scaled gradient.");
-  if (s == "pact") return QObject::tr("PACT: learned clipping level alpha (mainly for "
-                                      "activations); weights use STE.");
-  if (s == "paretoq") return QObject::tr("ParetoQ: stretched elastic quantization grids for "
-                                         "low bit-widths (ternary, 2-bit).");
-  if (s == "ewgs") return QObject::tr("EWGS: scales the STE gradient by the rounding error "
-                                      "(delta; 0 is STE).");
+    return QObject::tr(
+        "StableQAT: a Fourier-series surrogate of rounding (amplitude A, order M) "
+        "gives a smooth, bounded gradient.");
+  if (s == "dsq")
+    return QObject::tr(
+        "DSQ: a tanh soft quantizer whose sharpness alpha is "
+        "learned per layer, approaching hard rounding.");
+  if (s == "lsq")
+    return QObject::tr(
+        "LSQ: STE for weights plus a learned step size with a "
+        "scaled gradient.");
+  if (s == "pact")
+    return QObject::tr(
+        "PACT: learned clipping level alpha (mainly for "
+        "activations); weights use STE.");
+  if (s == "paretoq")
+    return QObject::tr(
+        "ParetoQ: stretched elastic quantization grids for "
+        "low bit-widths (ternary, 2-bit).");
+  if (s == "ewgs")
+    return QObject::tr(
+        "EWGS: scales the STE gradient by the rounding error "
+        "(delta; 0 is STE).");
   return {};
 }
 
@@ -128,9 +141,9 @@ void QuantPage::initializePage() { validate(); }
 void QuantPage::update_visibility() {
   const bool on = enabled_->isChecked();
   const bool int_format = format_->currentText() == "int";
-  for (QWidget* w : std::initializer_list<QWidget*>{format_, granularity_, scale_, surrogate_,
-                                                    amplitude_, fourier_order_, dsq_alpha_,
-                                                    ewgs_delta_, exclude_})
+  for (QWidget* w :
+       std::initializer_list<QWidget*>{format_, granularity_, scale_, surrogate_, amplitude_,
+                                       fourier_order_, dsq_alpha_, ewgs_delta_, exclude_})
     w->setEnabled(on);
   bits_->setEnabled(on && int_format);
   group_size_->setEnabled(on && granularity_->currentText() == "per_group");
@@ -153,9 +166,8 @@ void QuantPage::validate() {
     } else if (shape) {
       for (int64_t width : {shape->hidden, shape->intermediate, shape->attention})
         if (group_error.isEmpty() && width > 0 && width % g != 0)
-          group_error = tr("Group size %1 does not divide the model's input width %2.")
-                            .arg(g)
-                            .arg(width);
+          group_error =
+              tr("Group size %1 does not divide the model's input width %2.").arg(g).arg(width);
     }
   }
   group_msg_->show_error(group_error);
@@ -168,7 +180,9 @@ void QuantPage::validate() {
   Q_EMIT completeChanged();
 }
 
-bool QuantPage::isComplete() const { return !group_msg_->has_error() && !exclude_msg_->has_error(); }
+bool QuantPage::isComplete() const {
+  return !group_msg_->has_error() && !exclude_msg_->has_error();
+}
 
 void QuantPage::fill(project::ProjectConfig& c) const {
   auto& q = c.quant;

@@ -40,8 +40,9 @@ QLineEdit* number_edit(const char* name, const QString& value) {
 
 TrainPage::TrainPage(QWidget* parent) : QWizardPage(parent) {
   setTitle(tr("Training recipe"));
-  setSubTitle(tr("AdamW with a learning-rate schedule; evaluation measures post-quantization "
-                 "perplexity on the held-out split."));
+  setSubTitle(
+      tr("AdamW with a learning-rate schedule; evaluation measures post-quantization "
+         "perplexity on the held-out split."));
   auto* form = new QFormLayout(this);
   steps_ = spin("steps", 1, 100000000, 100);
   form->addRow(tr("Steps"), steps_);
@@ -208,7 +209,7 @@ void RunnerPage::fill(project::ProjectConfig& c) const {
   if (kind == "local") return;
   const int i = host_->findText(host_->currentText());
   r.host = (i >= 0 && host_->itemData(i).isValid() ? host_->itemData(i).toString()
-                                                    : host_->currentText().trimmed())
+                                                   : host_->currentText().trimmed())
                .toStdString();
   r.remote_dir = remote_dir_->text().trimmed().toStdString();
   r.gpus = gpus_->value();
