@@ -1,5 +1,6 @@
 #include "ui/jobs/jobs_view.h"
 
+#include <QComboBox>
 #include <QFileDialog>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -10,6 +11,7 @@
 #include <QTableView>
 #include <QVBoxLayout>
 
+#include "core/jobs/hosts_config.h"
 #include "ui/jobs/job_table_model.h"
 #include "ui/jobs/jobs_controller.h"
 #include "ui/widgets/log_tail_view.h"
@@ -30,7 +32,19 @@ JobsView::JobsView(const QString& db_path, QWidget* parent) : QWidget(parent), d
   reattach_ = new QPushButton(tr("Re-attach"));
   reattach_->setObjectName("job_reattach");
   reattach_->setToolTip(tr("Re-read the jobs registry and poll every unfinished job"));
+  launcher_ = new QComboBox;
+  launcher_->setObjectName("job_launcher");
+  launcher_->addItem(tr("local"), "local");
+  try {
+    for (const auto& [name, host] : jobs::load_hosts_config(jobs::default_hosts_path()).hosts)
+      launcher_->addItem(tr("ssh: %1").arg(QString::fromStdString(name)),
+                         QString("ssh:%1").arg(QString::fromStdString(name)));
+  } catch (const std::exception&) {
+    // No hosts file (or a broken one): local and Slurm only; `qatwb jobs` reports the details.
+  }
+  launcher_->addItem(tr("slurm"), "slurm");
   auto* buttons = new QHBoxLayout;
+  buttons->addWidget(launcher_);
   for (QPushButton* b : {start_, cancel_, resume_, reattach_}) buttons->addWidget(b);
   buttons->addStretch();
 
@@ -109,7 +123,8 @@ JobsView::~JobsView() = default;
 void JobsView::start_project(const QString& yaml, const QString& launcher) {
   message_->setStyleSheet({});
   message_->setText(tr("Submitting %1 ...").arg(yaml));
-  controller_->submit(yaml, launcher, worker_cmd_);
+  controller_->submit(yaml, launcher.isEmpty() ? launcher_->currentData().toString() : launcher,
+                      worker_cmd_);
 }
 
 void JobsView::select_job(qint64 id) {

@@ -5,6 +5,7 @@
 #include <QStringList>
 #include <QWidget>
 
+class QComboBox;
 class QLabel;
 class QPushButton;
 class QTableView;
@@ -24,8 +25,9 @@ class JobsView : public QWidget {
 
   // Replaces {qatwb, "run"} for new jobs (tests run the fake trainer).
   void set_worker_command(const QStringList& cmd) { worker_cmd_ = cmd; }
-  // Submits a project to a launcher ("local", "ssh:HOST", "slurm").
-  void start_project(const QString& yaml, const QString& launcher = "local");
+  // Submits a project to a launcher ("local", "ssh:HOST", "slurm"); "" : the launcher chosen in
+  // the view (local unless changed; ssh hosts come from the hosts YAML).
+  void start_project(const QString& yaml, const QString& launcher = {});
   void select_job(qint64 id);
   qint64 selected_job() const;  // -1: none
   void cancel_selected();
@@ -52,6 +54,7 @@ class JobsView : public QWidget {
   LogTailView* log_;
   QLabel* message_;
   QPushButton *start_, *cancel_, *resume_, *reattach_;
+  QComboBox* launcher_;
   QStringList worker_cmd_;
   QString db_path_;
   qint64 pending_select_ = -1;
