@@ -1,6 +1,7 @@
 // qatwb run PROJECT.yaml [--run-dir D] | --resume D
 #include "app/command.h"
 #include "core/project/project_yaml.h"
+#include "core/run/event_log.h"
 #include "core/run/run_dir.h"
 #include "core/store/store.h"
 #include "core/train/data_parallel.h"
@@ -8,6 +9,32 @@
 #include "core/util/error.h"
 
 namespace {
+
+// When a rank fails, the launcher stops the others (they would wait for it in their next
+// all-reduce); rank 0 may then have had no chance to write its end event. The run must still
+// end with one, so that the store, `qatwb jobs` and the GUI see it failed rather than running.
+void close_run_after_rank_failure(const std::string& run_dir, int code) {
+  const std::string path = qatwb::run::RunDir(run_dir).events_path();
+  std::vector<qatwb::run::LogLine> lines;
+  int64_t offset = 0;
+  bool open = false;
+  for (;;) {
+    lines.clear();
+    const int64_t next = qatwb::run::read_complete_lines(path, offset, lines);
+    if (next == offset) break;
+    offset = next;
+    for (const auto& l : lines)
+      if (auto e = qatwb::run::parse_event_line(l.text)) {
+        if (e->type == qatwb::run::EventType::Start) open = true;
+        if (e->type == qatwb::run::EventType::End) open = false;
+      }
+  }
+  if (!open) return;
+  qatwb::run::EventWriter events(path);
+  events.end(code == 130 ? "stopped" : "failed",
+             "a data-parallel rank exited with code " + std::to_string(code) +
+                 "; the launcher stopped the other ranks (resume from the last checkpoint)");
+}
 
 qatwb::cli::CommandRegistration reg(
     "run", "Train a project: sample, tokenize, (quantize), train, evaluate, save",
@@ -67,7 +94,9 @@ qatwb::cli::CommandRegistration reg(
           else
             argv.insert(argv.end(), {"--db", req->db_path});
           if (req->threads > 0) argv.insert(argv.end(), {"--threads", std::to_string(req->threads)});
-          return qatwb::train::launch_local_ranks(*nproc, argv);
+          const int code = qatwb::train::launch_local_ranks(*nproc, argv);
+          if (code != 0) close_run_after_rank_failure(req->run_dir, code);
+          return code;
         }
         return qatwb::train::run_project(*req);
       };

@@ -80,6 +80,16 @@ Trainer::Trainer(const project::ProjectConfig& config, model::Llama model,
   // as if signalled once the given number of steps is done.
   nan_injection_steps_ = parse_step_list(std::getenv("QATWB_TEST_NAN_STEPS"));
   if (const char* stop = std::getenv("QATWB_TEST_STOP_AT_STEP")) stop_at_step_ = std::atoll(stop);
+  // QATWB_TEST_CRASH_RANK_AT=R:S: rank R dies (exit 3, no end event) once S steps are done.
+  if (const char* crash = std::getenv("QATWB_TEST_CRASH_RANK_AT")) {
+    std::string spec = crash;
+    std::replace(spec.begin(), spec.end(), ':', ',');
+    const auto steps = parse_step_list(spec.c_str());
+    if (steps.size() == 2) {
+      crash_rank_ = steps[0];
+      crash_at_step_ = steps[1];
+    }
+  }
 }
 
 Trainer::~Trainer() = default;
@@ -314,6 +324,8 @@ TrainOutcome Trainer::run() {
   const int64_t tokens_per_step = t.batch_size * t.grad_accum * config_.tokenize.seq_len;
   while (step_ < t.steps) {
     if (stop_at_step_ >= 0 && step_ >= stop_at_step_) stop_requested_ = true;
+    if (crash_at_step_ >= 0 && step_ >= crash_at_step_ && (dp_ ? dp_->env().rank : 0) == crash_rank_)
+      std::_Exit(3);
     // Every rank must leave the loop at the same step, whichever got the signal first.
     if (dp_ && dp_->sum(torch::tensor({stop_requested_ ? 1.0 : 0.0})).item<double>() > 0)
       stop_requested_ = true;

@@ -95,6 +95,7 @@ class Trainer {
   StepCallback on_step_;
   std::vector<int64_t> nan_injection_steps_;  // test hook: QATWB_TEST_NAN_STEPS
   int64_t stop_at_step_ = -1;                 // test hook: QATWB_TEST_STOP_AT_STEP
+  int64_t crash_rank_ = -1, crash_at_step_ = -1;  // test hook: QATWB_TEST_CRASH_RANK_AT
 };
 
 }  // namespace qatwb::train

@@ -219,6 +219,24 @@ train:
     QVERIFY(std::abs(p1 - p2) / p1 < 1e-3);
   }
 
+  void failing_rank_still_ends_the_run() {
+    // Rank 1 dies after 2 steps: the launcher stops rank 0 (blocked in its next all-reduce) and
+    // closes the run with one "failed" end event naming the cause; a resume then finishes it.
+    const QString project = write_project("dpcrash", "  checkpoint_every: 2\n");
+    const QString run = dir_.filePath("runs/dpcrash");
+    const auto r = run_qatwb_env({"run", project, "--run-dir", run, "--no-db", "--nproc", "2"},
+                                 {{"QATWB_TEST_CRASH_RANK_AT", "1:2"}});
+    QVERIFY(r.exit_code != 0);
+    const auto ends = of_type(run, "end");
+    QCOMPARE(ends.size(), size_t{1});
+    QCOMPARE(QString::fromStdString(ends[0]["status"]), QString("failed"));
+    qInfo("end reason: %s", ends[0]["reason"].get<std::string>().c_str());
+    QVERIFY(!ends[0]["reason"].get<std::string>().empty());
+    QCOMPARE(run_qatwb_env({"run", "--resume", run, "--no-db", "--nproc", "2"}).exit_code, 0);
+    QCOMPARE(losses(run).size(), size_t{8});
+    QCOMPARE(QString::fromStdString(of_type(run, "end").back()["status"]), QString("finished"));
+  }
+
   void bad_input_fails_cleanly() {
     // A model path that does not exist: non-zero exit, the message names it, a failed end event.
     const QString project = write_project("badmodel", "");
