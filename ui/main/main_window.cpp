@@ -73,6 +73,14 @@ MainWindow::MainWindow(const QString& db_path, QWidget* parent)
   runs_view_->setSelectionMode(QAbstractItemView::ExtendedSelection);
   runs_view_->verticalHeader()->hide();
   runs_view_->horizontalHeader()->setStretchLastSection(true);
+  runs_view_->verticalHeader()->setDefaultSectionSize(runs_view_->fontMetrics().height() + 6);
+  runs_view_->setWordWrap(false);
+  // Columns fit the first runs listed (unless a saved layout was restored).
+  connect(run_model_, &QAbstractItemModel::rowsInserted, this, [this] {
+    if (columns_sized_) return;
+    columns_sized_ = true;
+    runs_view_->resizeColumnsToContents();
+  });
 
   auto* runs_panel = new QWidget;
   auto* runs_layout = new QVBoxLayout(runs_panel);
@@ -84,6 +92,7 @@ MainWindow::MainWindow(const QString& db_path, QWidget* parent)
   side_splitter_->addWidget(projects_);
   side_splitter_->addWidget(runs_panel);
   side_splitter_->setStretchFactor(1, 3);
+  side_splitter_->setSizes({130, 600});
 
   tabs_ = new QTabWidget;
   tabs_->setObjectName("tabs");
@@ -101,7 +110,7 @@ MainWindow::MainWindow(const QString& db_path, QWidget* parent)
   main_splitter_->addWidget(side_splitter_);
   main_splitter_->addWidget(tabs_);
   main_splitter_->setStretchFactor(1, 3);
-  main_splitter_->setSizes({380, 900});
+  main_splitter_->setSizes({480, 880});
   setCentralWidget(main_splitter_);
 
   log_ = new LogTailView;
@@ -302,7 +311,8 @@ void MainWindow::restore_settings() {
   restoreState(s.value("main/state").toByteArray());
   main_splitter_->restoreState(s.value("main/splitter").toByteArray());
   side_splitter_->restoreState(s.value("main/side_splitter").toByteArray());
-  runs_view_->horizontalHeader()->restoreState(s.value("main/runs_header").toByteArray());
+  if (runs_view_->horizontalHeader()->restoreState(s.value("main/runs_header").toByteArray()))
+    columns_sized_ = true;
   for (const QString& p : s.value("projects/list").toStringList())
     if (QFileInfo(p).isFile()) open_project(p, true);
   const QString last = s.value("projects/last").toString();

@@ -91,6 +91,7 @@ class MainWindow : public QMainWindow {
   JobsView* jobs_;
   LogTailView* log_;
   bool persistent_ = true;
+  bool columns_sized_ = false;
   QList<qint64> shown_runs_;
 };
 
