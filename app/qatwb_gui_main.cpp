@@ -85,8 +85,10 @@ int main(int argc, char** argv) {
   qatwb::ui::MainWindow window(db_path);
   window.set_persistent(!screenshot);
   window.restore_settings();
-  if (parser.isSet(project) && !window.open_project(parser.value(project), screenshot))
-    return screenshot ? fail(parser.value(project) + ": not a readable project") : 1;
+  // A bad --project fails a screenshot; the interactive window says why and opens anyway.
+  if (parser.isSet(project) && !window.open_project(parser.value(project), screenshot) &&
+      screenshot)
+    return fail(parser.value(project) + ": not a readable project");
   if (parser.isSet(tab) && !window.show_tab(parser.value(tab)))
     return fail("--tab: expected dashboard, compare or jobs, got '" + parser.value(tab) + "'");
 

@@ -159,6 +159,10 @@ void TestMainWindow::screenshot_process() {
       gui, {"--db", db_, "--screenshot", png, "--tab", "nowhere"}, {}, 120000);
   QVERIFY(bad.exit_code != 0);
   QVERIFY(bad.err.contains("--tab"));
+  const auto bad_project = qatwb::test::run_process(
+      gui, {"--db", db_, "--project", tmp_.path() + "/nope.yaml", "--screenshot", png}, {}, 120000);
+  QVERIFY(bad_project.exit_code != 0);
+  QVERIFY(bad_project.err.contains("nope.yaml"));
   const auto unwritable = qatwb::test::run_process(
       gui, {"--db", db_, "--screenshot", tmp_.path() + "/no/such/dir/x.png"}, {}, 120000);
   QVERIFY(unwritable.exit_code != 0);
