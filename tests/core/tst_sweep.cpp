@@ -194,6 +194,17 @@ class TestSweep : public QObject {
     QCOMPARE(st.find("bits-4")->attempts, 2);
   }
 
+  void shipped_sweeps_validate() {
+    for (const char* name : {"tiny-brown-surrogates", "llama-3.2-1b-stableqat-table"}) {
+      QString path = qatwb::test::source_dir() + "/projects/sweeps/" + name + ".yaml";
+      auto r = run_qatwb({"batch", path, "--db", dir_.filePath("db/qatwb.sqlite"), "--dry-run",
+                          "--json"});
+      QVERIFY2(r.exit_code == 0, r.err.constData());
+      json j = parse(r.out);
+      QCOMPARE(j["points"].size(), size_t{std::string(name) == "tiny-brown-surrogates" ? 18 : 9});
+    }
+  }
+
   void progress_line_has_counts_and_eta() {
     qatwb::sweep::SweepState s;
     s.points.resize(4);
