@@ -131,6 +131,8 @@ ChartSpec metric_chart(const store::Store& store, const std::vector<int64_t>& ru
       if (!std::isfinite(xv)) continue;  // a point without a time cannot be placed
       s.x.push_back(xv);
       s.y.push_back(b.last);
+      s.step.push_back(static_cast<double>(b.step_last));
+      s.time.push_back(b.time_last);
       s.y_min.push_back(b.min);
       s.y_max.push_back(b.max);
       band = band || b.count > 1;

@@ -23,6 +23,7 @@ struct ChartSeries {
   int colour_index = 0;              // stable per run (derived from run_id), same in GUI and reports
   std::vector<double> x, y;          // y = last value of each bucket
   std::vector<double> y_min, y_max;  // bucket min/max band; empty or same size as x
+  std::vector<double> step, time;    // step and unix time of each point (same size as x)
 };
 
 struct ChartSpec {

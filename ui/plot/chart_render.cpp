@@ -1,32 +1,221 @@
 #include "ui/plot/chart_render.h"
 
-#include "ui/plot/qcustomplot_include.h"
+#include <QApplication>
+#include <QFileInfo>
+#include <QImage>
+#include <cmath>
+#include <memory>
 
 #include "core/util/error.h"
+#include "ui/plot/qcustomplot_include.h"
 
 namespace qatwb::plot {
 
+namespace {
+
+QVector<double> qvec(const std::vector<double>& v) { return QVector<double>(v.begin(), v.end()); }
+
+QColor with_alpha(QColor c, int alpha) {
+  c.setAlpha(alpha);
+  return c;
+}
+
+void tag(QCPGraph* g, const char* role, int series) {
+  g->setProperty("qatwb_role", role);
+  g->setProperty("qatwb_series", series);
+}
+
+void style_axes(QCustomPlot* plot, const report::ChartSpec& spec) {
+  plot->xAxis->setLabel(QString::fromStdString(spec.x_label));
+  plot->yAxis->setLabel(QString::fromStdString(spec.y_label));
+  if (spec.x_label == report::x_axis_label(report::XAxis::wall_time)) {
+    auto ticker = QSharedPointer<QCPAxisTickerDateTime>::create();
+    ticker->setDateTimeFormat("MM-dd\nhh:mm:ss");
+    plot->xAxis->setTicker(ticker);
+  } else {
+    plot->xAxis->setTicker(QSharedPointer<QCPAxisTicker>::create());
+  }
+  if (spec.log_y) {
+    plot->yAxis->setScaleType(QCPAxis::stLogarithmic);
+    plot->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>::create());
+  } else {
+    plot->yAxis->setScaleType(QCPAxis::stLinear);
+    plot->yAxis->setTicker(QSharedPointer<QCPAxisTicker>::create());
+  }
+  const QColor grid(225, 225, 225);
+  plot->xAxis->grid()->setPen(QPen(grid, 0, Qt::SolidLine));
+  plot->yAxis->grid()->setPen(QPen(grid, 0, Qt::SolidLine));
+  plot->axisRect()->setupFullAxesBox(false);
+}
+
+void set_title(QCustomPlot* plot, const QString& title) {
+  QCPTextElement* text = nullptr;
+  if (plot->plotLayout()->rowCount() > 1)
+    text = qobject_cast<QCPTextElement*>(plot->plotLayout()->element(0, 0));
+  if (!text) {
+    plot->plotLayout()->insertRow(0);
+    text = new QCPTextElement(plot, title, QFont(plot->font().family(), 10, QFont::Bold));
+    plot->plotLayout()->addElement(0, 0, text);
+  }
+  text->setText(title);
+}
+
+// A filled band between lo and hi (two graphs; the upper fills down to the lower).
+void add_band(QCustomPlot* plot, const QVector<double>& x, const std::vector<double>& lo,
+              const std::vector<double>& hi, const QColor& colour, int series) {
+  auto* g_lo = plot->addGraph();
+  g_lo->setData(x, qvec(lo), true);
+  g_lo->setPen(Qt::NoPen);
+  g_lo->removeFromLegend();
+  tag(g_lo, "band", series);
+  auto* g_hi = plot->addGraph();
+  g_hi->setData(x, qvec(hi), true);
+  g_hi->setPen(Qt::NoPen);
+  g_hi->setBrush(with_alpha(colour, 40));
+  g_hi->setChannelFillGraph(g_lo);
+  g_hi->removeFromLegend();
+  tag(g_hi, "band", series);
+}
+
+}  // namespace
+
 QColor run_colour(int colour_index) {
-  static const QColor palette[] = {QColor(0, 114, 178), QColor(230, 159, 0), QColor(0, 158, 115),
-                                   QColor(204, 121, 167), QColor(86, 180, 233),
-                                   QColor(213, 94, 0), QColor(240, 228, 66), QColor(0, 0, 0)};
+  // Okabe-Ito (without black and yellow, which vanish on white), then Paul Tol's bright scheme.
+  static const QColor palette[] = {
+      QColor(0, 114, 178),  QColor(230, 159, 0),   QColor(0, 158, 115), QColor(204, 121, 167),
+      QColor(86, 180, 233), QColor(213, 94, 0),    QColor(68, 119, 170), QColor(238, 102, 119),
+      QColor(34, 136, 51),  QColor(204, 187, 68),  QColor(102, 204, 238), QColor(170, 51, 119),
+      QColor(100, 100, 100)};
   const int n = static_cast<int>(sizeof palette / sizeof palette[0]);
   return palette[((colour_index % n) + n) % n];
 }
 
 void draw_chart(QCustomPlot* plot, const report::ChartSpec& spec) {
-  plot->clearGraphs();
-  for (const auto& s : spec.series) {
-    auto* g = plot->addGraph();
-    g->setName(QString::fromStdString(s.label));
-    g->setPen(QPen(run_colour(s.colour_index), 1.5));
-    g->setData(QVector<double>(s.x.begin(), s.x.end()), QVector<double>(s.y.begin(), s.y.end()));
-  }
-  plot->rescaleAxes();
+  draw_chart(plot, spec, DrawOptions{});
 }
 
-void save_chart_png(const report::ChartSpec&, const std::string& path, int, int) {
-  throw Error(path + ": save_chart_png not implemented yet");
+int draw_chart(QCustomPlot* plot, const report::ChartSpec& spec, const DrawOptions& o) {
+  plot->clearGraphs();
+  plot->clearItems();
+  style_axes(plot, spec);
+  set_title(plot, QString::fromStdString(spec.title));
+  const double w = std::clamp(spec.smoothing, 0.0, 0.999);
+  int spikes = 0;
+  double x_lo = INFINITY, x_hi = -INFINITY;
+  for (size_t i = 0; i < spec.series.size(); ++i) {
+    const auto& s = spec.series[i];
+    const int si = static_cast<int>(i);
+    const QColor colour = run_colour(s.colour_index);
+    const QVector<double> x = qvec(s.x);
+    if (!s.x.empty()) x_lo = std::min(x_lo, s.x.front()), x_hi = std::max(x_hi, s.x.back());
+    if (o.band && !o.grad_norm_view && s.y_min.size() == s.x.size() &&
+        s.y_max.size() == s.x.size())
+      add_band(plot, x, s.y_min, s.y_max, colour, si);
+    std::vector<double> mean, sd;
+    if (o.grad_norm_view) {
+      report::rolling_mean_std(s.y, o.grad_window, mean, sd);
+      std::vector<double> lo(mean.size()), hi(mean.size());
+      for (size_t k = 0; k < mean.size(); ++k) lo[k] = mean[k] - sd[k], hi[k] = mean[k] + sd[k];
+      add_band(plot, x, lo, hi, colour, si);
+    }
+    const bool smooth = w > 0;
+    auto* raw = plot->addGraph();
+    raw->setData(x, qvec(s.y), true);
+    raw->setPen(QPen(smooth ? with_alpha(colour, 70) : colour, smooth ? 1.0 : 1.6));
+    raw->setName(QString::fromStdString(s.label));
+    raw->setAdaptiveSampling(true);
+    tag(raw, "raw", si);
+    if (smooth) {
+      raw->removeFromLegend();
+      auto* sm = plot->addGraph();
+      sm->setData(x, qvec(report::smooth_ema(s.y, w)), true);
+      sm->setPen(QPen(colour, 1.8));
+      sm->setName(QString::fromStdString(s.label));
+      sm->setAdaptiveSampling(true);
+      tag(sm, "smoothed", si);
+    }
+    if (o.grad_norm_view && s.y.size() > 1) {
+      QVector<double> sx, sy;
+      for (size_t k = 8; k < s.y.size(); ++k)
+        if (std::isfinite(s.y[k]) && std::isfinite(mean[k - 1]) &&
+            s.y[k] > mean[k - 1] + o.grad_k * sd[k - 1])
+          sx.push_back(s.x[k]), sy.push_back(s.y[k]);
+      spikes += sx.size();
+      auto* sp = plot->addGraph();
+      sp->setData(sx, sy, true);
+      sp->setLineStyle(QCPGraph::lsNone);
+      sp->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssTriangle, QColor(200, 0, 0),
+                                          QColor(200, 0, 0), 7));
+      sp->removeFromLegend();
+      tag(sp, "spikes", si);
+    }
+  }
+  for (const auto& [label, value] : spec.reference_lines) {
+    auto* line = new QCPItemStraightLine(plot);
+    line->point1->setCoords(0, value);
+    line->point2->setCoords(1, value);
+    line->setPen(QPen(QColor(90, 90, 90), 1.2, Qt::DashLine));
+    auto* text = new QCPItemText(plot);
+    text->position->setTypeX(QCPItemPosition::ptAxisRectRatio);
+    text->position->setTypeY(QCPItemPosition::ptPlotCoords);
+    text->position->setCoords(0.01, value);
+    text->setPositionAlignment(Qt::AlignLeft | Qt::AlignBottom);
+    text->setText(QString::fromStdString(label) + " " + QString::number(value, 'g', 4));
+    text->setColor(QColor(70, 70, 70));
+  }
+  plot->legend->setVisible(!spec.series.empty());
+  plot->legend->setBrush(QColor(255, 255, 255, 200));
+  plot->legend->setBorderPen(QPen(QColor(200, 200, 200)));
+  plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+  if (o.rescale) {
+    if (std::isfinite(x_lo)) {
+      if (x_hi <= x_lo) x_lo -= 0.5, x_hi += 0.5;
+      plot->xAxis->setRange(x_lo, x_hi);
+      rescale_y_robust(plot, spec, x_lo, x_hi);
+    } else {
+      plot->xAxis->setRange(0, 1);
+      plot->yAxis->setRange(spec.log_y ? 1 : 0, spec.log_y ? 10 : 1);
+    }
+  }
+  return spikes;
+}
+
+bool rescale_y_robust(QCustomPlot* plot, const report::ChartSpec& spec, double x_lo, double x_hi) {
+  std::vector<double> ys;
+  for (const auto& s : spec.series)
+    for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i)
+      if (s.x[i] >= x_lo && s.x[i] <= x_hi) ys.push_back(s.y[i]);
+  for (const auto& [label, v] : spec.reference_lines) ys.push_back(v);
+  auto r = report::robust_range(ys, spec.log_y);
+  if (!r) return false;
+  plot->yAxis->setRange(r->first, r->second);
+  return true;
+}
+
+void save_chart_png(const report::ChartSpec& spec, const std::string& path, int width,
+                    int height) {
+  if (width < 16 || height < 16 || width > 20000 || height > 20000)
+    throw Error(path + ": chart size " + std::to_string(width) + "x" + std::to_string(height) +
+                " out of range");
+  std::unique_ptr<QApplication> own_app;
+  if (!QCoreApplication::instance()) {
+    if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
+    static int argc = 1;
+    static char arg0[] = "qatwb";
+    static char* argv[] = {arg0, nullptr};
+    own_app = std::make_unique<QApplication>(argc, argv);
+  } else if (!qobject_cast<QApplication*>(QCoreApplication::instance())) {
+    throw Error(path + ": cannot draw a chart inside a non-GUI Qt application");
+  }
+  bool ok = false;
+  {
+    QCustomPlot plot;
+    plot.resize(width, height);
+    draw_chart(&plot, spec);
+    ok = plot.savePng(QString::fromStdString(path), width, height, 1.0);
+  }
+  if (!ok || QFileInfo(QString::fromStdString(path)).size() == 0)
+    throw Error(path + ": cannot write the chart PNG");
 }
 
 }  // namespace qatwb::plot

@@ -17,6 +17,20 @@ QColor run_colour(int colour_index);
 // outlier-robust autoscale. Does not call replot().
 void draw_chart(QCustomPlot* plot, const report::ChartSpec& spec);
 
+struct DrawOptions {
+  bool band = true;             // min/max band of each bucket
+  bool grad_norm_view = false;  // rolling mean +- std band and spike markers
+  int grad_window = 50;
+  double grad_k = 3.0;
+  bool rescale = true;          // x: full range, y: robust range
+};
+// As above with options; returns the number of spike markers drawn (gradient-norm view).
+int draw_chart(QCustomPlot* plot, const report::ChartSpec& spec, const DrawOptions& options);
+
+// Robust y range (5th-95th percentile of the finite y of every series inside [x_lo, x_hi]) set on
+// the plot's y axis; false when there is nothing finite to show.
+bool rescale_y_robust(QCustomPlot* plot, const report::ChartSpec& spec, double x_lo, double x_hi);
+
 // Renders a ChartSpec to a PNG file without a display. Works whether or not a QApplication exists
 // (creates a temporary offscreen one when none does). Throws qatwb::Error naming the file on
 // failure.

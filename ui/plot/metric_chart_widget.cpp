@@ -1,0 +1,225 @@
+#include "ui/plot/metric_chart_widget.h"
+
+#include <QContextMenuEvent>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QFileDialog>
+#include <QMenu>
+#include <QMessageBox>
+#include <QTimer>
+#include <QVBoxLayout>
+#include <algorithm>
+#include <cmath>
+
+#include "core/util/error.h"
+#include "ui/plot/chart_render.h"
+#include "ui/plot/qcustomplot_include.h"
+
+namespace qatwb::plot {
+
+MetricChartWidget::MetricChartWidget(QWidget* parent) : QWidget(parent) {
+  auto* layout = new QVBoxLayout(this);
+  layout->setContentsMargins(0, 0, 0, 0);
+  plot_ = new QCustomPlot(this);
+  plot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+  plot_->axisRect()->setRangeZoom(Qt::Horizontal | Qt::Vertical);
+  plot_->setNoAntialiasingOnDrag(true);
+  plot_->setMinimumSize(200, 150);
+  layout->addWidget(plot_);
+  zoom_timer_ = new QTimer(this);
+  zoom_timer_->setSingleShot(true);
+  zoom_timer_->setInterval(150);
+  connect(zoom_timer_, &QTimer::timeout, this, &MetricChartWidget::emit_step_range);
+  connect(plot_->xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this,
+          [this](const QCPRange&) { on_x_range_changed(); });
+  connect(plot_, &QCustomPlot::mouseDoubleClick, this, [this](QMouseEvent*) {
+    autoscale();
+    emit_step_range();
+  });
+}
+
+MetricChartWidget::~MetricChartWidget() = default;
+
+void MetricChartWidget::set_spec(const report::ChartSpec& spec) {
+  spec_ = spec;
+  rebuild();
+}
+
+void MetricChartWidget::set_smoothing(double weight) {
+  smoothing_ = std::clamp(weight, 0.0, 0.999);
+  rebuild();
+}
+
+void MetricChartWidget::set_log_y(bool on) {
+  log_y_ = on;
+  log_y_set_ = true;
+  rebuild();
+}
+
+void MetricChartWidget::set_show_band(bool on) {
+  band_ = on;
+  rebuild();
+}
+
+void MetricChartWidget::set_grad_norm_view(bool on, int window, double k) {
+  grad_view_ = on;
+  grad_window_ = std::max(2, window);
+  grad_k_ = k;
+  rebuild();
+}
+
+void MetricChartWidget::rebuild() {
+  rebuilding_ = true;
+  report::ChartSpec s = spec_;
+  s.smoothing = smoothing_;
+  if (log_y_set_) s.log_y = log_y_;
+  const QCPRange x_range = plot_->xAxis->range();
+  DrawOptions o;
+  o.band = band_;
+  o.grad_norm_view = grad_view_;
+  o.grad_window = grad_window_;
+  o.grad_k = grad_k_;
+  spikes_ = draw_chart(plot_, s, o);
+  if (zoomed_) {
+    // Keep the user's x range; y follows the visible data.
+    plot_->xAxis->setRange(x_range);
+    rescale_y_robust(plot_, s, x_range.lower, x_range.upper);
+  }
+  plot_->replot(QCustomPlot::rpQueuedReplot);
+  rebuilding_ = false;
+}
+
+void MetricChartWidget::autoscale() {
+  zoomed_ = false;
+  zoom_min_.reset();
+  zoom_max_.reset();
+  rebuild();
+}
+
+void MetricChartWidget::on_x_range_changed() {
+  if (rebuilding_) return;
+  zoomed_ = true;
+  zoom_timer_->start();
+}
+
+void MetricChartWidget::emit_step_range() {
+  // Map the visible x range to steps through each series' (x, step) pairs (x grows with step).
+  const QCPRange r = plot_->xAxis->range();
+  std::optional<int64_t> lo, hi;
+  if (zoomed_) {
+    for (const auto& s : spec_.series) {
+      if (s.step.size() != s.x.size() || s.x.empty()) continue;
+      auto first = std::lower_bound(s.x.begin(), s.x.end(), r.lower);
+      auto last = std::upper_bound(s.x.begin(), s.x.end(), r.upper);
+      // One bucket of margin on each side, so the edges stay drawn.
+      size_t a = static_cast<size_t>(std::max<std::ptrdiff_t>(0, first - s.x.begin() - 1));
+      size_t b = static_cast<size_t>(std::min<std::ptrdiff_t>(
+          static_cast<std::ptrdiff_t>(s.x.size()) - 1, last - s.x.begin()));
+      const auto sa = static_cast<int64_t>(s.step[a]), sb = static_cast<int64_t>(s.step[b]);
+      lo = lo ? std::min(*lo, sa) : sa;
+      hi = hi ? std::max(*hi, sb) : sb;
+    }
+    if (!spec_.series.empty()) {
+      const auto& s0 = spec_.series.front();
+      // Zoomed out past the data: whole series again.
+      if (!s0.x.empty() && r.lower <= s0.x.front() && r.upper >= s0.x.back()) lo.reset(), hi.reset();
+    }
+  }
+  if (lo == zoom_min_ && hi == zoom_max_) {
+    // Same buckets; only the y range follows the visible data.
+    report::ChartSpec s = spec_;
+    if (log_y_set_) s.log_y = log_y_;
+    if (zoomed_) rescale_y_robust(plot_, s, r.lower, r.upper);
+    plot_->replot(QCustomPlot::rpQueuedReplot);
+    return;
+  }
+  zoom_min_ = lo;
+  zoom_max_ = hi;
+  Q_EMIT step_range_changed();
+}
+
+int MetricChartWidget::point_count(int series) const {
+  int n = 0;
+  for (int i = 0; i < plot_->graphCount(); ++i) {
+    QCPGraph* g = plot_->graph(i);
+    if (g->property("qatwb_role").toString() != "raw") continue;
+    if (series >= 0 && g->property("qatwb_series").toInt() != series) continue;
+    n += g->data()->size();
+  }
+  return n;
+}
+
+int MetricChartWidget::spike_count() const { return spikes_; }
+
+double MetricChartWidget::replot_now() {
+  QElapsedTimer t;
+  t.start();
+  plot_->replot(QCustomPlot::rpImmediateRefresh);
+  return static_cast<double>(t.nsecsElapsed()) / 1e6;
+}
+
+void MetricChartWidget::export_png(const QString& path, int width, int height) const {
+  if (!plot_->savePng(path, width, height))
+    throw Error(path.toStdString() + ": cannot write the chart PNG");
+}
+
+void MetricChartWidget::export_pdf(const QString& path) const {
+  if (!plot_->savePdf(path)) throw Error(path.toStdString() + ": cannot write the chart PDF");
+}
+
+QString MetricChartWidget::csv() const {
+  QString out = "run,step,wall_time,value\n";
+  auto num = [](double v) { return std::isfinite(v) ? QString::number(v, 'g', 12) : QString(); };
+  for (const auto& s : spec_.series) {
+    QString name = QString::fromStdString(s.label);
+    if (name.contains(',') || name.contains('"'))
+      name = '"' + QString(name).replace("\"", "\"\"") + '"';
+    for (size_t i = 0; i < s.y.size(); ++i) {
+      const double step = i < s.step.size() ? s.step[i] : s.x[i];
+      const double time = i < s.time.size() ? s.time[i] : NAN;
+      out += name + ',' + QString::number(static_cast<qint64>(step)) + ',' + num(time) + ',' +
+             num(s.y[i]) + '\n';
+    }
+  }
+  return out;
+}
+
+void MetricChartWidget::export_csv(const QString& path) const {
+  QFile f(path);
+  const QByteArray data = csv().toUtf8();
+  if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate) || f.write(data) != data.size())
+    throw Error(path.toStdString() + ": cannot write CSV: " + f.errorString().toStdString());
+}
+
+void MetricChartWidget::contextMenuEvent(QContextMenuEvent* event) {
+  QMenu menu(this);
+  const QString base = QString::fromStdString(spec_.metric_key).replace('/', '_');
+  auto save = [&](const QString& filter, const QString& suffix, auto&& write) {
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export chart"), base + suffix,
+                                                      filter);
+    if (path.isEmpty()) return;
+    try {
+      write(path);
+    } catch (const std::exception& e) {
+      QMessageBox::warning(this, tr("Export failed"), QString::fromUtf8(e.what()));
+    }
+  };
+  menu.addAction(tr("Reset zoom"), this, [this] {
+    autoscale();
+    emit_step_range();
+  });
+  QAction* log = menu.addAction(tr("Log scale"));
+  log->setCheckable(true);
+  log->setChecked(plot_->yAxis->scaleType() == QCPAxis::stLogarithmic);
+  connect(log, &QAction::toggled, this, [this](bool on) { set_log_y(on); });
+  menu.addSeparator();
+  menu.addAction(tr("Export PNG..."), this,
+                 [&] { save("PNG (*.png)", ".png", [this](const QString& p) { export_png(p); }); });
+  menu.addAction(tr("Export PDF..."), this,
+                 [&] { save("PDF (*.pdf)", ".pdf", [this](const QString& p) { export_pdf(p); }); });
+  menu.addAction(tr("Export CSV..."), this,
+                 [&] { save("CSV (*.csv)", ".csv", [this](const QString& p) { export_csv(p); }); });
+  menu.exec(event->globalPos());
+}
+
+}  // namespace qatwb::plot
