@@ -25,13 +25,17 @@ class DashboardView : public QWidget {
   void set_runs(const QList<qint64>& run_ids);  // overlays these runs; refreshes live
 
   // For tests and the bench: the refresh interval, a synchronous refresh, the charts.
+  // (Charts also have a context menu: reset zoom, log scale, export PNG / PDF / CSV.)
   void set_refresh_interval_ms(int ms);
-  void refresh_now();
+  void set_max_points(int points);  // buckets per series (default 1000)
+  void refresh_now();               // load and apply on the calling (GUI) thread
   int chart_count() const;
   qatwb::plot::MetricChartWidget* chart(int index) const;
   qatwb::plot::MetricChartWidget* chart_for(const QString& metric_key) const;
 
  private:
+  void refresh_async();
+  void apply(const struct DashboardResult& result);
   struct Impl;
   std::unique_ptr<Impl> d_;
 };
