@@ -3,10 +3,13 @@
 #include <yaml-cpp/yaml.h>
 
 #include <chrono>
+#include <fstream>
 #include <filesystem>
 #include <thread>
 
 #include "core/jobs/launcher.h"
+#include "core/jobs/slurm_script.h"
+#include "core/jobs/worker_wrapper.h"
 #include "core/jobs/subprocess.h"
 #include "core/run/run_dir.h"
 #include "core/store/store.h"
@@ -75,7 +78,7 @@ void JobManager::ingest(const Job& job) {
   registry_.store().ingest_run_dir(job.run_dir);
 }
 
-Job JobManager::submit(const SubmitRequest& request) {
+Job JobManager::new_job(const SubmitRequest& request) {
   Job job;
   const std::string& l = request.launcher;
   if (l == "local") {
@@ -91,13 +94,9 @@ Job JobManager::submit(const SubmitRequest& request) {
   if (request.grace_s < 0) throw Error("--grace: must be >= 0");
   job.project = fs::absolute(request.project).lexically_normal().string();
   const std::string name = project_name(job.project);
-  std::unique_ptr<Launcher> launcher;
   std::optional<SshHost> host;
   if (job.launcher == LauncherKind::Ssh) {
     host = load_hosts_config(config_.hosts_file).get(job.host);  // errors before any state
-    launcher = make_ssh_launcher(*host);
-  } else {
-    launcher = launcher_for(job);
   }
   job.worker_cmd = request.worker_cmd;
   if (job.worker_cmd.empty()) {
@@ -118,6 +117,12 @@ Job JobManager::submit(const SubmitRequest& request) {
     job.run_dir = run::RunDir::create_new(config_.runs_root, name).path();
   }
   job.state = JobState::Queued;
+  return job;
+}
+
+Job JobManager::submit(const SubmitRequest& request) {
+  Job job = new_job(request);
+  std::unique_ptr<Launcher> launcher = launcher_for(job);
   registry_.add(job);
   try {
     launcher->start(job, false);
@@ -129,6 +134,67 @@ Job JobManager::submit(const SubmitRequest& request) {
   }
   registry_.update(job);
   return job;
+}
+
+std::vector<Job> JobManager::submit_array(const std::vector<SubmitRequest>& requests,
+                                          int max_parallel) {
+  if (requests.empty()) return {};
+  std::vector<Job> jobs;
+  for (const auto& r : requests) {
+    if (r.launcher != "slurm") throw Error("a Slurm job array needs launcher slurm, got '" +
+                                           r.launcher + "'");
+    jobs.push_back(new_job(r));
+  }
+  std::vector<SlurmArrayTask> tasks;
+  for (auto& job : jobs) {
+    registry_.add(job);
+    reset_for_start(job);
+    fs::create_directories(job_state_dir(job.run_dir));
+    run::RunDir dir(job.run_dir);
+    tasks.push_back({worker_argv(job.worker_cmd, job.project, job.run_dir, false), job.run_dir,
+                     dir.log_path()});
+  }
+  const std::string array_dir = config_.runs_root + "/.slurm-array";
+  const std::string script = array_dir + "/array-" + std::to_string(jobs.front().id) + ".sh";
+  auto fail_all = [&](const std::string& why) {
+    for (auto& job : jobs) {
+      job.state = JobState::Failed;
+      job.reason = why;
+      registry_.update(job);
+    }
+    throw Error("slurm job array: " + why);
+  };
+  std::string id;
+  try {
+    fs::create_directories(array_dir);
+    {
+      std::ofstream out(script);
+      out << make_sbatch_array_script(jobs.front().slurm, tasks, max_parallel);
+      if (!out) throw Error(script + ": cannot write");
+    }
+    CommandOptions copts;
+    copts.timeout_s = 60;
+    copts.env = jobs.front().worker_env;
+    CommandResult r = run_command({"sbatch", "--parsable",
+                                   "--output=" + array_dir + "/array-%A_%a.out", script},
+                                  copts);
+    if (!r.ok()) {
+      std::string err = r.err;
+      while (!err.empty() && err.back() == '\n') err.pop_back();
+      throw Error("sbatch " + script + " failed" +
+                  (r.timed_out ? std::string(" (timed out)") : ": " + err));
+    }
+    id = parse_sbatch_output(r.out);
+  } catch (const Error& e) {
+    fail_all(e.what());
+  }
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    jobs[i].slurm_id = id + "_" + std::to_string(i);
+    jobs[i].state = JobState::Queued;
+    jobs[i].reason = "submitted as slurm array task " + jobs[i].slurm_id;
+    registry_.update(jobs[i]);
+  }
+  return jobs;
 }
 
 Job JobManager::poll(int64_t id) {

@@ -38,6 +38,11 @@ class JobManager {
   // Registers and starts a job. When the launch fails the job stays in the registry as failed
   // with the error as its reason, and the error is thrown.
   Job submit(const SubmitRequest& request);
+  // Submits every request (all launcher "slurm", the first one's SlurmOptions for all) as one
+  // Slurm job array, at most `max_parallel` tasks at once (<= 0: no limit). Each request becomes
+  // its own job (slurm id "<array>_<i>"), polled, cancelled and resumed like any other. When
+  // sbatch fails, every job stays in the registry as failed and the error is thrown.
+  std::vector<Job> submit_array(const std::vector<SubmitRequest>& requests, int max_parallel);
   // Observes one job, escalates an overdue cancel to SIGKILL, ingests new events, saves.
   Job poll(int64_t id);
   // Polls every job that is not terminal; returns all jobs (for a list view).
@@ -62,6 +67,7 @@ class JobManager {
 
  private:
   std::unique_ptr<class Launcher> launcher_for(const Job& job) const;
+  Job new_job(const SubmitRequest& request);  // validated and typed, not yet registered
   void ingest(const Job& job);
   JobsConfig config_;
   JobRegistry registry_;

@@ -13,16 +13,14 @@ static void check_line(const std::string& value, const std::string& field) {
   }
 }
 
-std::string make_sbatch_script(const SlurmOptions& opts, const std::vector<std::string>& worker) {
+static void write_header(std::ostringstream& s, const SlurmOptions& opts) {
   if (opts.nodes < 1) throw Error("slurm.nodes: must be >= 1");
   if (opts.tasks_per_node < 1) throw Error("slurm.tasks_per_node: must be >= 1");
   if (opts.gpus_per_node < 0) throw Error("slurm.gpus: must be >= 0");
-  if (worker.empty()) throw Error("slurm: empty worker command");
   check_line(opts.partition, "partition");
   check_line(opts.time, "time");
   check_line(opts.account, "account");
   check_line(opts.job_name, "job_name");
-  std::ostringstream s;
   s << "#!/bin/bash\n";
   if (!opts.job_name.empty()) s << "#SBATCH --job-name=" << opts.job_name << "\n";
   if (!opts.partition.empty()) s << "#SBATCH --partition=" << opts.partition << "\n";
@@ -37,18 +35,58 @@ std::string make_sbatch_script(const SlurmOptions& opts, const std::vector<std::
     check_line(line, "extra");
     s << "#SBATCH " << line << "\n";
   }
+}
+
+static void write_rendezvous(std::ostringstream& s, const SlurmOptions& opts) {
   s << "\n# c10d rendezvous (env://): the first node of the allocation hosts the store.\n"
     << "MASTER_ADDR=$(scontrol show hostnames \"$SLURM_JOB_NODELIST\" | head -n 1)\n"
     << "export MASTER_ADDR\n"
-    << "export MASTER_PORT=" << opts.master_port << "\n"
+    << "export MASTER_PORT=" << opts.master_port << "\n";
+}
+
+static void write_launch(std::ostringstream& s, const std::vector<std::string>& worker,
+                         const std::string& indent) {
+  s << indent
     << "echo \"qatwb: slurm job $SLURM_JOB_ID on $SLURM_JOB_NODELIST, $SLURM_NTASKS tasks,"
        " master $MASTER_ADDR:$MASTER_PORT\"\n"
-    << "srun --kill-on-bad-exit=1 --unbuffered bash -c "
+    << indent << "srun --kill-on-bad-exit=1 --unbuffered bash -c "
     << shell_quote(
            "export RANK=$SLURM_PROCID WORLD_SIZE=$SLURM_NTASKS "
            "LOCAL_RANK=$SLURM_LOCALID LOCAL_WORLD_SIZE=$SLURM_NTASKS_PER_NODE; "
            "exec \"$@\"")
     << " qatwb-worker " << shell_join(worker) << "\n";
+}
+
+std::string make_sbatch_script(const SlurmOptions& opts, const std::vector<std::string>& worker) {
+  if (worker.empty()) throw Error("slurm: empty worker command");
+  std::ostringstream s;
+  write_header(s, opts);
+  write_rendezvous(s, opts);
+  write_launch(s, worker, "");
+  return s.str();
+}
+
+std::string make_sbatch_array_script(const SlurmOptions& opts,
+                                     const std::vector<SlurmArrayTask>& tasks, int max_parallel) {
+  if (tasks.empty()) throw Error("slurm: a job array needs at least one task");
+  std::ostringstream s;
+  write_header(s, opts);
+  s << "#SBATCH --array=0-" << tasks.size() - 1;
+  if (max_parallel > 0) s << "%" << max_parallel;
+  s << "\n";
+  write_rendezvous(s, opts);
+  s << "case \"$SLURM_ARRAY_TASK_ID\" in\n";
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    if (tasks[i].worker.empty()) throw Error("slurm: empty worker command (array task " +
+                                             std::to_string(i) + ")");
+    s << "  " << i << ")\n"
+      << "    cd " << shell_quote(tasks[i].run_dir) << " || exit 1\n"
+      << "    exec >>" << shell_quote(tasks[i].log) << " 2>&1\n";
+    write_launch(s, tasks[i].worker, "    ");
+    s << "    ;;\n";
+  }
+  s << "  *) echo \"qatwb: no array task $SLURM_ARRAY_TASK_ID\" >&2; exit 2 ;;\n"
+    << "esac\n";
   return s.str();
 }
 

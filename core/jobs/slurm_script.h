@@ -15,6 +15,18 @@ namespace qatwb::jobs {
 // (c10d env://). Throws qatwb::Error for an option that would break the script (a newline).
 std::string make_sbatch_script(const SlurmOptions& opts, const std::vector<std::string>& worker);
 
+// One task of a job array: its worker command, run directory (working directory) and log.
+struct SlurmArrayTask {
+  std::vector<std::string> worker;
+  std::string run_dir;
+  std::string log;  // the task's stdout/stderr are appended here
+};
+// A job array (#SBATCH --array=0-(n-1)[%max_parallel]): the same #SBATCH lines and rendezvous as
+// make_sbatch_script, then task SLURM_ARRAY_TASK_ID runs tasks[i] (cd to its run directory, output
+// appended to its log, srun as above). max_parallel <= 0: no limit.
+std::string make_sbatch_array_script(const SlurmOptions& opts,
+                                     const std::vector<SlurmArrayTask>& tasks, int max_parallel);
+
 // `sbatch --parsable` prints "jobid[;cluster]". Throws qatwb::Error on anything else.
 std::string parse_sbatch_output(const std::string& out);
 

@@ -203,6 +203,51 @@ BatchResult run_sweep(const SweepSpec& spec, const BatchOptions& options) {
     return changed;
   };
 
+  auto request_for = [&](const PreparedPoint& pp, const PointState& ps) {
+    jobs::SubmitRequest req;
+    req.project = pp.project;
+    req.launcher = launcher;
+    req.worker_cmd = worker_for(pp);
+    req.run_dir = pp.run_dir;
+    req.slurm = spec.slurm;
+    if (req.slurm.job_name.empty()) req.slurm.job_name = spec.name + "-" + ps.name;
+    return req;
+  };
+  // A Slurm job array: every new point in one sbatch (retries go one by one, below).
+  if (launcher == "slurm" && spec.slurm_array) {
+    std::vector<size_t> fresh;
+    std::vector<jobs::SubmitRequest> requests;
+    for (size_t i : queue)
+      if (state.points[i].job_id == 0) {
+        fresh.push_back(i);
+        requests.push_back(request_for(prep.points[i], state.points[i]));
+        requests.back().slurm.job_name = spec.name;
+      }
+    if (!requests.empty()) {
+      std::deque<size_t> rest;
+      for (size_t i : queue)
+        if (state.points[i].job_id != 0) rest.push_back(i);
+      queue = rest;
+      try {
+        auto submitted = jm.submit_array(requests, concurrency);
+        for (size_t n = 0; n < fresh.size(); ++n) {
+          PointState& ps = state.points[fresh[n]];
+          ps.job_id = submitted[n].id;
+          ps.started = jobs::unix_now();
+          apply(ps, submitted[n]);
+        }
+      } catch (const Error& e) {
+        for (size_t i : fresh) {
+          state.points[i].state = "failed";
+          state.points[i].reason = e.what();
+        }
+        if (options.progress) *options.progress << "batch: " << e.what() << std::endl;
+      }
+      result.started += int(fresh.size());
+      save();
+    }
+  }
+
   report(true);
   while (true) {
     bool changed = false;
@@ -218,7 +263,8 @@ BatchResult run_sweep(const SweepSpec& spec, const BatchOptions& options) {
       }
       if (ps.active()) ++in_flight;
     }
-    while (!queue.empty() && (concurrency == 0 || in_flight < concurrency)) {
+    const bool array_limits = launcher == "slurm" && spec.slurm_array;  // Slurm throttles
+    while (!queue.empty() && (concurrency == 0 || array_limits || in_flight < concurrency)) {
       PointState& ps = state.points[queue.front()];
       const PreparedPoint& pp = prep.points[queue.front()];
       queue.pop_front();
@@ -229,14 +275,7 @@ BatchResult run_sweep(const SweepSpec& spec, const BatchOptions& options) {
         if (ps.job_id != 0 && ps.failed()) {
           job = jm.resume(ps.job_id, worker_for(pp));
         } else {
-          jobs::SubmitRequest req;
-          req.project = pp.project;
-          req.launcher = launcher;
-          req.worker_cmd = worker_for(pp);
-          req.run_dir = pp.run_dir;
-          req.slurm = spec.slurm;
-          if (req.slurm.job_name.empty()) req.slurm.job_name = spec.name + "-" + ps.name;
-          job = jm.submit(req);
+          job = jm.submit(request_for(pp, ps));
         }
         ps.job_id = job.id;
         apply(ps, job);

@@ -113,7 +113,14 @@ std::vector<RawPoint> expand_grid(const ConfigNode& grid) {
   return out;
 }
 
-void read_slurm(const ConfigNode& node, jobs::SlurmOptions& s) {
+bool boolean(const ConfigNode& node, const std::string& field) {
+  std::string v = scalar(node, field);
+  if (v == "true" || v == "yes" || v == "on") return true;
+  if (v == "false" || v == "no" || v == "off") return false;
+  fail(node, field, "expected true or false, got '" + v + "'");
+}
+
+void read_slurm(const ConfigNode& node, jobs::SlurmOptions& s, bool& array) {
   expect_map(node, "slurm");
   for (const auto& e : node.entries) {
     const std::string f = "slurm." + e.key;
@@ -127,10 +134,11 @@ void read_slurm(const ConfigNode& node, jobs::SlurmOptions& s) {
     else if (e.key == "cpus_per_task") s.cpus_per_task = int(integer(e.value, f, 0));
     else if (e.key == "master_port") s.master_port = int(integer(e.value, f, 1));
     else if (e.key == "extra") s.extra_lines = string_list(e.value, f);
+    else if (e.key == "array") array = boolean(e.value, f);
     else
       throw Error(e.key_origin.where() + ": slurm: unknown field '" + e.key +
                   "' (known: partition, time, account, job_name, nodes, tasks_per_node, "
-                  "gpus_per_node, cpus_per_task, master_port, extra)");
+                  "gpus_per_node, cpus_per_task, master_port, extra, array)");
   }
 }
 
@@ -234,7 +242,7 @@ SweepSpec load_sweep(const std::string& path) {
       spec.worker = string_list(v, "worker");
       if (spec.worker.empty()) fail(v, "worker", "the worker command is empty");
     } else if (e.key == "slurm") {
-      read_slurm(v, spec.slurm);
+      read_slurm(v, spec.slurm, spec.slurm_array);
     } else if (e.key == "report") {
       read_report(v, spec.report);
     } else {

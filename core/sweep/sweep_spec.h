@@ -15,7 +15,9 @@
 //   concurrency: 2                        # points in flight at once (0: no limit)
 //   worker: [qatwb, run]                  # worker command prefix (default: qatwb run)
 //   slurm: {partition: gpu, time: "04:00:00", gpus_per_node: 1, cpus_per_task: 8,
-//           account: x, nodes: 1, tasks_per_node: 1, extra: ["--mem=64G"]}
+//           account: x, nodes: 1, tasks_per_node: 1, extra: ["--mem=64G"],
+//           array: true}                # one Slurm job array for all new points (at most
+//                                       # `concurrency` tasks at once); else one job per point
 //   report: {group_by: [quant.bits], title: "...", metrics: [loss, grad_norm]}
 //
 // Override keys are any project field ("a.b", "data.sources[0].weight"); values are YAML. In a
@@ -55,6 +57,7 @@ struct SweepSpec {
   int concurrency = -1;  // -1: default (local 1, else no limit)
   std::vector<std::string> worker;
   jobs::SlurmOptions slurm;
+  bool slurm_array = false;
   ReportOptions report;
 };
 

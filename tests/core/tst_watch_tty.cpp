@@ -64,12 +64,12 @@ class TestWatchTty : public QObject {
   }
 
   void renders_switches_resizes_and_quits() {
-    const QString cmd = QString("LANG=C.UTF-8 TERM=screen '%1' watch --db '%2' --interval 0.3")
-                            .arg(qatwb::test::qatwb_bin(), db_);
+    const QString rc_file = dir_.filePath("watch.rc");
+    const QString cmd =
+        QString("LANG=C.UTF-8 TERM=screen '%1' watch --db '%2' --interval 0.3; echo $? > '%3'")
+            .arg(qatwb::test::qatwb_bin(), db_, rc_file);
     auto r = tmux({"new-session", "-d", "-x", "80", "-y", "24", "-s", "watch", cmd});
     QVERIFY2(r.exit_code == 0, r.err.constData());
-    // Keep the pane after the program exits, to tell "exited" from "never started".
-    tmux({"set-option", "-t", "watch", "remain-on-exit", "on"});
 
     QString s = wait_for({"live-run", "running", "loss of live-run", "\u2502"});
     QVERIFY2(s.contains("loss of live-run"), qPrintable(s));
@@ -106,18 +106,20 @@ class TestWatchTty : public QObject {
     QCOMPARE(lines.size(), 30);
     QVERIFY2(lines.last().contains("q: quit"), qPrintable(lines.join('\n')));
 
-    // q quits: the program exits with status 0.
+    // q quits: the program exits with status 0 and the session ends.
     tmux({"send-keys", "-t", "watch", "q"});
     t.restart();
-    QString dead;
+    QString rc;
     while (t.elapsed() < 10000) {
-      dead = QString::fromUtf8(
-          tmux({"display-message", "-p", "-t", "watch", "#{pane_dead} #{pane_dead_status}"}).out)
-                 .trimmed();
-      if (dead.startsWith("1")) break;
+      QFile f(rc_file);
+      if (f.open(QIODevice::ReadOnly)) rc = QString::fromUtf8(f.readAll()).trimmed();
+      if (!rc.isEmpty()) break;
       QThread::msleep(100);
     }
-    QCOMPARE(dead, QString("1 0"));
+    QCOMPARE(rc, QString("0"));
+    t.restart();
+    while (t.elapsed() < 5000 && session_alive()) QThread::msleep(100);
+    QVERIFY(!session_alive());
   }
 
   void cleanupTestCase() {
