@@ -69,12 +69,13 @@ class TestDashboard : public QObject {
     QObject::connect(&ticker, &QTimer::timeout, [&] {
       worst_gap = std::max(worst_gap, gap.restart());
     });
-    ticker.start(10);
 
     QProcess trainer;
     trainer.start(fake_trainer(), {"no-such-project.yaml", "--run-dir", run_dir, "--steps", "30",
                                    "--delay-ms", "100"});
     QVERIFY(trainer.waitForStarted(5000));
+    gap.restart();
+    ticker.start(10);
     const QString events = run_dir + "/events.jsonl";
     for (int target : {5, 15, 25}) {
       QElapsedTimer wait;
@@ -88,7 +89,10 @@ class TestDashboard : public QObject {
       QTRY_VERIFY_WITH_TIMEOUT(loss->point_count() >= written, 2000);
       qInfo() << "step" << written << "shown after" << shown.elapsed() << "ms";
     }
-    QVERIFY(trainer.waitForFinished(20000));
+    ticker.stop();
+    qInfo() << "worst GUI-thread gap" << worst_gap << "ms";
+    QVERIFY2(worst_gap < 300, qPrintable(QString::number(worst_gap)));
+    QTRY_VERIFY_WITH_TIMEOUT(trainer.state() == QProcess::NotRunning, 20000);
     QCOMPARE(trainer.exitCode(), 0);
     QTRY_VERIFY_WITH_TIMEOUT(loss->point_count() == 30, 2000);
     // The last point is loss = 10 / 30 at step 30.
@@ -100,9 +104,6 @@ class TestDashboard : public QObject {
     QCOMPARE(raw->data()->at(29)->key, 30.0);
     QVERIFY(std::abs(raw->data()->at(29)->value - 10.0 / 30) < 1e-9);
     QVERIFY(view.chart_for("lr")->point_count() == 30);
-    ticker.stop();
-    qInfo() << "worst GUI-thread gap" << worst_gap << "ms";
-    QVERIFY2(worst_gap < 500, qPrintable(QString::number(worst_gap)));
   }
 
   void controls_reach_charts() {

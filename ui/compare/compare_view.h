@@ -9,6 +9,10 @@
 
 class QAbstractItemModel;
 
+namespace qatwb::plot {
+class MetricChartWidget;
+}
+
 namespace qatwb::ui {
 
 class CompareView : public QWidget {
@@ -25,8 +29,14 @@ class CompareView : public QWidget {
   QString summary_csv() const;
   QString summary_markdown() const;
   void set_small_multiples(bool on);
+  int panel_count() const;
+  qatwb::plot::MetricChartWidget* panel(int index) const;
 
  private:
+  void reload();  // run list and data
+  void sync_checks();
+  void reload_data();  // summary table and charts
+  void rebuild_charts();
   struct Impl;
   std::unique_ptr<Impl> d_;
 };

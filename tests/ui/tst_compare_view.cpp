@@ -1,0 +1,144 @@
+// The compare view over a real store: table cells equal report::summary_rows of the store, the
+// sort proxy orders numerically, CSV / Markdown export, overlaid panels vs small multiples, and
+// checking a run in the list adds it.
+#include <QListWidget>
+#include <QSortFilterProxyModel>
+#include <QTableView>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include "core/report/summary_table.h"
+#include "core/run/event_log.h"
+#include "core/run/run_dir.h"
+#include "core/store/store.h"
+#include "ui/compare/compare_view.h"
+#include "ui/plot/metric_chart_widget.h"
+
+using namespace qatwb;
+
+namespace {
+
+std::string write_run(const QString& root, const std::string& name, double bits, double ppl_final,
+                      double step_s) {
+  run::RunDir dir((root + "/" + QString::fromStdString(name)).toStdString());
+  dir.create();
+  run::EventWriter w(dir.events_path(), run::FsyncPolicy::Never);
+  run::StartInfo s;
+  s.run = name;
+  s.project = "cmp";
+  s.config_json = std::isfinite(bits)
+                      ? R"({"quant":{"enabled":true,"format":"int","bits":)" +
+                            std::to_string(bits) +
+                            R"(,"granularity":"per_channel","surrogate":"ste"}})"
+                      : std::string("{}");
+  w.start(s);
+  if (std::isfinite(bits)) w.eval(0, {{"ppl_fp", 20.0}, {"ppl_rtn", 100.0}});
+  for (int step = 1; step <= 50; ++step)
+    w.metric(step, {{"loss", 5.0 / step}, {"grad_norm", 1.0 + (step % 3)}, {"step_time_s", step_s}});
+  w.eval(50, {{std::isfinite(bits) ? "ppl_postquant" : "ppl", ppl_final}});
+  w.end("finished", "");
+  return dir.path();
+}
+
+}  // namespace
+
+class TestCompareView : public QObject {
+  Q_OBJECT
+
+ private:
+  QTemporaryDir tmp_;
+  QString db_;
+  std::vector<int64_t> ids_;
+
+ private Q_SLOTS:
+  void initTestCase() {
+    db_ = tmp_.filePath("db.sqlite");
+    auto store = store::Store::open(db_.toStdString());
+    for (const auto& d : {write_run(tmp_.path(), "fp", NAN, 21, 0.1),
+                          write_run(tmp_.path(), "w2", 2, 60, 0.25),
+                          write_run(tmp_.path(), "w4", 4, 30, 0.2)}) {
+      store.ingest_run_dir(d);
+      ids_.push_back(store.find_run(d));
+    }
+  }
+
+  void table_equals_store() {
+    ui::CompareView view;
+    view.set_database(db_);
+    view.set_runs({ids_[0], ids_[1], ids_[2]});
+    auto store = store::Store::open_existing(db_.toStdString());
+    const auto rows = report::summary_rows(store, ids_);
+    QAbstractItemModel* m = view.summary_model();
+    QVERIFY(m);
+    QCOMPARE(m->rowCount(), 3);
+    QCOMPARE(m->columnCount(), static_cast<int>(report::summary_columns().size()));
+    for (int r = 0; r < 3; ++r)
+      for (int c = 0; c < m->columnCount(); ++c)
+        QCOMPARE(m->index(r, c).data().toString(),
+                 QString::fromStdString(report::summary_cell(rows[static_cast<size_t>(r)],
+                                                             static_cast<size_t>(c))));
+    // Spot checks against hand-computed values: recovery (100-60)/80, overhead 250/100 ms.
+    QCOMPARE(m->index(1, 11).data().toString(), QString("50.0%"));
+    QCOMPARE(m->index(2, 11).data().toString(), QString("87.5%"));
+    QCOMPARE(m->index(1, 16).data().toString(), QString("2.50x"));
+    QCOMPARE(m->index(0, 11).data().toString(), QString("\u2013"));
+
+    // Sorting by recovery is numeric, with the missing value last.
+    auto* table = view.findChild<QTableView*>();
+    QVERIFY(table);
+    table->sortByColumn(11, Qt::DescendingOrder);
+    auto* proxy = table->model();
+    QCOMPARE(proxy->index(0, 0).data().toString(), QString("fp"));  // NaN sorts as largest
+    table->sortByColumn(11, Qt::AscendingOrder);
+    QCOMPARE(proxy->index(0, 0).data().toString(), QString("w2"));
+    QCOMPARE(proxy->index(1, 0).data().toString(), QString("w4"));
+
+    // Exports are the shared renderers over the same rows.
+    QCOMPARE(view.summary_csv(), QString::fromStdString(report::summary_csv(rows)));
+    QCOMPARE(view.summary_markdown(), QString::fromStdString(report::summary_markdown(rows)));
+    QVERIFY(view.summary_csv().contains(",w2,cmp,finished,ste,int,int W2 per_channel,2,50,"));
+  }
+
+  void panels_overlaid_and_small_multiples() {
+    ui::CompareView view;
+    view.set_database(db_);
+    view.set_runs({ids_[0], ids_[1]});
+    QCOMPARE(view.panel_count(), 5);
+    plot::MetricChartWidget* loss = nullptr;
+    for (int i = 0; i < view.panel_count(); ++i)
+      if (view.panel(i)->spec().metric_key == "loss") loss = view.panel(i);
+    QVERIFY(loss);
+    QCOMPARE(static_cast<int>(loss->spec().series.size()), 2);
+    QCOMPARE(loss->point_count(), 100);
+    view.set_small_multiples(true);
+    QCOMPARE(view.panel_count(), 2);
+    QCOMPARE(static_cast<int>(view.panel(0)->spec().series.size()), 1);
+    QCOMPARE(view.panel(1)->spec().series[0].run_id, ids_[1]);
+  }
+
+  void checking_a_run_adds_it() {
+    ui::CompareView view;
+    view.set_database(db_);
+    view.set_runs({ids_[0]});
+    QCOMPARE(view.summary_model()->rowCount(), 1);
+    auto* list = view.findChild<QListWidget*>();
+    QVERIFY(list);
+    QCOMPARE(list->count(), 3);
+    for (int i = 0; i < list->count(); ++i)
+      if (list->item(i)->data(Qt::UserRole).toLongLong() == ids_[2])
+        list->item(i)->setCheckState(Qt::Checked);
+    QCOMPARE(view.summary_model()->rowCount(), 2);
+    QCOMPARE(view.summary_model()->index(1, 0).data().toString(), QString("w4"));
+  }
+
+  void bad_database_is_reported_not_fatal() {
+    ui::CompareView view;
+    view.set_database(tmp_.filePath("missing.sqlite"));
+    view.set_runs({1});
+    QCOMPARE(view.summary_model()->rowCount(), 0);
+    QCOMPARE(view.panel_count(), 0);
+  }
+};
+
+QTEST_MAIN(TestCompareView)
+#include "tst_compare_view.moc"

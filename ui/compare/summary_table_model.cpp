@@ -1,0 +1,58 @@
+#include "ui/compare/summary_table_model.h"
+
+#include <cmath>
+#include <limits>
+
+namespace qatwb::ui {
+
+SummaryTableModel::SummaryTableModel(QObject* parent)
+    : QAbstractTableModel(parent), columns_(report::summary_columns()) {}
+
+void SummaryTableModel::set_rows(std::vector<report::SummaryRow> rows) {
+  beginResetModel();
+  rows_ = std::move(rows);
+  endResetModel();
+}
+
+int SummaryTableModel::rowCount(const QModelIndex& parent) const {
+  return parent.isValid() ? 0 : static_cast<int>(rows_.size());
+}
+
+int SummaryTableModel::columnCount(const QModelIndex& parent) const {
+  return parent.isValid() ? 0 : static_cast<int>(columns_.size());
+}
+
+QVariant SummaryTableModel::data(const QModelIndex& index, int role) const {
+  if (!index.isValid() || index.row() >= rowCount() || index.column() >= columnCount()) return {};
+  const auto& r = rows_[static_cast<size_t>(index.row())];
+  const auto col = static_cast<size_t>(index.column());
+  switch (role) {
+    case Qt::DisplayRole:
+      return QString::fromStdString(report::summary_cell(r, col));
+    case Qt::UserRole: {  // sort key
+      const double v = report::summary_sort_value(r, col);
+      if (col >= 5) return std::isfinite(v) ? v : std::numeric_limits<double>::max();
+      return QString::fromStdString(report::summary_cell(r, col));
+    }
+    case Qt::UserRole + 1:
+      return static_cast<qint64>(r.run_id);
+    case Qt::TextAlignmentRole:
+      return col >= 5 ? QVariant(Qt::AlignRight | Qt::AlignVCenter)
+                      : QVariant(Qt::AlignLeft | Qt::AlignVCenter);
+    case Qt::ToolTipRole:
+      if (col == 16 && !r.overhead_vs.empty())
+        return QString("median ms/step relative to %1").arg(QString::fromStdString(r.overhead_vs));
+      if (col == 11) return QString("(PPL_RTN - PPL_final) / (PPL_RTN - PPL_FP)");
+      return {};
+    default:
+      return {};
+  }
+}
+
+QVariant SummaryTableModel::headerData(int section, Qt::Orientation orientation, int role) const {
+  if (role != Qt::DisplayRole || orientation != Qt::Horizontal) return {};
+  if (section < 0 || section >= columnCount()) return {};
+  return QString::fromStdString(columns_[static_cast<size_t>(section)]);
+}
+
+}  // namespace qatwb::ui
