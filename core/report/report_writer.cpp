@@ -155,6 +155,7 @@ ReportFiles write_report(const ReportRequest& request, const PlotRenderer& rende
         for (const auto& s : spec.series) any |= !s.x.empty();
         if (!any) continue;
         spec.title = metric_title(key) + (groups.size() > 1 ? " — " + g.label : "");
+        if (key.rfind("eval/", 0) == 0) spec.smoothing = 0;  // a few evaluations: raw only
         if (key.rfind("eval/ppl", 0) == 0 && spec.reference_lines.empty()) {
           for (const auto& row : page.rows) {
             bool in_group = false;
