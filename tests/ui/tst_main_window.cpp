@@ -19,6 +19,7 @@
 #include "ui/dashboard/dashboard_view.h"
 #include "ui/main/main_window.h"
 #include "ui/models/run_table_model.h"
+#include "ui/plot/metric_chart_widget.h"
 #include "ui/widgets/log_tail_view.h"
 
 using qatwb::ui::MainWindow;
@@ -101,6 +102,11 @@ void TestMainWindow::lists_filters_and_selects_runs() {
   w.select_runs({id_a_, id_b_});
   QCOMPARE(w.selected_runs(), QList<qint64>({std::min(id_a_, id_b_), std::max(id_a_, id_b_)}));
   QCOMPARE(w.shown_runs(), w.selected_runs());
+  // The dashboard draws the selected runs: a loss chart with one series per run, 20 points each.
+  w.dashboard()->refresh_now();
+  QTRY_VERIFY_WITH_TIMEOUT(w.dashboard()->chart_for("loss") != nullptr, 10000);
+  QCOMPARE(int(w.dashboard()->chart_for("loss")->spec().series.size()), 2);
+  QCOMPARE(w.dashboard()->chart_for("loss")->point_count(), 40);
   w.select_runs({id_b_});
   QCOMPARE(w.shown_runs(), QList<qint64>({id_b_}));
   QTRY_VERIFY(w.log_view()->toPlainText().contains("worker log of run-dsq"));
