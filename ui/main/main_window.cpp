@@ -110,16 +110,15 @@ MainWindow::MainWindow(const QString& db_path, QWidget* parent)
   main_splitter_->addWidget(side_splitter_);
   main_splitter_->addWidget(tabs_);
   main_splitter_->setStretchFactor(1, 3);
-  main_splitter_->setSizes({480, 880});
+  main_splitter_->setSizes({420, 940});
   setCentralWidget(main_splitter_);
 
   log_ = new LogTailView;
   log_->setObjectName("run_log");
-  auto* dock = new QDockWidget(tr("Log"), this);
+  auto* dock = log_dock_ = new QDockWidget(tr("Log"), this);
   dock->setObjectName("log_dock");
   dock->setWidget(log_);
   addDockWidget(Qt::BottomDockWidgetArea, dock);
-  resizeDocks({dock}, {170}, Qt::Vertical);
 
   build_actions();
   menuBar()->addMenu(tr("&View"))->addAction(dock->toggleViewAction());
@@ -308,7 +307,7 @@ void MainWindow::restore_settings() {
   if (!persistent_) return;
   QSettings s = settings();
   restoreGeometry(s.value("main/geometry").toByteArray());
-  restoreState(s.value("main/state").toByteArray());
+  if (restoreState(s.value("main/state").toByteArray())) docks_sized_ = true;
   main_splitter_->restoreState(s.value("main/splitter").toByteArray());
   side_splitter_->restoreState(s.value("main/side_splitter").toByteArray());
   if (runs_view_->horizontalHeader()->restoreState(s.value("main/runs_header").toByteArray()))
@@ -334,6 +333,13 @@ void MainWindow::save_settings() const {
   s.setValue("projects/list", projects());
   s.setValue("projects/last", current_project());
   s.sync();
+}
+
+void MainWindow::showEvent(QShowEvent* event) {
+  QMainWindow::showEvent(event);
+  if (docks_sized_) return;
+  docks_sized_ = true;
+  resizeDocks({log_dock_}, {std::max(100, height() / 6)}, Qt::Vertical);
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {

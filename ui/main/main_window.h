@@ -7,6 +7,7 @@
 #include <QList>
 #include <QMainWindow>
 
+class QDockWidget;
 class QLineEdit;
 class QListWidget;
 class QSplitter;
@@ -72,6 +73,7 @@ class MainWindow : public QMainWindow {
 
  protected:
   void closeEvent(QCloseEvent* event) override;
+  void showEvent(QShowEvent* event) override;
 
  private:
   void build_actions();
@@ -90,6 +92,8 @@ class MainWindow : public QMainWindow {
   CompareView* compare_;
   JobsView* jobs_;
   LogTailView* log_;
+  QDockWidget* log_dock_;
+  bool docks_sized_ = false;
   bool persistent_ = true;
   bool columns_sized_ = false;
   QList<qint64> shown_runs_;

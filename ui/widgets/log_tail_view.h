@@ -16,6 +16,7 @@ class LogTailView : public QPlainTextEdit {
   QString file() const { return path_; }
   void refresh();  // reads what is new now (also called every interval)
   void set_interval(int ms) { timer_.setInterval(ms); }
+  QSize sizeHint() const override { return {480, 120}; }  // a log pane, not the main view
 
  private:
   QString path_;
