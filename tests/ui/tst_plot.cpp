@@ -95,12 +95,14 @@ class TestPlot : public QObject {
     w.set_spec(make_spec(2, 100));
     QCOMPARE(w.point_count(), 200);
     QCOMPARE(w.point_count(1), 100);
-    // raw + smoothed + 2 band graphs per run
-    QCOMPARE(w.plot()->graphCount(), 8);
+    // raw + smoothed graphs and a band curve per run
+    QCOMPARE(w.plot()->graphCount(), 4);
+    QCOMPARE(w.plot()->plottableCount(), 6);
     w.set_smoothing(0);
-    QCOMPARE(w.plot()->graphCount(), 6);
-    w.set_show_band(false);
     QCOMPARE(w.plot()->graphCount(), 2);
+    QCOMPARE(w.plot()->plottableCount(), 4);
+    w.set_show_band(false);
+    QCOMPARE(w.plot()->plottableCount(), 2);
     QCOMPARE(w.plot()->graph(0)->pen().color(), plot::run_colour(report::colour_index_for_run(1)));
     w.set_smoothing(0.9);
     // The smoothed graph follows smooth_ema.

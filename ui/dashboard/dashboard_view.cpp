@@ -39,6 +39,7 @@ struct DashboardView::Impl {
   bool live = true;      // some run was running at the last load
   bool dirty = true;     // runs / axis / zoom changed since the last load
   int max_points = 1000;
+  int64_t config = 0;  // bumped whenever what to load changes; older results are dropped
 
   DashboardRequest request() const {
     DashboardRequest r;
@@ -91,6 +92,7 @@ DashboardView::DashboardView(QWidget* parent) : QWidget(parent), d_(std::make_un
     d_->charts.push_back(c);
     connect(c, &plot::MetricChartWidget::step_range_changed, this, [this] {
       d_->dirty = true;
+    ++d_->config;
       refresh_async();
     });
   }
@@ -110,6 +112,7 @@ DashboardView::DashboardView(QWidget* parent) : QWidget(parent), d_(std::make_un
   connect(d_->x_axis, qOverload<int>(&QComboBox::currentIndexChanged), this, [this](int) {
     for (auto* c : d_->charts) c->autoscale();
     d_->dirty = true;
+    ++d_->config;
     refresh_async();
   });
 
@@ -131,6 +134,7 @@ void DashboardView::set_database(const QString& db_path) {
   if (db_path == d_->db) return;
   d_->db = db_path;
   d_->dirty = true;
+    ++d_->config;
   refresh_async();
 }
 
@@ -138,6 +142,7 @@ void DashboardView::set_runs(const QList<qint64>& run_ids) {
   d_->runs.assign(run_ids.begin(), run_ids.end());
   for (auto* c : d_->charts) c->autoscale();
   d_->dirty = true;
+    ++d_->config;
   d_->live = true;  // until the loader says otherwise
   refresh_async();
 }
@@ -147,6 +152,7 @@ void DashboardView::set_refresh_interval_ms(int ms) { d_->timer->setInterval(std
 void DashboardView::set_max_points(int points) {
   d_->max_points = std::max(10, points);
   d_->dirty = true;
+    ++d_->config;
 }
 
 void DashboardView::refresh_async() {
@@ -157,9 +163,13 @@ void DashboardView::refresh_async() {
   }
   d_->busy = true;
   d_->dirty = false;
-  d_->loader->load(d_->request(), this, [this](const DashboardResult& r) {
+  const int64_t config = d_->config;
+  d_->loader->load(d_->request(), this, [this, config](const DashboardResult& r) {
     d_->busy = false;
-    apply(r);
+    if (config == d_->config)
+      apply(r);
+    else
+      d_->pending = true;  // loaded for runs / axes / zoom no longer shown: load again
     if (d_->pending) {
       d_->pending = false;
       refresh_async();

@@ -60,21 +60,33 @@ void set_title(QCustomPlot* plot, const QString& title) {
   text->setText(title);
 }
 
-// A filled band between lo and hi (two graphs; the upper fills down to the lower).
+// A filled band between lo and hi: one closed curve (along hi, back along lo). A curve's polygon
+// fill is several times cheaper to draw than QCustomPlot's channel fill between two graphs.
 void add_band(QCustomPlot* plot, const QVector<double>& x, const std::vector<double>& lo,
               const std::vector<double>& hi, const QColor& colour, int series) {
-  auto* g_lo = plot->addGraph();
-  g_lo->setData(x, qvec(lo), true);
-  g_lo->setPen(Qt::NoPen);
-  g_lo->removeFromLegend();
-  tag(g_lo, "band", series);
-  auto* g_hi = plot->addGraph();
-  g_hi->setData(x, qvec(hi), true);
-  g_hi->setPen(Qt::NoPen);
-  g_hi->setBrush(with_alpha(colour, 40));
-  g_hi->setChannelFillGraph(g_lo);
-  g_hi->removeFromLegend();
-  tag(g_hi, "band", series);
+  QVector<double> t, px, py;
+  const int n = x.size();
+  t.reserve(2 * n);
+  px.reserve(2 * n);
+  py.reserve(2 * n);
+  for (int i = 0; i < n; ++i) {
+    const double v = hi[static_cast<size_t>(i)];
+    if (!std::isfinite(v)) continue;
+    t.push_back(t.size()), px.push_back(x[i]), py.push_back(v);
+  }
+  for (int i = n - 1; i >= 0; --i) {
+    const double v = lo[static_cast<size_t>(i)];
+    if (!std::isfinite(v)) continue;
+    t.push_back(t.size()), px.push_back(x[i]), py.push_back(v);
+  }
+  if (px.size() < 3) return;
+  auto* band = new QCPCurve(plot->xAxis, plot->yAxis);
+  band->setData(t, px, py, true);
+  band->setPen(Qt::NoPen);
+  band->setBrush(with_alpha(colour, 40));
+  band->removeFromLegend();
+  band->setProperty("qatwb_role", "band");
+  band->setProperty("qatwb_series", series);
 }
 
 }  // namespace
@@ -95,8 +107,9 @@ void draw_chart(QCustomPlot* plot, const report::ChartSpec& spec) {
 }
 
 int draw_chart(QCustomPlot* plot, const report::ChartSpec& spec, const DrawOptions& o) {
-  plot->clearGraphs();
+  plot->clearPlottables();
   plot->clearItems();
+  plot->setNotAntialiasedElements(o.antialias ? QCP::aeNone : QCP::aePlottables | QCP::aeFills);
   style_axes(plot, spec);
   set_title(plot, QString::fromStdString(spec.title));
   const double w = std::clamp(spec.smoothing, 0.0, 0.999);
@@ -116,12 +129,12 @@ int draw_chart(QCustomPlot* plot, const report::ChartSpec& spec, const DrawOptio
       report::rolling_mean_std(s.y, o.grad_window, mean, sd);
       std::vector<double> lo(mean.size()), hi(mean.size());
       for (size_t k = 0; k < mean.size(); ++k) lo[k] = mean[k] - sd[k], hi[k] = mean[k] + sd[k];
-      add_band(plot, x, lo, hi, colour, si);
+      if (o.band) add_band(plot, x, lo, hi, colour, si);
     }
     const bool smooth = w > 0;
     auto* raw = plot->addGraph();
     raw->setData(x, qvec(s.y), true);
-    raw->setPen(QPen(smooth ? with_alpha(colour, 70) : colour, smooth ? 1.0 : 1.6));
+    raw->setPen(QPen(smooth ? with_alpha(colour, 70) : colour, 1.0));
     raw->setName(QString::fromStdString(s.label));
     raw->setAdaptiveSampling(true);
     tag(raw, "raw", si);
@@ -129,7 +142,7 @@ int draw_chart(QCustomPlot* plot, const report::ChartSpec& spec, const DrawOptio
       raw->removeFromLegend();
       auto* sm = plot->addGraph();
       sm->setData(x, qvec(report::smooth_ema(s.y, w)), true);
-      sm->setPen(QPen(colour, 1.8));
+      sm->setPen(QPen(colour, 1.0));
       sm->setName(QString::fromStdString(s.label));
       sm->setAdaptiveSampling(true);
       tag(sm, "smoothed", si);

@@ -18,11 +18,13 @@ QColor run_colour(int colour_index);
 void draw_chart(QCustomPlot* plot, const report::ChartSpec& spec);
 
 struct DrawOptions {
-  bool band = true;             // min/max band of each bucket
+  bool band = true;             // min/max band of each bucket (gradient-norm view: mean +- std)
   bool grad_norm_view = false;  // rolling mean +- std band and spike markers
   int grad_window = 50;
   double grad_k = 3.0;
   bool rescale = true;          // x: full range, y: robust range
+  // Antialiased lines and bands; off for many points (antialiasing costs ~10x the replot time).
+  bool antialias = true;
 };
 // As above with options; returns the number of spike markers drawn (gradient-norm view).
 int draw_chart(QCustomPlot* plot, const report::ChartSpec& spec, const DrawOptions& options);

@@ -17,6 +17,15 @@
 
 namespace qatwb::plot {
 
+namespace {
+// Above this many points per chart, lines and bands are drawn without antialiasing so that a
+// replot of 20 overlaid runs stays within a frame or two.
+constexpr size_t kAntialiasPoints = 3000;
+// Min/max bands are drawn for up to this many overlaid runs: beyond, they are only translucent
+// clutter and each costs a large alpha-blended fill per replot.
+constexpr size_t kMaxBandSeries = 4;
+}  // namespace
+
 MetricChartWidget::MetricChartWidget(QWidget* parent) : QWidget(parent) {
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(0, 0, 0, 0);
@@ -75,10 +84,13 @@ void MetricChartWidget::rebuild() {
   if (log_y_set_) s.log_y = log_y_;
   const QCPRange x_range = plot_->xAxis->range();
   DrawOptions o;
-  o.band = band_;
+  o.band = band_ && s.series.size() <= kMaxBandSeries;
   o.grad_norm_view = grad_view_;
   o.grad_window = grad_window_;
   o.grad_k = grad_k_;
+  size_t points = 0;
+  for (const auto& series : s.series) points += series.x.size();
+  o.antialias = points <= kAntialiasPoints;
   spikes_ = draw_chart(plot_, s, o);
   if (zoomed_) {
     // Keep the user's x range; y follows the visible data.

@@ -29,7 +29,7 @@ class MetricChartWidget : public QWidget {
   double smoothing() const { return smoothing_; }
   void set_log_y(bool on);
   bool log_y() const { return log_y_; }
-  void set_show_band(bool on);
+  void set_show_band(bool on);  // min/max band (drawn for up to 4 overlaid runs)
   // Gradient-norm view: rolling mean +- std band over `window` points, markers on points above
   // mean + k * std of the points before them.
   void set_grad_norm_view(bool on, int window = 50, double k = 3.0);
