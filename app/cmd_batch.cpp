@@ -53,9 +53,8 @@ int run_batch(BatchArgs& a) {
   std::cerr << "batch " << spec.name << ": " << r.succeeded << " succeeded, " << r.failed
             << " failed, " << r.skipped << " already done; output " << r.output << std::endl;
 
-  nlohmann::json out = {{"sweep", spec.name},    {"output", r.output},
-                        {"total", r.total},      {"succeeded", r.succeeded},
-                        {"failed", r.failed},    {"skipped", r.skipped},
+  nlohmann::json out = {{"sweep", spec.name},       {"output", r.output}, {"total", r.total},
+                        {"succeeded", r.succeeded}, {"failed", r.failed}, {"skipped", r.skipped},
                         {"started", r.started}};
   if (!a.no_report) {
     report::ReportRequest req;
@@ -69,7 +68,9 @@ int run_batch(BatchArgs& a) {
     std::cerr << "report: " << files.markdown << "\n        " << files.html << "\n        "
               << files.csv << std::endl;
     for (const auto& n : files.notes) std::cerr << "report: " << n << std::endl;
-    out["report"] = {{"markdown", files.markdown}, {"html", files.html}, {"csv", files.csv},
+    out["report"] = {{"markdown", files.markdown},
+                     {"html", files.html},
+                     {"csv", files.csv},
                      {"plots", files.plots}};
   }
   if (a.json) std::cout << out.dump(2) << std::endl;
@@ -80,8 +81,7 @@ qatwb::cli::CommandRegistration reg(
     "batch", "Run a sweep (grid or list of points over a base project), then its report",
     [](CLI::App& sub) {
       auto a = std::make_shared<BatchArgs>();
-      sub.add_option("sweep", a->sweep_file, "Sweep YAML file (see projects/sweeps/)")
-          ->required();
+      sub.add_option("sweep", a->sweep_file, "Sweep YAML file (see projects/sweeps/)")->required();
       sub.add_option("--db", a->options.db_path,
                      "Run database (default: $QATWB_DB or runs/qatwb.sqlite)");
       sub.add_option("--out", a->options.output,

@@ -56,8 +56,10 @@ int run_report(ReportArgs& a) {
       req.runs.push_back(r);
   }
   if (req.run_dirs.empty() && req.runs.empty())
-    throw Error("report: no runs (give run directories, run names, a sweep output folder or "
-                "--sweep SWEEP.yaml)", 2);
+    throw Error(
+        "report: no runs (give run directories, run names, a sweep output folder or "
+        "--sweep SWEEP.yaml)",
+        2);
   if (!a.group_by.empty()) req.group_by = a.group_by;
   if (!a.metrics.empty()) req.metrics = a.metrics;
   if (!a.title.empty()) req.title = a.title;
@@ -65,13 +67,18 @@ int run_report(ReportArgs& a) {
   report::ReportFiles files = report::write_report(req, cli::report_plot_renderer());
   for (const auto& n : files.notes) std::cerr << "report: " << n << std::endl;
   if (a.json) {
-    std::cout << nlohmann::json{{"markdown", files.markdown}, {"html", files.html},
-                                {"csv", files.csv}, {"final_metrics_csv", files.final_metrics_csv},
-                                {"json", files.json}, {"plots", files.plots}}
+    std::cout << nlohmann::json{{"markdown", files.markdown},
+                                {"html", files.html},
+                                {"csv", files.csv},
+                                {"final_metrics_csv", files.final_metrics_csv},
+                                {"json", files.json},
+                                {"plots", files.plots}}
                      .dump(2)
               << std::endl;
   } else {
-    std::cout << files.markdown << "\n" << files.html << "\n" << files.csv << "\n"
+    std::cout << files.markdown << "\n"
+              << files.html << "\n"
+              << files.csv << "\n"
               << files.final_metrics_csv << "\n";
   }
   return 0;

@@ -3,11 +3,11 @@
 // run. Keys: tab or m (shift-tab or M back) switch the metric, up/down or j/k the run, q quits.
 // Refreshes from the store about once a second, ingesting running runs' directories.
 // The drawing is in core/watch (plain text lines); this file is the ncurses glue.
+#include <langinfo.h>
 #include <clocale>
 #include <cstring>
 #include <ctime>
 #include <iostream>
-#include <langinfo.h>
 
 #include "app/command.h"
 #include "core/store/store.h"
@@ -48,12 +48,12 @@ void set_metric(qatwb::watch::WatchModel& model, const std::string& metric) {
       model.metric = i;
       return;
     }
-  throw qatwb::Error("--metric: expected loss, grad_norm or eval/ppl_postquant, got '" + metric +
-                     "'", 2);
+  throw qatwb::Error(
+      "--metric: expected loss, grad_norm or eval/ppl_postquant, got '" + metric + "'", 2);
 }
 
 void reload_model(qatwb::store::Store& store, const WatchArgs& a, qatwb::watch::WatchModel& model,
-             int width) {
+                  int width) {
   model.clock = clock_text();
   try {
     qatwb::watch::refresh_model(store, a.source, model, std::max(16, width * 2));
@@ -71,11 +71,20 @@ void draw(const qatwb::watch::WatchModel& model) {
   for (size_t i = 0; i < lines.size(); ++i) {
     attr_t attr = A_NORMAL;
     switch (lines[i].style) {
-      case qatwb::watch::LineStyle::Title: attr = A_REVERSE; break;
-      case qatwb::watch::LineStyle::Header: attr = A_BOLD; break;
-      case qatwb::watch::LineStyle::Selected: attr = has_colors() ? COLOR_PAIR(1) | A_BOLD : A_STANDOUT; break;
-      case qatwb::watch::LineStyle::Help: attr = A_DIM; break;
-      default: break;
+      case qatwb::watch::LineStyle::Title:
+        attr = A_REVERSE;
+        break;
+      case qatwb::watch::LineStyle::Header:
+        attr = A_BOLD;
+        break;
+      case qatwb::watch::LineStyle::Selected:
+        attr = has_colors() ? COLOR_PAIR(1) | A_BOLD : A_STANDOUT;
+        break;
+      case qatwb::watch::LineStyle::Help:
+        attr = A_DIM;
+        break;
+      default:
+        break;
     }
     attron(attr);
     // The bottom-right cell cannot be written without scrolling: leave it out.
@@ -98,7 +107,8 @@ int run_watch(WatchArgs& a) {
 
   if (a.once) {  // one frame as text (scripts, logs, tests)
     reload_model(store, a, model, a.width);
-    for (const auto& l : watch::layout_dashboard(model, a.width, a.height)) std::cout << l.text << "\n";
+    for (const auto& l : watch::layout_dashboard(model, a.width, a.height))
+      std::cout << l.text << "\n";
     return 0;
   }
   if (!isatty(0) || !isatty(1)) throw Error("watch: needs a terminal (use --once for text)", 2);
@@ -131,13 +141,36 @@ int run_watch(WatchArgs& a) {
     watch::WatchKey key = watch::WatchKey::Other;
     bool redraw = false, reload = false;
     switch (ch) {
-      case 'q': case 'Q': key = watch::WatchKey::Quit; break;
-      case '\t': case 'm': key = watch::WatchKey::NextMetric; reload = true; break;
-      case KEY_BTAB: case 'M': key = watch::WatchKey::PrevMetric; reload = true; break;
-      case KEY_UP: case 'k': key = watch::WatchKey::Up; reload = true; break;
-      case KEY_DOWN: case 'j': key = watch::WatchKey::Down; reload = true; break;
-      case KEY_RESIZE: redraw = true; reload = true; break;
-      default: break;
+      case 'q':
+      case 'Q':
+        key = watch::WatchKey::Quit;
+        break;
+      case '\t':
+      case 'm':
+        key = watch::WatchKey::NextMetric;
+        reload = true;
+        break;
+      case KEY_BTAB:
+      case 'M':
+        key = watch::WatchKey::PrevMetric;
+        reload = true;
+        break;
+      case KEY_UP:
+      case 'k':
+        key = watch::WatchKey::Up;
+        reload = true;
+        break;
+      case KEY_DOWN:
+      case 'j':
+        key = watch::WatchKey::Down;
+        reload = true;
+        break;
+      case KEY_RESIZE:
+        redraw = true;
+        reload = true;
+        break;
+      default:
+        break;
     }
     if (!watch::apply_key(model, key)) break;
     timespec now{};
@@ -158,18 +191,21 @@ qatwb::cli::CommandRegistration reg(
     "watch", "Terminal dashboard: runs table and live plots of loss, grad norm, post-quant PPL",
     [](CLI::App& sub) {
       auto a = std::make_shared<WatchArgs>();
-      sub.add_option("runs", a->source.runs, "Runs to show (id, name, project/name or run dir); "
-                                              "default: the newest runs");
+      sub.add_option("runs", a->source.runs,
+                     "Runs to show (id, name, project/name or run dir); "
+                     "default: the newest runs");
       sub.add_option("--db", a->db, "Run database (default: $QATWB_DB or runs/qatwb.sqlite)");
       sub.add_option("--interval", a->interval, "Seconds between refreshes (default 1)")
           ->check(CLI::Range(0.1, 3600.0));
       sub.add_option("--limit", a->source.limit, "Newest runs shown when none are named (50)");
-      sub.add_option("--metric", a->metric, "Metric plotted first: loss, grad_norm, "
-                                            "eval/ppl_postquant");
+      sub.add_option("--metric", a->metric,
+                     "Metric plotted first: loss, grad_norm, "
+                     "eval/ppl_postquant");
       sub.add_flag("--once", a->once, "Print one frame as text and exit (no terminal needed)");
       sub.add_option("--width", a->width, "--once: columns (80)")->check(CLI::Range(1, 1000));
       sub.add_option("--height", a->height, "--once: lines (24)")->check(CLI::Range(1, 1000));
-      sub.footer("Keys: tab/m next metric (shift-tab/M back), up/down or j/k select a run, q quit.");
+      sub.footer(
+          "Keys: tab/m next metric (shift-tab/M back), up/down or j/k select a run, q quit.");
       return [a]() { return run_watch(*a); };
     });
 

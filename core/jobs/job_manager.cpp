@@ -3,14 +3,14 @@
 #include <yaml-cpp/yaml.h>
 
 #include <chrono>
-#include <fstream>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "core/jobs/launcher.h"
 #include "core/jobs/slurm_script.h"
-#include "core/jobs/worker_wrapper.h"
 #include "core/jobs/subprocess.h"
+#include "core/jobs/worker_wrapper.h"
 #include "core/run/run_dir.h"
 #include "core/store/store.h"
 #include "core/util/error.h"
@@ -141,8 +141,8 @@ std::vector<Job> JobManager::submit_array(const std::vector<SubmitRequest>& requ
   if (requests.empty()) return {};
   std::vector<Job> jobs;
   for (const auto& r : requests) {
-    if (r.launcher != "slurm") throw Error("a Slurm job array needs launcher slurm, got '" +
-                                           r.launcher + "'");
+    if (r.launcher != "slurm")
+      throw Error("a Slurm job array needs launcher slurm, got '" + r.launcher + "'");
     jobs.push_back(new_job(r));
   }
   std::vector<SlurmArrayTask> tasks;
@@ -175,9 +175,8 @@ std::vector<Job> JobManager::submit_array(const std::vector<SubmitRequest>& requ
     CommandOptions copts;
     copts.timeout_s = 60;
     copts.env = jobs.front().worker_env;
-    CommandResult r = run_command({"sbatch", "--parsable",
-                                   "--output=" + array_dir + "/array-%A_%a.out", script},
-                                  copts);
+    CommandResult r = run_command(
+        {"sbatch", "--parsable", "--output=" + array_dir + "/array-%A_%a.out", script}, copts);
     if (!r.ok()) {
       std::string err = r.err;
       while (!err.empty() && err.back() == '\n') err.pop_back();

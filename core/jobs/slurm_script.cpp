@@ -77,8 +77,8 @@ std::string make_sbatch_array_script(const SlurmOptions& opts,
   write_rendezvous(s, opts);
   s << "case \"$SLURM_ARRAY_TASK_ID\" in\n";
   for (size_t i = 0; i < tasks.size(); ++i) {
-    if (tasks[i].worker.empty()) throw Error("slurm: empty worker command (array task " +
-                                             std::to_string(i) + ")");
+    if (tasks[i].worker.empty())
+      throw Error("slurm: empty worker command (array task " + std::to_string(i) + ")");
     s << "  " << i << ")\n"
       << "    cd " << shell_quote(tasks[i].run_dir) << " || exit 1\n"
       << "    exec >>" << shell_quote(tasks[i].log) << " 2>&1\n";

@@ -11,8 +11,7 @@ namespace qatwb::report {
 namespace fs = std::filesystem;
 
 std::string base64_encode(std::string_view bytes) {
-  static const char* kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
   out.reserve((bytes.size() + 2) / 3 * 4);
   size_t i = 0;
@@ -39,12 +38,23 @@ std::string html_escape(std::string_view text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -66,7 +76,8 @@ std::string read_binary(const std::string& path) {
   return ss.str();
 }
 
-const char* kCss = R"(body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em;color:#222}
+const char* kCss =
+    R"(body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em;color:#222}
 h1{font-size:1.6em}h2{font-size:1.25em;margin-top:2em}
 table{border-collapse:collapse;font-size:.9em}
 th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right;white-space:nowrap}
@@ -87,7 +98,8 @@ std::string report_markdown(const ReportPage& page, const std::string& md_dir) {
   for (const auto& s : page.sections) {
     md << "## " << s.label << "\n\n";
     md << "Runs: ";
-    for (size_t i = 0; i < s.run_names.size(); ++i) md << (i ? ", " : "") << md_cell(s.run_names[i]);
+    for (size_t i = 0; i < s.run_names.size(); ++i)
+      md << (i ? ", " : "") << md_cell(s.run_names[i]);
     md << "\n\n";
     for (const auto& p : s.plots) {
       if (p.png.empty()) continue;

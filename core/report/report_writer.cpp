@@ -50,8 +50,8 @@ std::vector<RunGroup> group_runs(const store::Store& store, const std::vector<in
     std::string label;
     for (const auto& f : fields) {
       auto it = summary.params.find(f);
-      std::string key = f.substr(f.find_last_of('.') == std::string::npos ? 0
-                                                                          : f.find_last_of('.') + 1);
+      std::string key =
+          f.substr(f.find_last_of('.') == std::string::npos ? 0 : f.find_last_of('.') + 1);
       if (!label.empty()) label += ", ";
       label += key + "=" + (it == summary.params.end() ? "?" : param_label(it->second));
     }
@@ -136,8 +136,9 @@ ReportFiles write_report(const ReportRequest& request, const PlotRenderer& rende
 
   const auto groups = group_runs(store, ids, request.group_by);
   if (!renderer)
-    page.notes.push_back("Plots skipped: this qatwb was built without the GUI (QATWB_BUILD_GUI=OFF)"
-                         "; run `qatwb report` where qatwb-gui is built to draw them.");
+    page.notes.push_back(
+        "Plots skipped: this qatwb was built without the GUI (QATWB_BUILD_GUI=OFF)"
+        "; run `qatwb report` where qatwb-gui is built to draw them.");
   else
     fs::create_directories(out + "/plots");
   for (const auto& g : groups) {

@@ -24,8 +24,8 @@ namespace qatwb::report {
 using PlotRenderer = std::function<void(const ChartSpec& spec, const std::string& png_path)>;
 
 struct ReportRequest {
-  std::string db_path;                // the run database
-  std::string output_dir;             // created if missing
+  std::string db_path;     // the run database
+  std::string output_dir;  // created if missing
   std::string title = "qatwb report";
   std::vector<std::string> run_dirs;  // runs by directory (ingested first), and/or
   std::vector<std::string> runs;      // runs as the store finds them (id, name, project/name)

@@ -40,15 +40,18 @@ std::string progress_line(const SweepState& state, double elapsed_s, double mean
                           int concurrency) {
   int done = 0, running = 0, failed = 0, pending = 0;
   for (const auto& p : state.points) {
-    if (p.finished()) ++done;
-    else if (p.failed()) ++failed;
-    else if (p.active()) ++running;
-    else ++pending;
+    if (p.finished())
+      ++done;
+    else if (p.failed())
+      ++failed;
+    else if (p.active())
+      ++running;
+    else
+      ++pending;
   }
-  std::string line = std::to_string(done) + "/" + std::to_string(state.points.size()) +
-                     " done, " + std::to_string(running) + " running, " +
-                     std::to_string(failed) + " failed, " + std::to_string(pending) +
-                     " pending; " + duration(elapsed_s) + " elapsed";
+  std::string line = std::to_string(done) + "/" + std::to_string(state.points.size()) + " done, " +
+                     std::to_string(running) + " running, " + std::to_string(failed) + " failed, " +
+                     std::to_string(pending) + " pending; " + duration(elapsed_s) + " elapsed";
   if (mean_point_s > 0 && (running + pending) > 0) {
     int lanes = concurrency > 0 ? concurrency : std::max(1, running + pending);
     double left = mean_point_s * std::ceil(double(running + pending) / lanes);
@@ -84,22 +87,22 @@ PreparedSweep prepare_sweep(const SweepSpec& spec, const BatchOptions& options, 
       if (seen.insert(msg).second) problems.push_back("point " + p.name + ": " + msg);
       continue;
     }
-    out.points.push_back({p, out.output + "/points/" + p.name + ".yaml",
-                          out.output + "/runs/" + p.name});
+    out.points.push_back(
+        {p, out.output + "/points/" + p.name + ".yaml", out.output + "/runs/" + p.name});
   }
   if (!problems.empty()) {
-    std::string all = spec.file + ": " + std::to_string(problems.size()) +
-                      " point(s) do not validate:";
+    std::string all =
+        spec.file + ": " + std::to_string(problems.size()) + " point(s) do not validate:";
     for (const auto& m : problems) all += "\n" + m;
     throw Error(all);
   }
   if (write) {
     fs::create_directories(out.output + "/points");
     for (size_t i = 0; i < out.points.size(); ++i)
-      data::write_file_atomically(out.points[i].project,
-                                  "# " + spec.name + " / " + out.points[i].point.name +
-                                      " (written by qatwb batch from " + spec.file + ")\n" +
-                                      yaml[i]);
+      data::write_file_atomically(out.points[i].project, "# " + spec.name + " / " +
+                                                             out.points[i].point.name +
+                                                             " (written by qatwb batch from " +
+                                                             spec.file + ")\n" + yaml[i]);
   }
   return out;
 }
@@ -176,8 +179,8 @@ BatchResult run_sweep(const SweepSpec& spec, const BatchOptions& options) {
   auto report = [&](bool force) {
     if (!options.progress) return;
     double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::string line = progress_line(state, elapsed, timed_points ? sum_point_s / timed_points : 0,
-                                     concurrency);
+    std::string line =
+        progress_line(state, elapsed, timed_points ? sum_point_s / timed_points : 0, concurrency);
     std::string counts = line.substr(0, line.find(';'));
     auto now = std::chrono::steady_clock::now();
     if (force || counts != last_line.substr(0, last_line.find(';')) ||
@@ -283,8 +286,8 @@ BatchResult run_sweep(const SweepSpec& spec, const BatchOptions& options) {
         ps.state = "failed";
         ps.reason = e.what();
         ps.ended = jobs::unix_now();
-        if (options.progress) *options.progress << "batch: " << ps.name << ": " << e.what()
-                                                 << std::endl;
+        if (options.progress)
+          *options.progress << "batch: " << ps.name << ": " << e.what() << std::endl;
       }
       ++result.started;
       changed = true;
@@ -298,8 +301,10 @@ BatchResult run_sweep(const SweepSpec& spec, const BatchOptions& options) {
   save();
   report(true);
   for (const auto& ps : state.points) {
-    if (ps.finished()) ++result.succeeded;
-    else if (ps.failed()) ++result.failed;
+    if (ps.finished())
+      ++result.succeeded;
+    else if (ps.failed())
+      ++result.failed;
   }
   result.state = state;
   return result;

@@ -124,17 +124,28 @@ void read_slurm(const ConfigNode& node, jobs::SlurmOptions& s, bool& array) {
   expect_map(node, "slurm");
   for (const auto& e : node.entries) {
     const std::string f = "slurm." + e.key;
-    if (e.key == "partition") s.partition = scalar(e.value, f);
-    else if (e.key == "time") s.time = scalar(e.value, f);
-    else if (e.key == "account") s.account = scalar(e.value, f);
-    else if (e.key == "job_name") s.job_name = scalar(e.value, f);
-    else if (e.key == "nodes") s.nodes = int(integer(e.value, f, 1));
-    else if (e.key == "tasks_per_node") s.tasks_per_node = int(integer(e.value, f, 1));
-    else if (e.key == "gpus_per_node") s.gpus_per_node = int(integer(e.value, f, 0));
-    else if (e.key == "cpus_per_task") s.cpus_per_task = int(integer(e.value, f, 0));
-    else if (e.key == "master_port") s.master_port = int(integer(e.value, f, 1));
-    else if (e.key == "extra") s.extra_lines = string_list(e.value, f);
-    else if (e.key == "array") array = boolean(e.value, f);
+    if (e.key == "partition")
+      s.partition = scalar(e.value, f);
+    else if (e.key == "time")
+      s.time = scalar(e.value, f);
+    else if (e.key == "account")
+      s.account = scalar(e.value, f);
+    else if (e.key == "job_name")
+      s.job_name = scalar(e.value, f);
+    else if (e.key == "nodes")
+      s.nodes = int(integer(e.value, f, 1));
+    else if (e.key == "tasks_per_node")
+      s.tasks_per_node = int(integer(e.value, f, 1));
+    else if (e.key == "gpus_per_node")
+      s.gpus_per_node = int(integer(e.value, f, 0));
+    else if (e.key == "cpus_per_task")
+      s.cpus_per_task = int(integer(e.value, f, 0));
+    else if (e.key == "master_port")
+      s.master_port = int(integer(e.value, f, 1));
+    else if (e.key == "extra")
+      s.extra_lines = string_list(e.value, f);
+    else if (e.key == "array")
+      array = boolean(e.value, f);
     else
       throw Error(e.key_origin.where() + ": slurm: unknown field '" + e.key +
                   "' (known: partition, time, account, job_name, nodes, tasks_per_node, "
@@ -146,9 +157,12 @@ void read_report(const ConfigNode& node, ReportOptions& r) {
   expect_map(node, "report");
   for (const auto& e : node.entries) {
     const std::string f = "report." + e.key;
-    if (e.key == "title") r.title = scalar(e.value, f);
-    else if (e.key == "group_by") r.group_by = string_list(e.value, f);
-    else if (e.key == "metrics") r.metrics = string_list(e.value, f);
+    if (e.key == "title")
+      r.title = scalar(e.value, f);
+    else if (e.key == "group_by")
+      r.group_by = string_list(e.value, f);
+    else if (e.key == "metrics")
+      r.metrics = string_list(e.value, f);
     else
       throw Error(e.key_origin.where() + ": report: unknown field '" + e.key +
                   "' (known: title, group_by, metrics)");
@@ -261,8 +275,9 @@ SweepSpec load_sweep(const std::string& path) {
       SweepPoint sp;
       std::vector<std::string> own = p.overrides;
       own.insert(own.end(), g.overrides.begin(), g.overrides.end());
-      sp.name = p.name.empty() ? point_name(own)
-                               : (grid.size() > 1 ? p.name + "_" + point_name(g.overrides) : p.name);
+      sp.name = p.name.empty()
+                    ? point_name(own)
+                    : (grid.size() > 1 ? p.name + "_" + point_name(g.overrides) : p.name);
       sp.name = sanitize(sp.name);
       sp.overrides = spec.set;
       sp.overrides.insert(sp.overrides.end(), own.begin(), own.end());

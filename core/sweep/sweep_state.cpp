@@ -63,8 +63,8 @@ void save_sweep_state(const std::string& path, const SweepState& s) {
                       {"attempts", p.attempts},
                       {"started", p.started},
                       {"ended", p.ended}});
-  nlohmann::json j = {{"version", 1}, {"sweep", s.sweep}, {"file", s.file}, {"db", s.db},
-                      {"points", points}};
+  nlohmann::json j = {
+      {"version", 1}, {"sweep", s.sweep}, {"file", s.file}, {"db", s.db}, {"points", points}};
   data::write_file_atomically(path, j.dump(2) + "\n");
 }
 

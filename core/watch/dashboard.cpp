@@ -90,9 +90,9 @@ std::vector<ScreenLine> layout_dashboard(const WatchModel& m, int width, int hei
   // Runs table: at most a third of the screen (at least 3 lines), scrolled to the selection.
   const int table_rows = std::max(3, (height - 2) / 3);
   if (m.runs.empty()) {
-    out.push_back({fit(m.message.empty() ? "  no runs in the database yet" : "  " + m.message,
-                       width),
-                   LineStyle::Normal});
+    out.push_back(
+        {fit(m.message.empty() ? "  no runs in the database yet" : "  " + m.message, width),
+         LineStyle::Normal});
     for (int i = 1; i < table_rows; ++i) out.push_back({fit("", width), LineStyle::Normal});
   } else {
     const size_t sel = std::min(m.selected, m.runs.size() - 1);
@@ -109,23 +109,24 @@ std::vector<ScreenLine> layout_dashboard(const WatchModel& m, int width, int hei
       out.push_back({text, idx == sel ? LineStyle::Selected : LineStyle::Normal});
     }
   }
-  out.push_back({fit(m.runs.size() > size_t(table_rows)
-                         ? "  (" + std::to_string(m.runs.size()) + " runs)"
-                         : std::string(),
-                     width),
-                 LineStyle::Normal});
+  out.push_back(
+      {fit(m.runs.size() > size_t(table_rows) ? "  (" + std::to_string(m.runs.size()) + " runs)"
+                                              : std::string(),
+           width),
+       LineStyle::Normal});
 
   std::string plot_title = "  " + metric_title(key);
   if (!m.runs.empty()) {
     const WatchRun& r = m.runs[std::min(m.selected, m.runs.size() - 1)];
     plot_title += " of " + r.name;
-    if (!m.series.empty()) plot_title += "  (last " + short_number(m.series.back().second, 10) + ")";
+    if (!m.series.empty())
+      plot_title += "  (last " + short_number(m.series.back().second, 10) + ")";
   }
   out.push_back({fit(plot_title, width), LineStyle::Header});
   const int plot_h = height - int(out.size()) - 1;
   PlotSeries ps{m.series};
-  for (auto& line : render_plot(ps, width, plot_h,
-                                m.runs.empty() ? "no run selected" : "no " + key + " yet"))
+  for (auto& line :
+       render_plot(ps, width, plot_h, m.runs.empty() ? "no run selected" : "no " + key + " yet"))
     out.push_back({line, LineStyle::Normal});
   out.push_back({fit(" tab/m: metric   up/down or j/k: run   q: quit", width), LineStyle::Help});
   return out;

@@ -15,7 +15,7 @@
 namespace qatwb::watch {
 
 // What the dashboard can plot, in the order tab/m cycles through them.
-const std::vector<std::string>& watch_metrics();  // loss, grad_norm, eval/ppl_postquant
+const std::vector<std::string>& watch_metrics();   // loss, grad_norm, eval/ppl_postquant
 std::string metric_title(const std::string& key);  // "loss", "grad norm", "post-quant PPL"
 
 struct WatchRun {
@@ -30,9 +30,9 @@ struct WatchModel {
   std::string clock;   // "20:45:56"
   std::vector<WatchRun> runs;
   size_t selected = 0;
-  size_t metric = 0;  // index into watch_metrics()
+  size_t metric = 0;                              // index into watch_metrics()
   std::vector<std::pair<double, double>> series;  // (step, value) of the selected run's metric
-  std::string message;  // an error to show (e.g. the database went away)
+  std::string message;                            // an error to show (e.g. the database went away)
 };
 
 enum class LineStyle { Normal, Title, Header, Selected, Help };

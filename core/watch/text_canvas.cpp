@@ -8,7 +8,8 @@
 namespace qatwb::watch {
 
 BrailleCanvas::BrailleCanvas(int columns, int rows)
-    : columns_(std::max(columns, 0)), rows_(std::max(rows, 0)),
+    : columns_(std::max(columns, 0)),
+      rows_(std::max(rows, 0)),
       cells_(size_t(columns_) * size_t(rows_), 0) {}
 
 namespace {
@@ -86,9 +87,12 @@ std::string fit(const std::string& s, int columns) {
   for (size_t i = 0; i < s.size();) {
     size_t len = 1;
     unsigned char c = s[i];
-    if (c >= 0xF0) len = 4;
-    else if (c >= 0xE0) len = 3;
-    else if (c >= 0xC0) len = 2;
+    if (c >= 0xF0)
+      len = 4;
+    else if (c >= 0xE0)
+      len = 3;
+    else if (c >= 0xC0)
+      len = 2;
     if (w + 1 > columns) break;
     if (c < 0x20 || c == 0x7F) {
       out += ' ';  // no control characters on the screen
@@ -165,9 +169,12 @@ std::vector<std::string> render_plot(const PlotSeries& series, int width, int he
   const auto rows = canvas.lines();
   for (int r = 0; r < plot_h; ++r) {
     std::string label;
-    if (r == 0) label = short_number(ymax);
-    else if (r == plot_h - 1) label = short_number(ymin);
-    else if (r == plot_h / 2 && plot_h >= 5) label = short_number((ymax + ymin) / 2);
+    if (r == 0)
+      label = short_number(ymax);
+    else if (r == plot_h - 1)
+      label = short_number(ymin);
+    else if (r == plot_h / 2 && plot_h >= 5)
+      label = short_number((ymax + ymin) / 2);
     std::string left = std::string(size_t(std::max(0, 8 - int(label.size()))), ' ') + label;
     out.push_back(fit(left + "\u2502" + rows[size_t(r)], width));
   }

@@ -20,8 +20,7 @@ void ingest_active_runs(store::Store& store, const std::vector<int64_t>& runs) {
   }
 }
 
-void refresh_model(store::Store& store, const WatchSource& source, WatchModel& model,
-                   int points) {
+void refresh_model(store::Store& store, const WatchSource& source, WatchModel& model, int points) {
   std::vector<int64_t> ids;
   if (source.runs.empty()) {
     store::RunFilter filter;

@@ -35,8 +35,11 @@ class TestSweep : public QObject {
     return "name: " + name + "\nbase: " + base_ + "\nset: {train.steps: 6}\n";
   }
   QStringList batch(const QString& sweep, const QStringList& extra = {}) const {
-    return QStringList{"batch", sweep, "--db", dir_.filePath("db/qatwb.sqlite"), "--no-report",
-                       "--json", "--poll", "0.1", "--worker-cmd", fake_ + " --delay-ms 30"} +
+    return QStringList{"batch",        sweep,
+                       "--db",         dir_.filePath("db/qatwb.sqlite"),
+                       "--no-report",  "--json",
+                       "--poll",       "0.1",
+                       "--worker-cmd", fake_ + " --delay-ms 30"} +
            extra;
   }
   static json parse(const QByteArray& out) {
@@ -94,7 +97,8 @@ class TestSweep : public QObject {
       qatwb::sweep::load_sweep(path.toStdString());
       QFAIL("expected an error");
     } catch (const qatwb::Error& e) {
-      QVERIFY2(QString(e.what()).contains("bad.yaml:5:") && QString(e.what()).contains("grid.quant.bits"),
+      QVERIFY2(QString(e.what()).contains("bad.yaml:5:") &&
+                   QString(e.what()).contains("grid.quant.bits"),
                e.what());
     }
     path = write("bad2.yaml", header("b") + "concurency: 2\n");
@@ -165,10 +169,11 @@ class TestSweep : public QObject {
   }
 
   void failed_point_is_retried_only_on_request() {
-    QString path = write("fail.yaml", header("failing") +
-                                          "points:\n  - {quant.bits: 2}\n"
-                                          "  - {quant.bits: 4, worker_args: [--fail-once-at, '3']}\n"
-                                          "concurrency: 2\n");
+    QString path =
+        write("fail.yaml", header("failing") +
+                               "points:\n  - {quant.bits: 2}\n"
+                               "  - {quant.bits: 4, worker_args: [--fail-once-at, '3']}\n"
+                               "concurrency: 2\n");
     auto r = run_qatwb(batch(path), {}, 120000);
     QCOMPARE(r.exit_code, 1);
     json j = parse(r.out);
@@ -197,8 +202,8 @@ class TestSweep : public QObject {
   void shipped_sweeps_validate() {
     for (const char* name : {"tiny-brown-surrogates", "llama-3.2-1b-stableqat-table"}) {
       QString path = qatwb::test::source_dir() + "/projects/sweeps/" + name + ".yaml";
-      auto r = run_qatwb({"batch", path, "--db", dir_.filePath("db/qatwb.sqlite"), "--dry-run",
-                          "--json"});
+      auto r = run_qatwb(
+          {"batch", path, "--db", dir_.filePath("db/qatwb.sqlite"), "--dry-run", "--json"});
       QVERIFY2(r.exit_code == 0, r.err.constData());
       json j = parse(r.out);
       QCOMPARE(j["points"].size(), size_t{std::string(name) == "tiny-brown-surrogates" ? 18 : 9});
@@ -213,7 +218,8 @@ class TestSweep : public QObject {
     s.points[1].job_id = 2;
     s.points[2].state = "failed";
     std::string line = qatwb::sweep::progress_line(s, 65, 30, 1);
-    QCOMPARE(line, std::string("1/4 done, 1 running, 1 failed, 1 pending; 1m05s elapsed, ETA 1m00s"));
+    QCOMPARE(line,
+             std::string("1/4 done, 1 running, 1 failed, 1 pending; 1m05s elapsed, ETA 1m00s"));
   }
 };
 

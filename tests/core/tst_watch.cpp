@@ -85,9 +85,9 @@ class TestWatch : public QObject {
     auto lines = render_plot(s, 40, 10);
     QCOMPARE(lines.size(), size_t{10});
     for (const auto& l : lines) QCOMPARE(display_width(l), 40);
-    QVERIFY2(lines[0].find("10") != std::string::npos, lines[0].c_str());   // y max label
-    QVERIFY2(lines[8].find("       0") == 0, lines[8].c_str());             // y min label
-    QVERIFY(lines[9].find("100") != std::string::npos);                     // x range
+    QVERIFY2(lines[0].find("10") != std::string::npos, lines[0].c_str());  // y max label
+    QVERIFY2(lines[8].find("       0") == 0, lines[8].c_str());            // y min label
+    QVERIFY(lines[9].find("100") != std::string::npos);                    // x range
     // Rising line: the top row has dots at the right end, the bottom row at the left.
     std::string top = lines[0].substr(lines[0].find("\u2502") + 3);
     std::string bottom = lines[8].substr(lines[8].find("\u2502") + 3);

@@ -21,11 +21,15 @@ class TestWatchTty : public QObject {
   QTemporaryDir dir_;
   QString tmux_, socket_, db_, run_dir_;
 
-  QStringList tmux_args(const QStringList& args) const { return QStringList{"-u", "-S", socket_} + args; }
+  QStringList tmux_args(const QStringList& args) const {
+    return QStringList{"-u", "-S", socket_} + args;
+  }
   qatwb::test::ProcessResult tmux(const QStringList& args) const {
     return run_process(tmux_, tmux_args(args), {}, 20000);
   }
-  QString screen() const { return QString::fromUtf8(tmux({"capture-pane", "-p", "-t", "watch"}).out); }
+  QString screen() const {
+    return QString::fromUtf8(tmux({"capture-pane", "-p", "-t", "watch"}).out);
+  }
   // Waits until the screen contains every string; returns the last screen.
   QString wait_for(const QStringList& needles, int timeout_ms = 15000) const {
     QElapsedTimer t;

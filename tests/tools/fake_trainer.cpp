@@ -23,8 +23,8 @@
 //   metric every step:   grad_norm = 1 + 0.25 * ((step + s) % 2), step_time_s = 0.01 * (1 + k/2),
 //                        tokens_per_s = 1000, code_flip_fraction = 0.01 * (k + 1) (quantized runs)
 //   eval step 0:         ppl_fp = 20, ppl_rtn = 20 + 2^(6 - b)           (quantized runs)
-//   eval step N/2 and N: ppl_postquant = rtn - (rtn - fp) * r * {1/2, 1}, r = 0.5 + 0.125k + 0.0625s
-//   unquantized runs:    eval ppl = 20 at the end
+//   eval step N/2 and N: ppl_postquant = rtn - (rtn - fp) * r * {1/2, 1}, r = 0.5 + 0.125k +
+//   0.0625s unquantized runs:    eval ppl = 20 at the end
 // SIGTERM/SIGINT (unless ignored): checkpoint at the last step, end "stopped", exit 130.
 // With $RANK set (srun), writes DIR/rank-<RANK>.env with the c10d variables; only rank 0
 // writes events. Plain C++ over core/run's event writer: no torch.
@@ -255,8 +255,7 @@ int main(int argc, char** argv) {
   if (sc.loaded) info.project = sc.name;
   w.start(info);
   if (sc.loaded && first == 1) {
-    if (sc.quantized)
-      w.eval(0, {{"ppl_fp", sc.ppl_fp()}, {"ppl_rtn", sc.ppl_rtn()}});
+    if (sc.quantized) w.eval(0, {{"ppl_fp", sc.ppl_fp()}, {"ppl_rtn", sc.ppl_rtn()}});
   }
   std::cout << "fake_trainer: " << (o.resume ? "resuming" : "starting") << " at step " << first
             << " of " << o.steps << std::endl;
