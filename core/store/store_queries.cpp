@@ -136,35 +136,34 @@ std::vector<Bucket> Store::series(int64_t run, const std::string& key, int bucke
   if (hi < lo) return {};
   int64_t span = hi - lo + 1;
   int64_t width = std::max<int64_t>(1, (span + buckets - 1) / buckets);
-  // One aggregate per bucket over a range of the (run, key, step) primary key: no temporary
-  // b-tree for a GROUP BY, and empty buckets cost one index probe.
-  Stmt agg(db_, path_,
-           "SELECT MIN(step), MAX(step), COUNT(*), MIN(value), MAX(value) FROM metrics "
-           "WHERE run = ?1 AND key = ?2 AND step BETWEEN ?3 AND ?4");
-  Stmt last(db_, path_, "SELECT value, time FROM metrics WHERE run = ?1 AND key = ?2 AND step = ?3");
+  // One ordered range scan of the (run, key, step) primary key, bucketed here: a single
+  // statement instead of two per bucket (several times faster for dense series).
+  Stmt scan(db_, path_,
+            "SELECT step, value, time FROM metrics WHERE run = ?1 AND key = ?2 "
+            "AND step BETWEEN ?3 AND ?4 ORDER BY step");
+  scan.bind_int(1, run).bind_int(2, key_id).bind_int(3, lo).bind_int(4, hi);
   std::vector<Bucket> out;
-  for (int64_t first = lo; first <= hi; first += width) {
-    int64_t end = std::min(hi, first + width - 1);
-    agg.bind_int(1, run).bind_int(2, key_id).bind_int(3, first).bind_int(4, end);
-    if (agg.step() && agg.col_int(2) > 0) {
+  int64_t current = -1;
+  while (scan.step()) {
+    const int64_t step = scan.col_int(0);
+    const double value = scan.col_double(1);
+    const int64_t index = (step - lo) / width;
+    if (index != current || out.empty()) {
+      current = index;
       Bucket b;
-      b.step_first = agg.col_int(0);
-      b.step_last = agg.col_int(1);
-      b.count = agg.col_int(2);
-      b.min = agg.col_double(3);
-      b.max = agg.col_double(4);
-      last.bind_int(1, run).bind_int(2, key_id).bind_int(3, b.step_last);
-      if (last.step()) {
-        b.last = last.col_double(0);
-        b.time_last = last.col_double(1);
-      } else {
-        b.last = b.time_last = std::nan("");
-      }
-      last.reset();
+      b.step_first = step;
+      b.min = b.max = std::nan("");
       out.push_back(b);
     }
-    agg.reset();
-    if (end == hi) break;
+    Bucket& b = out.back();
+    b.step_last = step;
+    ++b.count;
+    b.last = value;
+    b.time_last = scan.col_double(2);
+    if (!std::isnan(value)) {
+      if (std::isnan(b.min) || value < b.min) b.min = value;
+      if (std::isnan(b.max) || value > b.max) b.max = value;
+    }
   }
   return out;
 }
