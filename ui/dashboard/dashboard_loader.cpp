@@ -2,37 +2,97 @@
 
 #include <QPointer>
 #include <QThread>
+#include <algorithm>
 
 #include "core/store/store.h"
 
 namespace qatwb::ui {
 
-DashboardResult load_dashboard(store::Store& store, const DashboardRequest& request) {
+const report::ChartSpec* SeriesCache::find(const std::string& key) const {
+  auto it = entries_.find(key);
+  return it == entries_.end() ? nullptr : &it->second;
+}
+
+void SeriesCache::put(const std::string& key, report::ChartSpec spec) {
+  if (entries_.size() > 2000) entries_.clear();  // bounded; refilled on the next refresh
+  entries_[key] = std::move(spec);
+}
+
+namespace {
+
+std::string cache_key(int64_t run, const std::string& key, const report::ChartQuery& q) {
+  return std::to_string(run) + "|" + key + "|" + report::to_string(q.x) + "|" +
+         std::to_string(q.max_points) + "|" + (q.step_min ? std::to_string(*q.step_min) : "") +
+         "|" + (q.step_max ? std::to_string(*q.step_max) : "");
+}
+
+// Reference lines of single-run charts merged the way report::metric_chart does for several:
+// one line per distinct value, named after its run only when the runs disagree.
+void merge_reference_lines(report::ChartSpec& out,
+                           const std::vector<std::pair<std::string, report::ChartSpec>>& parts) {
+  for (const char* tag : {"FP", "RTN"}) {
+    std::vector<std::pair<std::string, double>> lines;
+    for (const auto& [label, spec] : parts)
+      for (const auto& [name, value] : spec.reference_lines)
+        if (name == tag) lines.emplace_back(label, value);
+    std::vector<double> distinct;
+    for (const auto& l : lines)
+      if (std::find(distinct.begin(), distinct.end(), l.second) == distinct.end())
+        distinct.push_back(l.second);
+    std::vector<double> done;
+    for (const auto& [label, value] : lines) {
+      if (std::find(done.begin(), done.end(), value) != done.end()) continue;
+      done.push_back(value);
+      out.reference_lines.emplace_back(distinct.size() == 1 ? tag : std::string(tag) + " " + label,
+                                       value);
+    }
+  }
+}
+
+}  // namespace
+
+DashboardResult load_dashboard(store::Store& store, const DashboardRequest& request,
+                               SeriesCache* cache) {
   DashboardResult out;
   try {
+    std::vector<std::pair<int64_t, bool>> present;  // (run, live)
     for (int64_t run : request.runs) {
       auto info = store.run_info(run);
       if (!info) continue;
-      if (info->status != "running" && info->status != "unknown") continue;
-      if (request.ingest) {
+      bool live = info->status == "running" || info->status == "unknown";
+      if (live && request.ingest) {
         try {
           out.ingested_lines += store.ingest_run_dir(info->run_dir);
         } catch (const std::exception& e) {
           out.error = e.what();  // a vanished run folder: show what is stored
         }
         info = store.run_info(run);
+        live = info && (info->status == "running" || info->status == "unknown");
       }
-      if (info && (info->status == "running" || info->status == "unknown")) out.live = true;
+      out.live = out.live || live;
+      present.emplace_back(run, live);
     }
     for (size_t k = 0; k < request.keys.size(); ++k) {
       report::ChartQuery q;
       q.x = request.x;
       q.max_points = request.max_points;
-      if (k < request.zoom.size()) q.step_min = request.zoom[k].first, q.step_max = request.zoom[k].second;
-      std::vector<int64_t> present;
-      for (int64_t run : request.runs)
-        if (store.run_info(run)) present.push_back(run);
-      out.charts.push_back(report::metric_chart(store, present, request.keys[k], q));
+      if (k < request.zoom.size())
+        q.step_min = request.zoom[k].first, q.step_max = request.zoom[k].second;
+      const std::string& key = request.keys[k];
+      report::ChartSpec chart = report::metric_chart(store, {}, key, q);  // title, labels
+      std::vector<std::pair<std::string, report::ChartSpec>> parts;
+      for (const auto& [run, live] : present) {
+        const std::string ck = cache_key(run, key, q);
+        const report::ChartSpec* cached = cache && !live ? cache->find(ck) : nullptr;
+        report::ChartSpec one = cached ? *cached : report::metric_chart(store, {run}, key, q);
+        if (cache && !live && !cached) cache->put(ck, one);
+        if (!one.series.empty()) {
+          chart.series.push_back(one.series.front());
+          parts.emplace_back(one.series.front().label, std::move(one));
+        }
+      }
+      merge_reference_lines(chart, parts);
+      out.charts.push_back(std::move(chart));
     }
   } catch (const std::exception& e) {
     out.error = e.what();
@@ -69,8 +129,9 @@ void DashboardLoader::load(const DashboardRequest& request, QObject* receiver,
             store_ = std::make_unique<store::Store>(
                 store::Store::open_existing(request.db_path.toStdString()));
             store_path_ = request.db_path;
+            cache_ = SeriesCache();
           }
-          result = load_dashboard(*store_, request);
+          result = load_dashboard(*store_, request, &cache_);
         } catch (const std::exception& e) {
           result.error = e.what();
         }

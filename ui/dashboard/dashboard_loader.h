@@ -6,6 +6,7 @@
 #include <QObject>
 #include <QString>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,8 +33,20 @@ struct DashboardResult {
   std::string error;                      // "" : fine
 };
 
+// Series of runs that no longer change (finished, failed, stopped), by (run, key, axis, zoom,
+// points): a refresh re-queries only the live runs.
+class SeriesCache {
+ public:
+  const report::ChartSpec* find(const std::string& key) const;
+  void put(const std::string& key, report::ChartSpec spec);
+
+ private:
+  std::map<std::string, report::ChartSpec> entries_;
+};
+
 // Does one request synchronously on the calling thread with `store` (opened by the caller).
-DashboardResult load_dashboard(store::Store& store, const DashboardRequest& request);
+DashboardResult load_dashboard(store::Store& store, const DashboardRequest& request,
+                               SeriesCache* cache = nullptr);
 
 class DashboardLoader : public QObject {
   Q_OBJECT
@@ -49,6 +62,7 @@ class DashboardLoader : public QObject {
   class QThread* thread_;
   QObject* worker_;  // lives on thread_
   std::unique_ptr<store::Store> store_;  // used only on thread_
+  SeriesCache cache_;                    // used only on thread_
   QString store_path_;
 };
 
