@@ -1,5 +1,6 @@
 // qatwb batch SWEEP.yaml: a headless sweep (grid or list of points over a base project), one job
 // per point (local with a concurrency limit, ssh or Slurm), resumable, then the report.
+#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -56,14 +57,20 @@ int run_batch(BatchArgs& a) {
   nlohmann::json out = {{"sweep", spec.name},       {"output", r.output}, {"total", r.total},
                         {"succeeded", r.succeeded}, {"failed", r.failed}, {"skipped", r.skipped},
                         {"started", r.started}};
-  if (!a.no_report) {
+  if (!a.no_report && r.total > 0) {
     report::ReportRequest req;
     req.db_path = r.state.db;
     req.output_dir = r.output + "/report";
     req.title = spec.report.title.empty() ? "Sweep " + spec.name : spec.report.title;
     req.group_by = spec.report.group_by;
     req.metrics = spec.report.metrics;
-    for (const auto& p : r.state.points) req.run_dirs.push_back(p.run_dir);
+    for (const auto& p : r.state.points)  // points that never started have no run to show
+      if (std::filesystem::exists(p.run_dir + "/events.jsonl")) req.run_dirs.push_back(p.run_dir);
+    if (req.run_dirs.empty()) {
+      std::cerr << "report: skipped (no point has started a run)" << std::endl;
+      if (a.json) std::cout << out.dump(2) << std::endl;
+      return r.ok() ? 0 : 1;
+    }
     report::ReportFiles files = report::write_report(req, cli::report_plot_renderer());
     std::cerr << "report: " << files.markdown << "\n        " << files.html << "\n        "
               << files.csv << std::endl;
@@ -103,7 +110,8 @@ qatwb::cli::CommandRegistration reg(
       sub.add_option("--poll", a->options.poll_s, "Seconds between polls")->group("");
       sub.footer(
           "Finished points are skipped when the same sweep runs again; running points are "
-          "re-attached. Exit code 0 only when every point succeeded.");
+          "re-attached (interrupting qatwb batch leaves running points running). Exit code 0 "
+          "only when every point succeeded.");
       return [a]() { return run_batch(*a); };
     });
 

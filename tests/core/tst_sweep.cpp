@@ -2,7 +2,9 @@
 // fake trainer (real detached processes, concurrency 2): a second invocation starts nothing, a
 // failed point stays failed until --retry-failed, which resumes it to success.
 #include <QDir>
+#include <QElapsedTimer>
 #include <QFile>
+#include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
 #include <fstream>
@@ -197,6 +199,35 @@ class TestSweep : public QObject {
     st = qatwb::sweep::load_sweep_state(state_path);
     QCOMPARE(st.find("bits-4")->state, std::string("succeeded"));
     QCOMPARE(st.find("bits-4")->attempts, 2);
+  }
+
+  void interrupted_batch_reattaches_to_running_points() {
+    QString path = write("interrupt.yaml",
+                         header("interrupted") + "grid: {quant.bits: [2, 4]}\nconcurrency: 2\n");
+    QProcess first;
+    QStringList args = batch(path);
+    args.replaceInStrings(" --delay-ms 30", " --delay-ms 400");
+    first.start(qatwb::test::qatwb_bin(), args);
+    QVERIFY(first.waitForStarted());
+    // Kill the batch (not its detached workers) once both points run.
+    QElapsedTimer t;
+    t.start();
+    QByteArray err;
+    while (t.elapsed() < 20000 && !err.contains("2 running")) {
+      first.waitForReadyRead(100);
+      err += first.readAllStandardError();
+    }
+    QVERIFY2(err.contains("2 running"), err.constData());
+    first.kill();
+    first.waitForFinished();
+    auto again = run_qatwb(batch(path), {}, 120000);
+    QVERIFY2(again.exit_code == 0, again.err.constData());
+    json k = parse(again.out);
+    QCOMPARE(k.value("started", -1), 0);  // re-attached, nothing started twice
+    QCOMPARE(k.value("succeeded", -1), 2);
+    auto store = qatwb::store::Store::open_existing(dir_.filePath("db/qatwb.sqlite").toStdString());
+    const std::string run = dir_.filePath("db/sweeps/interrupted/runs/bits-4").toStdString();
+    QCOMPARE(store.points(store.find_run(run), "loss").size(), size_t{6});
   }
 
   void shipped_sweeps_validate() {
