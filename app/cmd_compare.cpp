@@ -34,8 +34,8 @@ qatwb::cli::CommandRegistration reg(
           "100% means QAT closed the whole gap RTN left. overhead = median ms/step relative to the "
           "first unquantized run given (else the first STE run).");
       return [o]() {
-        auto store = qatwb::store::Store::open(o->db.empty() ? qatwb::store::default_db_path()
-                                                             : o->db);
+        auto store =
+            qatwb::store::Store::open(o->db.empty() ? qatwb::store::default_db_path() : o->db);
         std::vector<int64_t> ids;
         for (const auto& r : o->runs) {
           std::error_code ec;

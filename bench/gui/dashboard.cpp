@@ -72,13 +72,18 @@ int main(int argc, char** argv) {
   const QStringList args = app.arguments();
   for (int i = 1; i < args.size(); ++i) {
     auto next = [&] { return i + 1 < args.size() ? args[++i] : QString(); };
-    if (args[i] == "--runs") runs = next().toInt();
-    else if (args[i] == "--points") points = next().toInt();
-    else if (args[i] == "--rounds") rounds = next().toInt();
-    else if (args[i] == "--keep") keep = next();
+    if (args[i] == "--runs")
+      runs = next().toInt();
+    else if (args[i] == "--points")
+      points = next().toInt();
+    else if (args[i] == "--rounds")
+      rounds = next().toInt();
+    else if (args[i] == "--keep")
+      keep = next();
     else {
-      std::fprintf(stderr, "usage: bench_dashboard [--runs N] [--points P] [--rounds R] "
-                           "[--keep DIR]\n");
+      std::fprintf(stderr,
+                   "usage: bench_dashboard [--runs N] [--points P] [--rounds R] "
+                   "[--keep DIR]\n");
       return 2;
     }
   }
@@ -181,8 +186,8 @@ int main(int argc, char** argv) {
   row("re-ingest of an ingested run (lines)", static_cast<double>(again), "lines", 0, false);
   row("bucket query, 20-run chart (median)", median(query_ms), "ms", 0, false);
   row("replot, one 20-run chart (median)", median(replot_ms), "ms", 30, false);
-  row("replot, one 20-run chart (min)", *std::min_element(replot_ms.begin(), replot_ms.end()),
-      "ms", 30, false);
+  row("replot, one 20-run chart (min)", *std::min_element(replot_ms.begin(), replot_ms.end()), "ms",
+      30, false);
   row("dashboard refresh (ingest check + 5 queries)", refresh_ms, "ms", 0, false);
   row("replot, whole dashboard 5 charts (median)", median(dash_ms), "ms", 0, false);
   row("live refresh, 1 of N runs running (median)", median(live_ms), "ms", 0, false);
@@ -196,8 +201,8 @@ int main(int argc, char** argv) {
       app.processEvents();
       std::vector<double> v;
       for (int i = 0; i < rounds; ++i) v.push_back(chart.replot_now());
-      std::printf("variant band=%d smooth=%d: %.1f ms\n", variant != 1 && variant != 3,
-                  variant < 2, median(v));
+      std::printf("variant band=%d smooth=%d: %.1f ms\n", variant != 1 && variant != 3, variant < 2,
+                  median(v));
     }
     chart.plot()->setNotAntialiasedElements(QCP::aeAll);
     std::vector<double> v;

@@ -52,10 +52,14 @@ std::string title_for(const std::string& key) {
 
 const char* to_string(XAxis x) {
   switch (x) {
-    case XAxis::step: return "step";
-    case XAxis::tokens: return "tokens";
-    case XAxis::wall_time: return "wall_time";
-    case XAxis::relative_time: return "relative_time";
+    case XAxis::step:
+      return "step";
+    case XAxis::tokens:
+      return "tokens";
+    case XAxis::wall_time:
+      return "wall_time";
+    case XAxis::relative_time:
+      return "relative_time";
   }
   return "step";
 }
@@ -70,10 +74,14 @@ std::optional<XAxis> parse_x_axis(const std::string& s) {
 
 std::string x_axis_label(XAxis x) {
   switch (x) {
-    case XAxis::step: return "step";
-    case XAxis::tokens: return "tokens";
-    case XAxis::wall_time: return "wall time";
-    case XAxis::relative_time: return "time since start (s)";
+    case XAxis::step:
+      return "step";
+    case XAxis::tokens:
+      return "tokens";
+    case XAxis::wall_time:
+      return "wall time";
+    case XAxis::relative_time:
+      return "time since start (s)";
   }
   return "step";
 }
@@ -111,8 +119,7 @@ ChartSpec metric_chart(const store::Store& store, const std::vector<int64_t>& ru
     s.colour_index = colour_index_for_run(run);
     double per_step = 0, t0 = info->started > 0 ? info->started : kNaN;
     if (query.x == XAxis::tokens) per_step = tokens_per_step(store.run_summary(run).params);
-    const auto buckets =
-        store.series(run, key, query.max_points, query.step_min, query.step_max);
+    const auto buckets = store.series(run, key, query.max_points, query.step_min, query.step_max);
     if (query.x == XAxis::relative_time && std::isnan(t0)) {
       // No start event: time since the first point of the series.
       if (auto t = store.first_time(run, key)) t0 = *t;
@@ -123,10 +130,17 @@ ChartSpec metric_chart(const store::Store& store, const std::vector<int64_t>& ru
     for (const auto& b : buckets) {
       double xv = static_cast<double>(b.step_last);
       switch (query.x) {
-        case XAxis::step: break;
-        case XAxis::tokens: xv = per_step > 0 ? xv * per_step : kNaN; break;
-        case XAxis::wall_time: xv = b.time_last; break;
-        case XAxis::relative_time: xv = b.time_last - t0; break;
+        case XAxis::step:
+          break;
+        case XAxis::tokens:
+          xv = per_step > 0 ? xv * per_step : kNaN;
+          break;
+        case XAxis::wall_time:
+          xv = b.time_last;
+          break;
+        case XAxis::relative_time:
+          xv = b.time_last - t0;
+          break;
       }
       if (!std::isfinite(xv)) continue;  // a point without a time cannot be placed
       s.x.push_back(xv);
@@ -174,8 +188,10 @@ std::vector<double> smooth_ema(const std::vector<double>& y, double weight) {
   double first = 0;
   for (double v : y) {
     if (!std::isfinite(v)) continue;
-    if (!have) first = v, have = true;
-    else if (v != first) constant = false;
+    if (!have)
+      first = v, have = true;
+    else if (v != first)
+      constant = false;
   }
   if (constant) return y;
   double last = 0;
@@ -225,8 +241,8 @@ void rolling_mean_std(const std::vector<double>& y, int window, std::vector<doub
   }
 }
 
-std::optional<std::pair<double, double>> robust_range(const std::vector<double>& values,
-                                                      bool log_y, double lo_q, double hi_q) {
+std::optional<std::pair<double, double>> robust_range(const std::vector<double>& values, bool log_y,
+                                                      double lo_q, double hi_q) {
   std::vector<double> v;
   v.reserve(values.size());
   for (double x : values)

@@ -13,15 +13,15 @@
 namespace qatwb::report {
 
 enum class XAxis { step, tokens, wall_time, relative_time };
-const char* to_string(XAxis x);            // "step", "tokens", "wall_time", "relative_time"
+const char* to_string(XAxis x);  // "step", "tokens", "wall_time", "relative_time"
 std::optional<XAxis> parse_x_axis(const std::string& s);
-std::string x_axis_label(XAxis x);          // "step", "tokens", "wall time", "time (s)"
+std::string x_axis_label(XAxis x);  // "step", "tokens", "wall time", "time (s)"
 
 struct ChartSeries {
-  std::string label;                 // run name
+  std::string label;  // run name
   int64_t run_id = 0;
-  int colour_index = 0;              // stable per run (derived from run_id), same in GUI and reports
-  std::vector<double> x, y;          // y = last value of each bucket
+  int colour_index = 0;      // stable per run (derived from run_id), same in GUI and reports
+  std::vector<double> x, y;  // y = last value of each bucket
   std::vector<double> y_min, y_max;  // bucket min/max band; empty or same size as x
   std::vector<double> step, time;    // step and unix time of each point (same size as x)
 };

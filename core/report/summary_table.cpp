@@ -159,8 +159,8 @@ std::vector<SummaryRow> summary_rows(const store::Store& store, const std::vecto
       var /= static_cast<double>(gn.size());
       if (m != 0) r.grad_norm_cv = std::sqrt(var) / m;
     }
-    if (auto it = sum.last_metrics.find("grad_spikes"); it != sum.last_metrics.end() &&
-                                                        std::isfinite(it->second)) {
+    if (auto it = sum.last_metrics.find("grad_spikes");
+        it != sum.last_metrics.end() && std::isfinite(it->second)) {
       r.grad_spikes = static_cast<int64_t>(std::llround(it->second));
     } else {
       r.grad_spikes = count_spikes(values_of(gn_points),
@@ -196,51 +196,82 @@ std::vector<SummaryRow> summary_rows(const store::Store& store, const std::vecto
 }
 
 std::vector<std::string> summary_columns() {
-  return {"run",      "project",   "status",   "surrogate", "scheme",  "steps",
-          "loss",     "FP ppl",    "RTN ppl",  "final ppl", "best ppl", "recovery",
-          "grad CV",  "spikes",    "flip rate", "ms/step",  "overhead"};
+  return {"run",     "project", "status",    "surrogate", "scheme",   "steps",
+          "loss",    "FP ppl",  "RTN ppl",   "final ppl", "best ppl", "recovery",
+          "grad CV", "spikes",  "flip rate", "ms/step",   "overhead"};
 }
 
 std::string summary_cell(const SummaryRow& r, size_t column) {
   auto num = [](double v, const char* spec) { return std::isfinite(v) ? fmt(spec, v) : kNone; };
   auto text = [](const std::string& s) { return s.empty() ? std::string(kNone) : s; };
   switch (column) {
-    case 0: return text(r.name);
-    case 1: return text(r.project);
-    case 2: return text(r.status);
-    case 3: return text(r.surrogate);
-    case 4: return text(r.scheme);
-    case 5: return std::to_string(r.steps);
-    case 6: return num(r.final_loss, "%.4f");
-    case 7: return num(r.ppl_fp, "%.2f");
-    case 8: return num(r.ppl_rtn, "%.2f");
-    case 9: return num(r.ppl_final, "%.2f");
-    case 10: return num(r.ppl_best, "%.2f");
-    case 11: return std::isfinite(r.recovery) ? fmt("%.1f%%", 100.0 * r.recovery) : kNone;
-    case 12: return num(r.grad_norm_cv, "%.3f");
-    case 13: return std::to_string(r.grad_spikes);
-    case 14: return num(r.flip_rate, "%.4f");
-    case 15: return num(r.ms_per_step, "%.1f");
-    case 16: return std::isfinite(r.overhead) ? fmt("%.2fx", r.overhead) : kNone;
-    default: return "";
+    case 0:
+      return text(r.name);
+    case 1:
+      return text(r.project);
+    case 2:
+      return text(r.status);
+    case 3:
+      return text(r.surrogate);
+    case 4:
+      return text(r.scheme);
+    case 5:
+      return std::to_string(r.steps);
+    case 6:
+      return num(r.final_loss, "%.4f");
+    case 7:
+      return num(r.ppl_fp, "%.2f");
+    case 8:
+      return num(r.ppl_rtn, "%.2f");
+    case 9:
+      return num(r.ppl_final, "%.2f");
+    case 10:
+      return num(r.ppl_best, "%.2f");
+    case 11:
+      return std::isfinite(r.recovery) ? fmt("%.1f%%", 100.0 * r.recovery) : kNone;
+    case 12:
+      return num(r.grad_norm_cv, "%.3f");
+    case 13:
+      return std::to_string(r.grad_spikes);
+    case 14:
+      return num(r.flip_rate, "%.4f");
+    case 15:
+      return num(r.ms_per_step, "%.1f");
+    case 16:
+      return std::isfinite(r.overhead) ? fmt("%.2fx", r.overhead) : kNone;
+    default:
+      return "";
   }
 }
 
 double summary_sort_value(const SummaryRow& r, size_t column) {
   switch (column) {
-    case 5: return static_cast<double>(r.steps);
-    case 6: return r.final_loss;
-    case 7: return r.ppl_fp;
-    case 8: return r.ppl_rtn;
-    case 9: return r.ppl_final;
-    case 10: return r.ppl_best;
-    case 11: return r.recovery;
-    case 12: return r.grad_norm_cv;
-    case 13: return static_cast<double>(r.grad_spikes);
-    case 14: return r.flip_rate;
-    case 15: return r.ms_per_step;
-    case 16: return r.overhead;
-    default: return NAN;
+    case 5:
+      return static_cast<double>(r.steps);
+    case 6:
+      return r.final_loss;
+    case 7:
+      return r.ppl_fp;
+    case 8:
+      return r.ppl_rtn;
+    case 9:
+      return r.ppl_final;
+    case 10:
+      return r.ppl_best;
+    case 11:
+      return r.recovery;
+    case 12:
+      return r.grad_norm_cv;
+    case 13:
+      return static_cast<double>(r.grad_spikes);
+    case 14:
+      return r.flip_rate;
+    case 15:
+      return r.ms_per_step;
+    case 16:
+      return r.overhead;
+    default:
+      return NAN;
   }
 }
 
@@ -314,7 +345,9 @@ std::string summary_csv(const std::vector<SummaryRow>& rows) {
 }
 
 nlohmann::json summary_json(const std::vector<SummaryRow>& rows) {
-  auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
+  auto num = [](double v) {
+    return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
+  };
   nlohmann::json arr = nlohmann::json::array();
   for (const auto& r : rows)
     arr.push_back({{"run_id", r.run_id},

@@ -36,7 +36,7 @@ nlohmann::json summary_json(const std::vector<SummaryRow>& rows);  // NaN -> nul
 
 // Column titles and per-cell text shared by the text/markdown renderers and the GUI table model.
 std::vector<std::string> summary_columns();
-std::string summary_cell(const SummaryRow& row, size_t column);  // NaN -> "–"
+std::string summary_cell(const SummaryRow& row, size_t column);   // NaN -> "–"
 double summary_sort_value(const SummaryRow& row, size_t column);  // NaN for text columns
 
 }  // namespace qatwb::report

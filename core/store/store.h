@@ -49,7 +49,7 @@ struct Bucket {
   int64_t count = 0;
   double min = 0;  // NaN when every value in the bucket is NaN
   double max = 0;
-  double last = 0;  // value at step_last
+  double last = 0;       // value at step_last
   double time_last = 0;  // unix seconds of step_last (NaN when unknown)
 };
 

@@ -29,8 +29,7 @@ std::string write_run(const QString& root, const std::string& name, int steps, b
     s.time = t0;
     s.start.run = name;
     s.start.project = "p";
-    s.start.config_json =
-        R"({"train":{"batch_size":2,"grad_accum":3},"tokenize":{"seq_len":8}})";
+    s.start.config_json = R"({"train":{"batch_size":2,"grad_accum":3},"tokenize":{"seq_len":8}})";
     w.write(s);
     run::Event e;
     e.type = run::EventType::Eval;

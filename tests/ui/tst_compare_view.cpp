@@ -26,15 +26,15 @@ std::string write_run(const QString& root, const std::string& name, double bits,
   run::StartInfo s;
   s.run = name;
   s.project = "cmp";
-  s.config_json = std::isfinite(bits)
-                      ? R"({"quant":{"enabled":true,"format":"int","bits":)" +
-                            std::to_string(bits) +
-                            R"(,"granularity":"per_channel","surrogate":"ste"}})"
-                      : std::string("{}");
+  s.config_json = std::isfinite(bits) ? R"({"quant":{"enabled":true,"format":"int","bits":)" +
+                                            std::to_string(bits) +
+                                            R"(,"granularity":"per_channel","surrogate":"ste"}})"
+                                      : std::string("{}");
   w.start(s);
   if (std::isfinite(bits)) w.eval(0, {{"ppl_fp", 20.0}, {"ppl_rtn", 100.0}});
   for (int step = 1; step <= 50; ++step)
-    w.metric(step, {{"loss", 5.0 / step}, {"grad_norm", 1.0 + (step % 3)}, {"step_time_s", step_s}});
+    w.metric(step,
+             {{"loss", 5.0 / step}, {"grad_norm", 1.0 + (step % 3)}, {"step_time_s", step_s}});
   w.eval(50, {{std::isfinite(bits) ? "ppl_postquant" : "ppl", ppl_final}});
   w.end("finished", "");
   return dir.path();
@@ -54,9 +54,9 @@ class TestCompareView : public QObject {
   void initTestCase() {
     db_ = tmp_.filePath("db.sqlite");
     auto store = store::Store::open(db_.toStdString());
-    for (const auto& d : {write_run(tmp_.path(), "fp", NAN, 21, 0.1),
-                          write_run(tmp_.path(), "w2", 2, 60, 0.25),
-                          write_run(tmp_.path(), "w4", 4, 30, 0.2)}) {
+    for (const auto& d :
+         {write_run(tmp_.path(), "fp", NAN, 21, 0.1), write_run(tmp_.path(), "w2", 2, 60, 0.25),
+          write_run(tmp_.path(), "w4", 4, 30, 0.2)}) {
       store.ingest_run_dir(d);
       ids_.push_back(store.find_run(d));
     }
@@ -75,8 +75,8 @@ class TestCompareView : public QObject {
     for (int r = 0; r < 3; ++r)
       for (int c = 0; c < m->columnCount(); ++c)
         QCOMPARE(m->index(r, c).data().toString(),
-                 QString::fromStdString(report::summary_cell(rows[static_cast<size_t>(r)],
-                                                             static_cast<size_t>(c))));
+                 QString::fromStdString(
+                     report::summary_cell(rows[static_cast<size_t>(r)], static_cast<size_t>(c))));
     // Spot checks against hand-computed values: recovery (100-60)/80, overhead 250/100 ms.
     QCOMPARE(m->index(1, 11).data().toString(), QString("50.0%"));
     QCOMPARE(m->index(2, 11).data().toString(), QString("87.5%"));

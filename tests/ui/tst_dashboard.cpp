@@ -66,9 +66,8 @@ class TestDashboard : public QObject {
     gap.start();
     qint64 worst_gap = 0;
     QTimer ticker;
-    QObject::connect(&ticker, &QTimer::timeout, [&] {
-      worst_gap = std::max(worst_gap, gap.restart());
-    });
+    QObject::connect(&ticker, &QTimer::timeout,
+                     [&] { worst_gap = std::max(worst_gap, gap.restart()); });
 
     QProcess trainer;
     trainer.start(fake_trainer(), {"no-such-project.yaml", "--run-dir", run_dir, "--steps", "30",
@@ -81,8 +80,7 @@ class TestDashboard : public QObject {
       QElapsedTimer wait;
       wait.start();
       int written = 0;
-      while ((written = metric_lines(events)) < target && wait.elapsed() < 20000)
-        QTest::qWait(5);
+      while ((written = metric_lines(events)) < target && wait.elapsed() < 20000) QTest::qWait(5);
       QVERIFY2(written >= target, "fake_trainer did not write its steps");
       QElapsedTimer shown;
       shown.start();
@@ -113,8 +111,9 @@ class TestDashboard : public QObject {
     QDir().mkpath(run_dir);
     QFile f(run_dir + "/events.jsonl");
     QVERIFY(f.open(QIODevice::WriteOnly));
-    f.write("{\"v\":1,\"type\":\"start\",\"time\":1000,\"run\":\"r\",\"project\":\"p\","
-            "\"config\":{},\"host\":\"h\",\"pid\":1,\"device\":\"cpu\",\"threads\":1}\n");
+    f.write(
+        "{\"v\":1,\"type\":\"start\",\"time\":1000,\"run\":\"r\",\"project\":\"p\","
+        "\"config\":{},\"host\":\"h\",\"pid\":1,\"device\":\"cpu\",\"threads\":1}\n");
     for (int s = 1; s <= 20; ++s)
       f.write(QString("{\"v\":1,\"type\":\"metric\",\"time\":%1,\"step\":%2,\"values\":"
                       "{\"loss\":%3,\"grad_norm\":1}}\n")

@@ -171,17 +171,16 @@ class TestPlot : public QObject {
     spec.series[0].y[1] = NAN;
     w.set_spec(spec);
     const QString csv = w.csv();
-    QCOMPARE(csv,
-             QString("run,step,wall_time,value\n"
-                     "run0,0,1700000000,3\n"
-                     "run0,10,1700000001,\n"
-                     "run0,20,1700000002,%1\n"
-                     "\"b,\"\"q\"\"\",0,1700000000,3.1\n"
-                     "\"b,\"\"q\"\"\",10,1700000001,%2\n"
-                     "\"b,\"\"q\"\"\",20,1700000002,%3\n")
-                 .arg(QString::number(3.0 + std::sin(0.6), 'g', 12),
-                      QString::number(3.1 + std::sin(0.3), 'g', 12),
-                      QString::number(3.1 + std::sin(0.6), 'g', 12)));
+    QCOMPARE(csv, QString("run,step,wall_time,value\n"
+                          "run0,0,1700000000,3\n"
+                          "run0,10,1700000001,\n"
+                          "run0,20,1700000002,%1\n"
+                          "\"b,\"\"q\"\"\",0,1700000000,3.1\n"
+                          "\"b,\"\"q\"\"\",10,1700000001,%2\n"
+                          "\"b,\"\"q\"\"\",20,1700000002,%3\n")
+                      .arg(QString::number(3.0 + std::sin(0.6), 'g', 12),
+                           QString::number(3.1 + std::sin(0.3), 'g', 12),
+                           QString::number(3.1 + std::sin(0.6), 'g', 12)));
     w.export_csv(tmp.filePath("a.csv"));
     QFile f(tmp.filePath("a.csv"));
     QVERIFY(f.open(QIODevice::ReadOnly));

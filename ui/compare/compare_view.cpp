@@ -117,8 +117,7 @@ CompareView::CompareView(QWidget* parent) : QWidget(parent), d_(std::make_unique
   split->addWidget(right);
   split->setStretchFactor(1, 1);
 
-  connect(filter, &QLineEdit::textChanged, d_->proxy,
-          &QSortFilterProxyModel::setFilterFixedString);
+  connect(filter, &QLineEdit::textChanged, d_->proxy, &QSortFilterProxyModel::setFilterFixedString);
   connect(d_->small_multiples, &QCheckBox::toggled, this, [this](bool on) {
     d_->metric->setEnabled(on);
     rebuild_charts();

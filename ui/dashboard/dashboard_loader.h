@@ -30,7 +30,7 @@ struct DashboardResult {
   std::vector<report::ChartSpec> charts;  // one per requested key
   bool live = false;                      // some run still running (or unknown)
   int64_t ingested_lines = 0;
-  std::string error;                      // "" : fine
+  std::string error;  // "" : fine
 };
 
 // Series of runs that no longer change (finished, failed, stopped), by (run, key, axis, zoom,
@@ -60,7 +60,7 @@ class DashboardLoader : public QObject {
 
  private:
   class QThread* thread_;
-  QObject* worker_;  // lives on thread_
+  QObject* worker_;                      // lives on thread_
   std::unique_ptr<store::Store> store_;  // used only on thread_
   SeriesCache cache_;                    // used only on thread_
   QString store_path_;

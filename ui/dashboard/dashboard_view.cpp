@@ -92,7 +92,7 @@ DashboardView::DashboardView(QWidget* parent) : QWidget(parent), d_(std::make_un
     d_->charts.push_back(c);
     connect(c, &plot::MetricChartWidget::step_range_changed, this, [this] {
       d_->dirty = true;
-    ++d_->config;
+      ++d_->config;
       refresh_async();
     });
   }
@@ -134,7 +134,7 @@ void DashboardView::set_database(const QString& db_path) {
   if (db_path == d_->db) return;
   d_->db = db_path;
   d_->dirty = true;
-    ++d_->config;
+  ++d_->config;
   refresh_async();
 }
 
@@ -142,7 +142,7 @@ void DashboardView::set_runs(const QList<qint64>& run_ids) {
   d_->runs.assign(run_ids.begin(), run_ids.end());
   for (auto* c : d_->charts) c->autoscale();
   d_->dirty = true;
-    ++d_->config;
+  ++d_->config;
   d_->live = true;  // until the loader says otherwise
   refresh_async();
 }
@@ -152,7 +152,7 @@ void DashboardView::set_refresh_interval_ms(int ms) { d_->timer->setInterval(std
 void DashboardView::set_max_points(int points) {
   d_->max_points = std::max(10, points);
   d_->dirty = true;
-    ++d_->config;
+  ++d_->config;
 }
 
 void DashboardView::refresh_async() {

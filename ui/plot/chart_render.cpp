@@ -94,9 +94,9 @@ void add_band(QCustomPlot* plot, const QVector<double>& x, const std::vector<dou
 QColor run_colour(int colour_index) {
   // Okabe-Ito (without black and yellow, which vanish on white), then Paul Tol's bright scheme.
   static const QColor palette[] = {
-      QColor(0, 114, 178),  QColor(230, 159, 0),   QColor(0, 158, 115), QColor(204, 121, 167),
-      QColor(86, 180, 233), QColor(213, 94, 0),    QColor(68, 119, 170), QColor(238, 102, 119),
-      QColor(34, 136, 51),  QColor(204, 187, 68),  QColor(102, 204, 238), QColor(170, 51, 119),
+      QColor(0, 114, 178),  QColor(230, 159, 0),  QColor(0, 158, 115),   QColor(204, 121, 167),
+      QColor(86, 180, 233), QColor(213, 94, 0),   QColor(68, 119, 170),  QColor(238, 102, 119),
+      QColor(34, 136, 51),  QColor(204, 187, 68), QColor(102, 204, 238), QColor(170, 51, 119),
       QColor(100, 100, 100)};
   const int n = static_cast<int>(sizeof palette / sizeof palette[0]);
   return palette[((colour_index % n) + n) % n];
@@ -121,8 +121,7 @@ int draw_chart(QCustomPlot* plot, const report::ChartSpec& spec, const DrawOptio
     const QColor colour = run_colour(s.colour_index);
     const QVector<double> x = qvec(s.x);
     if (!s.x.empty()) x_lo = std::min(x_lo, s.x.front()), x_hi = std::max(x_hi, s.x.back());
-    if (o.band && !o.grad_norm_view && s.y_min.size() == s.x.size() &&
-        s.y_max.size() == s.x.size())
+    if (o.band && !o.grad_norm_view && s.y_min.size() == s.x.size() && s.y_max.size() == s.x.size())
       add_band(plot, x, s.y_min, s.y_max, colour, si);
     std::vector<double> mean, sd;
     if (o.grad_norm_view) {
@@ -157,8 +156,8 @@ int draw_chart(QCustomPlot* plot, const report::ChartSpec& spec, const DrawOptio
       auto* sp = plot->addGraph();
       sp->setData(sx, sy, true);
       sp->setLineStyle(QCPGraph::lsNone);
-      sp->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssTriangle, QColor(200, 0, 0),
-                                          QColor(200, 0, 0), 7));
+      sp->setScatterStyle(
+          QCPScatterStyle(QCPScatterStyle::ssTriangle, QColor(200, 0, 0), QColor(200, 0, 0), 7));
       sp->removeFromLegend();
       tag(sp, "spikes", si);
     }
@@ -205,8 +204,7 @@ bool rescale_y_robust(QCustomPlot* plot, const report::ChartSpec& spec, double x
   return true;
 }
 
-void save_chart_png(const report::ChartSpec& spec, const std::string& path, int width,
-                    int height) {
+void save_chart_png(const report::ChartSpec& spec, const std::string& path, int width, int height) {
   if (width < 16 || height < 16 || width > 20000 || height > 20000)
     throw Error(path + ": chart size " + std::to_string(width) + "x" + std::to_string(height) +
                 " out of range");

@@ -22,7 +22,7 @@ struct DrawOptions {
   bool grad_norm_view = false;  // rolling mean +- std band and spike markers
   int grad_window = 50;
   double grad_k = 3.0;
-  bool rescale = true;          // x: full range, y: robust range
+  bool rescale = true;  // x: full range, y: robust range
   // Antialiased lines and bands; off for many points (antialiasing costs ~10x the replot time).
   bool antialias = true;
 };

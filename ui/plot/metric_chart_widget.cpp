@@ -134,7 +134,8 @@ void MetricChartWidget::emit_step_range() {
     if (!spec_.series.empty()) {
       const auto& s0 = spec_.series.front();
       // Zoomed out past the data: whole series again.
-      if (!s0.x.empty() && r.lower <= s0.x.front() && r.upper >= s0.x.back()) lo.reset(), hi.reset();
+      if (!s0.x.empty() && r.lower <= s0.x.front() && r.upper >= s0.x.back())
+        lo.reset(), hi.reset();
     }
   }
   if (lo == zoom_min_ && hi == zoom_max_) {
@@ -207,8 +208,8 @@ void MetricChartWidget::contextMenuEvent(QContextMenuEvent* event) {
   QMenu menu(this);
   const QString base = QString::fromStdString(spec_.metric_key).replace('/', '_');
   auto save = [&](const QString& filter, const QString& suffix, auto&& write) {
-    const QString path = QFileDialog::getSaveFileName(this, tr("Export chart"), base + suffix,
-                                                      filter);
+    const QString path =
+        QFileDialog::getSaveFileName(this, tr("Export chart"), base + suffix, filter);
     if (path.isEmpty()) return;
     try {
       write(path);
