@@ -193,10 +193,11 @@ std::string point_name(const std::vector<std::string>& overrides) {
     name += sanitize(key) + "-" + sanitize(value);
   }
   if (name.empty()) name = "base";
-  if (name.size() > 100) {  // keep folder names short but unique
-    size_t h = std::hash<std::string>{}(name);
+  if (name.size() > 100) {     // keep folder names short but unique
+    uint32_t h = 2166136261u;  // FNV-1a: the same name on every machine and build
+    for (unsigned char c : name) h = (h ^ c) * 16777619u;
     std::ostringstream hex;
-    hex << std::hex << (h & 0xffffffffu);
+    hex << std::hex << h;
     name = name.substr(0, 90) + "-" + hex.str();
   }
   return name;

@@ -69,6 +69,13 @@ class TestSweep : public QObject {
     std::vector<std::string> expect = {"train.steps=6", "quant.surrogate=ste", "quant.bits=3"};
     QCOMPARE(spec.points[1].overrides, expect);
     QCOMPARE(spec.launcher, std::string("local"));
+    // Long names are cut and made unique by a hash of the whole name.
+    const std::string a = qatwb::sweep::point_name({"quant.include=" + std::string(120, 'a')});
+    const std::string b = qatwb::sweep::point_name({"quant.include=" + std::string(121, 'a')});
+    QVERIFY(a.size() <= 100 && b.size() <= 100 && a != b);
+    QCOMPARE(qatwb::sweep::point_name({"quant.include=" + std::string(120, 'a')}), a);
+    QCOMPARE(qatwb::sweep::point_name({"data.sources[0].weight=2", "train.lr=1e-4"}),
+             std::string("weight-2_lr-1e-4"));
   }
 
   void points_cross_grid_and_explicit_names() {
