@@ -95,6 +95,9 @@ class Store {
   std::vector<Bucket> series(int64_t run, const std::string& key, int buckets,
                              std::optional<int64_t> step_min = std::nullopt,
                              std::optional<int64_t> step_max = std::nullopt) const;
+  // Bytes of <run_dir>/events.jsonl ingested so far (by any process): a version of the run's
+  // data, for caches. -1 for an unknown run.
+  int64_t ingested_bytes(int64_t run) const;
   // Time (unix seconds) of the lowest step of a series; nullopt when empty or unknown.
   std::optional<double> first_time(int64_t run, const std::string& key) const;
   // Every point of a series (for small ones and tests), sorted by step.

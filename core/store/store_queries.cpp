@@ -95,6 +95,12 @@ std::vector<std::string> Store::metric_keys(int64_t run) const {
   return out;
 }
 
+int64_t Store::ingested_bytes(int64_t run) const {
+  Stmt s(db_, path_, "SELECT byte_offset FROM ingest_state WHERE run = ?1");
+  s.bind_int(1, run);
+  return s.step() ? s.col_int(0) : -1;
+}
+
 std::optional<double> Store::first_time(int64_t run, const std::string& key) const {
   Stmt s(db_, path_,
          "SELECT m.time FROM metrics m JOIN metric_keys k ON k.id = m.key "

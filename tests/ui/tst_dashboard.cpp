@@ -13,6 +13,7 @@
 
 #include "core/store/store.h"
 #include "tests/common/test_env.h"
+#include "ui/dashboard/dashboard_loader.h"
 #include "ui/dashboard/dashboard_view.h"
 #include "ui/plot/metric_chart_widget.h"
 #include "ui/plot/qcustomplot_include.h"
@@ -102,6 +103,46 @@ class TestDashboard : public QObject {
     QCOMPARE(raw->data()->at(29)->key, 30.0);
     QVERIFY(std::abs(raw->data()->at(29)->value - 10.0 / 30) < 1e-9);
     QVERIFY(view.chart_for("lr")->point_count() == 30);
+  }
+
+  void cache_follows_new_events() {
+    // The loader's cache serves a run until its data changes, whoever ingested the new lines.
+    QTemporaryDir tmp;
+    const std::string db = tmp.filePath("c.sqlite").toStdString();
+    const QString dir = tmp.filePath("c");
+    QDir().mkpath(dir);
+    auto write_steps = [&](int from, int to, bool end) {
+      QFile f(dir + "/events.jsonl");
+      QVERIFY(f.open(QIODevice::Append));
+      for (int s = from; s <= to; ++s)
+        f.write(QString("{\"v\":1,\"type\":\"metric\",\"time\":%1,\"step\":%1,"
+                        "\"values\":{\"loss\":%2}}\n")
+                    .arg(s)
+                    .arg(1.0 / s)
+                    .toUtf8());
+      if (end) f.write("{\"v\":1,\"type\":\"end\",\"time\":99,\"status\":\"finished\"}\n");
+    };
+    write_steps(1, 10, false);
+    auto mine = store::Store::open(db);
+    auto other = store::Store::open(db);  // another process's connection
+    mine.ingest_run_dir(dir.toStdString());
+    ui::DashboardRequest req;
+    req.db_path = QString::fromStdString(db);
+    req.runs = {mine.find_run(dir.toStdString())};
+    req.keys = {"loss"};
+    req.ingest = false;
+    ui::SeriesCache cache;
+    auto r = ui::load_dashboard(mine, req, &cache);
+    QCOMPARE(r.charts[0].series[0].x.size(), size_t{10});
+    QVERIFY(r.live);
+    write_steps(11, 15, true);
+    other.ingest_run_dir(dir.toStdString());
+    r = ui::load_dashboard(mine, req, &cache);
+    QCOMPARE(r.charts[0].series[0].x.size(), size_t{15});
+    QVERIFY(!r.live);
+    r = ui::load_dashboard(mine, req, &cache);  // from the cache, same data
+    QCOMPARE(r.charts[0].series[0].x.size(), size_t{15});
+    QVERIFY(std::abs(r.charts[0].series[0].y.back() - 1.0 / 15) < 1e-6);
   }
 
   void controls_reach_charts() {

@@ -8,14 +8,16 @@
 
 namespace qatwb::ui {
 
-const report::ChartSpec* SeriesCache::find(const std::string& key) const {
+const report::ChartSpec* SeriesCache::find(const std::string& key,
+                                           const std::string& version) const {
   auto it = entries_.find(key);
-  return it == entries_.end() ? nullptr : &it->second;
+  if (it == entries_.end() || it->second.first != version) return nullptr;
+  return &it->second.second;
 }
 
-void SeriesCache::put(const std::string& key, report::ChartSpec spec) {
-  if (entries_.size() > 2000) entries_.clear();  // bounded; refilled on the next refresh
-  entries_[key] = std::move(spec);
+void SeriesCache::put(const std::string& key, const std::string& version, report::ChartSpec spec) {
+  if (entries_.size() > 4000) entries_.clear();  // bounded; refilled on the next refresh
+  entries_[key] = {version, std::move(spec)};
 }
 
 namespace {
@@ -55,7 +57,7 @@ DashboardResult load_dashboard(store::Store& store, const DashboardRequest& requ
                                SeriesCache* cache) {
   DashboardResult out;
   try {
-    std::vector<std::pair<int64_t, bool>> present;  // (run, live)
+    std::vector<std::pair<int64_t, std::string>> present;  // (run, version of its data)
     for (int64_t run : request.runs) {
       auto info = store.run_info(run);
       if (!info) continue;
@@ -70,7 +72,8 @@ DashboardResult load_dashboard(store::Store& store, const DashboardRequest& requ
         live = info && (info->status == "running" || info->status == "unknown");
       }
       out.live = out.live || live;
-      present.emplace_back(run, live);
+      if (!info) continue;
+      present.emplace_back(run, info->status + "|" + std::to_string(store.ingested_bytes(run)));
     }
     for (size_t k = 0; k < request.keys.size(); ++k) {
       report::ChartQuery q;
@@ -81,11 +84,11 @@ DashboardResult load_dashboard(store::Store& store, const DashboardRequest& requ
       const std::string& key = request.keys[k];
       report::ChartSpec chart = report::metric_chart(store, {}, key, q);  // title, labels
       std::vector<std::pair<std::string, report::ChartSpec>> parts;
-      for (const auto& [run, live] : present) {
+      for (const auto& [run, version] : present) {
         const std::string ck = cache_key(run, key, q);
-        const report::ChartSpec* cached = cache && !live ? cache->find(ck) : nullptr;
+        const report::ChartSpec* cached = cache ? cache->find(ck, version) : nullptr;
         report::ChartSpec one = cached ? *cached : report::metric_chart(store, {run}, key, q);
-        if (cache && !live && !cached) cache->put(ck, one);
+        if (cache && !cached) cache->put(ck, version, one);
         if (!one.series.empty()) {
           chart.series.push_back(one.series.front());
           parts.emplace_back(one.series.front().label, std::move(one));

@@ -33,15 +33,15 @@ struct DashboardResult {
   std::string error;  // "" : fine
 };
 
-// Series of runs that no longer change (finished, failed, stopped), by (run, key, axis, zoom,
-// points): a refresh re-queries only the live runs.
+// Single-run charts by (run, key, axis, zoom, points), each with the version of the run's data
+// it was read at (status and bytes ingested): a refresh re-queries only runs with new events.
 class SeriesCache {
  public:
-  const report::ChartSpec* find(const std::string& key) const;
-  void put(const std::string& key, report::ChartSpec spec);
+  const report::ChartSpec* find(const std::string& key, const std::string& version) const;
+  void put(const std::string& key, const std::string& version, report::ChartSpec spec);
 
  private:
-  std::map<std::string, report::ChartSpec> entries_;
+  std::map<std::string, std::pair<std::string, report::ChartSpec>> entries_;
 };
 
 // Does one request synchronously on the calling thread with `store` (opened by the caller).
