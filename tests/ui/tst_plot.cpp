@@ -3,10 +3,13 @@
 // range for rebucketing) and its PNG / PDF / CSV exports.
 #include <QFile>
 #include <QImage>
+#include <QProcess>
 #include <QSet>
 #include <QTemporaryDir>
 #include <QtTest>
 #include <cmath>
+#include <cstdio>
+#include <string>
 
 #include "core/report/chart_spec.h"
 #include "ui/plot/chart_render.h"
@@ -194,6 +197,19 @@ class TestPlot : public QObject {
     QVERIFY_THROWS_EXCEPTION(std::exception, w.export_csv("/nonexistent-dir/a.csv"));
   }
 
+  void save_png_without_application() {
+    QTemporaryDir tmp;
+    const QString path = tmp.filePath("headless.png");
+    QProcess child;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.remove("QT_QPA_PLATFORM");  // it must pick offscreen by itself
+    child.setProcessEnvironment(env);
+    child.start(QCoreApplication::applicationFilePath(), {"--png-without-app", path});
+    QVERIFY(child.waitForFinished(30000));
+    QVERIFY2(child.exitCode() == 0, child.readAllStandardError().constData());
+    QCOMPARE(QImage(path).size(), QSize(320, 200));
+  }
+
   void empty_spec_draws() {
     plot::MetricChartWidget w;
     w.set_spec(report::ChartSpec{});
@@ -204,5 +220,22 @@ class TestPlot : public QObject {
   }
 };
 
-QTEST_MAIN(TestPlot)
+// `tst_plot --png-without-app FILE` renders a chart before any QApplication exists (the path
+// `qatwb report` takes); the test below runs it as a child process.
+int main(int argc, char** argv) {
+  if (argc == 3 && std::string(argv[1]) == "--png-without-app") {
+    try {
+      plot::save_chart_png(make_spec(2, 50), argv[2], 320, 200);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "%s\n", e.what());
+      return 1;
+    }
+    return QCoreApplication::instance() ? 3 : 0;  // the temporary application is gone again
+  }
+  QApplication app(argc, argv);
+  TestPlot test;
+  QTEST_SET_MAIN_SOURCE_PATH
+  return QTest::qExec(&test, argc, argv);
+}
+
 #include "tst_plot.moc"
