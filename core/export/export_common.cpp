@@ -68,19 +68,8 @@ nlohmann::json read_json(const std::string& path) {
 }
 
 void copy_tokenizer_files(const ExportSource& source, const std::string& dir, const Log& log) {
-  if (source.tokenizer_path.empty() || !fs::is_regular_file(source.tokenizer_path)) {
-    if (log) log("note: no tokenizer.json found for this model; the export has none");
-    return;
-  }
-  const fs::path tok(source.tokenizer_path);
-  fs::copy_file(tok, fs::path(dir) / "tokenizer.json", fs::copy_options::overwrite_existing);
-  for (const char* extra :
-       {"tokenizer_config.json", "special_tokens_map.json", "generation_config.json"}) {
-    const fs::path p = tok.parent_path() / extra;
-    std::error_code ec;
-    if (fs::is_regular_file(p, ec))
-      fs::copy_file(p, fs::path(dir) / extra, fs::copy_options::overwrite_existing);
-  }
+  if (!model::copy_tokenizer_files(source.tokenizer_path, dir) && log)
+    log("note: no tokenizer.json found for this model; the export has none");
 }
 
 nlohmann::json scheme_json(const quant::QuantScheme& s) {

@@ -130,4 +130,18 @@ Llama create_from_preset(const std::string& preset_name, int64_t vocab_size, int
   return model;
 }
 
+bool copy_tokenizer_files(const std::string& tokenizer_json, const std::string& dir) {
+  std::error_code ec;
+  if (tokenizer_json.empty() || !fs::is_regular_file(tokenizer_json, ec)) return false;
+  const fs::path tok(tokenizer_json);
+  fs::copy_file(tok, fs::path(dir) / "tokenizer.json", fs::copy_options::overwrite_existing);
+  for (const char* extra :
+       {"tokenizer_config.json", "special_tokens_map.json", "generation_config.json"}) {
+    const fs::path p = tok.parent_path() / extra;
+    if (fs::is_regular_file(p, ec))
+      fs::copy_file(p, fs::path(dir) / extra, fs::copy_options::overwrite_existing);
+  }
+  return true;
+}
+
 }  // namespace qatwb::model

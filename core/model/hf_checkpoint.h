@@ -29,6 +29,12 @@ Llama create_from_preset(const std::string& preset_name, int64_t vocab_size, int
 void load_state(Llama& model, const std::map<std::string, torch::Tensor>& by_hf_name);
 
 // "float32" / "bfloat16" / "float16" <-> torch dtype; throws qatwb::Error for anything else.
+// Copies tokenizer.json and the files HF keeps beside it (tokenizer_config.json with the BOS/EOS
+// tokens, special_tokens_map.json, generation_config.json, where present) into the model folder
+// `dir`, under their usual names. Returns false (copying nothing) when `tokenizer_json` is not a
+// file.
+bool copy_tokenizer_files(const std::string& tokenizer_json, const std::string& dir);
+
 std::string torch_dtype_name(torch::Dtype dtype);
 torch::Dtype torch_dtype_from_name(const std::string& name);
 

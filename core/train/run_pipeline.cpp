@@ -288,8 +288,7 @@ int run_project(const RunRequest& request) {
     if (outcome.status == "finished" && main_rank) {
       model::save_hf(model, rd->model_dir(), torch::kFloat32,
                      {{"qatwb_run", rd->name()}, {"qatwb_project", config.name}});
-      fs::copy_file(tok_path, fs::path(rd->model_dir()) / "tokenizer.json",
-                    fs::copy_options::overwrite_existing);
+      model::copy_tokenizer_files(tok_path, rd->model_dir());
       if (quantizer)
         model::save_safetensors((fs::path(rd->model_dir()) / "quantizer.safetensors").string(),
                                 quantizer->state(), {{"project", project::to_json(config)}});

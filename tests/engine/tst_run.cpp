@@ -237,6 +237,40 @@ train:
     QCOMPARE(QString::fromStdString(of_type(run, "end").back()["status"]), QString("finished"));
   }
 
+  void second_stage_starts_from_the_run_model() {
+    // The tiny-brown shape: stage 2 loads stage 1's model folder, tokenizer included (with the
+    // tokenizer_config.json that names BOS/EOS, which the data pipeline needs).
+    const QString first = write_project("stage1", "  steps: 2\n");
+    {
+      QFile f(first);
+      f.open(QIODevice::ReadOnly);
+      QString yaml = QString::fromUtf8(f.readAll());
+      f.close();
+      yaml.replace("  steps: 8\n", "");
+      f.open(QIODevice::WriteOnly | QIODevice::Truncate);
+      f.write(yaml.toUtf8());
+    }
+    const QString r1 = dir_.filePath("runs/stage1");
+    QCOMPARE(run_qatwb_env({"run", first, "--run-dir", r1, "--no-db"}).exit_code, 0);
+    QVERIFY(QFile::exists(r1 + "/model/tokenizer_config.json"));
+    QString yaml = QString(R"(name: stage2
+model: {path: "%1"}
+data: {sources: [{path: "%2"}], seed: 5, heldout_fraction: 0.2}
+tokenize: {seq_len: 32}
+train: {steps: 2, batch_size: 2, threads: 1}
+eval: {max_windows: 2}
+quant: {enabled: true, bits: 2}
+)").arg(r1 + "/model", corpus_);
+    const QString second = dir_.filePath("stage2.yaml");
+    QFile f(second);
+    f.open(QIODevice::WriteOnly);
+    f.write(yaml.toUtf8());
+    f.close();
+    QCOMPARE(run_qatwb_env({"run", second, "--run-dir", dir_.filePath("runs/stage2"), "--no-db"})
+                 .exit_code,
+             0);
+  }
+
   void bad_input_fails_cleanly() {
     // A model path that does not exist: non-zero exit, the message names it, a failed end event.
     const QString project = write_project("badmodel", "");
