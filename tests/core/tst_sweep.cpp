@@ -244,7 +244,7 @@ class TestSweep : public QObject {
           {"batch", path, "--db", dir_.filePath("db/qatwb.sqlite"), "--dry-run", "--json"});
       QVERIFY2(r.exit_code == 0, r.err.constData());
       json j = parse(r.out);
-      QCOMPARE(j["points"].size(), size_t{std::string(name) == "tiny-brown-surrogates" ? 18 : 9});
+      QCOMPARE(j["points"].size(), size_t(std::string(name) == "tiny-brown-surrogates" ? 18 : 9));
     }
   }
 
