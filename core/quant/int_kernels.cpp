@@ -20,26 +20,6 @@ namespace {
 
 std::atomic<bool> g_fused{true};
 
-inline float rint_small(float x) {
-  const float magic = 12582912.f;  // 1.5 * 2^23
-  return (x + magic) - magic;
-}
-
-inline float clampf(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
-
-// cos(pi*r) for r in [-0.5, 0.5]: Taylor series of cos x to x^12 (error < 1e-8).
-inline float cospi_half(float r) {
-  const float x = r * 3.14159265358979f;
-  const float x2 = x * x;
-  float p = 1.f / 479001600.f;
-  p = p * x2 - 1.f / 3628800.f;
-  p = p * x2 + 1.f / 40320.f;
-  p = p * x2 - 1.f / 720.f;
-  p = p * x2 + 1.f / 24.f;
-  p = p * x2 - 0.5f;
-  return p * x2 + 1.f;
-}
-
 // Levels of non-asymmetric grids as float, computed once in double (shared by both paths).
 std::vector<float> level_table(const WeightGrid& g) {
   std::vector<float> t;
@@ -56,7 +36,10 @@ struct KParams {
   float fc[8];
   float ewgs;
   float k, inv_t, dphi_c;  // DSQ: k, 1/tanh(k/2), 0.5 sech^2(k/2)/tanh^2(k/2)
-  std::vector<float> table;
+  // Levels of the grid (8-bit grids have 256); a plain array keeps KParams a POD that the row
+  // kernels copy into a local, so the vectoriser knows no output store can change it.
+  float table[256];
+  int table_size;
 };
 
 KParams make_params(const IntQuantSpec& spec, double alpha) {
@@ -81,20 +64,25 @@ KParams make_params(const IntQuantSpec& spec, double alpha) {
     p.inv_t = static_cast<float>(1.0 / t);
     p.dphi_c = static_cast<float>(0.5 * (1 - t * t) / (t * t));
   }
-  p.table = level_table(g);
+  const auto levels = level_table(g);
+  if (levels.size() > 256) throw Error("quant: a grid with more than 256 levels");
+  std::copy(levels.begin(), levels.end(), p.table);
+  p.table_size = static_cast<int>(levels.size());
   return p;
 }
 
 // ---- Per-element code, templated per grid / surrogate so that each inner loop is branch-free
 // and vectorisable (GCC's -O2 cost model does not vectorise; these functions ask for O3).
-// Both copies ask for O3 (GCC's -O2 cost model does not vectorise these loops). Every result is
+// Both copies ask for O3 (GCC's -O2 cost model does not vectorise these loops) and for
+// -fno-trapping-math (else every conditional float operation "could trap" and blocks
+// if-conversion; results do not change, floating-point exceptions are never enabled here). Every result is
 // the same bit for bit in both: the AVX2 copy only widens the vectors (no FMA contraction, and
 // the reductions use explicit per-lane accumulators).
 // Surrogate kinds as the kernels see them (Fourier with one term gets its own straight loop).
 enum class KGrad { Ste, Fourier1, FourierN, Dsq, Ewgs };
 
 #pragma GCC push_options
-#pragma GCC optimize("O3")
+#pragma GCC optimize("O3", "no-trapping-math")
 namespace rows_base {
 #include "core/quant/int_kernel_rows.inc"
 }  // namespace rows_base
