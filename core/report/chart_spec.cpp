@@ -156,7 +156,10 @@ ChartSpec metric_chart(const store::Store& store, const std::vector<int64_t>& ru
       auto ev = store.run_summary(run).eval;
       auto fp = ev.find("ppl_fp");
       auto rtn = ev.find("ppl_rtn");
-      if (fp != ev.end() && std::isfinite(fp->second)) fp_lines.emplace_back(s.label, fp->second);
+      // FP / RTN are references of quantized runs (the model before QAT); an unquantized run's
+      // "ppl_fp" is just its own step-0 perplexity (a random init when pretraining).
+      if (fp != ev.end() && rtn != ev.end() && std::isfinite(fp->second))
+        fp_lines.emplace_back(s.label, fp->second);
       if (rtn != ev.end() && std::isfinite(rtn->second))
         rtn_lines.emplace_back(s.label, rtn->second);
     }

@@ -116,6 +116,11 @@ CompareView::CompareView(QWidget* parent) : QWidget(parent), d_(std::make_unique
   right->addWidget(bottom);
   split->addWidget(right);
   split->setStretchFactor(1, 1);
+  // Panels get two thirds of the height, the table the rest; the run list stays narrow.
+  right->setStretchFactor(0, 2);
+  right->setStretchFactor(1, 1);
+  right->setSizes({600, 300});
+  split->setSizes({220, 1000});
 
   connect(filter, &QLineEdit::textChanged, d_->proxy, &QSortFilterProxyModel::setFilterFixedString);
   connect(d_->small_multiples, &QCheckBox::toggled, this, [this](bool on) {

@@ -1,5 +1,7 @@
 #include "ui/plot/chart_render.h"
 
+#include <algorithm>
+
 #include <QApplication>
 #include <QFileInfo>
 #include <QImage>
@@ -197,8 +199,17 @@ bool rescale_y_robust(QCustomPlot* plot, const report::ChartSpec& spec, double x
   for (const auto& s : spec.series)
     for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i)
       if (s.x[i] >= x_lo && s.x[i] <= x_hi) ys.push_back(s.y[i]);
-  for (const auto& [label, v] : spec.reference_lines) ys.push_back(v);
+  // Outliers of the series may be cut off; reference lines (FP, RTN) never are.
+  std::vector<double> refs;
+  for (const auto& [label, v] : spec.reference_lines)
+    if (std::isfinite(v) && (!spec.log_y || v > 0)) refs.push_back(v);
   auto r = report::robust_range(ys, spec.log_y);
+  if (!refs.empty()) {
+    const auto [rmin, rmax] = std::minmax_element(refs.begin(), refs.end());
+    auto with_refs = report::robust_range({r ? r->first : *rmin, r ? r->second : *rmax, *rmin, *rmax},
+                                          spec.log_y, 0.0, 1.0);
+    if (with_refs && (!r || *rmin < r->first || *rmax > r->second)) r = with_refs;
+  }
   if (!r) return false;
   plot->yAxis->setRange(r->first, r->second);
   return true;
