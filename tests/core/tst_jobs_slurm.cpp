@@ -13,6 +13,8 @@
 #include <QTemporaryDir>
 #include <QThread>
 #include <QtTest>
+
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -20,6 +22,7 @@
 #include "core/jobs/slurm_script.h"
 #include "core/store/store.h"
 #include "core/util/error.h"
+#include "tests/common/daemons.h"
 #include "tests/common/test_env.h"
 
 using namespace qatwb::jobs;
@@ -28,17 +31,6 @@ using qatwb::test::run_qatwb;
 
 namespace {
 
-int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return -1;
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 QMap<QString, QString> read_env_file(const QString& path) {
   QMap<QString, QString> out;
@@ -51,20 +43,6 @@ QMap<QString, QString> read_env_file(const QString& path) {
   return out;
 }
 
-// Stops a daemon started by a helper script (not our child): SIGTERM, then SIGKILL after 5 s.
-void stop_daemon(qint64 pid) {
-  if (pid <= 0) return;
-  kill(static_cast<pid_t>(pid), SIGTERM);
-  for (int i = 0; i < 50; ++i) {
-    QFile stat(QString("/proc/%1/stat").arg(pid));
-    if (!stat.open(QIODevice::ReadOnly)) return;
-    QByteArray text = stat.readAll();
-    int paren = text.lastIndexOf(')');
-    if (paren < 0 || paren + 2 >= text.size() || text[paren + 2] == 'Z') return;
-    QThread::msleep(100);
-  }
-  kill(static_cast<pid_t>(pid), SIGKILL);
-}
 
 }  // namespace
 
@@ -73,7 +51,7 @@ class TestJobsSlurm : public QObject {
 
   QTemporaryDir dir_;
   QString db_, project_, fake_;
-  qint64 ctld_pid_ = 0, slurmd_pid_ = 0;
+  std::unique_ptr<qatwb::test::LocalSlurm> slurm_;
 
   QStringList jobs(const QStringList& args) const {
     return QStringList{"jobs", "--db", db_, "--runs-root", dir_.filePath("runs")} + args;
@@ -97,7 +75,7 @@ class TestJobsSlurm : public QObject {
     return parse(r.out);
   }
   void require_live() {
-    if (ctld_pid_ == 0) QSKIP("no live Slurm here (see initTestCase)");
+    if (!slurm_ || !slurm_->running()) QSKIP("no live Slurm here (see initTestCase)");
   }
 
  private Q_SLOTS:
@@ -110,28 +88,11 @@ class TestJobsSlurm : public QObject {
     QVERIFY(f.open(QIODevice::WriteOnly));
     f.write("name: slurm-jobs\n");
     f.close();
-    const QString slurm_dir = dir_.filePath("slurm");
-    auto r = qatwb::test::run_process(
-        "bash",
-        {qatwb::test::source_dir() + "/tests/scripts/start_slurm.sh", slurm_dir,
-         QString::number(free_port()), QString::number(free_port())},
-        {}, 60000);
-    if (r.exit_code == 0) {
-      QStringList pids = QString::fromUtf8(r.out).trimmed().split(' ');
-      if (pids.size() == 2) {
-        ctld_pid_ = pids[0].toLongLong();
-        slurmd_pid_ = pids[1].toLongLong();
-      }
-      qputenv("SLURM_CONF", (slurm_dir + "/slurm.conf").toUtf8());
-    } else {
-      qWarning("live Slurm tests skipped: %s", r.err.constData());
-    }
+    slurm_ = std::make_unique<qatwb::test::LocalSlurm>(dir_.filePath("slurm"));
+    if (!slurm_->running()) qWarning("live Slurm tests skipped: %s", qPrintable(slurm_->why()));
   }
 
-  void cleanupTestCase() {
-    stop_daemon(slurmd_pid_);
-    stop_daemon(ctld_pid_);
-  }
+  void cleanupTestCase() { slurm_.reset(); }
 
   void sbatch_script() {
     SlurmOptions o;

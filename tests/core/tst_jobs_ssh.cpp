@@ -22,6 +22,7 @@
 #include "core/jobs/hosts_config.h"
 #include "core/store/store.h"
 #include "core/util/error.h"
+#include "tests/common/daemons.h"
 #include "tests/common/test_env.h"
 
 using nlohmann::json;
@@ -29,18 +30,6 @@ using qatwb::test::run_qatwb;
 
 namespace {
 
-int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return -1;
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 void write_text(const QString& path, const QByteArray& text) {
   QFile f(path);
@@ -50,20 +39,6 @@ void write_text(const QString& path, const QByteArray& text) {
 
 const char* kEvil = "a b'$(touch PWNED);c";
 
-// Stops a daemon started by a helper script (not our child): SIGTERM, then SIGKILL after 5 s.
-void stop_daemon(qint64 pid) {
-  if (pid <= 0) return;
-  kill(static_cast<pid_t>(pid), SIGTERM);
-  for (int i = 0; i < 50; ++i) {
-    QFile stat(QString("/proc/%1/stat").arg(pid));
-    if (!stat.open(QIODevice::ReadOnly)) return;
-    QByteArray text = stat.readAll();
-    int paren = text.lastIndexOf(')');
-    if (paren < 0 || paren + 2 >= text.size() || text[paren + 2] == 'Z') return;
-    QThread::msleep(100);
-  }
-  kill(static_cast<pid_t>(pid), SIGKILL);
-}
 
 }  // namespace
 
@@ -126,7 +101,7 @@ class TestJobsSsh : public QObject {
     QVERIFY2(QFile::exists(fake_), "QATWB_FAKE_TRAINER not built");
     if (QFile::exists(QDir::homePath() + "/PWNED")) QFile::remove(QDir::homePath() + "/PWNED");
     sshd_dir_ = dir_.filePath("sshd");
-    port_ = free_port();
+    port_ = qatwb::test::free_tcp_port();
     QVERIFY(port_ > 0);
     auto r = qatwb::test::run_process("bash",
                                       {qatwb::test::source_dir() + "/tests/scripts/start_sshd.sh",
@@ -142,7 +117,7 @@ class TestJobsSsh : public QObject {
     remote_root_ = dir_.filePath("remote");
     QDir().mkpath(remote_root_);
     const QString work = remote_root_ + "/" + QString::fromUtf8(kEvil);
-    int refused_port = free_port();
+    int refused_port = qatwb::test::free_tcp_port();
     QString wrong_known = dir_.filePath("wrong_known_hosts");
     {
       auto k = qatwb::test::run_process(
@@ -175,7 +150,7 @@ class TestJobsSsh : public QObject {
     write_text(project_, "name: ssh-jobs\n");
   }
 
-  void cleanupTestCase() { stop_daemon(sshd_pid_); }
+  void cleanupTestCase() { qatwb::test::stop_daemon(sshd_pid_); }
 
   void runs_remotely_and_mirrors_events() {
     int64_t id = submit("good", "--steps 8 --delay-ms 30 --checkpoint-every 4");

