@@ -25,7 +25,7 @@ struct JobsArgs {
   std::string db, hosts, runs_root;
   bool json = false;
   // submit
-  std::string project, launcher = "local", worker_cmd, run_dir;
+  std::string project, launcher, worker_cmd, run_dir;
   std::vector<std::string> bundle;
   double grace = 30;
   bool wait = false;
@@ -116,7 +116,9 @@ static qatwb::cli::CommandRegistration registration(
 
       auto* submit = app.add_subcommand("submit", "Start `qatwb run PROJECT` as a job");
       submit->add_option("project", a->project, "Project YAML")->required();
-      submit->add_option("--launcher", a->launcher, "local | ssh:HOST | slurm");
+      submit->add_option("--launcher", a->launcher,
+                         "local | ssh:HOST | slurm (default: the project's runner section, else "
+                         "local)");
       submit->add_option("--worker-cmd", a->worker_cmd,
                          "Worker command prefix (default 'qatwb run'); PROJECT --run-dir DIR is "
                          "appended (--resume DIR on resume)");
@@ -191,7 +193,10 @@ static qatwb::cli::CommandRegistration registration(
           r.grace_s = a->grace;
           Job j = m.submit(r);
           if (!a->json) {
-            std::cout << "job " << j.id << " submitted (" << a->launcher << "), run dir "
+            std::cout << "job " << j.id << " submitted ("
+                      << (j.launcher == LauncherKind::Ssh ? "ssh:" + j.host
+                                                          : std::string(to_string(j.launcher)))
+                      << "), run dir "
                       << j.run_dir << "\n"
                       << std::flush;
           }

@@ -11,6 +11,7 @@
 #include "core/jobs/slurm_script.h"
 #include "core/jobs/subprocess.h"
 #include "core/jobs/worker_wrapper.h"
+#include "core/project/project_yaml.h"
 #include "core/run/run_dir.h"
 #include "core/store/store.h"
 #include "core/util/error.h"
@@ -78,9 +79,43 @@ void JobManager::ingest(const Job& job) {
   registry_.store().ingest_run_dir(job.run_dir);
 }
 
+namespace {
+
+// The launcher a project asks for in its `runner` section (the GUI wizard's "where to run"); Slurm
+// options it names fill the ones the request left empty. A project that does not load is left to
+// the worker to report (local).
+std::string launcher_from_project(const std::string& yaml, SlurmOptions& slurm) {
+  project::ProjectConfig config;
+  try {
+    config = project::load_project(yaml);
+  } catch (const Error&) {
+    return "local";
+  }
+  const auto& r = config.runner;
+  switch (r.kind) {
+    case project::RunnerSection::Kind::Local:
+      return "local";
+    case project::RunnerSection::Kind::Ssh:
+      return "ssh:" + r.host;
+    case project::RunnerSection::Kind::Slurm:
+      if (!r.host.empty())
+        throw Error(yaml + ": runner.host: submitting to Slurm through a remote login host is not "
+                    "supported; run `qatwb jobs submit` on the login node (or use ssh:HOST)");
+      if (slurm.partition.empty()) slurm.partition = r.partition;
+      if (slurm.gpus_per_node == 0) slurm.gpus_per_node = r.gpus;
+      if (slurm.time.empty()) slurm.time = r.time_limit;
+      return "slurm";
+  }
+  return "local";
+}
+
+}  // namespace
+
 Job JobManager::new_job(const SubmitRequest& request) {
   Job job;
-  const std::string& l = request.launcher;
+  SlurmOptions slurm = request.slurm;
+  const std::string l =
+      request.launcher.empty() ? launcher_from_project(request.project, slurm) : request.launcher;
   if (l == "local") {
     job.launcher = LauncherKind::Local;
   } else if (l == "slurm") {
@@ -108,7 +143,7 @@ Job JobManager::new_job(const SubmitRequest& request) {
   }
   job.bundle = request.bundle;
   for (auto& b : job.bundle) b = fs::absolute(b).lexically_normal().string();
-  job.slurm = request.slurm;
+  job.slurm = slurm;
   job.grace_s = request.grace_s;
   if (!request.run_dir.empty()) {
     job.run_dir = fs::absolute(request.run_dir).lexically_normal().string();

@@ -23,7 +23,9 @@ struct JobsConfig {
 
 struct SubmitRequest {
   std::string project;                  // project YAML
-  std::string launcher = "local";       // local | ssh:HOST | slurm
+  // local | ssh:HOST | slurm; "" : the project's `runner` section (kind, host, partition, gpus,
+  // time_limit), local when it has none.
+  std::string launcher;
   std::vector<std::string> worker_cmd;  // default {qatwb, "run"} (ssh: the host's qatwb)
   std::string run_dir;                  // default <runs_root>/<project name>/<timestamp>
   std::vector<std::string> bundle;      // ssh: extra files copied next to the project

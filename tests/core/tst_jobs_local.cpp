@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "core/store/store.h"
+#include "tests/common/micro_project.h"
 #include "tests/common/test_env.h"
 
 using nlohmann::json;
@@ -237,6 +238,27 @@ class TestJobsLocal : public QObject {
     }
     // A succeeded job cannot be resumed.
     QVERIFY(run_qatwb(jobs({"resume", QString::number(id)})).exit_code != 0);
+  }
+
+  void project_runner_picks_the_launcher() {
+    // Without --launcher the project's runner section decides (what the GUI wizard writes).
+    const QString corpus = dir_.filePath("corpus.jsonl");
+    qatwb::test::write_brown_corpus(corpus, {"ca01"});
+    const QString slurm_login = qatwb::test::write_micro_project(
+        dir_.path(), "runner-slurm", corpus, {}, "runner: {kind: slurm, host: login1}\n");
+    auto r = run_qatwb(jobs({"submit", slurm_login}));
+    QVERIFY(r.exit_code != 0);
+    QVERIFY2(r.err.contains("runner.host") && r.err.contains("login node"), r.err.constData());
+    const QString ssh = qatwb::test::write_micro_project(dir_.path(), "runner-ssh", corpus, {},
+                                                         "runner: {kind: ssh, host: nohost}\n");
+    r = run_qatwb(jobs({"submit", ssh, "--hosts", dir_.filePath("hosts.yaml")}));
+    QVERIFY(r.exit_code != 0);
+    QVERIFY2(r.err.contains("hosts.yaml"), r.err.constData());
+    const QString local = qatwb::test::write_micro_project(dir_.path(), "runner-local", corpus);
+    r = run_qatwb(jobs({"submit", local, "--worker-cmd", worker("--steps 2 --delay-ms 1"), "--json"}));
+    QCOMPARE(r.exit_code, 0);
+    QCOMPARE(QString::fromStdString(json::parse(r.out.toStdString()).value("launcher", "")),
+             QString("local"));
   }
 
   void bad_input_is_a_clear_error() {

@@ -34,6 +34,7 @@ JobsView::JobsView(const QString& db_path, QWidget* parent) : QWidget(parent), d
   reattach_->setToolTip(tr("Re-read the jobs registry and poll every unfinished job"));
   launcher_ = new QComboBox;
   launcher_->setObjectName("job_launcher");
+  launcher_->addItem(tr("as the project says"), QString());  // its runner section, else local
   launcher_->addItem(tr("local"), "local");
   try {
     for (const auto& [name, host] : jobs::load_hosts_config(jobs::default_hosts_path()).hosts)
