@@ -46,4 +46,13 @@ train:
   return path;
 }
 
+void replace_in_file(const QString& path, const QString& from, const QString& to) {
+  QFile f(path);
+  if (!f.open(QIODevice::ReadOnly)) return;
+  QString text = QString::fromUtf8(f.readAll());
+  f.close();
+  text.replace(from, to);
+  if (f.open(QIODevice::WriteOnly | QIODevice::Truncate)) f.write(text.toUtf8());
+}
+
 }  // namespace qatwb::test

@@ -20,4 +20,7 @@ QString write_micro_project(const QString& dir, const QString& name, const QStri
                             const QString& train_extra = {},
                             const QString& rest = "quant: {enabled: false}\n");
 
+// Replaces every `from` by `to` in a text file (to vary a written project in one place).
+void replace_in_file(const QString& path, const QString& from, const QString& to);
+
 }  // namespace qatwb::test

@@ -163,15 +163,8 @@ class TestRun : public QObject {
     const QString one = write_project("dp1", "  batch_size: 4\n  grad_clip: 0\n");
     const QString two = write_project("dp2", "  batch_size: 2\n  grad_clip: 0\n");
     // The template's own batch_size would be a duplicate key: drop it.
-    for (const QString& path : {one, two}) {
-      QFile f(path);
-      f.open(QIODevice::ReadOnly);
-      QString yaml = QString::fromUtf8(f.readAll());
-      f.close();
-      yaml.replace("  batch_size: 4\n  lr:", "  lr:");
-      f.open(QIODevice::WriteOnly | QIODevice::Truncate);
-      f.write(yaml.toUtf8());
-    }
+    for (const QString& path : {one, two})
+      qatwb::test::replace_in_file(path, "  batch_size: 4\n  lr:", "  lr:");
     const QString r1 = dir_.filePath("runs/dp1"), r2 = dir_.filePath("runs/dp2");
     QCOMPARE(run_qatwb_env({"run", one, "--run-dir", r1, "--no-db"}).exit_code, 0);
     QCOMPARE(run_qatwb_env({"run", two, "--run-dir", r2, "--no-db", "--nproc", "2"}).exit_code, 0);
@@ -210,15 +203,7 @@ class TestRun : public QObject {
     // The tiny-brown shape: stage 2 loads stage 1's model folder, tokenizer included (with the
     // tokenizer_config.json that names BOS/EOS, which the data pipeline needs).
     const QString first = write_project("stage1", "  steps: 2\n");
-    {
-      QFile f(first);
-      f.open(QIODevice::ReadOnly);
-      QString yaml = QString::fromUtf8(f.readAll());
-      f.close();
-      yaml.replace("  steps: 8\n", "");
-      f.open(QIODevice::WriteOnly | QIODevice::Truncate);
-      f.write(yaml.toUtf8());
-    }
+    qatwb::test::replace_in_file(first, "  steps: 8\n", "");
     const QString r1 = dir_.filePath("runs/stage1");
     QCOMPARE(run_qatwb_env({"run", first, "--run-dir", r1, "--no-db"}).exit_code, 0);
     QVERIFY(QFile::exists(r1 + "/model/tokenizer_config.json"));
@@ -243,14 +228,8 @@ quant: {enabled: true, bits: 2}
   void bad_input_fails_cleanly() {
     // A model path that does not exist: non-zero exit, the message names it, a failed end event.
     const QString project = write_project("badmodel", "");
-    QFile f(project);
-    f.open(QIODevice::ReadOnly);
-    QString yaml = QString::fromUtf8(f.readAll());
-    f.close();
-    yaml.replace("model: {preset: llama-micro,", "model: {path: /nonexistent/model,");
-    f.open(QIODevice::WriteOnly | QIODevice::Truncate);
-    f.write(yaml.toUtf8());
-    f.close();
+    qatwb::test::replace_in_file(project, "model: {preset: llama-micro,",
+                                 "model: {path: /nonexistent/model,");
     const QString run = dir_.filePath("runs/badmodel");
     const auto r = run_qatwb_env({"run", project, "--run-dir", run, "--no-db"});
     QVERIFY(r.exit_code != 0);
