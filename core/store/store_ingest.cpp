@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
@@ -184,6 +185,37 @@ int64_t Store::ensure_run(const std::string& run_dir) {
   return id;
 }
 
+namespace {
+
+// Whether <run>/events.jsonl now holds another run than the one ingested so far: the run folder
+// was deleted and a new run started at the same path (scripts/demo.sh does this). The start
+// event at byte 0 is the run's fingerprint (its time is stamped to the microsecond).
+bool log_holds_another_run(sqlite3* db, const std::string& db_path, int64_t run,
+                           const std::string& events) {
+  Stmt s(db, db_path, "SELECT type, time FROM events WHERE run = ?1 AND byte_offset = 0");
+  s.bind_int(1, run);
+  if (!s.step() || s.col_text(0) != "start") return false;
+  const double stored_time = s.col_double(1);
+  std::ifstream in(events);
+  std::string first;
+  if (!std::getline(in, first)) return false;
+  const auto e = run::parse_event_line(first);
+  return !e || e->type != run::EventType::Start || e->time != stored_time;
+}
+
+void forget_run_rows(sqlite3* db, const std::string& db_path, int64_t run) {
+  for (const char* sql : {"DELETE FROM metrics WHERE run = ?1", "DELETE FROM events WHERE run = ?1",
+                          "DELETE FROM params WHERE run = ?1",
+                          "UPDATE runs SET status = 'unknown', reason = NULL, started = NULL, "
+                          "ended = NULL, last_step = -1 WHERE id = ?1",
+                          "UPDATE ingest_state SET byte_offset = 0, lines = 0 WHERE run = ?1"}) {
+    Stmt st(db, db_path, sql);
+    st.bind_int(1, run).run();
+  }
+}
+
+}  // namespace
+
 int64_t Store::ingest_run_dir(const std::string& run_dir, size_t batch_bytes) {
   std::error_code ec;
   if (!fs::is_directory(run_dir, ec)) throw Error(run_dir + ": not a run directory");
@@ -191,6 +223,11 @@ int64_t Store::ingest_run_dir(const std::string& run_dir, size_t batch_bytes) {
   run::RunDir dir(canonical_dir(run_dir));
   const std::string events = dir.events_path();
   int64_t total = 0;
+  if (log_holds_another_run(db_, path_, run, events)) {
+    Transaction tx(db_, path_);
+    forget_run_rows(db_, path_, run);
+    tx.commit();
+  }
   for (;;) {
     int64_t offset = 0, lines = 0;
     {

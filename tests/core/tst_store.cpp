@@ -12,6 +12,8 @@
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
+
+#include <filesystem>
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -306,6 +308,40 @@ class TestStore : public QObject {
     s.ingest_run_dir(dir.path());
     QCOMPARE(s.run_summary(s.find_run("r")).last_metrics["loss"], 0.5);
     QCOMPARE(s.table_counts()["metrics"], once["metrics"]);
+  }
+
+  void a_new_run_in_the_same_folder_replaces_the_old_one() {
+    // The folder is deleted and a new, longer run (a bigger file: the byte offset alone cannot
+    // tell) starts at the same path (scripts/demo.sh
+    // reruns its QAT stages this way): its rows replace the old run's, none of them survive.
+    QTemporaryDir tmp;
+    run::RunDir dir(tmp.filePath("run").toStdString());
+    write_run(dir, "r", "p");
+    Store s = Store::open(tmp.filePath("db.sqlite").toStdString());
+    s.ingest_run_dir(dir.path());
+    const int64_t id = s.find_run(dir.path());
+    QCOMPARE(s.points(id, "loss").size(), size_t{10});
+    std::filesystem::remove_all(dir.path());
+    dir.create();
+    {
+      run::EventWriter w(dir.events_path(), run::FsyncPolicy::Never);
+      run::Event st;
+      st.type = run::EventType::Start;
+      st.time = 2000.5;
+      st.start = {"r", "p", "{}", "box", 78, "cpu", 2};
+      w.write(st);
+      for (int64_t step = 1; step <= 200; ++step) w.write(metric(step, {{"loss", 100.0 + step}}));
+    }
+    s.ingest_run_dir(dir.path());
+    QCOMPARE(s.find_run(dir.path()), id);
+    const auto points = s.points(id, "loss");
+    QCOMPARE(points.size(), size_t{200});
+    for (const auto& [step, value] : points) QCOMPARE(value, 100.0 + double(step));
+    QVERIFY(s.points(id, "lr").empty());
+    const auto summary = s.run_summary(id);
+    QVERIFY(summary.eval.empty());
+    QVERIFY(summary.run.status != "finished");
+    QCOMPARE(summary.run.last_step, int64_t{200});
   }
 
   void ingest_is_incremental_and_waits_for_whole_lines() {
