@@ -80,7 +80,10 @@ void MetricChartWidget::set_grad_norm_view(bool on, int window, double k) {
 void MetricChartWidget::rebuild() {
   rebuilding_ = true;
   report::ChartSpec s = spec_;
-  s.smoothing = smoothing_;
+  // Evaluations come every E steps, a handful of points: an EMA over them would draw values the
+  // run never had (as the reports do, they are shown raw).
+  const bool sparse = s.metric_key.rfind("eval/", 0) == 0;
+  s.smoothing = sparse ? 0.0 : smoothing_;
   if (log_y_set_) s.log_y = log_y_;
   const QCPRange x_range = plot_->xAxis->range();
   DrawOptions o;
