@@ -72,8 +72,9 @@ for (let w = 0; w < windows; ++w) {
 }
 const out = { ppl: Math.exp(nll / count), nll: nll / count, tokens: count, windows, nlls };
 if (args.text) out.vocab_tokens = Array.from(model.tokenize(fs.readFileSync(args.text, "utf8"), false));
-console.log(JSON.stringify(out));
 sampler.dispose();
 await ctx.dispose();
 await model.dispose();
-process.exit(0);
+// Writes to a pipe are asynchronous: exit only once the whole line is flushed (process.exit right
+// after console.log cut the output at 64-128 KiB now and then).
+process.stdout.write(JSON.stringify(out) + "\n", () => process.exit(0));
