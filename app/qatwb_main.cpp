@@ -10,7 +10,7 @@
 #include "core/util/version.h"
 
 int main(int argc, char** argv) {
-  qatwb::ensure_passive_openmp_wait(argv);
+  qatwb::ensure_openmp_wait_policy(argv);
   qatwb::keep_large_allocations_mapped();
   CLI::App app{"qatwb: quantization-aware training workbench (headless)"};
   app.require_subcommand(1);

@@ -187,7 +187,7 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  qatwb::ensure_passive_openmp_wait(argv);  // the same process setup as `qatwb run`
+  qatwb::ensure_openmp_wait_policy(argv);  // the same process setup as `qatwb run`
   CLI::App app{"QAT step cost per surrogate: ms/step, tokens/s, peak RSS, ratios to no quantization"};
   Options o;
   std::string child;

@@ -82,7 +82,7 @@ void cpp_round(const qatwb::text::Tokenizer& tok, const std::vector<std::string>
 }  // namespace
 
 int main(int argc, char** argv) {
-  qatwb::ensure_passive_openmp_wait(argv);
+  qatwb::ensure_openmp_wait_policy(argv);
   std::string source = std::getenv("QATWB_SOURCE_DIR") ? std::getenv("QATWB_SOURCE_DIR") : ".";
   int rounds = 5;
   for (int i = 1; i + 1 < argc; i += 2) {

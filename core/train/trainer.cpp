@@ -180,9 +180,11 @@ Trainer::StepResult Trainer::train_step() {
     int64_t tokens = 0;
     {
       AutocastGuard autocast(t.dtype == "bf16", device_);
-      auto sum = eval::causal_lm_loss_sum(model_, windows);
-      tokens = sum.tokens;
-      loss = sum.nll_sum / static_cast<double>(sum.tokens * t.grad_accum);
+      // The mean over the step's tokens, scaled inside the fused loss.
+      tokens = windows.size(0) * (windows.size(1) - 1);
+      loss = eval::causal_lm_loss_sum(model_, windows,
+                                      1.0 / static_cast<double>(tokens * t.grad_accum))
+                 .nll_sum;
       if (quantizer_ && micro == 0) loss = loss + quantizer_->regularization_loss();
     }
     if (inject_nan) loss = loss * std::numeric_limits<float>::quiet_NaN();

@@ -6,7 +6,7 @@
 
 namespace qatwb {
 
-void ensure_passive_openmp_wait(char** argv) {
+void ensure_openmp_wait_policy(char** argv) {
   if (std::getenv("OMP_WAIT_POLICY")) return;
   setenv("OMP_WAIT_POLICY", "passive", 1);
   execv("/proc/self/exe", argv);

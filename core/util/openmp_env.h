@@ -9,6 +9,6 @@ namespace qatwb {
 // OMP_WAIT_POLICY once, when it is loaded, so this re-executes the program with
 // OMP_WAIT_POLICY=passive unless the variable is already set (the user's choice wins).
 // Call first thing in main(); returns only when no re-exec was needed or it failed.
-void ensure_passive_openmp_wait(char** argv);
+void ensure_openmp_wait_policy(char** argv);
 
 }  // namespace qatwb
