@@ -24,6 +24,7 @@
 #include "core/model/llama_config.h"
 #include "core/quant/model_quantizer.h"
 #include "core/train/autocast.h"
+#include "core/eval/causal_lm_loss.h"
 
 namespace {
 
@@ -100,7 +101,6 @@ int run_child(const Options& o, const std::string& name) {
   }
   const int64_t vocab = model->config().vocab_size;
   auto ids = torch::randint(0, vocab, {o.batch, o.seq + 1}, torch::kLong);
-  auto inputs = ids.slice(1, 0, o.seq), targets = ids.slice(1, 1, o.seq + 1);
   const int64_t base_kb = status_kb("VmRSS");
   std::vector<double> ms;
   for (int step = 0; step <= o.steps; ++step) {
@@ -114,9 +114,10 @@ int run_child(const Options& o, const std::string& name) {
     torch::Tensor loss;
     {
       qatwb::train::AutocastGuard autocast(v.bf16, torch::kCPU);
-      auto logits = model->forward(inputs);
-      loss = torch::nn::functional::cross_entropy(logits.reshape({-1, vocab}).to(torch::kFloat),
-                                                  targets.reshape({-1}));
+      // The trainer's own loss (fused lm_head + cross-entropy), so this inner loop measures
+      // what `qatwb run` runs (bench/train_throughput compares the two).
+      loss = qatwb::eval::causal_lm_loss_sum(model, ids, 1.0 / static_cast<double>(o.batch * o.seq))
+                 .nll_sum;
     }
     loss.backward();
     if (quant) quant->end_step();

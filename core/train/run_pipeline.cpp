@@ -24,6 +24,7 @@
 #include "core/train/threads.h"
 #include "core/train/trainer.h"
 #include "core/util/error.h"
+#include "core/util/openmp_env.h"
 #include "core/util/progress.h"
 #include "core/util/sha256.h"
 
@@ -173,7 +174,10 @@ int run_project(const RunRequest& request) {
     }
     events = std::make_unique<run::EventWriter>(rd->events_path());
   }
-  const std::string threads_line = configure_threads(config.train.threads);
+  std::string threads_line = configure_threads(config.train.threads);
+  if (const char* omp = std::getenv("OMP_WAIT_POLICY"))
+    threads_line += std::string("; OpenMP wait policy ") +
+                    (*openmp_policy_reason() ? openmp_policy_reason() : omp);
   const torch::Device device(config.train.device);
   if (events) {
     run::StartInfo info;

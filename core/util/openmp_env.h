@@ -2,13 +2,21 @@
 
 namespace qatwb {
 
-// LibTorch and OpenBLAS (OpenMP build) run every small GEMM as an OpenMP parallel region. With
-// libgomp's default spin-waiting, a machine whose cores are also busy with anything else (a
-// build, another rank, the GUI) makes each region wait for descheduled spinning threads: on 2
-// cores we measured training steps 8x slower, and a bmm+linear loop 50x slower. libgomp reads
-// OMP_WAIT_POLICY once, when it is loaded, so this re-executes the program with
-// OMP_WAIT_POLICY=passive unless the variable is already set (the user's choice wins).
-// Call first thing in main(); returns only when no re-exec was needed or it failed.
+// LibTorch and OpenBLAS (OpenMP build) run every GEMM and most elementwise ops as OpenMP
+// parallel regions, and libgomp reads OMP_WAIT_POLICY once, when it is loaded. Measured with
+// `qatwb run projects/tiny-brown/pretrain.yaml` on 2 cores (tokens/s, median of 10 steps):
+//   idle machine:            active 1808, passive 1633 (-10%), spin-count 300k 1676
+//   one other busy process:  active  507, passive 1046 (2.1x better), spin-count 300k 491
+// Spinning threads that wait for a descheduled partner cost 2x and more once anything else
+// runs; bounding GOMP_SPINCOUNT does not help. So the policy is chosen from the machine's state
+// at start: `active` when no other thread is runnable (sampled from /proc/stat's procs_running
+// over 0.1 s), `passive` otherwise. The user's OMP_WAIT_POLICY always wins. The choice and its
+// reason are left in QATWB_OMP_POLICY for the run log.
+// Call first thing in main(); re-executes the program with the variable set (returns only when
+// no re-exec was needed or it failed).
 void ensure_openmp_wait_policy(char** argv);
+
+// "active (machine idle at start)" etc., or "" when the policy came from the user.
+const char* openmp_policy_reason();
 
 }  // namespace qatwb
