@@ -48,7 +48,7 @@ MemoryEstimate estimate_training_memory(const LlamaConfig& c, const MemoryInputs
                      2.0 * static_cast<double>(in.optimizer_state_bytes) * P});
   double copies = 0;
   if (in.bf16) copies += 2 * lin;  // autocast's cached bf16 copy of each Linear weight
-  if (in.quantized) copies += 4 * lin * 2;  // fake-quantized weight and its saved remainder
+  if (in.quantized) copies += 4 * lin;  // the fake-quantized weight kept for backward
   if (copies > 0) e.parts.push_back({"weight copies (autocast / fake-quant)", copies});
   // Tensors autograd keeps per decoder layer and token (see llama_layers.cpp): the residual and
   // two RMSNorm outputs per norm (6 d, float32), q and k with their RoPE terms and the
@@ -69,7 +69,7 @@ MemoryEstimate estimate_training_memory(const LlamaConfig& c, const MemoryInputs
   // holds from forward to backward (the full logits would be N x vocab x 4 bytes, 3 times).
   e.parts.push_back({"lm_head loss (chunked logits + its gradient)",
                      2 * rows * V * 4 + 4 * V * d + (in.bf16 ? 2 * V * d : 0.0)});
-  if (in.cpu) e.parts.push_back({"runtime (LibTorch, BLAS, allocator)", 260e6});
+  if (in.cpu) e.parts.push_back({"runtime (LibTorch, BLAS, Qt, tokenizer, allocator)", 320e6});
   return e;
 }
 
