@@ -1,4 +1,5 @@
 // qatwb eval --model DIR --text FILE --seq-len L: WikiText-2-protocol perplexity of any HF folder.
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -18,6 +19,27 @@ struct EvalArgs {
   bool bf16 = false;
 };
 
+// --model must be an HF folder; a GGUF file (or any other file) is named as such instead of
+// failing on "<file>/tokenizer.json".
+void check_model_folder(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    if (!fs::exists(fs::path(path) / "config.json", ec))
+      throw qatwb::Error(path + ": no config.json (--model takes an HF model folder)");
+    return;
+  }
+  if (!fs::exists(path, ec)) throw qatwb::Error(path + ": no such model folder");
+  char magic[4] = {0, 0, 0, 0};
+  std::ifstream(path, std::ios::binary).read(magic, 4);
+  if (std::string(magic, 4) == "GGUF")
+    throw qatwb::Error(path +
+                       ": a GGUF file; qatwb eval reads HF folders (config.json + safetensors). "
+                       "Evaluate the folder it was exported from, or the GGUF with llama.cpp's "
+                       "llama-perplexity");
+  throw qatwb::Error(path + ": a file, not a model folder (--model takes an HF folder)");
+}
+
 qatwb::cli::CommandRegistration reg(
     "eval", "Perplexity of an HF Llama folder on a text file (WikiText-2 protocol)",
     [](CLI::App& sub) {
@@ -29,7 +51,8 @@ qatwb::cli::CommandRegistration reg(
           ->check(CLI::ExistingFile);
       sub.add_option("--seq-len", a->seq_len, "Window length in tokens (default 2048)");
       sub.add_option("--max-windows", a->max_windows, "Evaluate at most N windows (0: all)");
-      sub.add_option("--tokenizer", a->tokenizer, "tokenizer.json (default: <model>/tokenizer.json)");
+      sub.add_option("--tokenizer", a->tokenizer,
+                     "tokenizer.json (default: <model>/tokenizer.json)");
       sub.add_option("--device", a->device, "cpu, cuda or cuda:N");
       sub.add_option("--batch", a->batch, "Windows per forward pass");
       sub.add_option("--threads", a->threads, "Intra-op threads (default: all cores)");
@@ -37,6 +60,7 @@ qatwb::cli::CommandRegistration reg(
       sub.footer("Prints one JSON line: {\"ppl\", \"nll\", \"tokens\", \"windows\", \"seq_len\"}.");
       return [a]() {
         qatwb::configure_threads(a->threads);
+        check_model_folder(a->model_dir);
         const std::string tok_path =
             a->tokenizer.empty() ? a->model_dir + "/tokenizer.json" : a->tokenizer;
         auto tok = qatwb::text::Tokenizer::from_file(tok_path);
@@ -55,9 +79,10 @@ qatwb::cli::CommandRegistration reg(
         o.batch_size = a->batch;
         o.bf16 = a->bf16;
         const auto r = qatwb::eval::perplexity(model, ids, o);
-        nlohmann::json j = {{"ppl", r.ppl},         {"nll", r.mean_nll}, {"tokens", r.tokens},
-                            {"windows", r.windows}, {"seq_len", a->seq_len},
-                            {"model", a->model_dir}, {"text", a->text_path}};
+        nlohmann::json j = {{"ppl", r.ppl},          {"nll", r.mean_nll},
+                            {"tokens", r.tokens},    {"windows", r.windows},
+                            {"seq_len", a->seq_len}, {"model", a->model_dir},
+                            {"text", a->text_path}};
         std::cout << j.dump() << std::endl;
         return 0;
       };

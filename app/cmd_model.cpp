@@ -2,6 +2,7 @@
 // describe an HF folder (config summary, parameter count, tensors) without loading the weights.
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 
@@ -74,10 +75,24 @@ int run_create(const ModelOptions& o) {
   qatwb::model::save_hf(model, o.out, dtype,
                         {{"qatwb_preset", o.preset}, {"qatwb_seed", std::to_string(o.seed)}});
   if (!o.tokenizer.empty()) {
-    std::error_code ec;
-    fs::copy_file(o.tokenizer, fs::path(o.out) / "tokenizer.json",
-                  fs::copy_options::overwrite_existing, ec);
-    if (ec) throw Error(o.out + "/tokenizer.json: cannot copy tokenizer: " + ec.message());
+    // tokenizer.json with the files HF keeps beside it (tokenizer_config.json names BOS/EOS);
+    // a tokenizer without one gets a tokenizer_config.json naming the ids found above, so that
+    // the folder's tokenizer has the same BOS/EOS as its config.json wherever it is read.
+    try {
+      qatwb::model::copy_tokenizer_files(o.tokenizer, o.out);
+    } catch (const std::exception& e) {
+      throw Error(o.out + "/tokenizer.json: cannot copy tokenizer: " + e.what());
+    }
+    const fs::path tok_config = fs::path(o.out) / "tokenizer_config.json";
+    if (!fs::exists(tok_config)) {
+      const auto tok = qatwb::text::Tokenizer::from_file(o.tokenizer);
+      json tc = json::object();
+      if (bos >= 0) tc["bos_token"] = tok.decode({static_cast<int32_t>(bos)});
+      if (eos >= 0) tc["eos_token"] = tok.decode({static_cast<int32_t>(eos)});
+      std::ofstream out(tok_config);
+      out << tc.dump(2) << "\n";
+      if (!out) throw Error(tok_config.string() + ": cannot write");
+    }
   }
   if (o.json) {
     json j{{"dir", o.out},
@@ -99,6 +114,7 @@ int run_info(const ModelOptions& o) {
   if (!fs::is_directory(o.dir)) throw Error(o.dir + ": not a directory");
   const LlamaConfig c = LlamaConfig::from_file((fs::path(o.dir) / "config.json").string());
   const auto reader = qatwb::model::SafetensorsReader::open(o.dir);
+  qatwb::model::check_config_against_tensors(c, reader, (fs::path(o.dir) / "config.json").string());
   int64_t elements = 0;
   uint64_t bytes = 0;
   json tensors = json::array();

@@ -1,4 +1,4 @@
-// qatwb project check PROJECT.yaml [--set KEY=VALUE]... [--json]
+// qatwb project check PROJECT.yaml [--set KEY=VALUE]... [--json] [--no-path-check]
 // qatwb project new NAME [--out FILE]
 #include <filesystem>
 #include <fstream>
@@ -19,6 +19,7 @@ struct ProjectOptions {
   std::string file;
   std::vector<std::string> overrides;
   bool json = false;
+  bool no_path_check = false;
   std::string name;
   std::string out;
 };
@@ -62,7 +63,7 @@ void print_memory_estimate(const qatwb::project::ProjectConfig& c) {
 int run_check(const ProjectOptions& o) {
   using namespace qatwb::project;
   try {
-    ProjectConfig config = load_project(o.file, o.overrides);
+    ProjectConfig config = load_project(o.file, o.overrides, !o.no_path_check);
     if (o.json)
       std::cout << to_json(config, 2) << "\n";
     else
@@ -118,6 +119,9 @@ qatwb::cli::CommandRegistration reg(
       check->add_option("--set", o->overrides,
                         "override a key before validation, e.g. --set quant.bits=3 (repeatable)");
       check->add_flag("--json", o->json, "print the resolved config (or the errors) as JSON");
+      check->add_flag("--no-path-check", o->no_path_check,
+                      "do not require model.path, model.tokenizer, data.sources and eval.text to "
+                      "exist here (a project for another machine)");
       CLI::App* make = sub.add_subcommand("new", "Write a commented project template");
       make->add_option("name", o->name, "project name (letters, digits, '.', '_', '-')")
           ->required();

@@ -1,8 +1,13 @@
 // qatwb run PROJECT.yaml [--run-dir D] | --resume D
+#include <filesystem>
+#include <iostream>
+#include <optional>
+
 #include "app/command.h"
 #include "core/project/project_yaml.h"
 #include "core/run/event_log.h"
 #include "core/run/run_dir.h"
+#include "core/run/run_history.h"
 #include "core/store/store.h"
 #include "core/train/data_parallel.h"
 #include "core/train/run_pipeline.h"
@@ -34,6 +39,39 @@ void close_run_after_rank_failure(const std::string& run_dir, int code) {
   events.end(code == 130 ? "stopped" : "failed",
              "a data-parallel rank exited with code " + std::to_string(code) +
                  "; the launcher stopped the other ranks (resume from the last checkpoint)");
+}
+
+// Everything that can be known to fail before a run starts is checked here, before the run
+// directory is touched: the store (a damaged one would otherwise fail the run after it finished
+// training) and, for a new run, the project with every path it names. A run folder whose run
+// failed before its first step is cleared for the new run; a resume first cuts the events that
+// it will replay off events.jsonl, so that the file keeps one row per step.
+void prepare_run(const qatwb::train::RunRequest& req) {
+  using namespace qatwb;
+  if (!req.db_path.empty()) store::Store::open(req.db_path).verify_usable();
+  const run::RunDir dir(req.run_dir);
+  if (!req.resume) {
+    project::load_project(req.project_path, req.overrides, /*check_paths=*/true);
+    if (req.run_dir.empty()) return;
+    if (const auto reason = run::failed_before_first_step(dir)) {
+      run::RunLock lock(dir);
+      run::clear_failed_attempt(dir);
+      std::cerr << "qatwb run: " << req.run_dir
+                << ": its previous run failed before step 0 and is replaced (" << *reason << ")\n";
+    }
+    return;
+  }
+  std::error_code ec;
+  if (!std::filesystem::exists(dir.events_path(), ec)) return;
+  run::RunLock lock(dir);  // not while another process runs in it
+  const auto checkpoints = dir.checkpoints();
+  const std::optional<int64_t> step =
+      checkpoints.empty() ? std::nullopt : std::optional<int64_t>(checkpoints.back().first);
+  if (const int64_t cut = run::rewind_events_for_resume(dir, step))
+    std::cerr << "qatwb run: " << dir.events_path() << ": cut " << cut
+              << " bytes of events that resuming from "
+              << (step ? "step " + std::to_string(*step) : std::string("the start"))
+              << " replays\n";
 }
 
 qatwb::cli::CommandRegistration reg(
@@ -76,7 +114,9 @@ qatwb::cli::CommandRegistration reg(
           req->db_path.clear();
         else if (req->db_path.empty())
           req->db_path = qatwb::store::default_db_path();
-        if (*nproc > 1 && !qatwb::train::DistEnv::from_environment().enabled()) {
+        const auto dist = qatwb::train::DistEnv::from_environment();
+        if (!dist.enabled() || dist.is_main()) prepare_run(*req);
+        if (*nproc > 1 && !dist.enabled()) {
           // The launcher: fix the run directory, then start one `qatwb run` per rank.
           if (req->run_dir.empty()) {
             const auto config = qatwb::project::load_project(req->project_path, req->overrides);
@@ -93,7 +133,8 @@ qatwb::cli::CommandRegistration reg(
             argv.push_back("--no-db");
           else
             argv.insert(argv.end(), {"--db", req->db_path});
-          if (req->threads > 0) argv.insert(argv.end(), {"--threads", std::to_string(req->threads)});
+          if (req->threads > 0)
+            argv.insert(argv.end(), {"--threads", std::to_string(req->threads)});
           const int code = qatwb::train::launch_local_ranks(*nproc, argv);
           if (code != 0) close_run_after_rank_failure(req->run_dir, code);
           return code;

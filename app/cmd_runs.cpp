@@ -74,6 +74,30 @@ std::string format_value(double v) {
   return buf;
 }
 
+// Text output is one row per run: control characters in a name or path (a newline in a run
+// folder's name) are written as C escapes (\n, \t, \x1b) and a backslash as \\.
+std::string escaped(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 int run_list(const RunsOptions& o) {
   Store store = Store::open_existing(db_path(o));
   qatwb::store::RunFilter filter;
@@ -90,9 +114,9 @@ int run_list(const RunsOptions& o) {
               "STARTED", "RUN_DIR");
   for (const auto& r : runs)
     std::printf("%-5lld %-24s %-20s %-9s %8s %-19s %s\n", static_cast<long long>(r.id),
-                r.name.c_str(), r.project.empty() ? "-" : r.project.c_str(), r.status.c_str(),
-                r.last_step >= 0 ? std::to_string(r.last_step).c_str() : "-",
-                format_time(r.started).c_str(), r.run_dir.c_str());
+                escaped(r.name).c_str(), r.project.empty() ? "-" : escaped(r.project).c_str(),
+                r.status.c_str(), r.last_step >= 0 ? std::to_string(r.last_step).c_str() : "-",
+                format_time(r.started).c_str(), escaped(r.run_dir).c_str());
   return 0;
 }
 
@@ -115,11 +139,11 @@ int run_show(const RunsOptions& o) {
     return 0;
   }
   const RunInfo& r = s.run;
-  std::printf("run:      %s (id %lld)\n", r.name.c_str(), static_cast<long long>(r.id));
-  std::printf("project:  %s\n", r.project.empty() ? "-" : r.project.c_str());
+  std::printf("run:      %s (id %lld)\n", escaped(r.name).c_str(), static_cast<long long>(r.id));
+  std::printf("project:  %s\n", r.project.empty() ? "-" : escaped(r.project).c_str());
   std::printf("status:   %s%s%s\n", r.status.c_str(), r.reason.empty() ? "" : ": ",
-              r.reason.c_str());
-  std::printf("dir:      %s\n", r.run_dir.c_str());
+              escaped(r.reason).c_str());
+  std::printf("dir:      %s\n", escaped(r.run_dir).c_str());
   std::printf("host:     %s  device: %s\n", r.host.empty() ? "-" : r.host.c_str(),
               r.device.empty() ? "-" : r.device.c_str());
   std::printf("started:  %s  ended: %s\n", format_time(r.started).c_str(),
@@ -145,8 +169,11 @@ int run_ingest(const RunsOptions& o) {
   int failures = 0;
   for (const auto& dir : o.run_dirs) {
     try {
-      int64_t n = store.ingest_run_dir(dir);
-      std::printf("%s: %lld new lines\n", dir.c_str(), static_cast<long long>(n));
+      std::vector<std::string> warnings;
+      int64_t n = store.ingest_run_dir(dir, size_t{8} << 20, &warnings);
+      std::printf("%s: %lld new lines\n", escaped(dir).c_str(), static_cast<long long>(n));
+      std::fflush(stdout);
+      for (const auto& w : warnings) std::cerr << "qatwb runs ingest: warning: " << w << "\n";
     } catch (const qatwb::Error& e) {
       std::fflush(stdout);
       std::cerr << "qatwb runs ingest: error: " << e.what() << "\n";

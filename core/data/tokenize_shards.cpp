@@ -190,7 +190,11 @@ TokenizeResult tokenize_to_shards(const TokenizeOptions& options,
   if (options.bos != BosPolicy::None && tokenizer.bos_id() < 0)
     throw Error(at_location(tokenizer.path(), 0, "the tokenizer has no BOS token; use --bos none"));
   if (options.eos && tokenizer.eos_id() < 0)
-    throw Error(at_location(tokenizer.path(), 0, "the tokenizer has no EOS token; use --no-eos"));
+    throw Error(at_location(tokenizer.path(), 0,
+                            "the tokenizer has no EOS token (not in its post-processor, nor in "
+                            "tokenizer_config.json or config.json beside it) to separate "
+                            "documents; tokenize without one (`qatwb tokenize --no-eos`, or "
+                            "`tokenize: {eos_between_documents: false}` in a project)"));
 
   std::string sample_manifest;
   std::vector<SplitInput> inputs = find_inputs(options.input, sample_manifest);

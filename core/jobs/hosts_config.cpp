@@ -83,15 +83,9 @@ HostsConfig load_hosts_config(const std::string& path) {
   if (!root.IsMap()) r.fail(root, "expected a mapping with 'hosts:'");
   std::string default_known_hosts;
   static const std::set<std::string> top_keys = {"hosts", "known_hosts"};
-  static const std::set<std::string> host_keys = {"host",
-                                                  "port",
-                                                  "user",
-                                                  "identity_file",
-                                                  "known_hosts",
-                                                  "work_dir",
-                                                  "qatwb",
-                                                  "connect_timeout",
-                                                  "strict_host_key_checking"};
+  static const std::set<std::string> host_keys = {
+      "host",       "port",     "user",  "identity_file",   "known_hosts",
+      "remote_dir", "work_dir", "qatwb", "connect_timeout", "strict_host_key_checking"};
   for (const auto& kv : root) {
     std::string key = kv.first.as<std::string>("");
     if (!top_keys.count(key)) r.fail(kv.first, "unknown field '" + key + "'");
@@ -120,9 +114,13 @@ HostsConfig load_hosts_config(const std::string& path) {
     if (n["identity_file"]) h.identity_file = r.path(n["identity_file"], f + ".identity_file");
     h.known_hosts = default_known_hosts;
     if (n["known_hosts"]) h.known_hosts = r.path(n["known_hosts"], f + ".known_hosts");
-    if (!n["work_dir"]) r.fail(kv.first, f + ".work_dir: missing");
-    h.work_dir = r.str(n["work_dir"], f + ".work_dir");
-    if (h.work_dir.empty()) r.fail(n["work_dir"], f + ".work_dir: empty");
+    // remote_dir is the documented name; work_dir (what older hosts files say) is an alias.
+    if (n["remote_dir"] && n["work_dir"])
+      r.fail(n["work_dir"], f + ".work_dir: give remote_dir or its old name work_dir, not both");
+    const char* dir_key = n["work_dir"] ? "work_dir" : "remote_dir";
+    if (!n[dir_key]) r.fail(kv.first, f + ".remote_dir: missing");
+    h.remote_dir = r.str(n[dir_key], f + "." + dir_key);
+    if (h.remote_dir.empty()) r.fail(n[dir_key], f + "." + dir_key + ": empty");
     if (n["qatwb"]) h.qatwb = r.str(n["qatwb"], f + ".qatwb");
     if (n["connect_timeout"]) {
       h.connect_timeout = r.integer(n["connect_timeout"], f + ".connect_timeout", 1, 600);

@@ -8,7 +8,8 @@
 //       user: alice                 # default: the ssh default
 //       identity_file: ~/.ssh/id_ed25519   # key-only (BatchMode=yes, no passwords)
 //       known_hosts: known_hosts    # StrictHostKeyChecking=yes against this file
-//       work_dir: /scratch/alice/qatwb     # required: jobs live in <work_dir>/<project>/<run>
+//       remote_dir: /scratch/alice/qatwb   # required: jobs live in <remote_dir>/<project>/<run>
+//                                          # (work_dir: the same, its older name)
 //       qatwb: /opt/qatwb/bin/qatwb        # default: qatwb (from the remote PATH)
 //       connect_timeout: 10         # seconds
 //       strict_host_key_checking: yes      # yes | accept-new
@@ -27,7 +28,7 @@ struct SshHost {
   std::string user;
   std::string identity_file;
   std::string known_hosts;
-  std::string work_dir;
+  std::string remote_dir;  // hosts.yaml `remote_dir` (alias `work_dir`)
   std::string qatwb = "qatwb";
   int connect_timeout = 10;
   std::string strict_host_key_checking = "yes";

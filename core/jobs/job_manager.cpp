@@ -5,6 +5,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "core/jobs/launcher.h"
@@ -44,6 +45,9 @@ static JobsConfig resolve(JobsConfig c) {
     fs::path parent = fs::absolute(c.db_path).parent_path();
     c.runs_root = parent.string();
   }
+  // The worker starts in its run directory: a relative root would be resolved a second time
+  // there (runs/p/r/runs/p/r) and the job's state files looked for in the wrong place.
+  c.runs_root = fs::absolute(c.runs_root).lexically_normal().string();
   if (c.hosts_file.empty()) c.hosts_file = default_hosts_path();
   if (c.qatwb_path.empty()) {
     // The CLI is the worker; a GUI finds `qatwb` next to itself, else in $PATH.
@@ -81,15 +85,34 @@ void JobManager::ingest(const Job& job) {
 
 namespace {
 
+// Whether the worker is qatwb itself (the default `qatwb run`, or a command whose program is
+// named qatwb): only then is the project a qatwb project that must validate before it starts.
+bool worker_is_qatwb(const std::vector<std::string>& worker_cmd) {
+  if (worker_cmd.empty()) return true;
+  return fs::path(worker_cmd.front()).filename() == "qatwb";
+}
+
+// Validates the project as the worker will (every mistake as file:line:col, before any job state
+// exists); a local worker also needs every path the project names to exist on this machine.
+std::optional<project::ProjectConfig> validate_project(const SubmitRequest& request,
+                                                       const std::string& launcher) {
+  if (!worker_is_qatwb(request.worker_cmd)) return std::nullopt;
+  try {
+    return project::load_project(request.project, {}, launcher == "local");
+  } catch (const Error& e) {
+    throw Error(std::string(e.what()) + "\n" + request.project +
+                ": not submitted (fix the project; `qatwb project check` shows the same)");
+  }
+}
+
 // The launcher a project asks for in its `runner` section (the GUI wizard's "where to run"); Slurm
-// options it names fill the ones the request left empty. A project that does not load is left to
-// the worker to report (local).
+// options it names fill the ones the request left empty.
 std::string launcher_from_project(const std::string& yaml, SlurmOptions& slurm) {
   project::ProjectConfig config;
   try {
     config = project::load_project(yaml);
   } catch (const Error&) {
-    return "local";
+    return "local";  // a project for another worker (--worker-cmd); validated later if qatwb's
   }
   const auto& r = config.runner;
   switch (r.kind) {
@@ -99,7 +122,8 @@ std::string launcher_from_project(const std::string& yaml, SlurmOptions& slurm) 
       return "ssh:" + r.host;
     case project::RunnerSection::Kind::Slurm:
       if (!r.host.empty())
-        throw Error(yaml + ": runner.host: submitting to Slurm through a remote login host is not "
+        throw Error(yaml +
+                    ": runner.host: submitting to Slurm through a remote login host is not "
                     "supported; run `qatwb jobs submit` on the login node (or use ssh:HOST)");
       if (slurm.partition.empty()) slurm.partition = r.partition;
       if (slurm.gpus_per_node == 0) slurm.gpus_per_node = r.gpus;
@@ -129,6 +153,7 @@ Job JobManager::new_job(const SubmitRequest& request) {
   if (request.grace_s < 0) throw Error("--grace: must be >= 0");
   job.project = fs::absolute(request.project).lexically_normal().string();
   const std::string name = project_name(job.project);
+  validate_project(request, l.rfind("ssh:", 0) == 0 ? "ssh" : l);
   std::optional<SshHost> host;
   if (job.launcher == LauncherKind::Ssh) {
     host = load_hosts_config(config_.hosts_file).get(job.host);  // errors before any state

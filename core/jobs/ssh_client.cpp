@@ -98,22 +98,40 @@ struct TempFile {
 
 void SshClient::push(const std::vector<std::string>& local_paths,
                      const std::string& remote_dir) const {
-  TempFile tar;
+  std::vector<std::pair<std::string, std::string>> members;
   for (const auto& p : local_paths) {
     if (!fs::exists(p)) throw Error(p + ": not found (bundle for " + describe() + ")");
     fs::path abs = fs::absolute(p).lexically_normal();
     if (abs.filename().empty()) abs = abs.parent_path();
-    // One tar per file would be simpler; -C per member keeps one stream and the base names.
+    members.emplace_back(abs.parent_path().string(), abs.filename().string());
+  }
+  push_members(members, remote_dir);
+}
+
+void SshClient::push_tree(const std::string& local_root,
+                          const std::vector<std::string>& relative_paths,
+                          const std::string& remote_dir) const {
+  std::vector<std::pair<std::string, std::string>> members;
+  for (const auto& rel : relative_paths) {
+    if (!fs::exists(fs::path(local_root) / rel))
+      throw Error(local_root + "/" + rel + ": not found (bundle for " + describe() + ")");
+    members.emplace_back(local_root, rel);
+  }
+  push_members(members, remote_dir);
+}
+
+void SshClient::push_members(const std::vector<std::pair<std::string, std::string>>& members,
+                             const std::string& remote_dir) const {
+  TempFile tar;
+  for (const auto& [dir, member] : members) {
+    // One tar per file would be simpler; -C per member keeps one stream and the relative names.
     std::vector<std::string> argv = {
-        "tar",
-        fs::exists(tar.path) && fs::file_size(tar.path) > 0 ? "-rf" : "-cf",
-        tar.path,
-        "-C",
-        abs.parent_path().string(),
-        "--",
-        abs.filename().string()};
+        "tar",    fs::exists(tar.path) && fs::file_size(tar.path) > 0 ? "-rf" : "-cf",
+        tar.path, "-C",
+        dir,      "--",
+        member};
     CommandResult r = run_command(argv, {});
-    if (!r.ok()) throw Error("tar of " + p + " failed: " + r.err);
+    if (!r.ok()) throw Error("tar of " + dir + "/" + member + " failed: " + r.err);
   }
   std::string script =
       "mkdir -p -- " + shell_quote(remote_dir) + " && tar -xf - -C " + shell_quote(remote_dir);

@@ -4,6 +4,7 @@
 // with shell_quote; files travel as tar streams over the same ssh connection.
 #pragma once
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/jobs/hosts_config.h"
@@ -27,12 +28,19 @@ class SshClient {
                     CommandOptions opts = {}) const;
   // Copies local files/folders into remote_dir (created), keeping their base names.
   void push(const std::vector<std::string>& local_paths, const std::string& remote_dir) const;
+  // Copies files given relative to local_root into remote_dir, keeping those relative paths
+  // (a project and the bases its `extends:` names, e.g. sub/p.yaml and base.yaml).
+  void push_tree(const std::string& local_root, const std::vector<std::string>& relative_paths,
+                 const std::string& remote_dir) const;
   // Copies remote_dir/relative (file or folder) into local_dir/relative.
   void fetch(const std::string& remote_dir, const std::string& relative,
              const std::string& local_dir) const;
 
  private:
   std::string describe() const;
+  // One tar stream of (folder, member relative to it) pairs, unpacked in remote_dir.
+  void push_members(const std::vector<std::pair<std::string, std::string>>& members,
+                    const std::string& remote_dir) const;
   SshHost host_;
 };
 

@@ -1,5 +1,6 @@
-// SSH launcher: the project bundle is copied to <work_dir>/<project>/<run>/bundle, the worker
-// runs detached (setsid) under the wrapper in <...>/run, and every poll is one ssh call that
+// SSH launcher: the project bundle (the project file, the bases its `extends:` chain names at
+// their relative places, and --bundle files) is copied to <remote_dir>/<project>/<run>/bundle, the
+// worker runs detached (setsid) under the wrapper in <...>/run, and every poll is one ssh call that
 // reports the wrapper's pid, liveness and exit status and streams the new bytes of events.jsonl
 // and worker.log from the offsets already mirrored (the local copies' sizes).
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include "core/jobs/shell_quote.h"
 #include "core/jobs/ssh_client.h"
 #include "core/jobs/worker_wrapper.h"
+#include "core/project/project_yaml.h"
 #include "core/run/run_dir.h"
 #include "core/util/error.h"
 
@@ -35,6 +37,34 @@ void append_file(const std::string& path, const char* data, size_t n) {
   if (!out) throw Error(path + ": cannot append");
 }
 
+// The project file and the bases it extends, relative to their deepest common folder.
+struct ProjectBundle {
+  std::string root;
+  std::vector<std::string> files;  // the project first
+};
+
+ProjectBundle project_bundle(const std::string& project) {
+  std::vector<std::string> chain;
+  try {
+    chain = project::extends_chain(project);
+  } catch (const Error&) {
+    chain = {fs::absolute(project).lexically_normal().string()};  // not a qatwb project
+  }
+  fs::path root = fs::path(chain.front()).parent_path();
+  for (const auto& f : chain) {
+    const fs::path dir = fs::path(f).parent_path();
+    fs::path common;
+    for (auto a = root.begin(), b = dir.begin(); a != root.end() && b != dir.end() && *a == *b;
+         ++a, ++b)
+      common /= *a;
+    root = common;
+  }
+  ProjectBundle b;
+  b.root = root.string();
+  for (const auto& f : chain) b.files.push_back(fs::path(f).lexically_relative(root).string());
+  return b;
+}
+
 class SshLauncher : public Launcher {
  public:
   explicit SshLauncher(const SshHost& host) : ssh_(host) {}
@@ -44,19 +74,21 @@ class SshLauncher : public Launcher {
   void start(Job& job, bool resume) override {
     run::RunDir(job.run_dir).create();
     if (!resume) {
-      std::string work = ssh_.host().work_dir;
+      std::string work = ssh_.host().remote_dir;
       if (work == "~" || work.rfind("~/", 0) == 0) {
         std::string home = ssh_.check("printf '%s' \"$HOME\"", "reading $HOME");
         work = home + work.substr(1);
       }
       std::string project_name = fs::path(job.run_dir).parent_path().filename().string();
       job.remote_dir = work + "/" + project_name + "/" + fs::path(job.run_dir).filename().string();
-      std::vector<std::string> bundle = {job.project};
-      bundle.insert(bundle.end(), job.bundle.begin(), job.bundle.end());
-      ssh_.push(bundle, job.remote_dir + "/bundle");
+      // The project and every base of its `extends:` chain, at the same relative places (a
+      // base named ../base.yaml must be found beside the bundled project there too).
+      const ProjectBundle chain = project_bundle(job.project);
+      ssh_.push_tree(chain.root, chain.files, job.remote_dir + "/bundle");
+      if (!job.bundle.empty()) ssh_.push(job.bundle, job.remote_dir + "/bundle");
     }
     reset_for_start(job);
-    std::string project = job.remote_dir + "/bundle/" + fs::path(job.project).filename().string();
+    std::string project = job.remote_dir + "/bundle/" + project_bundle(job.project).files.front();
     std::string run = remote_run(job);
     auto worker = worker_argv(job.worker_cmd, project, run, resume);
     std::string q_run = shell_quote(run);

@@ -65,6 +65,65 @@ void load_from(Llama& model, const Source& src) {
 
 }  // namespace
 
+std::vector<std::pair<std::string, std::vector<int64_t>>> expected_hf_shapes(const LlamaConfig& c) {
+  const int64_t h = c.hidden_size, v = c.vocab_size, f = c.intermediate_size;
+  std::vector<std::pair<std::string, std::vector<int64_t>>> out = {
+      {"model.embed_tokens.weight", {v, h}}};
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    out.push_back({p + "self_attn.q_proj.weight", {c.q_dim(), h}});
+    out.push_back({p + "self_attn.k_proj.weight", {c.kv_dim(), h}});
+    out.push_back({p + "self_attn.v_proj.weight", {c.kv_dim(), h}});
+    out.push_back({p + "self_attn.o_proj.weight", {h, c.q_dim()}});
+    out.push_back({p + "mlp.gate_proj.weight", {f, h}});
+    out.push_back({p + "mlp.up_proj.weight", {f, h}});
+    out.push_back({p + "mlp.down_proj.weight", {h, f}});
+    out.push_back({p + "input_layernorm.weight", {h}});
+    out.push_back({p + "post_attention_layernorm.weight", {h}});
+  }
+  out.push_back({"model.norm.weight", {h}});
+  if (!c.tie_word_embeddings) out.push_back({"lm_head.weight", {v, h}});
+  return out;
+}
+
+void check_config_against_tensors(const LlamaConfig& c, const SafetensorsReader& reader,
+                                  const std::string& config_path) {
+  // The layer count first, from the tensor names alone: it is what a config can inflate without
+  // bound (num_hidden_layers: 1000000 on a 2-layer folder), so nothing is sized from it before.
+  std::set<int64_t> layers;
+  for (const auto& name : reader.names()) {
+    static const std::string prefix = "model.layers.";
+    if (name.rfind(prefix, 0) != 0) continue;
+    const size_t dot = name.find('.', prefix.size());
+    const std::string idx = name.substr(prefix.size(), dot - prefix.size());
+    if (idx.empty() || idx.size() > 9 || idx.find_first_not_of("0123456789") != std::string::npos)
+      throw Error(config_path + ": tensor '" + name + "' has no layer number");
+    layers.insert(std::stoll(idx));
+  }
+  const std::string label = reader.files().size() == 1 ? reader.files()[0] : "the safetensors";
+  const int64_t found = static_cast<int64_t>(layers.size());
+  if (found != c.num_hidden_layers || (found > 0 && *layers.rbegin() != found - 1))
+    throw Error(config_path + ": num_hidden_layers is " + std::to_string(c.num_hidden_layers) +
+                " but " + label + " holds " + std::to_string(found) + " layer(s)" +
+                (found > 0 ? " (model.layers." + std::to_string(*layers.begin()) + " .. " +
+                                 std::to_string(*layers.rbegin()) + ")"
+                           : std::string()));
+  for (const auto& [name, shape] : expected_hf_shapes(c)) {
+    if (!reader.contains(name))
+      throw Error(label + ": missing tensor '" + name + "' (" + config_path + " implies shape " +
+                  shape_str(shape) + ")");
+    const auto& actual = reader.entry(name).shape;
+    if (actual != shape)
+      throw Error(config_path + ": tensor '" + name + "' has shape " + shape_str(actual) + " in " +
+                  label + " but config.json (vocab_size " + std::to_string(c.vocab_size) +
+                  ", hidden_size " + std::to_string(c.hidden_size) + ", intermediate_size " +
+                  std::to_string(c.intermediate_size) + ", heads " +
+                  std::to_string(c.num_attention_heads) + "/" +
+                  std::to_string(c.num_key_value_heads) + ", head_dim " +
+                  std::to_string(c.head_dim) + ") implies " + shape_str(shape));
+  }
+}
+
 std::string torch_dtype_name(torch::Dtype dtype) {
   if (dtype == torch::kFloat32) return "float32";
   if (dtype == torch::kBFloat16) return "bfloat16";
@@ -96,6 +155,7 @@ Llama load_hf(const std::string& dir, torch::Device device, torch::Dtype dtype) 
   if (!fs::is_directory(d)) throw Error(dir + ": not a directory");
   const LlamaConfig config = LlamaConfig::from_file((d / "config.json").string());
   const auto reader = SafetensorsReader::open(dir);
+  check_config_against_tensors(config, reader, (d / "config.json").string());
   Llama model(config, /*initialize=*/false, torch::TensorOptions().device(device).dtype(dtype));
   Source src;
   src.label = reader.files().size() == 1 ? reader.files()[0] : dir;

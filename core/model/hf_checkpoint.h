@@ -8,13 +8,25 @@
 #include <string>
 
 #include "core/model/llama.h"
+#include "core/model/safetensors.h"
 
 namespace qatwb::model {
 
 // Loads config.json and the weights onto `device` in `dtype` (F32/BF16/F16 files are converted).
 // Missing, unexpected or wrong-shaped tensors throw qatwb::Error naming the tensor (and both
 // shapes). Tied models may lack lm_head.weight; HF's rotary_emb.inv_freq buffers are ignored.
+// config.json is checked against the safetensors headers (check_config_against_tensors) before
+// anything is allocated.
 Llama load_hf(const std::string& dir, torch::Device device, torch::Dtype dtype = torch::kFloat32);
+
+// Every parameter tensor a config implies, in HF names, with its shape.
+std::vector<std::pair<std::string, std::vector<int64_t>>> expected_hf_shapes(
+    const LlamaConfig& config);
+// Throws qatwb::Error naming config.json, the field and the tensor when the config does not
+// describe the tensors in `reader` (layer count from the names first, then every shape), so a
+// bad config (num_hidden_layers: 1000000 on a 2-layer folder) is refused from the headers alone.
+void check_config_against_tensors(const LlamaConfig& config, const SafetensorsReader& reader,
+                                  const std::string& config_path);
 
 // Writes <dir>/config.json and <dir>/model.safetensors (tensors in `dtype`, metadata with
 // "format": "pt" added), each atomically; creates `dir` when needed.

@@ -14,21 +14,14 @@
 #include <utility>
 #include <vector>
 
-namespace qatwb::model {
+#include "core/model/safetensors_header.h"
 
-struct SafetensorsEntry {
-  std::string name;
-  std::string dtype;  // "F32", "F16", "BF16", "F64", "I64", "I32", "I16", "I8", "U8", "BOOL"
-  std::vector<int64_t> shape;
-  uint64_t begin = 0;  // byte offsets inside the data section
-  uint64_t end = 0;
-};
+namespace qatwb::model {
 
 // "F32" -> torch::kFloat32, ...; throws qatwb::Error (prefixed by `context`) for other names.
 torch::ScalarType safetensors_scalar_type(const std::string& dtype, const std::string& context);
 // torch::kBFloat16 -> "BF16", ...; throws qatwb::Error for types safetensors cannot hold here.
 std::string safetensors_dtype_name(torch::ScalarType type, const std::string& context);
-int64_t safetensors_dtype_size(const std::string& dtype);  // 0 when unknown
 
 // One memory-mapped .safetensors file. The mapping lives as long as this object or any tensor
 // returned by tensor() (they share ownership).

@@ -20,8 +20,6 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-constexpr uint64_t kMaxHeaderBytes = 100ull << 20;  // the format's own limit
-
 struct DtypeInfo {
   const char* name;
   torch::ScalarType type;
@@ -41,8 +39,6 @@ const DtypeInfo* dtype_info(const std::string& name) {
   return nullptr;
 }
 
-std::string tensor_label(const std::string& name) { return "tensor '" + name + "'"; }
-
 }  // namespace
 
 torch::ScalarType safetensors_scalar_type(const std::string& dtype, const std::string& context) {
@@ -56,11 +52,6 @@ std::string safetensors_dtype_name(torch::ScalarType type, const std::string& co
     if (d.type == type) return d.name;
   throw Error(context + ": dtype " + std::string(c10::toString(type)) +
               " cannot be stored in safetensors here");
-}
-
-int64_t safetensors_dtype_size(const std::string& dtype) {
-  const auto* d = dtype_info(dtype);
-  return d ? d->size : 0;
 }
 
 struct SafetensorsFile::Mapping {
@@ -100,102 +91,9 @@ std::shared_ptr<const SafetensorsFile> SafetensorsFile::open(const std::string& 
   f->mapping_ = mapping;
   const auto* bytes = static_cast<const uint8_t*>(mapping->addr);
 
-  uint64_t header_len = 0;
-  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | bytes[i];
-  if (header_len > file_size - 8)
-    throw fail("truncated or corrupt: header length " + std::to_string(header_len) +
-               " exceeds the " + std::to_string(file_size - 8) + " bytes after it");
-  if (header_len > kMaxHeaderBytes)
-    throw fail("header length " + std::to_string(header_len) + " exceeds the 100 MB limit");
-  if (header_len < 2) throw fail("header too short to be a JSON object");
-  const char* hdr = reinterpret_cast<const char*>(bytes + 8);
-  json header;
-  try {
-    header = json::parse(hdr, hdr + header_len);
-  } catch (const json::parse_error& e) {
-    throw fail(std::string("corrupt header JSON: ") + e.what());
-  }
-  if (!header.is_object()) throw fail("header is not a JSON object");
-
-  const uint64_t data_size = file_size - 8 - header_len;
-  f->data_ = bytes + 8 + header_len;
-  for (auto it = header.begin(); it != header.end(); ++it) {
-    const std::string& name = it.key();
-    const json& v = it.value();
-    if (name == "__metadata__") {
-      if (!v.is_object()) throw fail("'__metadata__' is not an object");
-      for (auto m = v.begin(); m != v.end(); ++m) {
-        if (!m.value().is_string())
-          throw fail("'__metadata__' value of '" + m.key() + "' is not a string");
-        f->metadata_[m.key()] = m.value().get<std::string>();
-      }
-      continue;
-    }
-    const std::string ctx = tensor_label(name);
-    if (!v.is_object()) throw fail(ctx + ": header entry is not an object");
-    auto field = [&](const char* key) -> const json& {
-      auto p = v.find(key);
-      if (p == v.end()) throw fail(ctx + ": missing '" + key + "'");
-      return *p;
-    };
-    SafetensorsEntry e;
-    e.name = name;
-    const json& dtype = field("dtype");
-    if (!dtype.is_string()) throw fail(ctx + ": 'dtype' is not a string");
-    e.dtype = dtype.get<std::string>();
-    const auto* info = dtype_info(e.dtype);
-    if (!info)
-      throw fail(ctx + ": unsupported dtype '" + e.dtype +
-                 "' (supported: F64 F32 F16 BF16 I64 I32 I16 I8 U8 BOOL)");
-    const json& shape = field("shape");
-    if (!shape.is_array()) throw fail(ctx + ": 'shape' is not an array");
-    uint64_t numel = 1;
-    for (const auto& d : shape) {
-      if (!d.is_number_unsigned())
-        throw fail(ctx + ": 'shape' holds a value that is not a non-negative integer");
-      const uint64_t n = d.get<uint64_t>();
-      if (n > (1ull << 48) || (n != 0 && numel > (1ull << 62) / n))
-        throw fail(ctx + ": 'shape' is too large");
-      numel *= n;
-      e.shape.push_back(static_cast<int64_t>(n));
-    }
-    const json& offsets = field("data_offsets");
-    if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
-        !offsets[1].is_number_unsigned())
-      throw fail(ctx + ": 'data_offsets' must be two non-negative integers");
-    e.begin = offsets[0].get<uint64_t>();
-    e.end = offsets[1].get<uint64_t>();
-    if (e.end < e.begin)
-      throw fail(ctx + ": data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
-                 "] end before they begin");
-    if (e.end > data_size)
-      throw fail(ctx + ": data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
-                 "] exceed the data section of " + std::to_string(data_size) +
-                 " bytes (file truncated?)");
-    const uint64_t expected = numel * static_cast<uint64_t>(info->size);
-    if (e.end - e.begin != expected)
-      throw fail(ctx + ": shape and dtype " + e.dtype + " need " + std::to_string(expected) +
-                 " bytes but data_offsets span " + std::to_string(e.end - e.begin));
-    f->entries_.push_back(std::move(e));
-  }
-  std::sort(f->entries_.begin(), f->entries_.end(), [](const auto& a, const auto& b) {
-    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
-  });
-  // The spec: the data section is covered exactly, without holes or overlaps.
-  uint64_t cursor = 0;
-  std::string prev;
-  for (const auto& e : f->entries_) {
-    if (e.begin < cursor)
-      throw fail(tensor_label(e.name) + ": data_offsets overlap " + tensor_label(prev));
-    if (e.begin > cursor)
-      throw fail(tensor_label(e.name) + ": data_offsets leave a gap of " +
-                 std::to_string(e.begin - cursor) + " bytes before it");
-    cursor = e.end;
-    prev = e.name;
-  }
-  if (cursor != data_size)
-    throw fail("data section holds " + std::to_string(data_size) + " bytes but the tensors cover " +
-               std::to_string(cursor) + " (trailing bytes or corrupt header)");
+  const uint64_t data_start =
+      parse_safetensors_header(bytes, file_size, path, f->entries_, f->metadata_);
+  f->data_ = bytes + data_start;
   for (size_t i = 0; i < f->entries_.size(); ++i) f->index_[f->entries_[i].name] = i;
   return f;
 }

@@ -105,9 +105,29 @@ Origin origin_of(const YAML::Mark& m, const std::string& file, const std::string
   return o;
 }
 
-ConfigNode convert(const YAML::Node& y, const std::string& file, const std::string& base_dir) {
+// Limits on the tree a document expands to. yaml-cpp shares the node an alias points to, so a
+// few lines of anchors and aliases ("a1: [*a0, *a0, ...]", nine levels deep) stand for a billion
+// nodes; copying them into a ConfigNode tree would exhaust memory. A project is a few hundred
+// nodes, so the caps leave room for any real file.
+constexpr size_t kMaxNodes = 100000;
+constexpr int kMaxDepth = 64;
+
+struct ConvertState {
+  const std::string& file;
+  const std::string& base_dir;
+  size_t nodes = 0;
+  std::vector<std::string> duplicates;  // every duplicate key, reported together at the end
+};
+
+ConfigNode convert(const YAML::Node& y, ConvertState& st, int depth) {
   ConfigNode n;
-  n.origin = origin_of(y.Mark(), file, base_dir);
+  n.origin = origin_of(y.Mark(), st.file, st.base_dir);
+  if (++st.nodes > kMaxNodes)
+    throw Error(n.origin.where() + ": the YAML document expands to more than " +
+                std::to_string(kMaxNodes) + " values (aliases of aliases?); refusing to expand it");
+  if (depth > kMaxDepth)
+    throw Error(n.origin.where() + ": the YAML document nests deeper than " +
+                std::to_string(kMaxDepth) + " levels; refusing to expand it");
   switch (y.Type()) {
     case YAML::NodeType::Undefined:
     case YAML::NodeType::Null:
@@ -121,16 +141,19 @@ ConfigNode convert(const YAML::Node& y, const std::string& file, const std::stri
       break;
     case YAML::NodeType::Sequence:
       n.kind = ConfigNode::Kind::Sequence;
-      for (const auto& item : y) n.items.push_back(convert(item, file, base_dir));
+      for (const auto& item : y) n.items.push_back(convert(item, st, depth + 1));
       break;
     case YAML::NodeType::Map: {
       n.kind = ConfigNode::Kind::Map;
       for (auto it = y.begin(); it != y.end(); ++it) {
-        Origin ko = origin_of(it->first.Mark(), file, base_dir);
+        Origin ko = origin_of(it->first.Mark(), st.file, st.base_dir);
         if (!it->first.IsScalar()) throw Error(ko.where() + ": a map key must be a plain name");
         std::string key = it->first.Scalar();
-        if (n.find_entry(key)) throw Error(ko.where() + ": duplicate key '" + key + "'");
-        n.entries.push_back({key, ko, convert(it->second, file, base_dir)});
+        if (n.find_entry(key)) {
+          st.duplicates.push_back(ko.where() + ": duplicate key '" + key + "'");
+          continue;
+        }
+        n.entries.push_back({key, ko, convert(it->second, st, depth + 1)});
       }
       break;
     }
@@ -286,12 +309,21 @@ ConfigNode parse_yaml(const std::string& text, const std::string& file,
     std::string where = e.mark.is_null() ? file : o.where();
     throw Error(where + ": YAML syntax error: " + e.msg);
   }
-  return convert(doc, file, base_dir);
+  ConvertState st{file, base_dir};
+  ConfigNode root = convert(doc, st, 0);
+  if (!st.duplicates.empty()) {
+    std::string all;
+    for (const auto& d : st.duplicates) all += (all.empty() ? "" : "\n") + d;
+    throw Error(all);
+  }
+  return root;
 }
 
-ConfigNode load_yaml_tree(const std::string& path) {
-  std::vector<std::string> chain;
-  return load_chain(path, chain);
+ConfigNode load_yaml_tree(const std::string& path, std::vector<std::string>* chain) {
+  std::vector<std::string> files;
+  ConfigNode root = load_chain(path, files);
+  if (chain) *chain = files;
+  return root;
 }
 
 void merge_into(ConfigNode& base, const ConfigNode& over) {
@@ -327,7 +359,9 @@ void apply_override(ConfigNode& root, const std::string& assignment, const std::
   try {
     value = parse_yaml(assignment.substr(eq + 1), o.file, base_dir);
   } catch (const Error& e) {
-    throw Error(o.file + ": the value is not valid YAML");
+    std::string why = e.what();
+    if (why.rfind(o.file + ": ", 0) == 0) why = why.substr(o.file.size() + 2);
+    throw Error(o.file + ": the value is not valid YAML: " + why);
   }
   set_origin_recursive(value, o);
   ConfigNode* cur = &root;

@@ -60,7 +60,8 @@ ConfigNode parse_yaml(const std::string& text, const std::string& file,
                       const std::string& base_dir);
 // Reads a YAML file and merges the chain of `extends:` bases (each relative to the file naming
 // it; cycles are an error). The result has no `extends` key.
-ConfigNode load_yaml_tree(const std::string& path);
+// `chain`, when given, receives the absolute path of every file read (the file first).
+ConfigNode load_yaml_tree(const std::string& path, std::vector<std::string>* chain = nullptr);
 // Merges `over` into `base`: maps key by key (recursively), anything else replaced.
 void merge_into(ConfigNode& base, const ConfigNode& over);
 // Applies one sweep override "dotted.key=value" (value is YAML: 3, cosine, [a, b], {x: 1});

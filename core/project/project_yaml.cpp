@@ -40,7 +40,8 @@ bool is_power_of_two(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
 // Reads and validates one section at a time; `r` collects every mistake.
 class ProjectTyper {
  public:
-  ProjectTyper(const ConfigNode& root, const std::string& file) : root_(root) {
+  ProjectTyper(const ConfigNode& root, const std::string& file, bool check_paths)
+      : root_(root), check_paths_(check_paths) {
     config_.file = file;
   }
 
@@ -57,6 +58,7 @@ class ProjectTyper {
     read_eval();
     read_easgd();
     read_runner();
+    if (check_paths_) check_paths();
     if (!r_.diagnostics().empty()) throw ProjectErrors(r_.diagnostics());
     return config_;
   }
@@ -93,6 +95,8 @@ class ProjectTyper {
     }
     resolve_path(path, m.path);
     resolve_path(tok, m.tokenizer);
+    paths_.push_back({path, "model.path", m.path, PathKind::ModelFolder});
+    paths_.push_back({tok, "model.tokenizer", m.tokenizer, PathKind::File});
     if (m.tokenizer.empty() && !m.path.empty() && m.path.rfind("run:", 0) != 0)
       m.tokenizer = (fs::path(m.path) / "tokenizer.json").string();
   }
@@ -138,6 +142,7 @@ class ProjectTyper {
     auto* path = r_.read_string(&item, "path", field, s.path);
     if (s.path.empty()) fail(path ? path : &item, field + ".path", "is required");
     resolve_path(path, s.path);
+    paths_.push_back({path, field + ".path", s.path, PathKind::Any});
     r_.read_string(&item, "text_field", field, s.text_field);
     if (auto* n = r_.read_number(&item, "weight", field, s.weight); n && !(s.weight > 0))
       fail(n, field + ".weight", "must be > 0, got " + n->scalar);
@@ -382,15 +387,17 @@ class ProjectTyper {
     if (auto* n = r_.read_int(sec, "max_windows", P, e.max_windows); n && e.max_windows < 0)
       fail(n, "eval.max_windows", "must be >= 0 (0: all)");
     r_.read_bool(sec, "post_quant_ppl", P, e.post_quant_ppl);
-    resolve_path(r_.read_string(sec, "text", P, e.text), e.text);
+    auto* text = r_.read_string(sec, "text", P, e.text);
+    resolve_path(text, e.text);
+    paths_.push_back({text, "eval.text", e.text, PathKind::File});
   }
 
   void read_easgd() {
     auto& e = config_.easgd;
     const std::string P = "easgd";
-    const ConfigNode* sec = r_.section(&root_, "easgd", "",
-                                       {"enabled", "mode", "alpha", "beta", "tau", "stickiness",
-                                        "worker_betas", "rounding"});
+    const ConfigNode* sec = r_.section(
+        &root_, "easgd", "",
+        {"enabled", "mode", "alpha", "beta", "tau", "stickiness", "worker_betas", "rounding"});
     if (!sec) return;
     e.enabled = true;  // a present section means on, unless `enabled: false`
     r_.read_bool(sec, "enabled", P, e.enabled);
@@ -404,7 +411,8 @@ class ProjectTyper {
     if (auto* n = r_.read_int(sec, "tau", P, e.tau); n && e.tau < 1)
       fail(n, "easgd.tau", "must be >= 1 (steps between elastic updates), got " + n->scalar);
     if (auto* n = r_.read_int(sec, "stickiness", P, e.stickiness); n && e.stickiness < 1)
-      fail(n, "easgd.stickiness", "must be >= 1 (steps a worker trains per turn), got " + n->scalar);
+      fail(n, "easgd.stickiness",
+           "must be >= 1 (steps a worker trains per turn), got " + n->scalar);
     if (const ConfigNode* n = sec->find("worker_betas")) {
       if (n->kind != ConfigNode::Kind::Sequence || n->items.empty()) {
         fail(n, "easgd.worker_betas", "expected a non-empty list of numbers, got " + n->describe());
@@ -414,14 +422,16 @@ class ProjectTyper {
           const std::string field = "easgd.worker_betas[" + std::to_string(i) + "]";
           double b = 0;
           if (!r_.to_number(n->items[i], field, b)) continue;
-          if (!(b >= 0 && b <= 2)) fail(&n->items[i], field, "must be in [0, 2], got " + n->items[i].scalar);
+          if (!(b >= 0 && b <= 2))
+            fail(&n->items[i], field, "must be in [0, 2], got " + n->items[i].scalar);
           e.worker_betas.push_back(b);
         }
       }
     }
     std::vector<std::string> rounding;
     if (auto* n = r_.read_string_list(sec, "rounding", P, rounding)) {
-      if (rounding.empty()) fail(n, "easgd.rounding", "expected a non-empty list of nearest / up / down");
+      if (rounding.empty())
+        fail(n, "easgd.rounding", "expected a non-empty list of nearest / up / down");
       std::vector<quant::Rounding> parsed;
       for (size_t i = 0; i < rounding.size(); ++i) {
         quant::Rounding r;
@@ -440,8 +450,8 @@ class ProjectTyper {
       const bool remainder_free = q.surrogate == quant::Surrogate::Ste ||
                                   q.surrogate == quant::Surrogate::Lsq ||
                                   q.surrogate == quant::Surrogate::Pact;
-      if (directed && (!q.enabled || q.format != quant::Format::Int || q.ternary() || q.bits < 1.5 ||
-                       !remainder_free))
+      if (directed && (!q.enabled || q.format != quant::Format::Int || q.ternary() ||
+                       q.bits < 1.5 || !remainder_free))
         fail(n, "easgd.rounding",
              "up / down rounding needs an INT weight grid of 2+ bits and a surrogate whose "
              "gradient does not depend on the rounding remainder (ste, lsq or pact), got " +
@@ -470,9 +480,49 @@ class ProjectTyper {
       fail(kind_node, "runner.host", "the ssh runner needs host (user@host[:port])");
   }
 
+  // Every path the run will open must exist (project check, and before a local run starts):
+  // a missing model folder otherwise surfaces only after the run directory was made.
+  void check_paths() {
+    const auto& m = config_.model;
+    for (const auto& p : paths_) {
+      if (!p.node || p.path.empty() || p.path.rfind("run:", 0) == 0) continue;
+      std::error_code ec;
+      const auto st = fs::status(p.path, ec);
+      if (!fs::exists(st)) {
+        fail(p.node, p.field,
+             "no such " +
+                 std::string(p.kind == PathKind::ModelFolder ? "folder"
+                             : p.kind == PathKind::File      ? "file"
+                                                             : "file or folder") +
+                 " '" + p.path + "'");
+      } else if (p.kind == PathKind::ModelFolder) {
+        if (!fs::is_directory(st))
+          fail(p.node, p.field, "'" + p.path + "' is not a folder (an HF model folder)");
+        else if (!fs::exists(fs::path(p.path) / "config.json", ec))
+          fail(p.node, p.field, "'" + p.path + "' has no config.json (not an HF model folder)");
+        else if (m.tokenizer == (fs::path(m.path) / "tokenizer.json").string() &&
+                 !fs::exists(m.tokenizer, ec))
+          fail(p.node, p.field,
+               "'" + p.path + "' has no tokenizer.json (set model.tokenizer to one)");
+      } else if (p.kind == PathKind::File && fs::is_directory(st)) {
+        fail(p.node, p.field, "'" + p.path + "' is a folder, expected a file");
+      }
+    }
+  }
+
+  enum class PathKind { File, ModelFolder, Any };
+  struct PathField {
+    const ConfigNode* node;
+    std::string field;
+    std::string path;
+    PathKind kind;
+  };
+
   const ConfigNode& root_;
+  bool check_paths_;
   ProjectConfig config_;
   FieldReader r_;
+  std::vector<PathField> paths_;
 };
 
 }  // namespace
@@ -480,17 +530,23 @@ class ProjectTyper {
 ProjectErrors::ProjectErrors(std::vector<Diagnostic> diagnostics)
     : Error(join_diagnostics(diagnostics)), diagnostics_(std::move(diagnostics)) {}
 
-ProjectConfig type_project(const ConfigNode& root, const std::string& file) {
-  return ProjectTyper(root, file).run();
+ProjectConfig type_project(const ConfigNode& root, const std::string& file, bool check_paths) {
+  return ProjectTyper(root, file, check_paths).run();
 }
 
-ProjectConfig load_project(const std::string& yaml_path,
-                           const std::vector<std::string>& overrides) {
+ProjectConfig load_project(const std::string& yaml_path, const std::vector<std::string>& overrides,
+                           bool check_paths) {
   ConfigNode root = load_yaml_tree(yaml_path);
   std::string file = root.origin.file;
   std::string base_dir = fs::path(file).parent_path().string();
   for (const auto& o : overrides) apply_override(root, o, base_dir);
-  return type_project(root, file);
+  return type_project(root, file, check_paths);
+}
+
+std::vector<std::string> extends_chain(const std::string& yaml_path) {
+  std::vector<std::string> chain;
+  load_yaml_tree(yaml_path, &chain);
+  return chain;
 }
 
 }  // namespace qatwb::project

@@ -35,10 +35,18 @@ class ProjectErrors : public Error {
 
 // Reads, merges, overrides, types and validates. Throws ProjectErrors (validation) or Error
 // (missing file, YAML syntax "file:line:col: YAML syntax error: ...", malformed override).
+// With `check_paths` every path the run opens must exist on this machine as well (model.path an
+// HF folder with config.json, model.tokenizer, data.sources[].path, eval.text), reported with
+// the same file:line:col: field: message (`project check`, `qatwb run` and local jobs do this;
+// an ssh job's paths live on the remote host).
 ProjectConfig load_project(const std::string& yaml_path,
-                           const std::vector<std::string>& overrides = {});
+                           const std::vector<std::string>& overrides = {},
+                           bool check_paths = false);
 // Types and validates an already loaded tree; `file` becomes ProjectConfig::file.
-ProjectConfig type_project(const ConfigNode& root, const std::string& file);
+ProjectConfig type_project(const ConfigNode& root, const std::string& file,
+                           bool check_paths = false);
+// The project file and every base its `extends:` chain names (absolute, the file first).
+std::vector<std::string> extends_chain(const std::string& yaml_path);
 
 // The config as a tree (every field, typed hints), as YAML, and as JSON (for the start event).
 ConfigNode to_node(const ProjectConfig& config);

@@ -77,11 +77,18 @@ class Store {
   Store& operator=(const Store&) = delete;
 
   const std::string& path() const { return path_; }
+  // SQLite's quick_check plus a write transaction that is rolled back: throws qatwb::Error
+  // naming the file and the first problem when the database is damaged or read-only. `qatwb run`
+  // calls it before training, so a run never trains to the end and then fails on its store.
+  void verify_usable() const;
 
   // Reads the new complete lines of <run_dir>/events.jsonl into the database and returns how
   // many lines were consumed (garbage included, blank lines not). `batch_bytes` bounds one
-  // transaction. Registers the run even when it has no events yet.
-  int64_t ingest_run_dir(const std::string& run_dir, size_t batch_bytes = size_t{8} << 20);
+  // transaction. Registers the run even when it has no events yet. A line that is not a valid
+  // event is kept as a `bad_event_line` warning event; `warnings`, when given, also receives
+  // "<events.jsonl>:<line>: bad event line: <why>" for each one read now.
+  int64_t ingest_run_dir(const std::string& run_dir, size_t batch_bytes = size_t{8} << 20,
+                         std::vector<std::string>* warnings = nullptr);
 
   // Run lookup: by id, run directory (any spelling of the path), name or "project/name". Throws
   // qatwb::Error when nothing matches or a name is ambiguous.

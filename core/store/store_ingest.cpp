@@ -1,6 +1,4 @@
 // events.jsonl -> SQLite, incrementally and idempotently (see store.h).
-#include <sys/stat.h>
-
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -46,8 +44,10 @@ void flatten(const nlohmann::json& j, const std::string& prefix,
 // All statements of one ingest, prepared once.
 class Ingester {
  public:
-  Ingester(sqlite3* db, const std::string& path, int64_t run, std::string events_file)
+  Ingester(sqlite3* db, const std::string& path, int64_t run, std::string events_file,
+           std::vector<std::string>* warnings)
       : db_(db),
+        warnings_(warnings),
         path_(path),
         run_(run),
         events_file_(std::move(events_file)),
@@ -113,6 +113,7 @@ class Ingester {
     w.type = run::EventType::Warning;
     w.message = events_file_ + ":" + std::to_string(line_no) + ": bad event line: " + why;
     w.code = "bad_event_line";
+    if (warnings_) warnings_->push_back(w.message);
     store_event(l.offset, "warning", std::nullopt, 0, run::to_json_line(w));
   }
 
@@ -154,6 +155,7 @@ class Ingester {
   }
 
   sqlite3* db_;
+  std::vector<std::string>* warnings_;
   const std::string& path_;
   int64_t run_;
   std::string events_file_;
@@ -214,16 +216,53 @@ void forget_run_rows(sqlite3* db, const std::string& db_path, int64_t run) {
   }
 }
 
+// Whether the log still holds, just before `offset`, the line ingested last. A resume cuts the
+// replayed tail off events.jsonl (core/run/run_history.h) and appends the new attempt's events
+// there, so bytes the store has already read can change; reading on from the old offset would
+// then start mid-line and keep the cut events. Cheap: one row and one read per ingest.
+bool log_continues_at(sqlite3* db, const std::string& db_path, int64_t run,
+                      const std::string& events, int64_t offset) {
+  if (offset <= 0) return true;
+  Stmt s(db, db_path,
+         "SELECT byte_offset, type, json FROM events WHERE run = ?1 AND byte_offset < ?2 "
+         "ORDER BY byte_offset DESC LIMIT 1");
+  s.bind_int(1, run).bind_int(2, offset);
+  if (!s.step()) return true;  // only blank lines so far
+  const int64_t last = s.col_int(0);
+  const std::string type = s.col_text(1), json = s.col_text(2);
+  std::ifstream in(events, std::ios::binary);
+  if (!in) return false;
+  in.seekg(last);
+  std::string slice(static_cast<size_t>(offset - last), '\0');
+  if (!in.read(&slice[0], static_cast<std::streamsize>(slice.size()))) return false;
+  if (slice.back() != '\n') return false;
+  const size_t nl = slice.find('\n');  // later lines: blank, or duplicates the store ignored
+  // A line that did not parse is stored as a warning about it: only its extent can be checked.
+  const bool synthetic = type == "warning" && json.find("\"bad_event_line\"") != std::string::npos;
+  return synthetic || slice.compare(0, nl, json) == 0;
+}
+
 }  // namespace
 
-int64_t Store::ingest_run_dir(const std::string& run_dir, size_t batch_bytes) {
+int64_t Store::ingest_run_dir(const std::string& run_dir, size_t batch_bytes,
+                              std::vector<std::string>* warnings) {
   std::error_code ec;
   if (!fs::is_directory(run_dir, ec)) throw Error(run_dir + ": not a run directory");
   int64_t run = ensure_run(run_dir);
   run::RunDir dir(canonical_dir(run_dir));
   const std::string events = dir.events_path();
   int64_t total = 0;
-  if (log_holds_another_run(db_, path_, run, events)) {
+  int64_t ingested = 0;
+  {
+    Stmt s(db_, path_, "SELECT byte_offset FROM ingest_state WHERE run = ?1");
+    s.bind_int(1, run);
+    if (s.step()) ingested = s.col_int(0);
+  }
+  // Another run in the same folder, or a log that shrank or changed before the offset read so
+  // far (a resume cut its replayed tail): forget this run's rows and read it again from the
+  // start (idempotent).
+  if (log_holds_another_run(db_, path_, run, events) ||
+      !log_continues_at(db_, path_, run, events, ingested)) {
     Transaction tx(db_, path_);
     forget_run_rows(db_, path_, run);
     tx.commit();
@@ -235,14 +274,11 @@ int64_t Store::ingest_run_dir(const std::string& run_dir, size_t batch_bytes) {
       s.bind_int(1, run);
       if (s.step()) offset = s.col_int(0), lines = s.col_int(1);
     }
-    // A log that shrank was replaced: read it again from the start (idempotent).
-    struct stat st {};
-    if (::stat(events.c_str(), &st) == 0 && st.st_size < offset) offset = 0, lines = 0;
     std::vector<run::LogLine> batch;
     int64_t next = run::read_complete_lines(events, offset, batch, batch_bytes);
     if (next == offset) break;
     Transaction tx(db_, path_);
-    Ingester ingest(db_, path_, run, events);
+    Ingester ingest(db_, path_, run, events, warnings);
     for (const auto& l : batch) {
       ++lines;
       if (l.text.find_first_not_of(" \t\r") == std::string::npos) continue;  // blank line

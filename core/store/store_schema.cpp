@@ -145,6 +145,19 @@ Store& Store::operator=(Store&& other) noexcept {
   return *this;
 }
 
+void Store::verify_usable() const {
+  try {
+    Stmt s(db_, path_, "PRAGMA quick_check(1)");
+    const std::string result = s.step() ? s.col_text(0) : std::string("no answer");
+    if (result != "ok") throw Error(path_ + ": the run database is damaged: " + result);
+    exec_sql(db_, path_, "BEGIN IMMEDIATE");
+    exec_sql(db_, path_, "ROLLBACK");
+  } catch (const Error& e) {
+    throw Error(std::string(e.what()) +
+                " (repair or move the database, or pass --db with another file or --no-db)");
+  }
+}
+
 std::string Store::journal_mode() const {
   Stmt s(db_, path_, "PRAGMA journal_mode");
   return s.step() ? s.col_text(0) : std::string();

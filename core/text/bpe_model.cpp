@@ -96,10 +96,23 @@ BpeModel BpeModel::from_json(const json& model, bool byte_level, const std::stri
     }
     max_id = std::max<int64_t>(max_id, it.value().get<int64_t>());
   }
+  // Ids are dense in every real vocabulary; a stray huge id must not size the table.
+  const int64_t max_allowed = 2 * static_cast<int64_t>(vocab->size()) + 1024;
+  if (max_id > max_allowed)
+    throw Error(field_error(where, "model.vocab",
+                            "id " + std::to_string(max_id) + " is far beyond the " +
+                                std::to_string(vocab->size()) +
+                                " tokens (ids must be 0 .. N-1 with few gaps)"));
   m.tokens_.assign(static_cast<size_t>(max_id + 1), std::string());
+  std::vector<char> taken(static_cast<size_t>(max_id + 1), 0);
   std::string raw;
   for (auto it = vocab->begin(); it != vocab->end(); ++it) {
     int32_t id = it.value().get<int32_t>();
+    if (taken[id])
+      throw Error(field_error(where, "model.vocab",
+                              "tokens \"" + m.tokens_[id] + "\" and \"" + it.key() +
+                                  "\" both have id " + std::to_string(id)));
+    taken[id] = 1;
     m.tokens_[id] = it.key();
     m.file_to_id_.emplace(it.key(), id);
     if (!byte_level) {

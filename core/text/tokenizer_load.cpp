@@ -1,5 +1,6 @@
 // Tokenizer::from_file: tokenizer.json -> Tokenizer::Impl. BOS / EOS come from the
-// post-processor's template, else from tokenizer_config.json next to the file.
+// post-processor's template, else from tokenizer_config.json next to the file, else from the
+// model's config.json there (bos_token_id / eos_token_id).
 #include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -129,15 +130,39 @@ void load_bos_eos(const std::string& path, TokenizerData& impl) {
       (slash == std::string::npos ? std::string() : path.substr(0, slash + 1)) +
       "tokenizer_config.json";
   std::ifstream in(config_path, std::ios::binary);
-  if (!in) return;
-  json config;
-  try {
-    config = json::parse(in);
-  } catch (const json::exception& e) {
-    throw Error(config_path + ": " + e.what());
+  if (in) {
+    json config;
+    try {
+      config = json::parse(in);
+    } catch (const json::exception& e) {
+      throw Error(config_path + ": " + e.what());
+    }
+    if (impl.bos_id < 0) impl.bos_id = config_token_id(config, "bos_token", impl);
+    if (impl.eos_id < 0) impl.eos_id = config_token_id(config, "eos_token", impl);
   }
-  if (impl.bos_id < 0) impl.bos_id = config_token_id(config, "bos_token", impl);
-  if (impl.eos_id < 0) impl.eos_id = config_token_id(config, "eos_token", impl);
+  if (impl.bos_id >= 0 && impl.eos_id >= 0) return;
+  // Last, the model's config.json beside the tokenizer (an HF model folder): bos_token_id and
+  // eos_token_id (an id or a list of ids; the first one ends documents).
+  const std::string model_config =
+      (slash == std::string::npos ? std::string() : path.substr(0, slash + 1)) + "config.json";
+  std::ifstream mc(model_config, std::ios::binary);
+  if (!mc) return;
+  const json cfg = json::parse(mc, nullptr, /*allow_exceptions=*/false);
+  if (!cfg.is_object()) return;  // not a model's config; it is not the tokenizer's to judge
+  auto id_from = [&](const char* key) -> int32_t {
+    auto it = cfg.find(key);
+    if (it == cfg.end()) return -1;
+    const json* v = &*it;
+    if (v->is_array()) {
+      if (v->empty()) return -1;
+      v = &v->front();
+    }
+    if (!v->is_number_integer()) return -1;
+    const int64_t id = v->get<int64_t>();
+    return id >= 0 && id < impl.vocab_size ? static_cast<int32_t>(id) : -1;
+  };
+  if (impl.bos_id < 0) impl.bos_id = id_from("bos_token_id");
+  if (impl.eos_id < 0) impl.eos_id = id_from("eos_token_id");
 }
 
 }  // namespace

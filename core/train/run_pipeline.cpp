@@ -55,10 +55,22 @@ std::string prepare_tokens(const project::ProjectConfig& c, const text::Tokenize
   nlohmann::json identity = {{"data", key["data"]},
                              {"tokenize", key["tokenize"]},
                              {"tokenizer_sha256", tokenizer_sha}};
+  // The content of every source (sha256 of each file; a folder by its files in name order), not
+  // its size: a corpus edited in place to the same length must not reuse stale shards.
   for (const auto& s : c.data.sources) {
     std::error_code ec;
-    identity["source_sizes"].push_back(fs::is_regular_file(s.path, ec) ? fs::file_size(s.path)
-                                                                       : 0);
+    nlohmann::json files = nlohmann::json::array();
+    if (fs::is_directory(s.path, ec)) {
+      std::vector<fs::path> found;
+      for (fs::recursive_directory_iterator it(s.path, ec), end; !ec && it != end; it.increment(ec))
+        if (it->is_regular_file(ec)) found.push_back(it->path());
+      std::sort(found.begin(), found.end());
+      for (const auto& f : found)
+        files.push_back({fs::relative(f, s.path, ec).string(), sha256_file(f.string())});
+    } else if (fs::is_regular_file(s.path, ec)) {
+      files.push_back({"", sha256_file(s.path)});
+    }
+    identity["source_sha256"].push_back(files);
   }
   const std::string digest = sha256_hex(identity.dump()).substr(0, 16);
   const fs::path dir = fs::path(cache_root) / digest;

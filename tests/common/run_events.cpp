@@ -1,5 +1,8 @@
 #include "tests/common/run_events.h"
 
+#include <sqlite3.h>
+
+#include <QFileInfo>
 #include <fstream>
 
 namespace qatwb::test {
@@ -26,6 +29,53 @@ std::map<int64_t, double> run_metric(const QString& run_dir, const std::string& 
     const auto& v = e["values"];
     if (v.contains(key) && v[key].is_number()) out[e["step"].get<int64_t>()] = v[key].get<double>();
   }
+  return out;
+}
+
+std::map<int64_t, int> metric_rows_per_step(const QString& run_dir, const std::string& key,
+                                            int* bad_lines) {
+  std::ifstream in((run_dir + "/events.jsonl").toStdString());
+  std::map<int64_t, int> out;
+  std::string line;
+  int bad = 0;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    const auto e = nlohmann::json::parse(line, nullptr, false);
+    if (e.is_discarded() || !e.is_object()) {
+      ++bad;
+      continue;
+    }
+    if (e.value("type", "") != "metric" || !e.contains("step") || !e.contains("values")) continue;
+    if (e["values"].contains(key)) ++out[e["step"].get<int64_t>()];
+  }
+  if (bad_lines) *bad_lines = bad;
+  return out;
+}
+
+std::map<int64_t, int> store_metric_event_rows(const QString& db, const QString& run_dir,
+                                               const std::string& key) {
+  std::map<int64_t, int> out;
+  sqlite3* h = nullptr;
+  if (sqlite3_open_v2(db.toStdString().c_str(), &h, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(h);
+    return out;
+  }
+  const std::string dir = QFileInfo(run_dir).canonicalFilePath().toStdString();
+  const char* sql =
+      "SELECT e.step, e.json FROM events e JOIN runs r ON r.id = e.run "
+      "WHERE r.run_dir = ?1 AND e.type = 'metric'";
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(h, sql, -1, &st, nullptr) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, dir.c_str(), -1, SQLITE_TRANSIENT);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      const auto j = nlohmann::json::parse(
+          reinterpret_cast<const char*>(sqlite3_column_text(st, 1)), nullptr, false);
+      if (j.is_object() && j.contains("values") && j["values"].contains(key))
+        ++out[sqlite3_column_int64(st, 0)];
+    }
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(h);
   return out;
 }
 

@@ -255,10 +255,54 @@ class TestJobsLocal : public QObject {
     QVERIFY(r.exit_code != 0);
     QVERIFY2(r.err.contains("hosts.yaml"), r.err.constData());
     const QString local = qatwb::test::write_micro_project(dir_.path(), "runner-local", corpus);
-    r = run_qatwb(jobs({"submit", local, "--worker-cmd", worker("--steps 2 --delay-ms 1"), "--json"}));
+    r = run_qatwb(
+        jobs({"submit", local, "--worker-cmd", worker("--steps 2 --delay-ms 1"), "--json"}));
     QCOMPARE(r.exit_code, 0);
     QCOMPARE(QString::fromStdString(json::parse(r.out.toStdString()).value("launcher", "")),
              QString("local"));
+  }
+
+  void relative_runs_root_with_the_real_worker() {
+    // Issue #15: with a relative --runs-root the run dir was relative, the worker (started in
+    // it) nested it a second time and the job's exit file was looked for elsewhere: `lost`.
+    QTemporaryDir cwd;
+    const QString corpus = cwd.filePath("corpus.jsonl");
+    qatwb::test::write_brown_corpus(corpus, {"ca01", "ca02"});
+    const QString p = qatwb::test::write_micro_project(cwd.path(), "rel-root", corpus);
+    const auto r = qatwb::test::run_process(
+        qatwb::test::qatwb_bin(),
+        {"jobs", "--db", "rel/qatwb.sqlite", "--runs-root", "rel", "--json", "submit", p,
+         "--launcher", "local", "--wait", "--timeout", "300"},
+        {}, 400000, cwd.path());
+    QVERIFY2(r.exit_code == 0, (r.out + r.err).constData());
+    const json j = json::parse(r.out.toStdString());
+    QCOMPARE(j.value("state", std::string()), std::string("succeeded"));
+    const QString run_dir = QString::fromStdString(j.value("run_dir", std::string()));
+    QVERIFY2(run_dir.startsWith(QDir(cwd.filePath("rel/rel-root")).absolutePath() + "/"),
+             qPrintable(run_dir));
+    QVERIFY(QFile::exists(run_dir + "/model/config.json"));
+    QVERIFY(!QDir(run_dir + "/rel").exists());  // not resolved a second time inside it
+  }
+
+  void unvalidated_projects_are_not_submitted() {
+    // Issue #15: a project that would fail was launched and the error surfaced only in the log.
+    const QString corpus = dir_.filePath("corpus-v.jsonl");
+    qatwb::test::write_brown_corpus(corpus, {"ca01"});
+    const QString p =
+        qatwb::test::write_micro_project(dir_.path(), "invalid-job", corpus, "  bogus_key: 1\n");
+    auto before = json::parse(run_qatwb(jobs({"list", "--json"})).out.toStdString());
+    auto r = run_qatwb(jobs({"submit", p, "--launcher", "local"}));
+    QVERIFY(r.exit_code != 0);
+    QVERIFY2(r.err.contains(p.toUtf8() + ":"), r.err.constData());
+    QVERIFY2(r.err.contains("not submitted"), r.err.constData());
+    // A path the local worker would not find is refused as well, naming the field.
+    const QString missing = qatwb::test::write_micro_project(dir_.path(), "missing-corpus",
+                                                             dir_.filePath("nope.jsonl"));
+    r = run_qatwb(jobs({"submit", missing, "--launcher", "local"}));
+    QVERIFY(r.exit_code != 0);
+    QVERIFY2(r.err.contains("data.sources[0].path: no such file or folder"), r.err.constData());
+    auto after = json::parse(run_qatwb(jobs({"list", "--json"})).out.toStdString());
+    QCOMPARE(after.size(), before.size());  // no job was registered
   }
 
   void bad_input_is_a_clear_error() {

@@ -30,7 +30,6 @@ using qatwb::test::run_qatwb;
 
 namespace {
 
-
 void write_text(const QString& path, const QByteArray& text) {
   QFile f(path);
   if (!f.open(QIODevice::WriteOnly)) qFatal("cannot write %s", qPrintable(path));
@@ -38,7 +37,6 @@ void write_text(const QString& path, const QByteArray& text) {
 }
 
 const char* kEvil = "a b'$(touch PWNED);c";
-
 
 }  // namespace
 
@@ -67,9 +65,10 @@ class TestJobsSsh : public QObject {
     if (rc) *rc = r.exit_code;
     return parse(r.out);
   }
-  int64_t submit(const QString& host, const QString& options, QByteArray* err = nullptr) {
-    auto r = run_qatwb(jobs({"submit", project_, "--launcher", "ssh:" + host, "--worker-cmd",
-                             fake_ + " " + options, "--json"}),
+  int64_t submit(const QString& host, const QString& options, QByteArray* err = nullptr,
+                 const QString& project = {}) {
+    auto r = run_qatwb(jobs({"submit", project.isEmpty() ? project_ : project, "--launcher",
+                             "ssh:" + host, "--worker-cmd", fake_ + " " + options, "--json"}),
                        {}, 120000);
     if (err) *err = r.err;
     if (r.exit_code != 0) return -1;
@@ -133,7 +132,7 @@ class TestJobsSsh : public QObject {
       return QString(
                  "  %1:\n    host: %2\n    port: %3\n    user: %4\n"
                  "    identity_file: sshd/id_ed25519\n    known_hosts: %5\n"
-                 "    work_dir: \"%6\"\n    connect_timeout: 5\n")
+                 "    remote_dir: \"%6\"\n    connect_timeout: 5\n")
           .arg(name, host)
           .arg(port)
           .arg(qEnvironmentVariable("USER", "root"), known, work)
@@ -182,6 +181,35 @@ class TestJobsSsh : public QObject {
     QVERIFY(QFile::exists(QString::fromStdString(local + "/checkpoints/step-00000004/state.txt")));
     QVERIFY(run_qatwb(jobs({"fetch", QString::number(id), "../../etc"})).exit_code != 0);
     verify_nothing_executed();
+  }
+
+  void bundle_holds_the_extends_chain() {
+    // Issue #15: the bundle held only the project file, so `extends: ../base.yaml` failed on the
+    // host. The chain now travels at its relative places.
+    QDir(dir_.path()).mkpath("chain/sub");
+    write_text(dir_.filePath("chain/base.yaml"),
+               "model: {preset: llama-micro, tokenizer: /remote/tok.json}\n"
+               "data: {sources: [{path: /remote/corpus.jsonl}]}\ntrain: {steps: 8}\n");
+    const QString child = dir_.filePath("chain/sub/child.yaml");
+    write_text(child, "extends: ../base.yaml\nname: ssh-extends\n");
+    QByteArray err;
+    int64_t id = submit("good", "--steps 2 --delay-ms 10", &err, child);
+    QVERIFY2(id > 0, err.constData());
+    json j = wait(id);
+    QCOMPARE(j.value("state", std::string()), std::string("succeeded"));
+    const QString bundle = QString::fromStdString(j.value("remote_dir", std::string()) + "/bundle");
+    QVERIFY(QFile::exists(bundle + "/sub/child.yaml"));
+    QVERIFY(QFile::exists(bundle + "/base.yaml"));
+    // The bundled copy loads on the host (this sshd is this machine) with its base.
+    auto check = run_qatwb({"project", "check", bundle + "/sub/child.yaml", "--no-path-check"});
+    QVERIFY2(check.exit_code == 0, check.err.constData());
+    QVERIFY(check.out.contains("llama-micro"));
+    // A broken chain is refused before anything is copied or started.
+    write_text(dir_.filePath("chain/sub/orphan.yaml"), "extends: ../nope.yaml\nname: x\n");
+    auto r = run_qatwb(
+        jobs({"submit", dir_.filePath("chain/sub/orphan.yaml"), "--launcher", "ssh:good"}));
+    QVERIFY(r.exit_code != 0);
+    QVERIFY2(r.err.contains("orphan.yaml:1:") && r.err.contains("nope.yaml"), r.err.constData());
   }
 
   void cancel_and_kill9_resume_over_ssh() {
@@ -267,13 +295,20 @@ class TestJobsSsh : public QObject {
         QVERIFY2(std::string(e.what()).find(needle) != std::string::npos, e.what());
       }
     };
-    expect("hosts:\n  gpu1:\n    host: h\n", "bad_hosts.yaml:2: hosts.gpu1.work_dir: missing");
+    expect("hosts:\n  gpu1:\n    host: h\n", "bad_hosts.yaml:2: hosts.gpu1.remote_dir: missing");
     expect("hosts:\n  gpu1:\n    host: h\n    work_dir: /w\n    port: 99999\n",
            "bad_hosts.yaml:5: hosts.gpu1.port");
     expect("hosts:\n  gpu1:\n    host: h\n    work_dir: /w\n    colour: red\n",
            "bad_hosts.yaml:5: hosts.gpu1: unknown field 'colour'");
     expect("hosts:\n  gpu1:\n    host: -oProxyCommand=x\n    work_dir: /w\n", "invalid host name");
     expect("hosts: 3\n", "bad_hosts.yaml:1: hosts: expected a mapping");
+    // The README's key is remote_dir; work_dir (its older name) is an alias, not both at once.
+    expect("hosts:\n  g:\n    host: h\n    remote_dir: /a\n    work_dir: /b\n",
+           "bad_hosts.yaml:5: hosts.g.work_dir: give remote_dir or its old name work_dir");
+    write_text(bad, "hosts:\n  g:\n    host: h\n    remote_dir: /scratch/q\n");
+    QCOMPARE(load_hosts_config(bad.toStdString()).get("g").remote_dir, std::string("/scratch/q"));
+    write_text(bad, "hosts:\n  g:\n    host: h\n    work_dir: /old/q\n");
+    QCOMPARE(load_hosts_config(bad.toStdString()).get("g").remote_dir, std::string("/old/q"));
     write_text(bad,
                "known_hosts: kh\nhosts:\n  g:\n    host: h\n    work_dir: /w\n"
                "    identity_file: keys/id\n");

@@ -1,7 +1,9 @@
 // project.yaml parsing, validation (every mistake at once, as file:line:col: field: message),
 // extends, overrides, to_yaml round trip, relative paths, the template, and `qatwb project`.
 #include <QDir>
+#include <QElapsedTimer>
 #include <QFile>
+#include <QRegularExpression>
 #include <QTemporaryDir>
 #include <QtTest>
 #include <nlohmann/json.hpp>
@@ -300,6 +302,104 @@ class TestProjectYaml : public QObject {
     QCOMPARE(error_text(dup), QString::fromStdString(dup) + ":2:1: duplicate key 'name'");
   }
 
+  void alias_bombs_are_refused() {
+    // Issue #15: anchors a0..a9, each a list of 9 aliases of the level below, stand for 9^9
+    // values; copying every alias made `project check` grow past 12 GB.
+    std::string bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x]\n";
+    for (int i = 1; i < 10; ++i) {
+      bomb += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+      for (int k = 0; k < 9; ++k) bomb += (k ? ", *a" : "*a") + std::to_string(i - 1);
+      bomb += "]\n";
+    }
+    QTemporaryDir dir;
+    std::string p = write_file(dir, "bomb.yaml", bomb);
+    QElapsedTimer t;
+    t.start();
+    QString msg = error_text(p);
+    QVERIFY2(msg.startsWith(QString::fromStdString(p) + ":"), qPrintable(msg));
+    QVERIFY2(msg.contains("expands to more than 100000 values"), qPrintable(msg));
+    QRegularExpression line(":(\\d+):\\d+: ");
+    QVERIFY(line.match(msg).hasMatch());
+    // The same parser reads --set values.
+    std::string ok = write_file(dir, "ok.yaml", kMinimal);
+    std::string flow = "[&b0 [x, x, x, x, x, x, x, x, x]";
+    for (int i = 1; i < 10; ++i) {
+      flow += ", &b" + std::to_string(i) + " [";
+      for (int k = 0; k < 9; ++k) flow += (k ? ", *b" : "*b") + std::to_string(i - 1);
+      flow += "]";
+    }
+    flow += "]";
+    msg = error_text(ok, {"data.seed=" + flow});
+    QVERIFY2(msg.startsWith("override 'data.seed=") && msg.contains("not valid YAML") &&
+                 msg.contains("expands to more than 100000 values"),
+             qPrintable(msg.left(300)));
+    // Deep nesting is capped as well, with the place it starts.
+    std::string deep = "name: x\nd: " + std::string(100, '[') + std::string(100, ']') + "\n";
+    std::string dp = write_file(dir, "deep.yaml", deep);
+    msg = error_text(dp);
+    QVERIFY2(
+        msg.startsWith(QString::fromStdString(dp) + ":2:") && msg.contains("nests deeper than 64"),
+        qPrintable(msg));
+    QVERIFY2(t.elapsed() < 10000, "the caps must stop expansion early");
+  }
+
+  void every_duplicate_key_is_reported() {
+    QTemporaryDir dir;
+    std::string p = write_file(dir, "dups.yaml",
+                               "name: x\nname: y\ntrain:\n  steps: 3\n  lr: 1\n  steps: 4\n"
+                               "train: {}\n");
+    const QString msg = error_text(p);
+    const QString f = QString::fromStdString(p);
+    QCOMPARE(msg, f + ":2:1: duplicate key 'name'\n" + f + ":6:3: duplicate key 'steps'\n" + f +
+                      ":7:1: duplicate key 'train'");
+  }
+
+  void project_check_requires_the_paths() {
+    // Issue #15: a missing model.path passed `project check`; the run then failed after making
+    // its folder. Every path the run opens is checked, at the line that names it.
+    QTemporaryDir dir;
+    write_file(dir, "data/a.jsonl", "{\"text\": \"x\"}\n");
+    write_file(dir, "model/config.json", "{}");
+    std::string p = write_file(dir, "paths.yaml",
+                               "name: paths\n"
+                               "model:\n"
+                               "  path: nowhere\n"
+                               "  tokenizer: tok/tokenizer.json\n"
+                               "data:\n"
+                               "  sources:\n"
+                               "    - path: data/a.jsonl\n"
+                               "    - path: data/b.jsonl\n"
+                               "eval:\n"
+                               "  text: data\n");
+    const QString f = QString::fromStdString(p);
+    auto r = qatwb::test::run_qatwb({"project", "check", f});
+    QCOMPARE(r.exit_code, 1);
+    const QString err = QString::fromUtf8(r.err);
+    QVERIFY2(err.contains(f + ":3:9: model.path: no such folder '" + dir.path() + "/nowhere'"),
+             qPrintable(err));
+    QVERIFY2(err.contains(f + ":4:14: model.tokenizer: no such file"), qPrintable(err));
+    QVERIFY2(err.contains(f + ":8:13: data.sources[1].path: no such file or folder"),
+             qPrintable(err));
+    QVERIFY2(err.contains(f + ":10:9: eval.text: '"), qPrintable(err));
+    QVERIFY(!err.contains("data.sources[0]"));
+    QVERIFY(err.contains("4 errors"));
+    // A folder without tokenizer.json when model.tokenizer is not given.
+    QVERIFY(QFile::exists(dir.filePath("model/config.json")));
+    std::string q = write_file(dir, "paths2.yaml",
+                               "name: p2\nmodel: {path: model}\n"
+                               "data: {sources: [{path: data/a.jsonl}]}\n");
+    r = qatwb::test::run_qatwb({"project", "check", QString::fromStdString(q)});
+    QCOMPARE(r.exit_code, 1);
+    QVERIFY2(r.err.contains("model.path: '" + dir.filePath("model").toUtf8() +
+                            "' has no tokenizer.json"),
+             r.err.constData());
+    // --no-path-check: the schema alone (a project for another machine).
+    r = qatwb::test::run_qatwb({"project", "check", f, "--no-path-check"});
+    QVERIFY2(r.exit_code == 0, r.err.constData());
+    // The library default stays schema-only; paths are an explicit request.
+    QVERIFY(errors_of(p).isEmpty());
+  }
+
   void extends_merges_key_by_key() {
     std::string p = fixture_path("variant_w2.yaml");
     ProjectConfig c = load_project(p);
@@ -386,22 +486,25 @@ class TestProjectYaml : public QObject {
 
   void cli_project_check_and_new() {
     using qatwb::test::run_qatwb;
-    auto ok = run_qatwb({"project", "check", QString::fromStdString(fixture_path("good.yaml"))});
+    // good.yaml names paths that exist nowhere: the schema alone is checked.
+    auto ok = run_qatwb(
+        {"project", "check", QString::fromStdString(fixture_path("good.yaml")), "--no-path-check"});
     QVERIFY2(ok.exit_code == 0, ok.err.constData());
     QVERIFY(ok.out.contains("name: \"good-project\""));
     auto js = run_qatwb({"project", "check", QString::fromStdString(fixture_path("good.yaml")),
-                         "--json", "--set", "quant.bits=3"});
+                         "--json", "--set", "quant.bits=3", "--no-path-check"});
     QCOMPARE(js.exit_code, 0);
     auto j = nlohmann::json::parse(js.out.toStdString());
     QCOMPARE(j["quant"]["bits"].get<double>(), 3.0);
 
     std::string bad = fixture_path("errors.yaml");
-    auto err = run_qatwb({"project", "check", QString::fromStdString(bad)});
+    auto err = run_qatwb({"project", "check", QString::fromStdString(bad), "--no-path-check"});
     QCOMPARE(err.exit_code, 1);
     QVERIFY(err.out.isEmpty());
     QVERIFY2(err.err.contains((bad + ":12:9: quant.bits:").c_str()), err.err.constData());
     QVERIFY(err.err.contains((bad + ":19:10: train.steps:").c_str()));
-    auto errj = run_qatwb({"project", "check", QString::fromStdString(bad), "--json"});
+    auto errj =
+        run_qatwb({"project", "check", QString::fromStdString(bad), "--json", "--no-path-check"});
     QCOMPARE(errj.exit_code, 1);
     auto ej = nlohmann::json::parse(errj.out.toStdString());
     QCOMPARE(ej["ok"].get<bool>(), false);

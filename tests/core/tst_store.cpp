@@ -13,9 +13,10 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
-#include <filesystem>
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "core/project/project_yaml.h"
@@ -397,6 +398,70 @@ class TestStore : public QObject {
                  nullptr);
     s.ingest_run_dir(dir.path());
     QCOMPARE(s.table_counts(), before);
+  }
+
+  void a_cut_and_rewritten_tail_is_ingested_again() {
+    // Issue #15: a resume cuts the replayed tail off events.jsonl and appends the new attempt
+    // there. The store, which had read past the cut, must not keep the cut rows nor read on
+    // from its old offset (mid-line).
+    QTemporaryDir tmp;
+    run::RunDir dir(tmp.filePath("run").toStdString());
+    dir.create();
+    std::string head = run::to_json_line(metric(1, {{"loss", 1}})) + "\n" +
+                       run::to_json_line(metric(2, {{"loss", 2}})) + "\n";
+    append(dir.events_path(), head + run::to_json_line(metric(3, {{"loss", 3}})) + "\n" +
+                                  run::to_json_line(metric(4, {{"loss", 4}})) + "\n");
+    Store s = Store::open(tmp.filePath("db.sqlite").toStdString());
+    s.ingest_run_dir(dir.path());
+    const int64_t id = s.find_run("run");
+    QCOMPARE(s.points(id, "loss").size(), size_t(4));
+    // Cut after step 2, then a longer rewrite of 3 and 4 (new times) and a step 5: the file is
+    // now larger than the old offset, so its size alone does not show the change.
+    QVERIFY(::truncate(dir.events_path().c_str(), static_cast<off_t>(head.size())) == 0);
+    auto m3 = metric(3, {{"loss", 3.5}, {"lr", 0.25}});
+    m3.time = 2000;
+    auto m4 = metric(4, {{"loss", 4.5}, {"lr", 0.125}});
+    m4.time = 2001;
+    append(dir.events_path(), run::to_json_line(m3) + "\n" + run::to_json_line(m4) + "\n" +
+                                  run::to_json_line(metric(5, {{"loss", 5}})) + "\n");
+    s.ingest_run_dir(dir.path());
+    const auto loss = s.points(id, "loss");
+    QCOMPARE(loss.size(), size_t(5));
+    QCOMPARE(loss[2].second, 3.5);
+    QCOMPARE(loss[3].second, 4.5);
+    QCOMPARE(scalar(s, "SELECT COUNT(*) FROM events WHERE type = 'metric'"), int64_t(5));
+    QCOMPARE(scalar(s, "SELECT COUNT(*) FROM events WHERE type = 'warning'"), int64_t(0));
+    // And a log cut shorter than what was read (no new lines yet).
+    QVERIFY(::truncate(dir.events_path().c_str(), static_cast<off_t>(head.size())) == 0);
+    s.ingest_run_dir(dir.path());
+    QCOMPARE(s.points(id, "loss").size(), size_t(2));
+    QCOMPARE(scalar(s, "SELECT COUNT(*) FROM events"), int64_t(2));
+  }
+
+  void cli_warns_about_garbage_lines_and_escapes_names() {
+    using test::run_qatwb;
+    QTemporaryDir tmp;
+    // A run folder whose name holds a newline and a tab: one row in `runs list` all the same.
+    run::RunDir dir(tmp.filePath("runs/p/evil\nname\there").toStdString());
+    write_run(dir, "", "p");
+    append(dir.events_path(), "not an event\n");
+    const QString db = tmp.filePath("w.sqlite");
+    auto ing = run_qatwb({"runs", "ingest", QString::fromStdString(dir.path()), "--db", db});
+    QCOMPARE(ing.exit_code, 0);
+    const std::string log = read_file(dir.events_path());
+    const int lines = static_cast<int>(std::count(log.begin(), log.end(), '\n'));
+    QVERIFY2(
+        ing.err.contains(
+            ("events.jsonl:" + std::to_string(lines) + ": bad event line: not valid JSON").c_str()),
+        ing.err.constData());
+    QVERIFY(ing.out.contains("evil\\nname\\there"));
+    auto list = run_qatwb({"runs", "list", "--db", db});
+    QCOMPARE(list.exit_code, 0);
+    QCOMPARE(list.out.count('\n'), 2);  // header + one row
+    QVERIFY2(list.out.contains("evil\\nname\\there"), list.out.constData());
+    auto js = run_qatwb({"runs", "list", "--db", db, "--json"});
+    const auto j = nlohmann::json::parse(js.out.toStdString());
+    QCOMPARE(j[0]["run_dir"].get<std::string>(), dir.path());  // JSON keeps the real name
   }
 
   void killed_ingest_resumes() {

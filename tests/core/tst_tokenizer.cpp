@@ -472,6 +472,14 @@ class TestTokenizer : public QObject {
     expect_load_error(wordpiece, "model.type");
     QVERIFY_THROWS_EXCEPTION(qatwb::Error,
                              Tokenizer::from_file(tmp_.filePath("nope.json").toStdString()));
+    // Issue #15: two tokens on one id were accepted (the second silently won); both are named.
+    json same_id = root;
+    same_id["model"]["vocab"]["xyz"] = 257;
+    expect_load_error(same_id, "tokens \"ab\" and \"xyz\" both have id 257");
+    // An id far past the vocabulary must not size a table of 2^31 tokens (found by fuzzing).
+    json huge_id = root;
+    huge_id["model"]["vocab"]["xyz"] = 2147483000;
+    expect_load_error(huge_id, "model.vocab: id 2147483000 is far beyond");
   }
 
   void concurrent_encode() {
