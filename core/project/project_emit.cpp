@@ -107,10 +107,12 @@ ConfigNode quant_node(const quant::QuantScheme& q) {
       .integer("fourier_order", q.params.fourier_order)
       .number("alpha", q.params.dsq_alpha)
       .boolean("learn_alpha", q.params.dsq_learn_alpha)
+      .str("scale_grad", quant::to_string(q.params.dsq_scale_grad))
       .number("delta", q.params.ewgs_delta)
       .number("lsq_grad_scale", q.params.lsq_grad_scale);
   MapBuilder act;
   act.str("kind", to_string(q.activations.kind))
+      .boolean("signed", q.activations.pact_signed)
       .integer("bits", q.activations.pact_bits)
       .number("alpha_init", q.activations.pact_alpha_init)
       .number("l2", q.activations.pact_l2);

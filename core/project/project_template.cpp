@@ -46,18 +46,22 @@ quant:
   granularity: per_channel      # per_tensor | per_channel | per_group (needs group_size)
   group_size: 128               # power of two
   symmetric: true
-  scale: learned                # minmax | learned | frozen
-  scale_init: auto              # auto | max_over_qp | max_abs | mean_abs | mse
+  scale: learned                # minmax (s = max|w|/Qp every forward) | learned | frozen
+  scale_init: auto              # learned / frozen: auto (stableqat, but max|w|/2 at W2) |
+                                # stableqat (max|w|/Qp, max|w| at W2) | max_over_qp |
+                                # max_over_qn | max_abs | mean_abs | lsq (2 mean|w|/sqrt(Qp)) | mse
   surrogate: ste                # ste | stableqat | dsq | lsq | pact | paretoq | ewgs
   surrogate_params:
     amplitude: 0.21             # stableqat: A in [0, 1/(sqrt2*pi) = 0.2251)
-    fourier_order: 0            # stableqat: terms m = 0..M
+    fourier_order: 0            # stableqat: terms m = 0..M, M in 0..7
     alpha: 0.2                  # dsq: initial alpha in (0, 0.5)
     learn_alpha: true           # dsq
-    delta: 0.001                # ewgs: >= 0 (0 is STE)
+    scale_grad: chain           # dsq: chain (through the soft quantizer, as StableQAT's DSQ) | lsq
+    delta: 0.001                # ewgs: >= 0 (0 is STE), in the paper's normalised [0, 1] units
     lsq_grad_scale: 0           # lsq: <= 0 means 1/sqrt(numel(W) * Qp)
   activations:
     kind: none                  # none | int8_per_token | pact
+    signed: true                # pact: clip to [-alpha, alpha] (Llama Linear inputs are signed)
     bits: 8                     # pact
     alpha_init: 6.0             # pact
     l2: 0.0001                  # pact: L2 penalty on alpha

@@ -212,8 +212,17 @@ class ProjectTyper {
       fail(gran, "quant.granularity", "per_group requires group_size (e.g. group_size: 128)");
     r_.read_bool(sec, "symmetric", P, q.symmetric);
     read_enum(sec, "scale", P, {"minmax", "learned", "frozen"}, q.scale_mode);
-    read_enum(sec, "scale_init", P, {"auto", "max_over_qp", "max_abs", "mean_abs", "mse"},
-              q.scale_init);
+    std::string init_name;
+    auto* init = r_.read_choice(
+        sec, "scale_init", P,
+        {"auto", "stableqat", "max_over_qp", "max_over_qn", "max_abs", "mean_abs", "lsq", "mse"},
+        init_name);
+    if (init) quant::parse(init_name, q.scale_init);
+    if (init && q.scale_mode == quant::ScaleMode::MinMax && q.scale_init != quant::ScaleInit::Auto)
+      fail(init, "quant.scale_init",
+           "applies to learned and frozen scales; scale: minmax recomputes s = max|w|/Qp "
+           "(asymmetric: (max - min)/(2^b - 1)) every forward, got " +
+               init_name);
     read_enum(sec, "surrogate", P, {"ste", "stableqat", "dsq", "lsq", "pact", "paretoq", "ewgs"},
               q.surrogate);
     read_surrogate_params(sec);
@@ -241,20 +250,23 @@ class ProjectTyper {
   void read_surrogate_params(const ConfigNode* quant_sec) {
     auto& p = config_.quant.params;
     const std::string P = "quant.surrogate_params";
-    const ConfigNode* sec = r_.section(
-        quant_sec, "surrogate_params", "quant",
-        {"amplitude", "fourier_order", "alpha", "learn_alpha", "delta", "lsq_grad_scale"});
+    const ConfigNode* sec = r_.section(quant_sec, "surrogate_params", "quant",
+                                       {"amplitude", "fourier_order", "alpha", "learn_alpha",
+                                        "scale_grad", "delta", "lsq_grad_scale"});
     const double a_max = 1.0 / (std::sqrt(2.0) * M_PI);
     if (auto* n = r_.read_number(sec, "amplitude", P, p.amplitude);
         n && !(p.amplitude >= 0 && p.amplitude < a_max))
       fail(n, P + ".amplitude", "must be in [0, 1/(sqrt2*pi) = 0.2251), got " + n->scalar);
     if (auto* n = r_.read_int(sec, "fourier_order", P, p.fourier_order);
-        n && (p.fourier_order < 0 || p.fourier_order > 64))
-      fail(n, P + ".fourier_order", "must be in [0, 64], got " + n->scalar);
+        n && (p.fourier_order < 0 || p.fourier_order > 7))
+      fail(n, P + ".fourier_order", "must be in [0, 7] (terms m = 0..M), got " + n->scalar);
     if (auto* n = r_.read_number(sec, "alpha", P, p.dsq_alpha);
         n && !(p.dsq_alpha > 0 && p.dsq_alpha < 0.5))
       fail(n, P + ".alpha", "must be in (0, 0.5), got " + n->scalar);
     r_.read_bool(sec, "learn_alpha", P, p.dsq_learn_alpha);
+    std::string scale_grad;
+    if (r_.read_choice(sec, "scale_grad", P, {"chain", "lsq"}, scale_grad))
+      quant::parse(scale_grad, p.dsq_scale_grad);
     if (auto* n = r_.read_number(sec, "delta", P, p.ewgs_delta); n && p.ewgs_delta < 0)
       fail(n, P + ".delta", "must be >= 0 (0 is STE), got " + n->scalar);
     r_.read_number(sec, "lsq_grad_scale", P, p.lsq_grad_scale);
@@ -263,8 +275,8 @@ class ProjectTyper {
   void read_activations(const ConfigNode* quant_sec) {
     auto& a = config_.quant.activations;
     const std::string P = "quant.activations";
-    const ConfigNode* sec =
-        r_.section(quant_sec, "activations", "quant", {"kind", "bits", "alpha_init", "l2"});
+    const ConfigNode* sec = r_.section(quant_sec, "activations", "quant",
+                                       {"kind", "signed", "bits", "alpha_init", "l2"});
     std::string kind;
     if (r_.read_choice(sec, "kind", P, {"none", "int8_per_token", "pact"}, kind))
       a.kind = kind == "none"             ? quant::ActivationQuant::Kind::None
@@ -278,6 +290,19 @@ class ProjectTyper {
       fail(n, P + ".alpha_init", "must be > 0, got " + n->scalar);
     if (auto* n = r_.read_number(sec, "l2", P, a.pact_l2); n && a.pact_l2 < 0)
       fail(n, P + ".l2", "must be >= 0, got " + n->scalar);
+    // Every quantized Linear of a Llama reads a signed input (the RMSNorm output for q/k/v and
+    // gate/up, the attention output for o_proj, the SwiGLU product for down_proj).
+    const auto& q = config_.quant;
+    const bool pact =
+        a.kind == quant::ActivationQuant::Kind::Pact ||
+        (a.kind == quant::ActivationQuant::Kind::None && q.surrogate == quant::Surrogate::Pact);
+    auto* sig = r_.read_bool(sec, "signed", P, a.pact_signed);
+    if (sig && q.enabled && pact && !a.pact_signed)
+      fail(sig, P + ".signed",
+           "unsigned PACT clips every quantized Linear's input to [0, alpha), but in a Llama "
+           "those inputs are signed (post-RMSNorm, attention output, SwiGLU product): negative "
+           "activations would be zeroed and get no gradient; use signed: true (clip to "
+           "[-alpha, alpha])");
   }
 
   void read_train() {

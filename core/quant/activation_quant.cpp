@@ -11,25 +11,32 @@ using torch::autograd::variable_list;
 class PactFn : public torch::autograd::Function<PactFn> {
  public:
   static torch::Tensor forward(AutogradContext* ctx, torch::Tensor x, torch::Tensor alpha,
-                               int64_t bits) {
+                               int64_t bits, bool is_signed) {
     ctx->save_for_backward({x, alpha});
+    ctx->saved_data["signed"] = is_signed;
     auto xf = x.to(torch::kFloat);
     auto a = alpha.detach().to(torch::kFloat);
-    const double levels = static_cast<double>((int64_t{1} << bits) - 1);
-    auto y = torch::min(xf.clamp_min(0.0), a);
+    const int64_t steps = is_signed ? (int64_t{1} << (bits - 1)) - 1 : (int64_t{1} << bits) - 1;
+    const double levels = static_cast<double>(steps);
+    auto y = is_signed ? torch::max(torch::min(xf, a), -a) : torch::min(xf.clamp_min(0.0), a);
     return (torch::round(y * levels / a) * a / levels).to(x.scalar_type());
   }
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto saved = ctx->get_saved_variables();
+    const bool is_signed = ctx->saved_data["signed"].toBool();
     auto xf = saved[0].to(torch::kFloat);
     auto a = saved[1].to(torch::kFloat);
     auto g = grads[0].to(torch::kFloat);
     auto zero = torch::zeros({}, g.options());
-    auto gx = torch::where((xf >= 0).logical_and(xf < a), g, zero).to(saved[0].scalar_type());
+    auto pass = is_signed ? (xf > -a).logical_and(xf < a) : (xf >= 0).logical_and(xf < a);
+    auto gx = torch::where(pass, g, zero).to(saved[0].scalar_type());
     torch::Tensor ga;
-    if (saved[1].requires_grad())
-      ga = torch::where(xf >= a, g, zero).sum().view(saved[1].sizes()).to(saved[1].scalar_type());
-    return {gx, ga, torch::Tensor()};
+    if (saved[1].requires_grad()) {
+      auto clipped = is_signed ? torch::where(xf >= a, g, torch::where(xf <= -a, -g, zero))
+                               : torch::where(xf >= a, g, zero);
+      ga = clipped.sum().view(saved[1].sizes()).to(saved[1].scalar_type());
+    }
+    return {gx, ga, torch::Tensor(), torch::Tensor()};
   }
 };
 
@@ -45,9 +52,12 @@ class Int8TokenFn : public torch::autograd::Function<Int8TokenFn> {
 
 }  // namespace
 
-torch::Tensor pact_quant(const torch::Tensor& x, const torch::Tensor& alpha, int bits) {
-  if (bits < 1 || bits > 16) throw Error("pact: bits " + std::to_string(bits) + " not in 1..16");
-  return PactFn::apply(x, alpha, static_cast<int64_t>(bits));
+torch::Tensor pact_quant(const torch::Tensor& x, const torch::Tensor& alpha, int bits,
+                         bool is_signed) {
+  if (bits < (is_signed ? 2 : 1) || bits > 16)
+    throw Error("pact: bits " + std::to_string(bits) + " not in " + (is_signed ? "2" : "1") +
+                "..16");
+  return PactFn::apply(x, alpha, static_cast<int64_t>(bits), is_signed);
 }
 
 torch::Tensor int8_per_token_quant(const torch::Tensor& x) { return Int8TokenFn::apply(x); }
@@ -71,7 +81,7 @@ torch::Tensor ActivationQuantizer::forward(const torch::Tensor& x) const {
     case ActivationQuant::Kind::Int8PerToken:
       return int8_per_token_quant(x);
     case ActivationQuant::Kind::Pact:
-      return pact_quant(x, alpha_, config_.pact_bits);
+      return pact_quant(x, alpha_, config_.pact_bits, config_.pact_signed);
   }
   return x;
 }

@@ -11,7 +11,11 @@ namespace qatwb::quant {
 
 // PACT: y = clip(x, 0, alpha), y_q = round(y (2^k - 1)/alpha) alpha/(2^k - 1), computed in fp32,
 // returned in x's dtype. dL/dx = g on [0, alpha), 0 elsewhere; dL/dalpha = sum g where x >= alpha.
-torch::Tensor pact_quant(const torch::Tensor& x, const torch::Tensor& alpha, int bits);
+// Signed (symmetric) PACT: y = clip(x, -alpha, alpha), n = 2^(k-1) - 1 steps a side,
+// y_q = round(y n/alpha) alpha/n; dL/dx = g on (-alpha, alpha); dL/dalpha = sum g sign(x) where
+// |x| >= alpha (PACT's straight-through convention: no term from the rounding inside).
+torch::Tensor pact_quant(const torch::Tensor& x, const torch::Tensor& alpha, int bits,
+                         bool is_signed = false);
 
 // Dynamic INT8 per token (last dim): s = max|x_token|/127 (no gradient to s; 1e-8/127 at least),
 // x_q = clamp(round(x/s), -127, 127) s; straight-through gradient for x.

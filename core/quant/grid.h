@@ -31,6 +31,9 @@ struct WeightGrid {
   int levels_total() const;
   // Largest magnitude reachable on the negative side (|Qn|), used by the Auto init at 2 bits.
   double qn_abs() const { return kind == GridKind::Int ? -static_cast<double>(cmin) : 1.0; }
+  // Width of the grid's range in units of s, (cmax - cmin)/n: 2^b - 1 on INT grids, 1.5 for the
+  // 2-bit SEQ levels +-0.25, +-0.75, 4/3 for ternary, 2 for 1-bit. EWGS normalises by it.
+  double span() const { return (cmax - cmin) / n; }
 };
 
 // The grid a scheme selects: bits 1 -> Binary, 1.58 -> ternary SEQ, 2 with surrogate ParetoQ ->

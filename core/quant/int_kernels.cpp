@@ -19,6 +19,14 @@ namespace qatwb::quant {
 namespace {
 
 std::atomic<bool> g_fused{true};
+std::atomic<bool> g_bf16_vector{true};
+
+// bf16 as its raw bits: the vectorised kernels convert it with inline bit operations (see
+// int_kernel_rows.inc); c10::BFloat16 itself is the scalar reference path.
+struct Bf16Bits {
+  uint16_t bits;
+};
+static_assert(sizeof(Bf16Bits) == sizeof(c10::BFloat16), "bf16 is two bytes");
 
 // Levels of non-asymmetric grids as float, computed once in double (shared by both paths).
 std::vector<float> level_table(const WeightGrid& g) {
@@ -32,9 +40,10 @@ struct KParams {
   bool asym;
   float cmin, cmax, n, h, seq_out;
   WeightGrad wg;
+  bool dsq_chain;  // DSQ: chain-rule scale gradient
   int nterms;
   float fc[8];
-  float ewgs;
+  float ewgs;              // delta / span: EWGS in the normalised domain
   float k, inv_t, dphi_c;  // DSQ: k, 1/tanh(k/2), 0.5 sech^2(k/2)/tanh^2(k/2)
   // Levels of the grid (8-bit grids have 256); a plain array keeps KParams a POD that the row
   // kernels copy into a local, so the vectoriser knows no output store can change it.
@@ -57,7 +66,8 @@ KParams make_params(const IntQuantSpec& spec, double alpha) {
   const double c = std::sqrt(2.0) * M_PI * spec.amplitude;
   for (int m = 0; m < p.nterms && m < 8; ++m)
     p.fc[m] = static_cast<float>(c * ((m % 2 == 0) ? 1.0 : -1.0) / (2 * m + 1));
-  p.ewgs = static_cast<float>(spec.ewgs_delta);
+  p.ewgs = static_cast<float>(spec.ewgs_delta / g.span());
+  p.dsq_chain = spec.dsq_scale_grad == DsqScaleGrad::Chain;
   if (spec.weight_grad == WeightGrad::Dsq) {
     const double k = std::log(2.0 / alpha - 1.0), t = std::tanh(k / 2);
     p.k = static_cast<float>(k);
@@ -75,11 +85,12 @@ KParams make_params(const IntQuantSpec& spec, double alpha) {
 // and vectorisable (GCC's -O2 cost model does not vectorise; these functions ask for O3).
 // Both copies ask for O3 (GCC's -O2 cost model does not vectorise these loops) and for
 // -fno-trapping-math (else every conditional float operation "could trap" and blocks
-// if-conversion; results do not change, floating-point exceptions are never enabled here). Every result is
-// the same bit for bit in both: the AVX2 copy only widens the vectors (no FMA contraction, and
-// the reductions use explicit per-lane accumulators).
-// Surrogate kinds as the kernels see them (Fourier with one term gets its own straight loop).
-enum class KGrad { Ste, Fourier1, FourierN, Dsq, Ewgs };
+// if-conversion; results do not change, floating-point exceptions are never enabled here). Every
+// result is the same bit for bit in both: the AVX2 copy only widens the vectors (no FMA
+// contraction, and the reductions use explicit per-lane accumulators). Surrogate kinds as the
+// kernels see them (Fourier with one term gets its own straight loop). DSQ with the chain-rule
+// scale gradient is DsqChain.
+enum class KGrad { Ste, Fourier1, FourierN, Dsq, DsqChain, Ewgs };
 
 #pragma GCC push_options
 #pragma GCC optimize("O3", "no-trapping-math")
@@ -123,10 +134,24 @@ void dispatch_grad(const KParams& p, F&& f) {
       if (p.nterms == 1) return f(std::integral_constant<KGrad, KGrad::Fourier1>());
       return f(std::integral_constant<KGrad, KGrad::FourierN>());
     case WeightGrad::Dsq:
+      if (p.dsq_chain) return f(std::integral_constant<KGrad, KGrad::DsqChain>());
       return f(std::integral_constant<KGrad, KGrad::Dsq>());
     case WeightGrad::Ewgs:
       return f(std::integral_constant<KGrad, KGrad::Ewgs>());
   }
+}
+
+template <typename T>
+struct TypeTag {
+  using type = T;
+};
+
+// Calls f(TypeTag<T>) with the element type the fused kernels use for `st` (fp32 or bf16).
+template <typename F>
+void dispatch_dtype(torch::ScalarType st, F&& f) {
+  if (st == torch::kFloat) return f(TypeTag<float>());
+  if (g_bf16_vector.load()) return f(TypeTag<Bf16Bits>());
+  return f(TypeTag<c10::BFloat16>());
 }
 
 bool use_fused(const torch::Tensor& w) {
@@ -186,8 +211,11 @@ torch::Tensor torch_levels(const IntQuantSpec& spec, const torch::Tensor& c,
                            const torch::Tensor& z_rows) {
   const WeightGrid& g = spec.grid;
   if (g.kind == GridKind::Stretched) {
-    auto idx = (c - g.cmin).to(torch::kLong).reshape({-1});
-    return table_tensor(g, c.device()).index_select(0, idx).view(c.sizes());
+    // NaN codes (NaN weights) index level 0 and stay NaN, as in the fused kernel.
+    auto nan = torch::isnan(c);
+    auto idx = torch::where(nan, torch::zeros_like(c), c - g.cmin).to(torch::kLong).reshape({-1});
+    auto levels = table_tensor(g, c.device()).index_select(0, idx).view(c.sizes());
+    return torch::where(nan, c, levels);
   }
   if (z_rows.defined()) return c - z_rows;
   return c;
@@ -205,10 +233,22 @@ void check_inputs(const torch::Tensor& w2d, const torch::Tensor& scale, int64_t 
 }  // namespace
 
 std::vector<double> IntQuantSpec::to_vector() const {
-  return {static_cast<double>(grid.kind), grid.bits, grid.symmetric ? 1.0 : 0.0,
-          static_cast<double>(grid.cmin), static_cast<double>(grid.cmax), grid.n, grid.h,
-          grid.seq_out, grid.qp_gamma, static_cast<double>(weight_grad), amplitude,
-          static_cast<double>(fourier_order), ewgs_delta, gamma, static_cast<double>(rounding)};
+  return {static_cast<double>(grid.kind),
+          grid.bits,
+          grid.symmetric ? 1.0 : 0.0,
+          static_cast<double>(grid.cmin),
+          static_cast<double>(grid.cmax),
+          grid.n,
+          grid.h,
+          grid.seq_out,
+          grid.qp_gamma,
+          static_cast<double>(weight_grad),
+          amplitude,
+          static_cast<double>(fourier_order),
+          ewgs_delta,
+          gamma,
+          static_cast<double>(rounding),
+          static_cast<double>(dsq_scale_grad)};
 }
 
 IntQuantSpec IntQuantSpec::from_vector(const std::vector<double>& v) {
@@ -228,11 +268,14 @@ IntQuantSpec IntQuantSpec::from_vector(const std::vector<double>& v) {
   s.ewgs_delta = v.at(12);
   s.gamma = v.at(13);
   s.rounding = static_cast<Rounding>(static_cast<int>(v.at(14)));
+  s.dsq_scale_grad = static_cast<DsqScaleGrad>(static_cast<int>(v.at(15)));
   return s;
 }
 
 void set_fused_kernels_enabled(bool enabled) { g_fused.store(enabled); }
 bool fused_kernels_enabled() { return g_fused.load(); }
+void set_bf16_vector_kernels_enabled(bool enabled) { g_bf16_vector.store(enabled); }
+bool bf16_vector_kernels_enabled() { return g_bf16_vector.load(); }
 
 torch::Tensor int_forward_values(const IntQuantSpec& spec, const torch::Tensor& w2d,
                                  const torch::Tensor& scale, const torch::Tensor& zero,
@@ -244,9 +287,10 @@ torch::Tensor int_forward_values(const IntQuantSpec& spec, const torch::Tensor& 
     const KParams p = make_params(spec, 0.2);
     auto out = torch::empty_like(w2d);
     const int64_t cols = w2d.size(1);
-    AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, w2d.scalar_type(), "int_forward_values", [&] {
-      const scalar_t* w = w2d.data_ptr<scalar_t>();
-      scalar_t* o = out.data_ptr<scalar_t>();
+    dispatch_dtype(w2d.scalar_type(), [&](auto tag) {
+      using scalar_t = typename decltype(tag)::type;
+      const scalar_t* w = static_cast<const scalar_t*>(w2d.data_ptr());
+      scalar_t* o = static_cast<scalar_t*>(out.data_ptr());
       const float* s = sc.data_ptr<float>();
       const float* z = zp.defined() ? zp.data_ptr<float>() : nullptr;
       dispatch_grid(p, [&](auto kind, auto asym) {
@@ -282,8 +326,9 @@ torch::Tensor int_forward_codes(const IntQuantSpec& spec, const torch::Tensor& w
     const KParams p = make_params(spec, 0.2);
     auto codes = torch::empty(wd.sizes(), wd.options().dtype(code_type));
     const int64_t cols = wd.size(1);
-    AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, wd.scalar_type(), "int_forward_codes", [&] {
-      const scalar_t* w = wd.data_ptr<scalar_t>();
+    dispatch_dtype(wd.scalar_type(), [&](auto tag) {
+      using scalar_t = typename decltype(tag)::type;
+      const scalar_t* w = static_cast<const scalar_t*>(wd.data_ptr());
       void* o = codes.data_ptr();
       const float* s = sc.data_ptr<float>();
       const float* z = zp.defined() ? zp.data_ptr<float>() : nullptr;
@@ -335,10 +380,11 @@ IntBackward int_backward(const IntQuantSpec& spec, const torch::Tensor& w2d,
     res.grad_w = torch::empty_like(w2d);
     ds_row = torch::empty({rows}, torch::kDouble);
     if (dsq) da_row = torch::empty({rows}, torch::kDouble);
-    AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, w2d.scalar_type(), "int_backward", [&] {
-      const scalar_t* w = w2d.data_ptr<scalar_t>();
-      const scalar_t* gp = g.data_ptr<scalar_t>();
-      scalar_t* o = res.grad_w.data_ptr<scalar_t>();
+    dispatch_dtype(w2d.scalar_type(), [&](auto tag) {
+      using scalar_t = typename decltype(tag)::type;
+      const scalar_t* w = static_cast<const scalar_t*>(w2d.data_ptr());
+      const scalar_t* gp = static_cast<const scalar_t*>(g.data_ptr());
+      scalar_t* o = static_cast<scalar_t*>(res.grad_w.data_ptr());
       const float* s = sc.data_ptr<float>();
       const float* z = zp.defined() ? zp.data_ptr<float>() : nullptr;
       double* dsp = ds_row.data_ptr<double>();
@@ -411,7 +457,7 @@ IntBackward int_backward(const IntQuantSpec& spec, const torch::Tensor& w2d,
         break;
       }
       case WeightGrad::Ewgs:
-        big_g = 1 + spec.ewgs_delta * torch::sign(g) * (v - q);
+        big_g = 1 + (spec.ewgs_delta / gr.span()) * torch::sign(g) * (v - q);
         break;
       case WeightGrad::Dsq: {
         const double k = std::log(2.0 / alpha - 1.0), t_half = std::tanh(k / 2);
@@ -421,6 +467,8 @@ IntBackward int_backward(const IntQuantSpec& spec, const torch::Tensor& w2d,
         big_g = 0.5 * k * sech2 / t_half;
         auto dphi = x * sech2 / t_half - t * (0.5 * (1 - t_half * t_half) / (t_half * t_half));
         da_row = torch::where(inside, g * dphi, fzero).sum(1).to(torch::kDouble).cpu();
+        if (spec.dsq_scale_grad == DsqScaleGrad::Chain)
+          d = torch::where(inside, q - v * big_g, d);  // d(s Q(w/s))/ds through the soft Q
         break;
       }
     }

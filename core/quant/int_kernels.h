@@ -18,7 +18,9 @@ struct IntQuantSpec {
   WeightGrad weight_grad = WeightGrad::ClippedSte;
   double amplitude = 0.0;  // StableQAT A
   int fourier_order = 0;   // StableQAT M
-  double ewgs_delta = 0.0;
+  double ewgs_delta = 0.0;  // EWGS delta in the normalised domain (divided by grid.span())
+  // DSQ's scale gradient: Chain d = q - v G(v) inside the range, Lsq d = q - v.
+  DsqScaleGrad dsq_scale_grad = DsqScaleGrad::Chain;
   double gamma = 1.0;      // LSQ gradient scale applied to dL/ds
   // INT grids only. Directed rounding takes the torch-op path (the fused kernel rounds to
   // nearest); the surrogate's remainder terms assume nearest, so the project parser allows
@@ -58,5 +60,9 @@ IntBackward int_backward(const IntQuantSpec& spec, const torch::Tensor& w2d,
 // Tests switch the fused CPU kernels off to compare them with the torch-op path.
 void set_fused_kernels_enabled(bool enabled);
 bool fused_kernels_enabled();
+// Tests switch the vectorised bf16 conversions off: the fused kernels then convert through
+// c10::BFloat16 (scalar), the reference the vectorised path must equal bit for bit.
+void set_bf16_vector_kernels_enabled(bool enabled);
+bool bf16_vector_kernels_enabled();
 
 }  // namespace qatwb::quant

@@ -27,6 +27,29 @@ bool any_match(const std::vector<std::regex>& res, const std::string& s) {
   return false;
 }
 
+// Distinct codes in each row of codes2d [rows, cols] (integer codes), as [rows] int64.
+torch::Tensor levels_per_row(const torch::Tensor& codes2d) {
+  auto c = codes2d.to(torch::kLong);
+  const int64_t lo = c.min().item<int64_t>(), hi = c.max().item<int64_t>();
+  auto present = torch::zeros({c.size(0), hi - lo + 1}, torch::kInt);
+  present.scatter_(1, c - lo, 1);
+  return present.sum(1, false, torch::kLong);
+}
+
+// Median of small non-negative integers (the mean of the two middle ones for an even count),
+// from their histogram: exact, and no size limit (torch::quantile stops at 16M elements).
+double median_of_counts(const torch::Tensor& v) {
+  auto counts = torch::bincount(v.reshape({-1}).to(torch::kLong)).cumsum(0).cpu();
+  const auto* c = counts.data_ptr<int64_t>();
+  const int64_t n = v.numel(), bins = counts.numel();
+  auto at = [&](int64_t k) {  // value at sorted position k
+    int64_t x = 0;
+    while (x < bins && c[x] <= k) ++x;
+    return static_cast<double>(x);
+  };
+  return 0.5 * (at((n - 1) / 2) + at(n / 2));
+}
+
 }  // namespace
 
 ModelQuantizer::ModelQuantizer(const QuantScheme& scheme,
@@ -188,6 +211,7 @@ QuantStats ModelQuantizer::stats() {
   QuantStats st;
   double flips = 0, total = 0, levels = 0;
   bool first = true;
+  std::vector<torch::Tensor> rows;
   for (const auto& name : order_) {
     Entry& e = entries_.at(name);
     const QuantizedTensor q = e.wq->quantize(e.latent);
@@ -198,6 +222,11 @@ QuantStats ModelQuantizer::stats() {
     e.prev_codes = codes;
     m.levels_used = static_cast<int>(std::get<0>(at::_unique(codes.reshape({-1}))).numel());
     m.levels_total = e.wq->levels_total();
+    const BlockLayout& l = e.wq->layout();
+    auto per_row = levels_per_row(codes.reshape({l.rows, l.cols}));
+    m.levels_used_row_min = static_cast<int>(per_row.min().item<int64_t>());
+    m.levels_used_row_median = median_of_counts(per_row);
+    rows.push_back(per_row);
     auto s = e.wq->current_scale(e.latent).to(torch::kDouble);
     m.scale_mean = s.mean().item<double>();
     m.scale_min = s.min().item<double>();
@@ -215,6 +244,9 @@ QuantStats ModelQuantizer::stats() {
     st.code_flip_fraction = flips / total;
     st.levels_used_fraction = levels / order_.size();
     st.scale_mean /= order_.size();
+    auto all_rows = torch::cat(rows);
+    st.levels_used_row_min = static_cast<int>(all_rows.min().item<int64_t>());
+    st.levels_used_row_median = median_of_counts(all_rows);
   }
   return st;
 }

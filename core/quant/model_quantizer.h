@@ -21,6 +21,10 @@ struct ModuleQuantStats {
   double code_flip_fraction = 0;  // codes changed since the previous stats / flip call
   int levels_used = 0;            // distinct grid levels occurring in the codes
   int levels_total = 0;           // levels the grid offers
+  // Distinct levels per row of the blocked layout (a weight row; a group for per-group scales
+  // and FP4 blocks): the fewest any row uses and the median over rows.
+  int levels_used_row_min = 0;
+  double levels_used_row_median = 0;
   double scale_mean = 0, scale_min = 0, scale_max = 0;  // effective scales (FP4: divisors)
 };
 
@@ -28,6 +32,9 @@ struct QuantStats {
   std::map<std::string, ModuleQuantStats> modules;
   double code_flip_fraction = 0;  // numel-weighted over all modules
   double levels_used_fraction = 0;  // mean over modules of levels_used / levels_total
+  // Over every row of every module: the fewest levels a row uses, and the median row.
+  int levels_used_row_min = 0;
+  double levels_used_row_median = 0;
   double scale_mean = 0, scale_min = 0, scale_max = 0;
 };
 

@@ -1,5 +1,7 @@
 #include "core/quant/scale_init.h"
 
+#include <cmath>
+
 namespace qatwb::quant {
 namespace {
 
@@ -54,28 +56,39 @@ InitScales init_scales(const IntQuantSpec& spec, ScaleInit init, const torch::Te
   }
   auto amax = x.abs().amax(1);
   auto mean = x.abs().mean(1);
-  torch::Tensor auto_scale;
+  torch::Tensor preset;  // StableQAT's train.py
   switch (g.kind) {
     case GridKind::Int:
-      auto_scale = g.bits == 2 ? amax / g.qn_abs() : amax / static_cast<double>(g.cmax);
+      preset = amax / g.qp_gamma;
       break;
     case GridKind::Stretched:
-      auto_scale = amax;
+      preset = amax;
       break;
     case GridKind::Binary:
-      auto_scale = mean;
+      preset = mean;
       break;
   }
+  const bool int2 = g.kind == GridKind::Int && g.bits == 2;
+  auto auto_scale = int2 ? amax / g.qn_abs() : preset;
   InitScales r;
   switch (init) {
     case ScaleInit::MaxOverQp:
       r.scale = amax / g.qp_gamma;
+      break;
+    case ScaleInit::MaxOverQn:
+      r.scale = amax / g.qn_abs();
       break;
     case ScaleInit::MaxAbs:
       r.scale = amax;
       break;
     case ScaleInit::MeanAbs:
       r.scale = mean;
+      break;
+    case ScaleInit::Lsq:
+      r.scale = mean * (2.0 / std::sqrt(g.qp_gamma));
+      break;
+    case ScaleInit::StableQat:
+      r.scale = preset;
       break;
     case ScaleInit::Auto:
     case ScaleInit::MseSearch:

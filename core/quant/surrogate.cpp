@@ -40,7 +40,9 @@ SurrogateImpl surrogate_impl(const QuantScheme& scheme, const std::string& where
       if (!(p.dsq_alpha > 0 && p.dsq_alpha < 0.5))
         throw Error(where + ": surrogate.dsq_alpha " + num(p.dsq_alpha) + " must be in (0, 0.5)");
       impl.weight_grad = WeightGrad::Dsq;
-      impl.description = "DSQ differentiable soft quantization";
+      impl.description = scheme.params.dsq_scale_grad == DsqScaleGrad::Chain
+                             ? "DSQ differentiable soft quantization (chain-rule scale gradient)"
+                             : "DSQ differentiable soft quantization (LSQ scale gradient)";
       break;
     case Surrogate::Ewgs:
       if (!(p.ewgs_delta >= 0))

@@ -15,8 +15,9 @@ namespace qatwb::quant {
 enum class WeightGrad {
   ClippedSte,  // G = 1
   Fourier,     // StableQAT: G = (1 - S)/(1 + S)
-  Dsq,         // G = 0.5 k sech^2(k (v - m)) / tanh(k/2), alpha learnable
-  Ewgs         // G = 1 + delta * sign(g) * (v - q(v))
+  Dsq,         // G = 0.5 k sech^2(k (v - m)) / tanh(k/2), alpha learnable; scale gradient
+               // d = q - v G inside (chain rule, default) or LSQ's q - v
+  Ewgs         // G = 1 + delta * sign(g) * (v - q(v)) / span (the paper's normalised domain)
 };
 
 struct SurrogateImpl {

@@ -36,6 +36,7 @@ WeightQuantizer::WeightQuantizer(const QuantScheme& scheme, const std::string& m
   spec_.amplitude = scheme.params.amplitude;
   spec_.fourier_order = scheme.params.fourier_order;
   spec_.ewgs_delta = scheme.params.ewgs_delta;
+  spec_.dsq_scale_grad = scheme.params.dsq_scale_grad;
   spec_.gamma = scheme.params.lsq_grad_scale > 0
                     ? scheme.params.lsq_grad_scale
                     : 1.0 / std::sqrt(static_cast<double>(weight.numel()) * spec_.grid.qp_gamma);
@@ -60,9 +61,10 @@ int WeightQuantizer::levels_total() const {
 
 WeightQuantizer::Scales WeightQuantizer::scales_for(const torch::Tensor& w) const {
   if (scheme_.scale_mode != ScaleMode::MinMax) return {scale_, zero_};
-  InitScales s = init_scales(spec_, scheme_.scale_init,
-                             w.detach().reshape({layout_.rows, layout_.cols}),
-                             layout_.rows_per_scale);
+  // Min/max statistics, whatever scale_init says: max|w|/Qp (asymmetric: (max - min)/(2^b - 1)).
+  InitScales s =
+      init_scales(spec_, ScaleInit::MaxOverQp, w.detach().reshape({layout_.rows, layout_.cols}),
+                  layout_.rows_per_scale);
   return {s.scale.view(layout_.scale_shape),
           s.zero.defined() ? s.zero.view(layout_.scale_shape) : torch::Tensor()};
 }

@@ -119,6 +119,7 @@ class TestProjectYaml : public QObject {
     QCOMPARE(q.params.ewgs_delta, 0.01);
     QCOMPARE(q.params.lsq_grad_scale, 0.5);
     QVERIFY(q.activations.kind == qatwb::quant::ActivationQuant::Kind::Pact);
+    QVERIFY(q.activations.pact_signed);  // the default
     QCOMPARE(q.activations.pact_bits, 4);
     QCOMPARE(q.activations.pact_alpha_init, 3.5);
     QCOMPARE(q.activations.pact_l2, 0.001);
@@ -281,6 +282,56 @@ class TestProjectYaml : public QObject {
     QCOMPARE(errors_of(e, {"tokenize.seq_len=7"}).size(), 1);
     QCOMPARE(errors_of(e, {"data.heldout_fraction=0"}).size(), 1);
     QCOMPARE(errors_of(e, {"quant.include=['(unclosed']"}).size(), 1);
+  }
+
+  void quant_audit_rules() {
+    QTemporaryDir dir;
+    // StableQAT's Fourier order above 7 fails here, with its line, not at run time.
+    std::string a = write_file(dir, "a.yaml",
+                               std::string(kMinimal) +
+                                   "quant:\n  surrogate: stableqat\n  surrogate_params:\n"
+                                   "    fourier_order: 8\n");
+    QCOMPARE(errors_of(a), QStringList{QString::fromStdString(a) +
+                                       ":9:20: quant.surrogate_params.fourier_order: must be in "
+                                       "[0, 7] (terms m = 0..M), got 8"});
+    QCOMPARE(load_project(a, {"quant.surrogate_params.fourier_order=7"}).quant.params.fourier_order,
+             7);
+    // Unsigned PACT on Llama Linear inputs (all signed) is refused where it is written.
+    std::string b = write_file(dir, "b.yaml",
+                               std::string(kMinimal) +
+                                   "quant:\n  surrogate: pact\n  activations:\n"
+                                   "    signed: false\n");
+    const QStringList eb = errors_of(b);
+    QCOMPARE(eb.size(), 1);
+    QVERIFY2(eb[0].startsWith(QString::fromStdString(b) +
+                              ":9:13: quant.activations.signed: unsigned PACT clips"),
+             qPrintable(eb[0]));
+    QCOMPARE(errors_of(b, {"quant.activations.kind=pact", "quant.surrogate=ste"}).size(), 1);
+    // Without PACT the flag is harmless; signed PACT is the default.
+    QCOMPARE(errors_of(b, {"quant.surrogate=ste"}).size(), 0);
+    QVERIFY(load_project(b, {"quant.activations.signed=true"}).quant.activations.pact_signed);
+    // DSQ's scale gradient: chain (default) or lsq; anything else names the choices.
+    std::string c = write_file(dir, "c.yaml", std::string(kMinimal) + "quant:\n  surrogate: dsq\n");
+    QVERIFY(load_project(c).quant.params.dsq_scale_grad == qatwb::quant::DsqScaleGrad::Chain);
+    QVERIFY(
+        load_project(c, {"quant.surrogate_params.scale_grad=lsq"}).quant.params.dsq_scale_grad ==
+        qatwb::quant::DsqScaleGrad::Lsq);
+    QCOMPARE(errors_of(c, {"quant.surrogate_params.scale_grad=soft"}).size(), 1);
+    // The scale inits by name; scale_init does not apply to min/max scales.
+    for (const char* init :
+         {"auto", "stableqat", "max_over_qp", "max_over_qn", "max_abs", "mean_abs", "lsq", "mse"}) {
+      qatwb::quant::ScaleInit parsed;
+      QVERIFY(qatwb::quant::parse(init, parsed));
+      QVERIFY(load_project(c, {std::string("quant.scale_init=") + init}).quant.scale_init ==
+              parsed);
+    }
+    std::string d = write_file(
+        dir, "d.yaml", std::string(kMinimal) + "quant:\n  scale: minmax\n  scale_init: lsq\n");
+    const QStringList ed = errors_of(d);
+    QCOMPARE(ed.size(), 1);
+    QVERIFY2(ed[0].startsWith(QString::fromStdString(d) + ":8:15: quant.scale_init: applies to "),
+             qPrintable(ed[0]));
+    QCOMPARE(errors_of(d, {"quant.scale_init=auto"}).size(), 0);
   }
 
   void syntax_error_names_file_line_col() {

@@ -212,6 +212,29 @@ class TestFormats : public QObject {
     QVERIFY(torch::allclose(scale_of(3, ScaleInit::MeanAbs), mean));
     QVERIFY(torch::allclose(scale_of(2, ScaleInit::Auto, Surrogate::ParetoQ), amax));
     QVERIFY(torch::allclose(scale_of(1, ScaleInit::Auto), mean));
+    // Each name says what it gives: max|w|/Qp, max|w|/|Qn|, LSQ's 2 mean|w|/sqrt(Qp), and the
+    // StableQAT preset (its train.py: max|w| at W2, max|w|/Qp at 3-4 bits, SEQ max|w|, 1-bit
+    // mean|w|).
+    QVERIFY(torch::allclose(scale_of(4, ScaleInit::MaxOverQp), amax / 7));
+    QVERIFY(torch::allclose(scale_of(2, ScaleInit::MaxOverQn), amax / 2));
+    QVERIFY(torch::allclose(scale_of(4, ScaleInit::MaxOverQn), amax / 8));
+    QVERIFY(torch::allclose(scale_of(4, ScaleInit::Lsq), mean * 2 / std::sqrt(7.0)));
+    QVERIFY(torch::allclose(scale_of(2, ScaleInit::Lsq), mean * 2));
+    QVERIFY(torch::allclose(scale_of(2, ScaleInit::StableQat), amax));
+    QVERIFY(torch::allclose(scale_of(3, ScaleInit::StableQat), amax / 3));
+    QVERIFY(torch::allclose(scale_of(4, ScaleInit::StableQat), amax / 7));
+    QVERIFY(torch::allclose(scale_of(1, ScaleInit::StableQat), mean));
+    QVERIFY(torch::allclose(scale_of(1.58, ScaleInit::StableQat, Surrogate::ParetoQ), amax));
+    // scale: minmax is s = max|w|/Qp every forward, whatever scale_init says (at W2: max|w|).
+    for (ScaleInit init : {ScaleInit::Auto, ScaleInit::MeanAbs}) {
+      auto mm = [&](double bits) {
+        auto s = int_scheme(bits, Granularity::PerChannel, ScaleMode::MinMax);
+        s.scale_init = init;
+        return WeightQuantizer(s, "m", w).current_scale(w);
+      };
+      QVERIFY(torch::allclose(mm(2), amax));
+      QVERIFY(torch::allclose(mm(4), amax / 7));
+    }
     // MSE search never does worse than Auto, per row, and does better somewhere.
     for (double bits : {2.0, 3.0}) {
       auto err = [&](ScaleInit init) {

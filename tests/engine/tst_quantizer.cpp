@@ -268,6 +268,32 @@ class TestQuantizer : public QObject {
     QVERIFY(q2.stats().levels_used_fraction < 0.8);
   }
 
+  void stats_levels_per_row() {
+    // W2 per-channel, auto init s = max|w|/2 per row = 0.5 here; codes in {-2, -1, 0, 1}:
+    //   [1, 0.1, -1, -0.5] -> {1, 0, -2, -1}: 4 levels;  [1, 1, 1, 1] -> {1}: 1 level;
+    //   [1, -1, 0, 0] -> {1, -2, 0}: 3 levels;          [1, 0.9, 0, 0] -> {1, 0}: 2 levels.
+    auto up = torch::tensor({1.f, 0.1f, -1.f, -0.5f, 1.f, 1.f, 1.f, 1.f, 1.f, -1.f, 0.f, 0.f, 1.f,
+                             0.9f, 0.f, 0.f})
+                  .view({4, 4});
+    auto down = torch::tensor({1.f, 0.1f, -1.f, -0.5f, 1.f, 0.1f, -1.f, -0.5f}).view({2, 4});
+    ModelQuantizer q(learned(Surrogate::Ste, 2), {{kUp, up}, {kDown, down}});
+    auto st = q.stats();
+    QCOMPARE(st.modules.at(kUp).levels_used, 4);
+    QCOMPARE(st.modules.at(kUp).levels_used_row_min, 1);
+    QCOMPARE(st.modules.at(kUp).levels_used_row_median, 2.5);  // rows 1, 2, 3, 4
+    QCOMPARE(st.modules.at(kDown).levels_used_row_min, 4);
+    QCOMPARE(st.modules.at(kDown).levels_used_row_median, 4.0);
+    QCOMPARE(st.levels_used_row_min, 1);
+    QCOMPARE(st.levels_used_row_median, 3.5);  // all rows: 1, 2, 3, 4, 4, 4
+    // Per group, a row is a group: [1, 1 | 1, -1] with groups of 2 -> 1 and 2 levels.
+    auto sg = learned(Surrogate::Ste, 2);
+    sg.granularity = Granularity::PerGroup;
+    sg.group_size = 2;
+    ModelQuantizer qg(sg, {{kUp, torch::tensor({1.f, 1.f, 1.f, -1.f}).view({1, 4})}});
+    QCOMPARE(qg.stats().levels_used_row_min, 1);
+    QCOMPARE(qg.stats().levels_used_row_median, 1.5);
+  }
+
   void parameters_and_regularization() {
     auto w = tiny_weights();
     auto s = learned(Surrogate::Dsq, 4);
@@ -282,7 +308,8 @@ class TestQuantizer : public QObject {
     QVERIFY(std::fabs(p.regularization_loss().item<double>() - 2 * 0.5 * 4.0) < 1e-6);
     auto x = torch::randn({4, 16});
     auto xq = p.input(kUp, x);
-    QVERIFY((xq >= 0).all().item<bool>() && (xq <= 2.0).all().item<bool>());
+    // Signed PACT (the default): [-alpha, alpha], negatives kept.
+    QVERIFY((xq.abs() <= 2.0).all().item<bool>() && (xq < 0).any().item<bool>());
     QCOMPARE(ModelQuantizer(learned(Surrogate::Ste), w).regularization_loss().item<double>(), 0.0);
     // project_parameters() keeps learned values in range.
     auto d = learned(Surrogate::Dsq, 4);

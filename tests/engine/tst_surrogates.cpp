@@ -1,7 +1,9 @@
 // Pins every surrogate formula of QAT_METHODS.md: StableQAT's G (values, A = 0 == STE bit for
 // bit, amplitude limit, M > 0 against the literal sum), LSQ's scale gradient on a hand-made
-// tensor, DSQ's weight and alpha gradients against finite differences, EWGS, ParetoQ SEQ and
-// binary scale gradients, PACT, INT8 per token, and the fused CPU kernels against the torch path.
+// tensor, DSQ's weight and alpha gradients against finite differences, DSQ's chain-rule scale
+// gradient against its closed form, EWGS in the paper's normalised units, ParetoQ SEQ and binary
+// scale gradients, PACT (unsigned and signed), INT8 per token, the fused CPU kernels against the
+// torch path, and the vectorised bf16 kernels against the scalar c10::BFloat16 ones bit for bit.
 #include <QtTest>
 
 #include <cmath>
@@ -52,6 +54,15 @@ Grads run(const QuantScheme& sch, const torch::Tensor& w_in, const torch::Tensor
 }
 
 bool near(double a, double b, double tol) { return std::fabs(a - b) <= tol; }
+
+bool same_bits(const torch::Tensor& a, const torch::Tensor& b) {
+  if (a.defined() != b.defined()) return false;
+  if (!a.defined()) return true;
+  if (a.scalar_type() != b.scalar_type() || a.sizes() != b.sizes()) return false;
+  const auto size = a.element_size();
+  const auto as = size == 4 ? torch::kInt : size == 2 ? torch::kShort : torch::kChar;
+  return torch::equal(a.contiguous().view(as), b.contiguous().view(as));
+}
 
 }  // namespace
 
@@ -240,7 +251,9 @@ class TestSurrogates : public QObject {
     auto sch = scheme(3, Surrogate::Dsq, Granularity::PerChannel);
     auto b = run(sch, w, s, g);
     QVERIFY(torch::equal(a.out, b.out));
-    QVERIFY(torch::equal(a.gs, b.gs));  // DSQ's scale gradient is LSQ's
+    QVERIFY(!torch::allclose(a.gs, b.gs));  // by default through the soft quantizer
+    sch.params.dsq_scale_grad = DsqScaleGrad::Lsq;
+    QVERIFY(torch::equal(a.gs, run(sch, w, s, g).gs));  // scale_grad: lsq is LSQ's
     QVERIFY(b.galpha.defined());
     sch.params.dsq_learn_alpha = false;
     QVERIFY(!run(sch, w, s, g).galpha.defined());
@@ -248,20 +261,85 @@ class TestSurrogates : public QObject {
     QVERIFY_THROWS_EXCEPTION(qatwb::Error, WeightQuantizer(sch, "m", w));
   }
 
+  void dsq_chain_scale_gradient_closed_form() {
+    // StableQAT's DSQ baseline backpropagates s * Q(w/s) through the soft quantizer, so per row
+    // dL/ds = gamma * sum g * d with d = round(v) - v G(v) inside [Qn, Qp] and Qn / Qp outside,
+    // G(v) = k (1 - tanh^2(k (v - m))) / (2 tanh(k/2)), k = ln(2/alpha - 1), m = floor(v) + 1/2
+    // (written out here, not through surrogate.h). scale_grad: lsq gives d = round(v) - v.
+    torch::manual_seed(21);
+    const double alpha = 0.3;
+    const int64_t rows = 3, cols = 50;
+    auto w = (torch::rand({rows, cols}) * 2.4 - 1.2).to(torch::kFloat);  // some outside 4-bit
+    auto g = torch::randn({rows, cols});
+    auto s = torch::tensor({0.1f, 0.15f, 0.2f}).view({rows, 1});
+    const double gamma = 1.0 / std::sqrt(static_cast<double>(rows * cols) * 7);
+    const double k = std::log(2 / alpha - 1);
+    for (bool chain : {true, false}) {
+      auto sch = scheme(4, Surrogate::Dsq, Granularity::PerChannel);
+      sch.params.dsq_alpha = alpha;
+      sch.params.dsq_scale_grad = chain ? DsqScaleGrad::Chain : DsqScaleGrad::Lsq;
+      for (bool fused : {true, false}) {
+        set_fused_kernels_enabled(fused);
+        auto r = run(sch, w, s, g);
+        for (int64_t i = 0; i < rows; ++i) {
+          const float si = s[i][0].item<float>();
+          double expect = 0;
+          for (int64_t j = 0; j < cols; ++j) {
+            const double v = w[i][j].item<float>() / si;  // in float, as the kernels divide
+            double d;
+            if (v < -8) {
+              d = -8;
+            } else if (v > 7) {
+              d = 7;
+            } else {
+              const double m = std::floor(v) + 0.5, t = std::tanh(k * (v - m));
+              const double big_g = k * (1 - t * t) / (2 * std::tanh(k / 2));
+              d = std::nearbyint(v) - (chain ? v * big_g : v);
+            }
+            expect += g[i][j].item<float>() * d;
+          }
+          expect *= gamma;
+          const double got = r.gs[i][0].item<double>();
+          QVERIFY2(near(got, expect, 1e-5 * (1 + std::fabs(expect))),
+                   qPrintable(QString("chain %1 fused %2 row %3: %4 vs %5")
+                                  .arg(chain)
+                                  .arg(fused)
+                                  .arg(i)
+                                  .arg(got)
+                                  .arg(expect)));
+        }
+      }
+    }
+    set_fused_kernels_enabled(true);
+  }
+
   void ewgs_scales_by_distance_to_level() {
+    // The paper's normalised domain: the grid's 2^b - 1 steps span [0, 1], so
+    // dL/dw = g (1 + delta sign(g) (v - q)/(2^b - 1)). 4-bit: delta 1.5 -> 0.1 per step unit.
     auto sch = scheme(4, Surrogate::Ewgs);
-    sch.params.ewgs_delta = 0.5;
+    sch.params.ewgs_delta = 1.5;
     auto w = t1({0.3f, 0.3f, -1.25f, 9.f});  // s = 1: v - q = 0.3, 0.3, -0.25; 9 is outside
     auto g = t1({2.f, -1.f, 4.f, 1.f});
-    auto r = run(sch, w, torch::ones({1}), g);
-    auto gw = r.gw.accessor<float, 1>();
-    QVERIFY(near(gw[0], 2 * (1 + 0.5 * 0.3), 1e-6));
-    QVERIFY(near(gw[1], -1 * (1 - 0.5 * 0.3), 1e-6));
-    QVERIFY(near(gw[2], 4 * (1 - 0.5 * 0.25), 1e-6));
-    QVERIFY(gw[3] == 0.f);
+    for (bool fused : {true, false}) {
+      set_fused_kernels_enabled(fused);
+      auto r = run(sch, w, torch::ones({1}), g);
+      auto gw = r.gw.accessor<float, 1>();
+      QVERIFY(near(gw[0], 2 * (1 + 0.1 * 0.3), 1e-6));
+      QVERIFY(near(gw[1], -1 * (1 - 0.1 * 0.3), 1e-6));
+      QVERIFY(near(gw[2], 4 * (1 - 0.1 * 0.25), 1e-6));
+      QVERIFY(gw[3] == 0.f);
+      // 2-bit: 3 steps.
+      auto s2 = scheme(2, Surrogate::Ewgs);
+      s2.params.ewgs_delta = 0.9;
+      auto r2 = run(s2, t1({0.4f, -0.3f}), torch::ones({1}), t1({1.f, 1.f}));
+      QVERIFY(near(r2.gw[0].item<float>(), 1 + 0.3 * 0.4, 1e-6));
+      QVERIFY(near(r2.gw[1].item<float>(), 1 - 0.3 * 0.3, 1e-6));
+    }
+    set_fused_kernels_enabled(true);
     sch.params.ewgs_delta = 0.0;
     auto ste = run(scheme(4, Surrogate::Ste), w, torch::ones({1}), g);
     QVERIFY(torch::equal(run(sch, w, torch::ones({1}), g).gw, ste.gw));
+    QCOMPARE(SurrogateParams().ewgs_delta, 1e-3);  // the authors' fixed delta
   }
 
   void paretoq_seq_scale_gradient() {
@@ -306,6 +384,28 @@ class TestSurrogates : public QObject {
     ActivationQuantizer aq(cfg, torch::kCPU);
     QVERIFY(near(aq.regularization().item<double>(), 0.01 * 9, 1e-7));
     QCOMPARE(aq.parameters().size(), size_t(1));
+  }
+
+  void pact_signed_forward_and_gradients() {
+    // 3-bit signed PACT: clip to [-1.5, 1.5], 3 steps of 0.5 a side. dL/dx passes on
+    // (-alpha, alpha); dL/dalpha = sum g where x >= alpha minus sum g where x <= -alpha.
+    auto x = t1({-2.f, -1.5f, -0.6f, 0.2f, 0.8f, 1.5f, 3.f}).requires_grad_(true);
+    auto alpha = torch::full({}, 1.5f).requires_grad_(true);
+    auto y = pact_quant(x, alpha, 3, true);
+    QVERIFY(torch::allclose(y, t1({-1.5f, -1.5f, -0.5f, 0.f, 1.f, 1.5f, 1.5f})));
+    (y * t1({1.f, 2.f, 3.f, 4.f, 5.f, 6.f, 7.f})).sum().backward();
+    QVERIFY(torch::equal(x.grad(), t1({0.f, 0.f, 3.f, 4.f, 5.f, 0.f, 0.f})));
+    QVERIFY(near(alpha.grad().item<double>(), (6 + 7) - (1 + 2), 1e-6));
+    // The quantizer's default is signed: negative inputs survive.
+    ActivationQuant cfg;
+    cfg.kind = ActivationQuant::Kind::Pact;
+    cfg.pact_alpha_init = 1.5;
+    cfg.pact_bits = 3;
+    ActivationQuantizer aq(cfg, torch::kCPU);
+    QVERIFY(torch::allclose(aq.forward(t1({-0.6f, -3.f})), t1({-0.5f, -1.5f})));
+    cfg.pact_signed = false;
+    QVERIFY(torch::equal(ActivationQuantizer(cfg, torch::kCPU).forward(t1({-0.6f})), t1({0.f})));
+    QVERIFY_THROWS_EXCEPTION(qatwb::Error, pact_quant(x, alpha, 1, true));
   }
 
   void int8_per_token() {
@@ -377,6 +477,87 @@ class TestSurrogates : public QObject {
           QVERIFY2(torch::allclose(a[i], b[i], 1e-4, 1e-5), qPrintable("param grad: " + what));
       }
     }
+  }
+
+  void bf16_vector_kernels_equal_scalar_bit_for_bit() {
+    // The vectorised bf16 path (inline bit conversions) against c10::BFloat16's scalar ones:
+    // forward values, codes, dL/dw and the parameter gradients, on random weights plus rows whose
+    // outputs fall exactly halfway between two bf16 values (s = 1 + 2^-8 rounds down to even,
+    // s = 1 + 3 * 2^-8 up), NaN, +-inf and -0 in w, and NaN / inf in the incoming gradient.
+    torch::manual_seed(8);
+    struct Case {
+      double bits;
+      Surrogate sur;
+      bool sym;
+      int order;
+      DsqScaleGrad dsq;
+    };
+    const Case cases[] = {
+        {2, Surrogate::Ste, true, 0, DsqScaleGrad::Chain},
+        {2, Surrogate::StableQat, true, 0, DsqScaleGrad::Chain},
+        {4, Surrogate::StableQat, true, 2, DsqScaleGrad::Chain},
+        {3, Surrogate::Dsq, true, 0, DsqScaleGrad::Chain},
+        {4, Surrogate::Dsq, true, 0, DsqScaleGrad::Lsq},
+        {4, Surrogate::Ewgs, true, 0, DsqScaleGrad::Chain},
+        {8, Surrogate::Lsq, true, 0, DsqScaleGrad::Chain},
+        {3, Surrogate::Ste, false, 0, DsqScaleGrad::Chain},
+        {2, Surrogate::ParetoQ, true, 0, DsqScaleGrad::Chain},
+        {1.58, Surrogate::Ste, true, 0, DsqScaleGrad::Chain},
+        {1, Surrogate::Ste, true, 0, DsqScaleGrad::Chain},
+    };
+    const int64_t rows = 8, cols = 45;  // 45: a vector body and a scalar tail
+    const float nan = std::nanf(""), inf = INFINITY;
+    auto w = (torch::randn({rows, cols}) * 0.05);
+    w[1] = torch::tensor({1.f, -1.f, 0.f}).repeat(15);
+    w[2] = torch::tensor({1.f, -1.f, 0.f}).repeat(15);
+    w[0][0] = nan;
+    w[0][1] = inf;
+    w[0][2] = -inf;
+    w[0][3] = -0.f;
+    w = w.to(torch::kBFloat16);
+    auto g = torch::randn({rows, cols});
+    g[3][0] = nan;
+    g[3][1] = inf;
+    g = g.to(torch::kBFloat16);
+    auto scales = (torch::rand({rows, 1}) * 0.04 + 0.01);
+    const auto w_init = torch::randn({rows, cols}) * 0.05;
+    scales[1][0] = 1.f + std::ldexp(1.f, -8);
+    scales[2][0] = 1.f + 3 * std::ldexp(1.f, -8);
+    for (const auto& c : cases) {
+      auto sch = scheme(c.bits, c.sur, Granularity::PerChannel);
+      sch.symmetric = c.sym;
+      sch.params.fourier_order = c.order;
+      sch.params.amplitude = c.order ? 0.1 : 0.21;
+      sch.params.dsq_scale_grad = c.dsq;
+      auto run_path = [&](bool vector) {
+        set_bf16_vector_kernels_enabled(vector);
+        WeightQuantizer wq(sch, "m", w_init);  // the same zero points in both runs
+        wq.load_state("weight_scale", scales);
+        auto wl = w.clone().requires_grad_(true);
+        auto out = wq.forward(wl);
+        out.backward(g);
+        std::vector<torch::Tensor> r = {out.detach(), wl.grad(), wq.quantize(w).codes};
+        for (auto& p : wq.parameters()) r.push_back(p.grad());
+        return r;
+      };
+      auto a = run_path(true), b = run_path(false);
+      set_bf16_vector_kernels_enabled(true);
+      const QString what =
+          QString("bits %1 surrogate %2 sym %3").arg(c.bits).arg(to_string(c.sur)).arg(c.sym);
+      QCOMPARE(a.size(), b.size());
+      QVERIFY2(a[0].scalar_type() == torch::kBFloat16, qPrintable(what));
+      for (size_t i = 0; i < a.size(); ++i)
+        QVERIFY2(same_bits(a[i], b[i]), qPrintable(QString("tensor %1: ").arg(i) + what));
+    }
+    // The rows built for ties do round both ways (to even), and NaN stays NaN.
+    set_fused_kernels_enabled(true);
+    WeightQuantizer wq(scheme(2, Surrogate::Ste, Granularity::PerChannel), "m", w);
+    wq.load_state("weight_scale", scales);
+    auto out = wq.forward(w).to(torch::kFloat);
+    QCOMPARE(out[1][0].item<float>(), 1.f);
+    QCOMPARE(out[2][0].item<float>(), 1.f + std::ldexp(1.f, -6));
+    QCOMPARE(out[2][1].item<float>(), -(1.f + std::ldexp(1.f, -6)));
+    QVERIFY(std::isnan(out[0][0].item<float>()));
   }
 };
 

@@ -137,7 +137,7 @@ class QuantPage : public QWizardPage {
   void validate();
   void update_visibility();
   QCheckBox* enabled_;
-  QComboBox *format_, *bits_, *granularity_, *scale_, *surrogate_;
+  QComboBox *format_, *bits_, *granularity_, *scale_, *scale_init_, *surrogate_, *dsq_scale_grad_;
   QSpinBox* group_size_;
   QDoubleSpinBox *amplitude_, *dsq_alpha_, *ewgs_delta_;
   QSpinBox* fourier_order_;

@@ -28,15 +28,16 @@ QString surrogate_help(const QString& s) {
   if (s == "dsq")
     return QObject::tr(
         "DSQ: a tanh soft quantizer whose sharpness alpha is "
-        "learned per layer, approaching hard rounding.");
+        "learned per layer, approaching hard rounding; the scale gradient goes through the soft "
+        "quantizer (chain, as StableQAT's DSQ baseline) or is LSQ's.");
   if (s == "lsq")
     return QObject::tr(
         "LSQ: STE for weights plus a learned step size with a "
         "scaled gradient.");
   if (s == "pact")
     return QObject::tr(
-        "PACT: learned clipping level alpha (mainly for "
-        "activations); weights use STE.");
+        "PACT: the Linear inputs are clipped to [-alpha, alpha] (alpha learned) and "
+        "quantized; weights use STE.");
   if (s == "paretoq")
     return QObject::tr(
         "ParetoQ: stretched elastic quantization grids for "
@@ -44,7 +45,7 @@ QString surrogate_help(const QString& s) {
   if (s == "ewgs")
     return QObject::tr(
         "EWGS: scales the STE gradient by the rounding error "
-        "(delta; 0 is STE).");
+        "in the paper's normalised [0, 1] units (delta; 0 is STE).");
   return {};
 }
 
@@ -84,7 +85,17 @@ QuantPage::QuantPage(QWidget* parent) : QWizardPage(parent) {
   scale_ = new QComboBox;
   scale_->setObjectName("scale");
   scale_->addItems({"learned", "minmax", "frozen"});
+  scale_->setToolTip(tr("minmax: s = max|w|/Qp every forward (not learned)"));
   form->addRow(tr("Scales"), scale_);
+  scale_init_ = new QComboBox;
+  scale_init_->setObjectName("scale_init");
+  scale_init_->addItems(
+      {"auto", "stableqat", "max_over_qp", "max_over_qn", "max_abs", "mean_abs", "lsq", "mse"});
+  scale_init_->setToolTip(
+      tr("Initial learned / frozen scale. auto: max|w|/Qp, but max|w|/2 at 2 bits (level -2 "
+         "reachable); stableqat: StableQAT's max|w|/Qp (max|w| at 2 bits); lsq: "
+         "2 mean|w|/sqrt(Qp); mse: search per row or group"));
+  form->addRow(tr("Scale init"), scale_init_);
   surrogate_ = new QComboBox;
   surrogate_->setObjectName("surrogate");
   surrogate_->addItems({"ste", "stableqat", "dsq", "lsq", "pact", "paretoq", "ewgs"});
@@ -101,7 +112,7 @@ QuantPage::QuantPage(QWidget* parent) : QWizardPage(parent) {
   form->addRow(tr("StableQAT amplitude A"), amplitude_);
   fourier_order_ = new QSpinBox;
   fourier_order_->setObjectName("fourier_order");
-  fourier_order_->setRange(0, 64);
+  fourier_order_->setRange(0, 7);
   form->addRow(tr("StableQAT order M"), fourier_order_);
   dsq_alpha_ = new QDoubleSpinBox;
   dsq_alpha_->setObjectName("dsq_alpha");
@@ -109,11 +120,21 @@ QuantPage::QuantPage(QWidget* parent) : QWizardPage(parent) {
   dsq_alpha_->setRange(0.001, 0.499);
   dsq_alpha_->setValue(0.2);
   form->addRow(tr("DSQ initial alpha"), dsq_alpha_);
+  dsq_scale_grad_ = new QComboBox;
+  dsq_scale_grad_->setObjectName("dsq_scale_grad");
+  dsq_scale_grad_->addItems({"chain", "lsq"});
+  dsq_scale_grad_->setToolTip(
+      tr("chain: through the soft quantizer, Q(v) - v G(v); "
+         "lsq: round(v) - v"));
+  form->addRow(tr("DSQ scale gradient"), dsq_scale_grad_);
   ewgs_delta_ = new QDoubleSpinBox;
   ewgs_delta_->setObjectName("ewgs_delta");
   ewgs_delta_->setDecimals(5);
   ewgs_delta_->setRange(0, 1);
   ewgs_delta_->setValue(0.001);
+  ewgs_delta_->setToolTip(
+      tr("delta in the paper's normalised domain (the grid's range is "
+         "[0, 1]); 0.001 is the authors' fixed setting"));
   form->addRow(tr("EWGS delta"), ewgs_delta_);
   exclude_ = new QPlainTextEdit;
   exclude_->setObjectName("exclude");
@@ -129,6 +150,7 @@ QuantPage::QuantPage(QWidget* parent) : QWizardPage(parent) {
   };
   connect(enabled_, &QCheckBox::toggled, this, changed);
   connect(format_, &QComboBox::currentTextChanged, this, changed);
+  connect(scale_, &QComboBox::currentTextChanged, this, changed);
   connect(granularity_, &QComboBox::currentTextChanged, this, changed);
   connect(surrogate_, &QComboBox::currentTextChanged, this, changed);
   connect(group_size_, &QSpinBox::valueChanged, this, changed);
@@ -141,9 +163,9 @@ void QuantPage::initializePage() { validate(); }
 void QuantPage::update_visibility() {
   const bool on = enabled_->isChecked();
   const bool int_format = format_->currentText() == "int";
-  for (QWidget* w :
-       std::initializer_list<QWidget*>{format_, granularity_, scale_, surrogate_, amplitude_,
-                                       fourier_order_, dsq_alpha_, ewgs_delta_, exclude_})
+  for (QWidget* w : std::initializer_list<QWidget*>{
+           format_, granularity_, scale_, scale_init_, surrogate_, amplitude_, fourier_order_,
+           dsq_alpha_, dsq_scale_grad_, ewgs_delta_, exclude_})
     w->setEnabled(on);
   bits_->setEnabled(on && int_format);
   group_size_->setEnabled(on && granularity_->currentText() == "per_group");
@@ -151,6 +173,8 @@ void QuantPage::update_visibility() {
   amplitude_->setEnabled(on && s == "stableqat");
   fourier_order_->setEnabled(on && s == "stableqat");
   dsq_alpha_->setEnabled(on && s == "dsq");
+  dsq_scale_grad_->setEnabled(on && s == "dsq");
+  scale_init_->setEnabled(on && int_format && scale_->currentText() != "minmax");
   ewgs_delta_->setEnabled(on && s == "ewgs");
   surrogate_help_->show_info(surrogate_help(s));
 }
@@ -195,10 +219,14 @@ void QuantPage::fill(project::ProjectConfig& c) const {
   q.scale_mode = scale == "minmax"   ? quant::ScaleMode::MinMax
                  : scale == "frozen" ? quant::ScaleMode::Frozen
                                      : quant::ScaleMode::Learned;
+  q.scale_init = quant::ScaleInit::Auto;
+  if (q.scale_mode != quant::ScaleMode::MinMax)
+    quant::parse(scale_init_->currentText().toStdString(), q.scale_init);
   quant::parse(surrogate_->currentText().toStdString(), q.surrogate);
   q.params.amplitude = amplitude_->value();
   q.params.fourier_order = fourier_order_->value();
   q.params.dsq_alpha = dsq_alpha_->value();
+  quant::parse(dsq_scale_grad_->currentText().toStdString(), q.params.dsq_scale_grad);
   q.params.ewgs_delta = ewgs_delta_->value();
   q.exclude.clear();
   for (const QString& line : exclude_->toPlainText().split('\n', Qt::SkipEmptyParts))
