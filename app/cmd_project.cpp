@@ -1,5 +1,7 @@
 // qatwb project check PROJECT.yaml [--set KEY=VALUE]... [--json] [--no-path-check]
 // qatwb project new NAME [--out FILE]
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -8,9 +10,10 @@
 #include "app/command.h"
 #include "core/model/llama_config.h"
 #include "core/model/training_cost.h"
-#include "core/text/tokenizer.h"
 #include "core/project/project_template.h"
 #include "core/project/project_yaml.h"
+#include "core/quant/scheme.h"
+#include "core/text/tokenizer.h"
 #include "core/util/error.h"
 
 namespace {
@@ -45,6 +48,14 @@ void print_memory_estimate(const qatwb::project::ProjectConfig& c) {
     in.activation_checkpointing = c.train.activation_checkpointing;
     in.quantized = c.quant.enabled;
     in.cpu = c.train.device == "cpu";
+    if (const auto& d = c.train.distill; d.enabled) {
+      const auto tc = d.self_teacher()
+                          ? mc
+                          : qatwb::model::LlamaConfig::from_file(
+                                (std::filesystem::path(d.teacher) / "config.json").string());
+      in.teacher_parameters = tc.num_parameters();
+      in.teacher_hidden = tc.hidden_size;
+    }
     const auto e = qatwb::model::estimate_training_memory(mc, in);
     std::cerr << "memory estimate (peak per rank, " << mc.num_parameters() / 1e6
               << "M parameters, batch " << in.batch << " x seq " << in.seq_len << ", "
@@ -60,6 +71,60 @@ void print_memory_estimate(const qatwb::project::ProjectConfig& c) {
   }
 }
 
+// "0-3,5": layer indices as compact ranges.
+std::string ranges(const std::vector<int64_t>& v) {
+  std::string out;
+  for (size_t i = 0; i < v.size();) {
+    size_t j = i;
+    while (j + 1 < v.size() && v[j + 1] == v[j] + 1) ++j;
+    if (!out.empty()) out += ",";
+    out += std::to_string(v[i]);
+    if (j > i) out += "-" + std::to_string(v[j]);
+    i = j + 1;
+  }
+  return out;
+}
+
+// The scheme each decoder Linear gets (quant.overrides applied in order) and the bits per weight
+// it costs, to stderr: one line per module role and scheme, with the layers it holds for.
+void print_quant_modules(const qatwb::project::ProjectConfig& c) {
+  if (!c.quant.enabled) return;
+  try {
+    const auto mc = model_config(c);
+    std::vector<qatwb::quant::LinearShape> linears;
+    // (role, scheme) -> layers, in model order of first appearance.
+    std::vector<std::pair<std::pair<std::string, std::string>, std::vector<int64_t>>> rows;
+    for (const auto& [name, shape] : qatwb::model::decoder_linear_shapes(mc)) {
+      linears.push_back({name, shape[0], shape[1]});
+      // "model.layers.12.mlp.down_proj" -> layer 12, role "mlp.down_proj".
+      const size_t a = std::string("model.layers.").size(), b = name.find('.', a);
+      const int64_t layer = std::stoll(name.substr(a, b - a));
+      const std::string role = name.substr(b + 1);
+      const std::string what =
+          qatwb::quant::describe_module_scheme(qatwb::quant::scheme_for_module(c.quant, name));
+      auto it = std::find_if(rows.begin(), rows.end(),
+                             [&](const auto& r) { return r.first == std::make_pair(role, what); });
+      if (it == rows.end())
+        rows.push_back({{role, what}, {layer}});
+      else
+        it->second.push_back(layer);
+    }
+    std::cerr << "quant modules (include/exclude, then quant.overrides in order):\n";
+    for (const auto& [key, layers] : rows) {
+      char buf[256];
+      std::snprintf(buf, sizeof buf, "  %-22s layers %-10s %s\n", key.first.c_str(),
+                    ranges(layers).c_str(), key.second.c_str());
+      std::cerr << buf;
+    }
+    const auto bits = qatwb::quant::model_bits(c.quant, linears, mc.num_parameters());
+    std::cerr << "bits per weight (scales included): quantized Linears " << bits.quantized_bpw
+              << ", whole model " << bits.model_bpw
+              << " (embeddings, norms and unquantized Linears at 16)\n";
+  } catch (const std::exception& e) {
+    std::cerr << "quant modules: unavailable (" << e.what() << ")\n";
+  }
+}
+
 int run_check(const ProjectOptions& o) {
   using namespace qatwb::project;
   try {
@@ -68,6 +133,7 @@ int run_check(const ProjectOptions& o) {
       std::cout << to_json(config, 2) << "\n";
     else
       std::cout << to_yaml(config);
+    print_quant_modules(config);
     print_memory_estimate(config);
     return 0;
   } catch (const ProjectErrors& e) {

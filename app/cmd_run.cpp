@@ -48,7 +48,14 @@ void close_run_after_rank_failure(const std::string& run_dir, int code) {
 // it will replay off events.jsonl, so that the file keeps one row per step.
 void prepare_run(const qatwb::train::RunRequest& req) {
   using namespace qatwb;
-  if (!req.db_path.empty()) store::Store::open(req.db_path).verify_usable();
+  if (!req.db_path.empty()) {
+    try {
+      store::Store::open(req.db_path).verify_usable();
+    } catch (const Error& e) {
+      throw Error(std::string(e.what()) +
+                  " (repair or move the database, or pass --db with another file or --no-db)");
+    }
+  }
   const run::RunDir dir(req.run_dir);
   if (!req.resume) {
     project::load_project(req.project_path, req.overrides, /*check_paths=*/true);

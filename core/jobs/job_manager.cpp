@@ -153,11 +153,11 @@ Job JobManager::new_job(const SubmitRequest& request) {
   if (request.grace_s < 0) throw Error("--grace: must be >= 0");
   job.project = fs::absolute(request.project).lexically_normal().string();
   const std::string name = project_name(job.project);
-  validate_project(request, l.rfind("ssh:", 0) == 0 ? "ssh" : l);
+  // The host first (a typo in --launcher or hosts.yaml is the cheaper mistake to report), then
+  // the project; both before any job state exists.
   std::optional<SshHost> host;
-  if (job.launcher == LauncherKind::Ssh) {
-    host = load_hosts_config(config_.hosts_file).get(job.host);  // errors before any state
-  }
+  if (job.launcher == LauncherKind::Ssh) host = load_hosts_config(config_.hosts_file).get(job.host);
+  validate_project(request, l.rfind("ssh:", 0) == 0 ? "ssh" : l);
   job.worker_cmd = request.worker_cmd;
   if (job.worker_cmd.empty()) {
     job.worker_cmd = {host ? host->qatwb : config_.qatwb_path, "run"};

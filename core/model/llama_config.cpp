@@ -248,8 +248,7 @@ json LlamaConfig::to_json() const {
   } else {
     j["rope_scaling"] = nullptr;
   }
-  if (mistral)
-    j["sliding_window"] = sliding_window > 0 ? json(sliding_window) : json(nullptr);
+  if (mistral) j["sliding_window"] = sliding_window > 0 ? json(sliding_window) : json(nullptr);
   j["tie_word_embeddings"] = tie_word_embeddings;
   j["bos_token_id"] = bos_token_id >= 0 ? json(bos_token_id) : json(nullptr);
   if (eos_token_ids.empty())
@@ -388,6 +387,23 @@ LlamaConfig preset(const std::string& name, int64_t vocab_size) {
   }
   c.validate("preset " + name);
   return c;
+}
+
+std::vector<std::pair<std::string, std::vector<int64_t>>> decoder_linear_shapes(
+    const LlamaConfig& c) {
+  const int64_t h = c.hidden_size, f = c.intermediate_size;
+  std::vector<std::pair<std::string, std::vector<int64_t>>> out;
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    out.push_back({p + "self_attn.q_proj", {c.q_dim(), h}});
+    out.push_back({p + "self_attn.k_proj", {c.kv_dim(), h}});
+    out.push_back({p + "self_attn.v_proj", {c.kv_dim(), h}});
+    out.push_back({p + "self_attn.o_proj", {h, c.q_dim()}});
+    out.push_back({p + "mlp.gate_proj", {f, h}});
+    out.push_back({p + "mlp.up_proj", {f, h}});
+    out.push_back({p + "mlp.down_proj", {h, f}});
+  }
+  return out;
 }
 
 }  // namespace qatwb::model

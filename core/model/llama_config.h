@@ -1,11 +1,13 @@
 // The shape of a Llama-family model as HF transformers writes it in config.json (Llama-2,
-// Llama-3, Llama-3.1/3.2 with "llama3" RoPE scaling, Mistral; sliding window up to its span), parsed once
-// into typed fields; plus named presets (tiny random models for tests, real shapes for reference).
+// Llama-3, Llama-3.1/3.2 with "llama3" RoPE scaling, Mistral; sliding window up to its span),
+// parsed once into typed fields; plus named presets (tiny random models for tests, real shapes for
+// reference).
 #pragma once
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace qatwb::model {
@@ -58,6 +60,12 @@ struct LlamaConfig {
   // Total parameter count (lm_head counted only when untied).
   int64_t num_parameters() const;
 };
+
+// The decoder Linears' HF module names ("model.layers.0.self_attn.q_proj") with their weight
+// shape {out, in}, in model order (per layer: q, k, v, o, gate, up, down), as the model builds
+// them: what quantization can select, torch-free (for `project check` and reports).
+std::vector<std::pair<std::string, std::vector<int64_t>>> decoder_linear_shapes(
+    const LlamaConfig& config);
 
 // RoPE inverse frequencies (head_dim / 2 values) as HF computes them, including the rope_scaling.
 std::vector<double> rope_inv_freq(const LlamaConfig& config);

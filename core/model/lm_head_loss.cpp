@@ -3,6 +3,7 @@
 #include <ATen/autocast_mode.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "core/util/error.h"
 
@@ -38,24 +39,45 @@ torch::ScalarType compute_dtype(const torch::Tensor& hidden) {
 }
 
 struct ChunkedResult {
-  torch::Tensor loss;       // float32 scalar
-  torch::Tensor grad_h;     // [N, d] float32, defined when gradients were computed
-  torch::Tensor grad_w;     // [V, d] float32
+  torch::Tensor loss;     // float32 scalar: scale * sum of the per-row losses
+  torch::Tensor nll_sum;  // float32 scalar, unscaled
+  torch::Tensor kd_sum;   // float32 scalar, unscaled (with a teacher)
+  torch::Tensor grad_h;   // [N, d] float32, defined when gradients were computed
+  torch::Tensor grad_w;   // [V, d] float32
 };
 
-// The one loop behind both paths. h: [N, d] and w: [V, d] already in the compute dtype.
+// The teacher's rows in the compute dtype, with the loss's weights.
+struct TeacherRows {
+  torch::Tensor h;  // [N, d_t]
+  torch::Tensor w;  // [V, d_t]
+  double temperature = 1.0;
+  double kd_weight = 1.0;
+};
+
+torch::Tensor sum_of(const std::vector<torch::Tensor>& parts) {
+  return parts.size() == 1 ? parts[0] : torch::stack(parts).sum();
+}
+
+// The one loop behind every path. h: [N, d] and w: [V, d] already in the compute dtype.
 ChunkedResult chunked(const torch::Tensor& h, const torch::Tensor& w, const torch::Tensor& t,
-                      const LmHeadLossOptions& o, bool want_h, bool want_w) {
+                      const LmHeadLossOptions& o, const TeacherRows* teacher, bool want_h,
+                      bool want_w) {
   const int64_t n = h.size(0), vocab = w.size(0), d = h.size(1);
-  const int64_t rows = lm_head_chunk_rows(n, vocab, o);
+  // A teacher keeps two more [rows, vocab] float32 tensors alive per chunk: halve the rows.
+  LmHeadLossOptions budget = o;
+  if (teacher && budget.chunk_rows <= 0) budget.chunk_elements /= 2;
+  const int64_t rows = lm_head_chunk_rows(n, vocab, budget);
   const bool low = h.scalar_type() != torch::kFloat32;
   const auto f32 = h.options().dtype(torch::kFloat32);
+  const double T = teacher ? teacher->temperature : 1.0;
+  const double kd_w = teacher ? teacher->kd_weight : 0.0;
+  const double ce_w = 1.0 - kd_w;
   ChunkedResult r;
   if (want_h) r.grad_h = torch::empty({n, d}, f32);
   if (want_w) r.grad_w = torch::zeros({vocab, d}, f32);
-  std::vector<torch::Tensor> sums;
-  sums.reserve(static_cast<size_t>((n + rows - 1) / rows));
+  std::vector<torch::Tensor> nll_sums, kd_sums;
   const auto wt = w.t();
+  const auto teacher_wt = teacher ? teacher->w.t() : torch::Tensor();
   for (int64_t r0 = 0; r0 < n; r0 += rows) {
     const int64_t m = std::min(rows, n - r0);
     const auto hc = h.narrow(0, r0, m);
@@ -63,13 +85,40 @@ ChunkedResult chunked(const torch::Tensor& h, const torch::Tensor& w, const torc
     auto logits = torch::mm(hc, wt);
     if (low) logits = logits.to(torch::kFloat32);
     auto logp = torch::log_softmax(logits, 1);
+    nll_sums.push_back(logp.gather(1, tc).sum().neg());
+    torch::Tensor soft_s, soft_t;  // log p_T and q_T (teacher only)
+    if (teacher) {
+      auto zt = torch::mm(teacher->h.narrow(0, r0, m), teacher_wt);
+      if (zt.scalar_type() != torch::kFloat32) zt = zt.to(torch::kFloat32);
+      if (T != 1.0) {
+        zt.div_(T);
+        soft_s = torch::log_softmax(logits.div_(T), 1);
+      } else {
+        soft_s = logp;
+      }
+      auto log_q = torch::log_softmax(zt, 1);
+      zt = torch::Tensor();
+      soft_t = log_q.exp();
+      // sum q (log q - log p_T), without a [rows, vocab] temporary.
+      log_q.sub_(soft_s);
+      kd_sums.push_back(torch::dot(soft_t.view(-1), log_q.view(-1)).mul(T * T));
+    }
     logits = torch::Tensor();
-    sums.push_back(logp.gather(1, tc).sum().neg());
     if (!want_h && !want_w) continue;
-    // d(scale * NLL)/d logits = scale * (softmax - onehot), in place over the log-probabilities.
-    auto g = logp.exp_();
-    g.scatter_add_(1, tc, torch::full({m, 1}, -1.0, f32));
+    // d(scale * loss)/d logits, in place over the log-probabilities:
+    //   ce_w * (p - onehot) + kd_w * T * (p_T - q_T).
+    auto g = logp.exp_();  // p (and p_T as well when T == 1: soft_s aliases logp)
+    if (teacher) {
+      if (T == 1.0) {
+        g.sub_(soft_t, kd_w);  // (ce_w + kd_w) p - kd_w q = p - kd_w q
+      } else {
+        if (ce_w != 1.0) g.mul_(ce_w);
+        g.add_(soft_s.exp_(), kd_w * T).sub_(soft_t, kd_w * T);
+      }
+    }
+    if (ce_w != 0.0) g.scatter_add_(1, tc, torch::full({m, 1}, -ce_w, f32));
     if (o.scale != 1.0) g.mul_(o.scale);
+    soft_s = soft_t = torch::Tensor();
     const auto gc = low ? g.to(h.scalar_type()) : g;
     if (want_h) {
       if (low)
@@ -86,25 +135,33 @@ ChunkedResult chunked(const torch::Tensor& h, const torch::Tensor& w, const torc
         r.grad_w.addmm_(gc.t(), hc);
     }
   }
-  auto total = sums.size() == 1 ? sums[0] : torch::stack(sums).sum();
+  r.nll_sum = sum_of(nll_sums);
+  torch::Tensor total = r.nll_sum;
+  if (teacher) {
+    r.kd_sum = sum_of(kd_sums);
+    total = kd_w == 1.0 ? r.kd_sum : r.nll_sum * ce_w + r.kd_sum * kd_w;
+  }
   r.loss = o.scale != 1.0 ? total.mul(o.scale) : total;
   return r;
 }
 
-class LmHeadCrossEntropyFn : public torch::autograd::Function<LmHeadCrossEntropyFn> {
+class LmHeadLossFn : public torch::autograd::Function<LmHeadLossFn> {
  public:
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& hidden,
                                const torch::Tensor& weight, const torch::Tensor& h,
                                const torch::Tensor& w, const torch::Tensor& targets,
-                               const LmHeadLossOptions& options) {
+                               const LmHeadLossOptions& options, const TeacherRows* teacher,
+                               ChunkedResult* sums) {
     const bool want_h = hidden.requires_grad(), want_w = weight.requires_grad();
-    auto r = chunked(h, w, targets, options, want_h, want_w);
+    auto r = chunked(h, w, targets, options, teacher, want_h, want_w);
     ctx->saved_data["hidden_shape"] = hidden.sizes().vec();
     ctx->saved_data["hidden_dtype"] = static_cast<int64_t>(hidden.scalar_type());
     ctx->saved_data["weight_dtype"] = static_cast<int64_t>(weight.scalar_type());
     // Gradients computed in forward are plain tensors held for backward, not graph inputs.
     ctx->saved_data["grad_h"] = want_h ? r.grad_h : torch::Tensor();
     ctx->saved_data["grad_w"] = want_w ? r.grad_w : torch::Tensor();
+    sums->nll_sum = r.nll_sum;
+    sums->kd_sum = r.kd_sum;
     return r.loss;
   }
 
@@ -124,8 +181,15 @@ class LmHeadCrossEntropyFn : public torch::autograd::Function<LmHeadCrossEntropy
     if (gh.defined()) gh = gh.view(ctx->saved_data["hidden_shape"].toIntVector());
     auto gw = scaled("grad_w", "weight_dtype");
     ctx->saved_data.clear();
-    // One entry per forward argument: hidden, weight, h, w, targets, options.
-    return {gh, gw, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    // One entry per forward argument: hidden, weight, h, w, targets, options, teacher, sums.
+    return {gh,
+            gw,
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor()};
   }
 };
 
@@ -141,23 +205,58 @@ int64_t lm_head_chunk_rows(int64_t rows, int64_t vocab, const LmHeadLossOptions&
 torch::Tensor lm_head_cross_entropy(const torch::Tensor& hidden, const torch::Tensor& weight,
                                     const torch::Tensor& targets,
                                     const LmHeadLossOptions& options) {
+  return lm_head_loss(hidden, weight, targets, options, nullptr);
+}
+
+torch::Tensor lm_head_loss(const torch::Tensor& hidden, const torch::Tensor& weight,
+                           const torch::Tensor& targets, const LmHeadLossOptions& options,
+                           const DistillTerm* distill, LossParts* parts) {
   const int64_t d = hidden.size(-1);
   if (weight.dim() != 2 || weight.size(1) != d)
-    throw Error("lm_head_cross_entropy: weight must be [vocab, " + std::to_string(d) + "]");
+    throw Error("lm_head_loss: weight must be [vocab, " + std::to_string(d) + "]");
   const auto t = targets.reshape({-1}).to(torch::kInt64);
-  if (t.numel() * d != hidden.numel())
-    throw Error("lm_head_cross_entropy: " + std::to_string(t.numel()) + " targets for " +
+  const int64_t n = t.numel();
+  if (n * d != hidden.numel())
+    throw Error("lm_head_loss: " + std::to_string(n) + " targets for " +
                 std::to_string(hidden.numel() / d) + " hidden rows");
   const auto dtype = compute_dtype(hidden);
   NoAutocast no_autocast;
+  std::optional<TeacherRows> teacher;
+  if (distill) {
+    const auto& dt = *distill;
+    const int64_t dt_dim = dt.hidden.size(-1);
+    if (dt.weight.dim() != 2 || dt.weight.size(0) != weight.size(0) || dt.weight.size(1) != dt_dim)
+      throw Error("lm_head_loss: the teacher's weight must be [" + std::to_string(weight.size(0)) +
+                  ", " + std::to_string(dt_dim) + "] (the student's vocabulary)");
+    if (dt.hidden.numel() != n * dt_dim)
+      throw Error("lm_head_loss: the teacher's hidden states have " +
+                  std::to_string(dt.hidden.numel() / dt_dim) + " rows, the student's " +
+                  std::to_string(n));
+    if (!(dt.temperature > 0) || !(dt.kd_weight >= 0 && dt.kd_weight <= 1))
+      throw Error("lm_head_loss: temperature must be > 0 and kd_weight in [0, 1]");
+    teacher = TeacherRows{dt.hidden.detach().reshape({-1, dt_dim}).to(dtype).contiguous(),
+                          dt.weight.detach().to(dtype), dt.temperature, dt.kd_weight};
+  }
+  const TeacherRows* tr = teacher ? &*teacher : nullptr;
   const auto h = hidden.reshape({-1, d}).to(dtype).contiguous();
   const auto w = weight.to(dtype);
-  const bool grad = torch::GradMode::is_enabled() &&
-                    (hidden.requires_grad() || weight.requires_grad());
-  if (!grad) return chunked(h, w, t, options, false, false).loss;
-  // h and w (the compute-dtype copies) ride along as non-differentiable inputs so the function
-  // sees them without casting again; hidden and weight are the differentiable ones.
-  return LmHeadCrossEntropyFn::apply(hidden, weight, h.detach(), w.detach(), t, options);
+  const bool grad =
+      torch::GradMode::is_enabled() && (hidden.requires_grad() || weight.requires_grad());
+  ChunkedResult sums;
+  torch::Tensor loss;
+  if (!grad) {
+    sums = chunked(h, w, t, options, tr, false, false);
+    loss = sums.loss;
+  } else {
+    // h and w (the compute-dtype copies) ride along as non-differentiable inputs so the function
+    // sees them without casting again; hidden and weight are the differentiable ones.
+    loss = LmHeadLossFn::apply(hidden, weight, h.detach(), w.detach(), t, options, tr, &sums);
+  }
+  if (parts) {
+    parts->nll_sum = sums.nll_sum.detach();
+    parts->kd_sum = sums.kd_sum.defined() ? sums.kd_sum.detach() : torch::Tensor();
+  }
+  return loss;
 }
 
 }  // namespace qatwb::model

@@ -33,6 +33,31 @@ torch::Tensor lm_head_cross_entropy(const torch::Tensor& hidden, const torch::Te
                                     const torch::Tensor& targets,
                                     const LmHeadLossOptions& options = {});
 
+// Knowledge distillation from a teacher's logits, computed in the same row chunks as the
+// student's (neither logits tensor is ever whole). Per row, with p = softmax(z_s),
+// p_T = softmax(z_s / T), q_T = softmax(z_t / T) and w = kd_weight:
+//   loss_i = (1 - w) * NLL_i + w * T^2 * KL(q_T || p_T)
+//   d loss_i / d z_s = (1 - w) * (p - onehot) + w * T * (p_T - q_T)
+// (Hinton et al. 2015: the T^2 keeps the soft term's gradient comparable across temperatures).
+struct DistillTerm {
+  torch::Tensor hidden;  // the teacher's final hidden states: [..., d_t], rows as the student's
+  torch::Tensor weight;  // the teacher's [vocab, d_t] (same vocabulary), never differentiated
+  double temperature = 1.0;
+  double kd_weight = 1.0;  // 1: pure distillation; in (0, 1): mixed with the hard-label NLL
+};
+
+// The two terms' plain sums over rows (float32 scalars, no graph), for metrics.
+struct LossParts {
+  torch::Tensor nll_sum;  // sum_i NLL_i
+  torch::Tensor kd_sum;   // sum_i T^2 KL_i (undefined without a teacher)
+};
+
+// The fused loss with an optional teacher: scale * sum_i loss_i, differentiable as
+// lm_head_cross_entropy. `parts`, when given, receives the two sums.
+torch::Tensor lm_head_loss(const torch::Tensor& hidden, const torch::Tensor& weight,
+                           const torch::Tensor& targets, const LmHeadLossOptions& options,
+                           const DistillTerm* distill, LossParts* parts = nullptr);
+
 // Rows per chunk for n rows of a vocab-sized projection under `options`.
 int64_t lm_head_chunk_rows(int64_t rows, int64_t vocab, const LmHeadLossOptions& options);
 

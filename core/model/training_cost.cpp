@@ -23,8 +23,8 @@ std::string gb(double bytes) {
 }  // namespace
 
 double train_flops_per_token(const LlamaConfig& c, int64_t seq_len) {
-  const double matmul = static_cast<double>(linear_parameters(c)) +
-                        static_cast<double>(c.vocab_size) * c.hidden_size;
+  const double matmul =
+      static_cast<double>(linear_parameters(c)) + static_cast<double>(c.vocab_size) * c.hidden_size;
   return 6.0 * matmul + 12.0 * c.num_hidden_layers * c.q_dim() * static_cast<double>(seq_len);
 }
 
@@ -47,7 +47,7 @@ MemoryEstimate estimate_training_memory(const LlamaConfig& c, const MemoryInputs
   e.parts.push_back({"optimizer states (AdamW, 2 moments)",
                      2.0 * static_cast<double>(in.optimizer_state_bytes) * P});
   double copies = 0;
-  if (in.bf16) copies += 2 * lin;  // autocast's cached bf16 copy of each Linear weight
+  if (in.bf16) copies += 2 * lin;       // autocast's cached bf16 copy of each Linear weight
   if (in.quantized) copies += 4 * lin;  // the fake-quantized weight kept for backward
   if (copies > 0) e.parts.push_back({"weight copies (autocast / fake-quant)", copies});
   // Tensors autograd keeps per decoder layer and token (see llama_layers.cpp): the residual and
@@ -61,14 +61,24 @@ MemoryEstimate estimate_training_memory(const LlamaConfig& c, const MemoryInputs
   const double acts = in.activation_checkpointing
                           ? N * (layers * 4.0 * d + per_token_layer)  // inputs + one layer
                           : N * layers * per_token_layer;
-  e.parts.push_back({in.activation_checkpointing ? "activations (checkpointed layers)"
-                                                 : "activations",
-                     acts + N * 4.0 * d * 4});  // + embedding output, final norm, d hidden
-  const double rows = std::min<double>(N, static_cast<double>(std::max<int64_t>(in.loss_chunk_rows, 1)));
+  e.parts.push_back(
+      {in.activation_checkpointing ? "activations (checkpointed layers)" : "activations",
+       acts + N * 4.0 * d * 4});  // + embedding output, final norm, d hidden
+  const double rows =
+      std::min<double>(N, static_cast<double>(std::max<int64_t>(in.loss_chunk_rows, 1)));
   // The fused loss: two [rows, vocab] float32 buffers per chunk and the lm_head gradient it
   // holds from forward to backward (the full logits would be N x vocab x 4 bytes, 3 times).
   e.parts.push_back({"lm_head loss (chunked logits + its gradient)",
                      2 * rows * V * 4 + 4 * V * d + (in.bf16 ? 2 * V * d : 0.0)});
+  if (in.teacher_parameters > 0) {
+    // Frozen weights in the training dtype; its final hidden states for the step, and two more
+    // [rows, vocab] float32 buffers per loss chunk (whose rows are halved to keep the budget).
+    const double td =
+        static_cast<double>(in.teacher_hidden > 0 ? in.teacher_hidden : c.hidden_size);
+    e.parts.push_back(
+        {"distillation teacher (frozen weights, hidden states)",
+         (in.bf16 ? 2.0 : 4.0) * static_cast<double>(in.teacher_parameters) + N * td * a});
+  }
   if (in.cpu) e.parts.push_back({"runtime (LibTorch, BLAS, Qt, tokenizer, allocator)", 320e6});
   return e;
 }

@@ -19,14 +19,18 @@ namespace qatwb::model {
 double train_flops_per_token(const LlamaConfig& c, int64_t seq_len);
 
 struct MemoryInputs {
-  int64_t batch = 1;            // sequences per micro-batch
+  int64_t batch = 1;  // sequences per micro-batch
   int64_t seq_len = 128;
-  bool bf16 = false;            // bf16 autocast: activations and a bf16 copy of each Linear
+  bool bf16 = false;  // bf16 autocast: activations and a bf16 copy of each Linear
   bool activation_checkpointing = false;
-  bool quantized = false;       // fake-quant: a quantized copy of each decoder Linear weight
+  bool quantized = false;             // fake-quant: a quantized copy of each decoder Linear weight
   int64_t optimizer_state_bytes = 4;  // per parameter per moment (AdamW keeps two)
   int64_t loss_chunk_rows = 512;      // the fused lm_head loss's rows per chunk
-  bool cpu = true;              // adds the process's fixed runtime (LibTorch, BLAS, allocator)
+  bool cpu = true;  // adds the process's fixed runtime (LibTorch, BLAS, allocator)
+  // train.distill: the frozen teacher's parameters (0: none), held in the training dtype, and
+  // its hidden size (its chunked logits sit beside the student's).
+  int64_t teacher_parameters = 0;
+  int64_t teacher_hidden = 0;
 };
 
 struct MemoryPart {

@@ -49,6 +49,21 @@ struct ScheduleSection {
   double min_lr_ratio = 0.0;  // final lr = lr * min_lr_ratio
 };
 
+// Knowledge distillation from a frozen teacher (train.distill). Per token, with the student's
+// and teacher's softmax at temperature T (p_T, q_T) and w the KD share:
+//   loss = (1 - w) * CE + w * T^2 * KL(q_T || p_T)   (loss: ce+kl; loss: kl is w = 1)
+// The teacher's logits are computed in the fused loss's vocabulary chunks beside the student's.
+struct DistillSection {
+  enum class Loss { Kl, CeKl };
+  bool enabled = false;
+  std::string teacher = "self_fp";  // the unquantized starting model, or a model folder
+  double temperature = 1.0;
+  double weight = 0.5;  // ce+kl: the KD term's share w
+  Loss loss = Loss::Kl;
+  double kd_weight() const { return loss == Loss::Kl ? 1.0 : weight; }
+  bool self_teacher() const { return teacher == "self_fp"; }
+};
+
 struct TrainSection {
   int64_t steps = 100;
   int64_t batch_size = 8;  // sequences per micro-batch
@@ -63,13 +78,14 @@ struct TrainSection {
   std::string device = "cpu";  // "cpu", "cuda", "cuda:1"
   std::string dtype = "fp32";  // "fp32" or "bf16" (autocast)
   bool activation_checkpointing = false;
-  int threads = 0;                // intra-op threads; 0: all cores
-  int64_t checkpoint_every = 0;   // steps; 0: only at the end
-  int64_t max_bad_steps = 5;      // NaN/Inf steps in a row before the run stops
-  int64_t log_every = 1;          // metric events every N steps
-  int64_t detail_every = 25;      // per-layer grad norms, code flips, scale stats
-  double spike_k = 3.0;           // grad-norm spike: above mean + k * std of the rolling window
+  int threads = 0;               // intra-op threads; 0: all cores
+  int64_t checkpoint_every = 0;  // steps; 0: only at the end
+  int64_t max_bad_steps = 5;     // NaN/Inf steps in a row before the run stops
+  int64_t log_every = 1;         // metric events every N steps
+  int64_t detail_every = 25;     // per-layer grad norms, code flips, scale stats
+  double spike_k = 3.0;          // grad-norm spike: above mean + k * std of the rolling window
   int64_t spike_window = 50;
+  DistillSection distill;
 };
 
 struct EvalSection {
@@ -95,11 +111,12 @@ struct EasgdSection {
   double beta = 0.9;
   int64_t tau = 10;
   int64_t stickiness = 5;
-  std::vector<double> worker_betas;            // sequential; empty: beta for every worker
+  std::vector<double> worker_betas;  // sequential; empty: beta for every worker
   std::vector<quant::Rounding> worker_rounding = {quant::Rounding::Nearest};  // cycled over ranks
 
   double beta_of(int worker) const {
-    return worker_betas.empty() ? beta : worker_betas[static_cast<size_t>(worker) % worker_betas.size()];
+    return worker_betas.empty() ? beta
+                                : worker_betas[static_cast<size_t>(worker) % worker_betas.size()];
   }
   quant::Rounding rounding_of(int worker) const {
     return worker_rounding[static_cast<size_t>(worker) % worker_rounding.size()];

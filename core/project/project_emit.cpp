@@ -129,6 +129,21 @@ ConfigNode quant_node(const quant::QuantScheme& q) {
       .child("activations", act.node)
       .child("include", string_list(q.include))
       .child("exclude", string_list(q.exclude));
+  if (!q.overrides.empty()) {
+    ConfigNode seq = ConfigNode::make_sequence();
+    for (const auto& o : q.overrides) {
+      MapBuilder e;
+      e.str("match", o.match);
+      if (o.enabled) e.boolean("enabled", *o.enabled);
+      if (o.format) e.str("format", quant::to_string(*o.format));
+      if (o.bits) e.number("bits", *o.bits);
+      if (o.granularity) e.str("granularity", quant::to_string(*o.granularity));
+      if (o.group_size) e.integer("group_size", *o.group_size);
+      if (o.surrogate) e.str("surrogate", quant::to_string(*o.surrogate));
+      seq.items.push_back(std::move(e.node));
+    }
+    m.child("overrides", std::move(seq));
+  }
   return m.node;
 }
 
@@ -162,6 +177,15 @@ ConfigNode train_node(const TrainSection& t) {
       .integer("detail_every", t.detail_every)
       .number("spike_k", t.spike_k)
       .integer("spike_window", t.spike_window);
+  if (t.distill.enabled) {
+    MapBuilder d;
+    d.boolean("enabled", true)
+        .str("teacher", t.distill.teacher)
+        .number("temperature", t.distill.temperature)
+        .str("loss", t.distill.loss == DistillSection::Loss::Kl ? "kl" : "ce+kl");
+    if (t.distill.loss == DistillSection::Loss::CeKl) d.number("weight", t.distill.weight);
+    m.child("distill", d.node);
+  }
   return m.node;
 }
 

@@ -68,6 +68,8 @@ quant:
   include:                      # regexes over HF module names to quantize
     - '^model\.layers\.\d+\.(self_attn|mlp)\.\w+_proj$'
   exclude: []
+  overrides: []                 # mixed precision, in order: - {match: 'mlp\.down_proj$', bits: 4}
+                                # (also group_size, granularity, format, surrogate, enabled)
 
 train:
   steps: 100
@@ -94,6 +96,11 @@ train:
   detail_every: 25              # per-layer statistics every N steps; 0: off
   spike_k: 3.0                  # grad-norm spike: above mean + k * std of the window
   spike_window: 50
+  # distill:                    # knowledge distillation from a frozen teacher
+  #   teacher: self_fp          # self_fp (the unquantized starting model) | a model folder
+  #   loss: kl                  # kl | ce+kl: (1 - weight) * CE + weight * T^2 * KL
+  #   weight: 0.5               # ce+kl only
+  #   temperature: 1.0
 
 eval:
   every: 0                      # steps; 0: only at the end

@@ -175,10 +175,11 @@ class ProjectTyper {
   void read_quant() {
     auto& q = config_.quant;
     const std::string P = "quant";
-    const ConfigNode* sec = r_.section(
-        &root_, "quant", "",
-        {"enabled", "format", "bits", "granularity", "group_size", "symmetric", "scale",
-         "scale_init", "surrogate", "surrogate_params", "activations", "include", "exclude"});
+    const ConfigNode* sec =
+        r_.section(&root_, "quant", "",
+                   {"enabled", "format", "bits", "granularity", "group_size", "symmetric", "scale",
+                    "scale_init", "surrogate", "surrogate_params", "activations", "include",
+                    "exclude", "overrides"});
     r_.read_bool(sec, "enabled", P, q.enabled);
     read_enum(sec, "format", P, {"int", "mxfp4", "nvfp4"}, q.format);
     auto* bits = r_.read_number(sec, "bits", P, q.bits);
@@ -231,6 +232,78 @@ class ProjectTyper {
     auto* exc = r_.read_string_list(sec, "exclude", P, q.exclude);
     check_regexes(inc, "quant.include", q.include);
     check_regexes(exc, "quant.exclude", q.exclude);
+    const ConfigNode* ov = sec ? sec->find("overrides") : nullptr;
+    if (ov && ov->kind == ConfigNode::Kind::Sequence) {
+      for (size_t i = 0; i < ov->items.size(); ++i) read_override(ov->items[i], i);
+    } else if (ov && ov->kind != ConfigNode::Kind::Null) {
+      fail(ov, "quant.overrides",
+           "expected a list of {match: REGEX, bits, group_size, granularity, format, surrogate, "
+           "enabled}, got " +
+               ov->describe());
+    }
+  }
+
+  // One quant.overrides entry: a regex and the fields it changes for the modules it matches.
+  void read_override(const ConfigNode& item, size_t i) {
+    const std::string F = "quant.overrides[" + std::to_string(i) + "]";
+    if (!item.is_map()) {
+      fail(&item, F,
+           "expected a map with match (and bits, group_size, ...), got " + item.describe());
+      return;
+    }
+    r_.check_keys(item, F,
+                  {"match", "enabled", "format", "bits", "granularity", "group_size", "surrogate"});
+    quant::SchemeOverride o;
+    auto* match = r_.read_string(&item, "match", F, o.match);
+    if (o.match.empty()) {
+      fail(match ? match : &item, F + ".match",
+           "is required: a regex over module names, e.g. 'mlp\\.down_proj$'");
+    } else {
+      try {
+        std::regex re(o.match, std::regex::ECMAScript);
+      } catch (const std::regex_error& e) {
+        fail(match, F + ".match", "invalid regular expression '" + o.match + "': " + e.what());
+      }
+    }
+    bool enabled = true;
+    if (r_.read_bool(&item, "enabled", F, enabled)) o.enabled = enabled;
+    std::string name;
+    if (r_.read_choice(&item, "format", F, {"int", "mxfp4", "nvfp4"}, name)) {
+      quant::Format f;
+      quant::parse(name, f);
+      o.format = f;
+    }
+    double bits = 0;
+    if (auto* n = r_.read_number(&item, "bits", F, bits)) {
+      bool ok = false;
+      for (double b : {1.0, 1.58, 2.0, 3.0, 4.0, 8.0}) ok = ok || std::fabs(bits - b) < 1e-9;
+      const bool fp4 = o.format && *o.format != quant::Format::Int;
+      if (!ok)
+        fail(n, F + ".bits", "expected one of 1, 1.58, 2, 3, 4, 8, got " + n->describe());
+      else if (fp4 && bits != 4)
+        fail(n, F + ".bits", std::string(quant::to_string(*o.format)) + " is 4-bit by definition");
+      else
+        o.bits = bits;
+    }
+    if (r_.read_choice(&item, "granularity", F, {"per_tensor", "per_channel", "per_group"}, name)) {
+      quant::Granularity g;
+      quant::parse(name, g);
+      o.granularity = g;
+    }
+    int64_t group = 0;
+    if (auto* n = r_.read_int(&item, "group_size", F, group)) {
+      if (!is_power_of_two(group) || group > (int64_t{1} << 20))
+        fail(n, F + ".group_size", "must be a power of two > 0, got " + n->scalar);
+      else
+        o.group_size = static_cast<int>(group);
+    }
+    if (r_.read_choice(&item, "surrogate", F,
+                       {"ste", "stableqat", "dsq", "lsq", "pact", "paretoq", "ewgs"}, name)) {
+      quant::Surrogate su;
+      quant::parse(name, su);
+      o.surrogate = su;
+    }
+    config_.quant.overrides.push_back(o);
   }
 
   void check_regexes(const ConfigNode* list, const std::string& field,
@@ -319,7 +392,7 @@ class ProjectTyper {
                                          "threads",       "checkpoint_every",
                                          "max_bad_steps", "log_every",
                                          "detail_every",  "spike_k",
-                                         "spike_window"});
+                                         "spike_window",  "distill"});
     positive_int(sec, "steps", t.steps);
     positive_int(sec, "batch_size", t.batch_size);
     positive_int(sec, "grad_accum", t.grad_accum);
@@ -356,6 +429,39 @@ class ProjectTyper {
       fail(n, "train.spike_k", "must be > 0, got " + n->scalar);
     if (auto* n = r_.read_int(sec, "spike_window", P, t.spike_window); n && t.spike_window < 2)
       fail(n, "train.spike_window", "must be >= 2, got " + n->scalar);
+    read_distill(sec);
+  }
+
+  void read_distill(const ConfigNode* train_sec) {
+    auto& d = config_.train.distill;
+    const std::string P = "train.distill";
+    const ConfigNode* sec = r_.section(train_sec, "distill", "train",
+                                       {"enabled", "teacher", "temperature", "weight", "loss"});
+    if (!sec) return;
+    d.enabled = true;  // a present section means on, unless `enabled: false`
+    r_.read_bool(sec, "enabled", P, d.enabled);
+    if (auto* n = r_.read_string(sec, "teacher", P, d.teacher)) {
+      if (d.teacher.empty())
+        fail(n, P + ".teacher",
+             "expected self_fp (the unquantized starting model) or a model folder");
+      if (!d.self_teacher()) {
+        resolve_path(n, d.teacher);
+        paths_.push_back({n, P + ".teacher", d.teacher, PathKind::ModelFolder});
+      }
+    }
+    if (auto* n = r_.read_number(sec, "temperature", P, d.temperature);
+        n && !(d.temperature > 0 && d.temperature <= 100))
+      fail(n, P + ".temperature", "must be in (0, 100], got " + n->scalar);
+    std::string loss;
+    const ConfigNode* loss_node = r_.read_choice(sec, "loss", P, {"kl", "ce+kl"}, loss);
+    if (loss_node) d.loss = loss == "kl" ? DistillSection::Loss::Kl : DistillSection::Loss::CeKl;
+    if (auto* n = r_.read_number(sec, "weight", P, d.weight)) {
+      if (!(d.weight > 0 && d.weight <= 1))
+        fail(n, P + ".weight", "must be in (0, 1] (the KD term's share), got " + n->scalar);
+      else if (d.loss == DistillSection::Loss::Kl && d.weight != 1)
+        fail(n, P + ".weight",
+             "applies to loss: ce+kl ((1 - w) * CE + w * KD); loss: kl is pure distillation");
+    }
   }
 
   void positive_int(const ConfigNode* sec, const std::string& key, int64_t& out) {

@@ -21,12 +21,6 @@ std::vector<std::regex> compile(const std::vector<std::string>& patterns, const 
   return out;
 }
 
-bool any_match(const std::vector<std::regex>& res, const std::string& s) {
-  for (const auto& re : res)
-    if (std::regex_search(s, re)) return true;
-  return false;
-}
-
 // Distinct codes in each row of codes2d [rows, cols] (integer codes), as [rows] int64.
 torch::Tensor levels_per_row(const torch::Tensor& codes2d) {
   auto c = codes2d.to(torch::kLong);
@@ -61,15 +55,19 @@ ModelQuantizer::ModelQuantizer(const QuantScheme& scheme,
   if (!linear_weights.empty() && linear_weights.front().second.defined())
     device_ = linear_weights.front().second.device();
   if (!scheme_.enabled) return;
-  const auto include = compile(scheme_.include, "include");
-  const auto exclude = compile(scheme_.exclude, "exclude");
+  compile(scheme_.include, "include");  // a bad pattern is an Error naming it
+  compile(scheme_.exclude, "exclude");
+  for (const auto& o : scheme_.overrides) compile({o.match}, "overrides.match");
   for (auto& [name, w] : linear_weights) {
-    if (!include.empty() && !any_match(include, name)) continue;
-    if (any_match(exclude, name)) continue;
+    // Mixed precision: each module's own scheme (include/exclude, then quant.overrides).
+    QuantScheme own = scheme_for_module(scheme_, name);
+    if (!own.enabled) continue;
+    if (own.surrogate == Surrogate::Pact && own.activations.kind == ActivationQuant::Kind::None)
+      own.activations.kind = ActivationQuant::Kind::Pact;
     if (entries_.count(name)) throw Error("quant: module " + name + " listed twice");
     Entry e;
-    e.wq = std::make_unique<WeightQuantizer>(scheme_, name, w);
-    e.aq = std::make_unique<ActivationQuantizer>(scheme_.activations, w.device());
+    e.wq = std::make_unique<WeightQuantizer>(own, name, w);
+    e.aq = std::make_unique<ActivationQuantizer>(own.activations, w.device());
     e.latent = w;
     e.prev_codes = comparable_codes(e, e.wq->quantize(w));
     order_.push_back(name);
@@ -129,7 +127,8 @@ std::vector<torch::Tensor> ModelQuantizer::parameters() const {
 }
 
 torch::Tensor ModelQuantizer::regularization_loss() const {
-  torch::Tensor total = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat).device(device_));
+  torch::Tensor total =
+      torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat).device(device_));
   for (const auto& name : order_) {
     auto r = entries_.at(name).aq->regularization();
     if (r.defined()) total = total + r;

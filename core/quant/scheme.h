@@ -1,7 +1,9 @@
 // The quantization scheme of a project, as typed values (parsed from YAML by core/project).
 // No torch here: the project parser and the store use it too.
 #pragma once
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -56,6 +58,20 @@ struct ActivationQuant {
   double pact_l2 = 1e-4;  // L2 penalty on alpha
 };
 
+// One entry of quant.overrides (mixed precision by module): the modules whose HF name matches
+// `match` (ECMAScript regex, searched; in YAML e.g. 'mlp\.down_proj$') take the fields that are set
+// instead of the scheme's. Entries apply in order; a later match overrides an earlier one.
+// `enabled` adds a module the include/exclude patterns leave out, or removes one they select.
+struct SchemeOverride {
+  std::string match;
+  std::optional<bool> enabled;
+  std::optional<Format> format;
+  std::optional<double> bits;
+  std::optional<Granularity> granularity;
+  std::optional<int> group_size;
+  std::optional<Surrogate> surrogate;
+};
+
 struct QuantScheme {
   bool enabled = true;
   Format format = Format::Int;
@@ -74,9 +90,39 @@ struct QuantScheme {
   // Linear in the decoder layers; embeddings and lm_head excluded.
   std::vector<std::string> include = {R"(^model\.layers\.\d+\.(self_attn|mlp)\.\w+_proj$)"};
   std::vector<std::string> exclude;
+  std::vector<SchemeOverride> overrides;
 
   bool ternary() const { return bits > 1.5 && bits < 1.6; }
 };
+
+// The scheme one module is quantized with: the scheme's fields with every matching override
+// applied in order, and `enabled` false when the module is not quantized (the scheme off, not
+// included, excluded, or switched off by an override). The result has no overrides of its own.
+// Throws std::regex_error on a bad pattern (the project parser has checked them).
+QuantScheme scheme_for_module(const QuantScheme& scheme, const std::string& module);
+
+// Bits per weight of one quantized [rows, cols] weight, scales included: the code bits plus
+// 16 bits per scale (and per zero point when asymmetric) at the scheme's granularity; MXFP4
+// adds an 8-bit shared exponent per 32 values, NVFP4 an FP8 scale per 16 and one FP32 scale
+// per tensor. Ternary codes count log2(3) bits. An unquantized weight is 16 (bf16/fp16).
+double bits_per_weight(const QuantScheme& module_scheme, int64_t rows, int64_t cols);
+
+// What a scheme costs over a whole model: each candidate Linear (HF module name, [rows, cols])
+// at its own scheme's bits_per_weight, every other parameter at 16 bits.
+struct LinearShape {
+  std::string module;  // "model.layers.0.mlp.down_proj"
+  int64_t rows = 0, cols = 0;
+};
+struct ModelBits {
+  int64_t quantized_weights = 0;  // weights of the quantized modules
+  int64_t total_weights = 0;      // every parameter of the model
+  double quantized_bpw = 0;       // mean over the quantized modules' weights
+  double model_bpw = 0;           // mean over every parameter
+};
+ModelBits model_bits(const QuantScheme& scheme, const std::vector<LinearShape>& linears,
+                     int64_t total_parameters);
+// "int 2-bit per_channel ste"-style description of one module's scheme.
+std::string describe_module_scheme(const QuantScheme& module_scheme);
 
 const char* to_string(Format f);
 const char* to_string(Granularity g);

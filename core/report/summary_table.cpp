@@ -138,6 +138,7 @@ std::vector<SummaryRow> summary_rows(const store::Store& store, const std::vecto
       r.final_loss = it->second;
     if (auto it = sum.eval.find("ppl_fp"); it != sum.eval.end()) r.ppl_fp = it->second;
     if (auto it = sum.eval.find("ppl_rtn"); it != sum.eval.end()) r.ppl_rtn = it->second;
+    if (auto it = sum.eval.find("bits_per_weight"); it != sum.eval.end()) r.bpw = it->second;
     // Post-quantization PPL of a quantized run; plain PPL of an unquantized one.
     for (const char* key : {"eval/ppl_postquant", "eval/ppl"}) {
       const auto ppl = values_of(store.points(id, key));
@@ -196,9 +197,9 @@ std::vector<SummaryRow> summary_rows(const store::Store& store, const std::vecto
 }
 
 std::vector<std::string> summary_columns() {
-  return {"run",     "project", "status",    "surrogate", "scheme",   "steps",
-          "loss",    "FP ppl",  "RTN ppl",   "final ppl", "best ppl", "recovery",
-          "grad CV", "spikes",  "flip rate", "ms/step",   "overhead"};
+  return {"run",      "project", "status", "surrogate", "scheme",    "bpw",
+          "steps",    "loss",    "FP ppl", "RTN ppl",   "final ppl", "best ppl",
+          "recovery", "grad CV", "spikes", "flip rate", "ms/step",   "overhead"};
 }
 
 std::string summary_cell(const SummaryRow& r, size_t column) {
@@ -216,28 +217,30 @@ std::string summary_cell(const SummaryRow& r, size_t column) {
     case 4:
       return text(r.scheme);
     case 5:
-      return std::to_string(r.steps);
+      return num(r.bpw, "%.2f");
     case 6:
-      return num(r.final_loss, "%.4f");
+      return std::to_string(r.steps);
     case 7:
-      return num(r.ppl_fp, "%.2f");
+      return num(r.final_loss, "%.4f");
     case 8:
-      return num(r.ppl_rtn, "%.2f");
+      return num(r.ppl_fp, "%.2f");
     case 9:
-      return num(r.ppl_final, "%.2f");
+      return num(r.ppl_rtn, "%.2f");
     case 10:
-      return num(r.ppl_best, "%.2f");
+      return num(r.ppl_final, "%.2f");
     case 11:
-      return std::isfinite(r.recovery) ? fmt("%.1f%%", 100.0 * r.recovery) : kNone;
+      return num(r.ppl_best, "%.2f");
     case 12:
-      return num(r.grad_norm_cv, "%.3f");
+      return std::isfinite(r.recovery) ? fmt("%.1f%%", 100.0 * r.recovery) : kNone;
     case 13:
-      return std::to_string(r.grad_spikes);
+      return num(r.grad_norm_cv, "%.3f");
     case 14:
-      return num(r.flip_rate, "%.4f");
+      return std::to_string(r.grad_spikes);
     case 15:
-      return num(r.ms_per_step, "%.1f");
+      return num(r.flip_rate, "%.4f");
     case 16:
+      return num(r.ms_per_step, "%.1f");
+    case 17:
       return std::isfinite(r.overhead) ? fmt("%.2fx", r.overhead) : kNone;
     default:
       return "";
@@ -247,28 +250,30 @@ std::string summary_cell(const SummaryRow& r, size_t column) {
 double summary_sort_value(const SummaryRow& r, size_t column) {
   switch (column) {
     case 5:
-      return static_cast<double>(r.steps);
+      return r.bpw;
     case 6:
-      return r.final_loss;
+      return static_cast<double>(r.steps);
     case 7:
-      return r.ppl_fp;
+      return r.final_loss;
     case 8:
-      return r.ppl_rtn;
+      return r.ppl_fp;
     case 9:
-      return r.ppl_final;
+      return r.ppl_rtn;
     case 10:
-      return r.ppl_best;
+      return r.ppl_final;
     case 11:
-      return r.recovery;
+      return r.ppl_best;
     case 12:
-      return r.grad_norm_cv;
+      return r.recovery;
     case 13:
-      return static_cast<double>(r.grad_spikes);
+      return r.grad_norm_cv;
     case 14:
-      return r.flip_rate;
+      return static_cast<double>(r.grad_spikes);
     case 15:
-      return r.ms_per_step;
+      return r.flip_rate;
     case 16:
+      return r.ms_per_step;
+    case 17:
       return r.overhead;
     default:
       return NAN;
@@ -328,18 +333,19 @@ std::string summary_markdown(const std::vector<SummaryRow>& rows) {
 
 std::string summary_csv(const std::vector<SummaryRow>& rows) {
   std::string out =
-      "run_id,name,project,status,surrogate,format,scheme,bits,steps,final_loss,ppl_fp,ppl_rtn,"
+      "run_id,name,project,status,surrogate,format,scheme,bits,bpw,steps,final_loss,ppl_fp,ppl_rtn,"
       "ppl_final,ppl_best,recovery,grad_norm_cv,grad_spikes,flip_rate,ms_per_step,overhead,"
       "overhead_vs\n";
   for (const auto& r : rows) {
     out += std::to_string(r.run_id) + "," + csv_field(r.name) + "," + csv_field(r.project) + "," +
            csv_field(r.status) + "," + csv_field(r.surrogate) + "," + csv_field(r.format) + "," +
-           csv_field(r.scheme) + "," + csv_num(r.bits) + "," + std::to_string(r.steps) + "," +
-           csv_num(r.final_loss) + "," + csv_num(r.ppl_fp) + "," + csv_num(r.ppl_rtn) + "," +
-           csv_num(r.ppl_final) + "," + csv_num(r.ppl_best) + "," + csv_num(r.recovery) + "," +
-           csv_num(r.grad_norm_cv) + "," + std::to_string(r.grad_spikes) + "," +
-           csv_num(r.flip_rate) + "," + csv_num(r.ms_per_step) + "," + csv_num(r.overhead) + "," +
-           csv_field(r.overhead_vs) + "\n";
+           csv_field(r.scheme) + "," + csv_num(r.bits) + "," + csv_num(r.bpw) + "," +
+           std::to_string(r.steps) + "," + csv_num(r.final_loss) + "," + csv_num(r.ppl_fp) + "," +
+           csv_num(r.ppl_rtn) + "," + csv_num(r.ppl_final) + "," + csv_num(r.ppl_best) + "," +
+           csv_num(r.recovery) + "," + csv_num(r.grad_norm_cv) + "," +
+           std::to_string(r.grad_spikes) + "," + csv_num(r.flip_rate) + "," +
+           csv_num(r.ms_per_step) + "," + csv_num(r.overhead) + "," + csv_field(r.overhead_vs) +
+           "\n";
   }
   return out;
 }
@@ -358,6 +364,7 @@ nlohmann::json summary_json(const std::vector<SummaryRow>& rows) {
                    {"format", r.format},
                    {"scheme", r.scheme},
                    {"bits", num(r.bits)},
+                   {"bpw", num(r.bpw)},
                    {"steps", r.steps},
                    {"final_loss", num(r.final_loss)},
                    {"ppl_fp", num(r.ppl_fp)},

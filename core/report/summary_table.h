@@ -16,6 +16,7 @@ struct SummaryRow {
   int64_t run_id = 0;
   std::string name, project, status, surrogate, format, scheme;  // scheme e.g. "int W2 per_channel"
   double bits = NAN;
+  double bpw = NAN;  // bits per weight of the whole model, scales included (the run's step 0)
   int64_t steps = 0;
   double final_loss = NAN;
   double ppl_fp = NAN, ppl_rtn = NAN, ppl_final = NAN, ppl_best = NAN;  // post-quant PPL: last/best

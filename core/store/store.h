@@ -21,7 +21,7 @@ struct sqlite3;
 
 namespace qatwb::store {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 struct RunInfo {
   int64_t id = 0;

@@ -210,7 +210,8 @@ void forget_run_rows(sqlite3* db, const std::string& db_path, int64_t run) {
                           "DELETE FROM params WHERE run = ?1",
                           "UPDATE runs SET status = 'unknown', reason = NULL, started = NULL, "
                           "ended = NULL, last_step = -1 WHERE id = ?1",
-                          "UPDATE ingest_state SET byte_offset = 0, lines = 0 WHERE run = ?1"}) {
+                          "UPDATE ingest_state SET byte_offset = 0, lines = 0, last_offset = "
+                          "NULL, last_line = NULL WHERE run = ?1"}) {
     Stmt st(db, db_path, sql);
     st.bind_int(1, run).run();
   }
@@ -223,23 +224,21 @@ void forget_run_rows(sqlite3* db, const std::string& db_path, int64_t run) {
 bool log_continues_at(sqlite3* db, const std::string& db_path, int64_t run,
                       const std::string& events, int64_t offset) {
   if (offset <= 0) return true;
-  Stmt s(db, db_path,
-         "SELECT byte_offset, type, json FROM events WHERE run = ?1 AND byte_offset < ?2 "
-         "ORDER BY byte_offset DESC LIMIT 1");
-  s.bind_int(1, run).bind_int(2, offset);
-  if (!s.step()) return true;  // only blank lines so far
+  Stmt s(db, db_path, "SELECT last_offset, last_line FROM ingest_state WHERE run = ?1");
+  s.bind_int(1, run);
+  if (!s.step() || s.col_text(1).empty()) return true;  // only blank lines so far
   const int64_t last = s.col_int(0);
-  const std::string type = s.col_text(1), json = s.col_text(2);
+  const std::string line = s.col_text(1);
+  if (last < 0 || last >= offset) return false;
   std::ifstream in(events, std::ios::binary);
   if (!in) return false;
   in.seekg(last);
   std::string slice(static_cast<size_t>(offset - last), '\0');
   if (!in.read(&slice[0], static_cast<std::streamsize>(slice.size()))) return false;
   if (slice.back() != '\n') return false;
-  const size_t nl = slice.find('\n');  // later lines: blank, or duplicates the store ignored
-  // A line that did not parse is stored as a warning about it: only its extent can be checked.
-  const bool synthetic = type == "warning" && json.find("\"bad_event_line\"") != std::string::npos;
-  return synthetic || slice.compare(0, nl, json) == 0;
+  const size_t nl = slice.find('\n');  // later lines: blank ones the store skipped
+  return slice.compare(0, nl, line) == 0 &&
+         slice.find_first_not_of(" \t\r\n", nl) == std::string::npos;
 }
 
 }  // namespace
@@ -279,15 +278,25 @@ int64_t Store::ingest_run_dir(const std::string& run_dir, size_t batch_bytes,
     if (next == offset) break;
     Transaction tx(db_, path_);
     Ingester ingest(db_, path_, run, events, warnings);
+    const run::LogLine* last = nullptr;
     for (const auto& l : batch) {
       ++lines;
       if (l.text.find_first_not_of(" \t\r") == std::string::npos) continue;  // blank line
       ingest.line(l, lines);
+      last = &l;
       ++total;
     }
     ingest.finish();
-    Stmt save(db_, path_, "UPDATE ingest_state SET byte_offset = ?2, lines = ?3 WHERE run = ?1");
-    save.bind_int(1, run).bind_int(2, next).bind_int(3, lines).run();
+    if (last) {
+      Stmt save(db_, path_,
+                "UPDATE ingest_state SET byte_offset = ?2, lines = ?3, last_offset = ?4, "
+                "last_line = ?5 WHERE run = ?1");
+      save.bind_int(1, run).bind_int(2, next).bind_int(3, lines).bind_int(4, last->offset);
+      save.bind_text(5, last->text).run();
+    } else {
+      Stmt save(db_, path_, "UPDATE ingest_state SET byte_offset = ?2, lines = ?3 WHERE run = ?1");
+      save.bind_int(1, run).bind_int(2, next).bind_int(3, lines).run();
+    }
     tx.commit();
   }
   return total;

@@ -67,6 +67,12 @@ CREATE TABLE ingest_state(
 PRAGMA user_version = 1;
 )SQL";
 
+const char* kSchemaV2 = R"SQL(
+ALTER TABLE ingest_state ADD COLUMN last_offset INTEGER;
+ALTER TABLE ingest_state ADD COLUMN last_line TEXT;
+PRAGMA user_version = 2;
+)SQL";
+
 int64_t query_int(sqlite3* db, const std::string& path, const char* sql) {
   Stmt s(db, path, sql);
   return s.step() ? s.col_int(0) : 0;
@@ -114,6 +120,15 @@ Store Store::open_impl(const std::string& path, bool create) {
       Transaction tx(db, path);
       exec_sql(db, path, kSchemaV1);
       tx.commit();
+      version = 1;
+    }
+    if (version == 1) {
+      // v2: ingest_state remembers the last line it read (offset and text), so an ingest can
+      // tell that a resume rewrote the log before its offset (metric lines are not kept in
+      // `events`, so that table alone cannot show it).
+      Transaction tx(db, path);
+      exec_sql(db, path, kSchemaV2);
+      tx.commit();
     }
     // Cheap structural check of the schema page: a corrupt file fails here, not later.
     query_int(db, path, "SELECT COUNT(*) FROM runs");
@@ -146,16 +161,11 @@ Store& Store::operator=(Store&& other) noexcept {
 }
 
 void Store::verify_usable() const {
-  try {
-    Stmt s(db_, path_, "PRAGMA quick_check(1)");
-    const std::string result = s.step() ? s.col_text(0) : std::string("no answer");
-    if (result != "ok") throw Error(path_ + ": the run database is damaged: " + result);
-    exec_sql(db_, path_, "BEGIN IMMEDIATE");
-    exec_sql(db_, path_, "ROLLBACK");
-  } catch (const Error& e) {
-    throw Error(std::string(e.what()) +
-                " (repair or move the database, or pass --db with another file or --no-db)");
-  }
+  Stmt s(db_, path_, "PRAGMA quick_check(1)");
+  const std::string result = s.step() ? s.col_text(0) : std::string("no answer");
+  if (result != "ok") throw Error(path_ + ": the run database is damaged: " + result);
+  exec_sql(db_, path_, "BEGIN IMMEDIATE");
+  exec_sql(db_, path_, "ROLLBACK");
 }
 
 std::string Store::journal_mode() const {

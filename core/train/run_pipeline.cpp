@@ -52,9 +52,8 @@ std::string tokenizer_path(const project::ProjectConfig& c) {
 std::string prepare_tokens(const project::ProjectConfig& c, const text::Tokenizer& tok,
                            const std::string& tokenizer_sha, const std::string& cache_root) {
   nlohmann::json key = nlohmann::json::parse(project::to_json(c));
-  nlohmann::json identity = {{"data", key["data"]},
-                             {"tokenize", key["tokenize"]},
-                             {"tokenizer_sha256", tokenizer_sha}};
+  nlohmann::json identity = {
+      {"data", key["data"]}, {"tokenize", key["tokenize"]}, {"tokenizer_sha256", tokenizer_sha}};
   // The content of every source (sha256 of each file; a folder by its files in name order), not
   // its size: a corpus edited in place to the same length must not reuse stale shards.
   for (const auto& s : c.data.sources) {
@@ -97,7 +96,7 @@ std::string prepare_tokens(const project::ProjectConfig& c, const text::Tokenize
   to.out_dir = tokens.string();
   to.seq_len = c.tokenize.seq_len;
   using Bos = project::TokenizeSection::Bos;
-  to.bos = c.tokenize.bos == Bos::None       ? data::BosPolicy::None
+  to.bos = c.tokenize.bos == Bos::None        ? data::BosPolicy::None
            : c.tokenize.bos == Bos::PerWindow ? data::BosPolicy::Window
                                               : data::BosPolicy::Document;
   to.eos = c.tokenize.eos_between_documents;
@@ -172,7 +171,8 @@ int run_project(const RunRequest& request) {
     }
   }
   if (request.threads > 0) config.train.threads = request.threads;
-  if (const char* per_rank = std::getenv("QATWB_THREADS_PER_RANK"); per_rank && request.threads <= 0)
+  if (const char* per_rank = std::getenv("QATWB_THREADS_PER_RANK");
+      per_rank && request.threads <= 0)
     config.train.threads = std::atoi(per_rank);
   std::unique_ptr<run::RunLock> lock;
   std::unique_ptr<run::EventWriter> events;
@@ -225,9 +225,11 @@ int run_project(const RunRequest& request) {
                                     : fs::absolute(rd->path()).parent_path() / ".cache";
     // Rank 0 prepares the data; the others find it in the cache afterwards.
     std::string tokens_dir;
-    if (main_rank) tokens_dir = prepare_tokens(config, tokenizer, tok_sha, (cache_root / "data").string());
+    if (main_rank)
+      tokens_dir = prepare_tokens(config, tokenizer, tok_sha, (cache_root / "data").string());
     if (dp) dp->barrier();
-    if (!main_rank) tokens_dir = prepare_tokens(config, tokenizer, tok_sha, (cache_root / "data").string());
+    if (!main_rank)
+      tokens_dir = prepare_tokens(config, tokenizer, tok_sha, (cache_root / "data").string());
 
     model::Llama model = config.model.path.empty()
                              ? model::create_from_preset(config.model.preset,
@@ -235,17 +237,45 @@ int run_project(const RunRequest& request) {
                              : model::load_hf(config.model.path, torch::kCPU);
     model->to(device);
     model->set_activation_checkpointing(config.train.activation_checkpointing);
+    // The teacher is copied from the starting model before a quantizer or a resumed checkpoint
+    // changes it.
+    std::unique_ptr<Teacher> teacher;
+    if (const auto& d = config.train.distill; d.enabled) {
+      teacher = std::make_unique<Teacher>(d, model, device, config.train.dtype == "bf16");
+      if (main_rank)
+        log_line("distill: teacher " + teacher->description() + " (" +
+                 std::to_string(teacher->parameter_count()) + " parameters, frozen), loss " +
+                 (d.loss == project::DistillSection::Loss::Kl
+                      ? std::string("kl")
+                      : "ce+kl, weight " + project::format_number(d.weight)) +
+                 ", temperature " + project::format_number(d.temperature));
+    }
 
     std::shared_ptr<quant::ModelQuantizer> quantizer;
+    quant::ModelBits bits;
     if (config.quant.enabled) {
       quantizer = std::make_shared<quant::ModelQuantizer>(config.quant, model->linear_weights());
       model->set_weight_hook(quantizer);
-      if (main_rank)
+      std::vector<quant::LinearShape> shapes;
+      for (const auto& [name, w] : model->linear_weights())
+        shapes.push_back({name, w.size(0), w.size(1)});
+      bits = quant::model_bits(config.quant, shapes, model->config().num_parameters());
+      if (main_rank) {
         log_line("quant: " + std::to_string(quantizer->modules().size()) + " modules, " +
                  quant::to_string(config.quant.format) + " " +
                  project::format_number(config.quant.bits) + "-bit " +
                  quant::to_string(config.quant.granularity) + ", surrogate " +
-                 quant::to_string(config.quant.surrogate));
+                 quant::to_string(config.quant.surrogate) +
+                 (config.quant.overrides.empty()
+                      ? std::string()
+                      : ", " + std::to_string(config.quant.overrides.size()) +
+                            " override(s) (`qatwb project check` lists each module)"));
+        char buf[128];
+        std::snprintf(buf, sizeof buf,
+                      "quant: %.3f bits per quantized weight, %.3f over the whole model",
+                      bits.quantized_bpw, bits.model_bpw);
+        log_line(buf);
+      }
     }
     if (dp) {
       auto params = model->parameters();
@@ -258,9 +288,8 @@ int run_project(const RunRequest& request) {
     popt.seq_len = config.eval.seq_len > 0 ? config.eval.seq_len : config.tokenize.seq_len;
     popt.max_windows = config.eval.max_windows;
     popt.bf16 = config.train.dtype == "bf16";
-    eval::RunEvaluator evaluator(main_rank ? heldout_ids(config, tokenizer, tokens_dir)
-                                           : std::vector<int32_t>{},
-                                 popt);
+    eval::RunEvaluator evaluator(
+        main_rank ? heldout_ids(config, tokenizer, tokens_dir) : std::vector<int32_t>{}, popt);
 
     data::LoaderOptions lopt;
     lopt.split = "train";
@@ -272,6 +301,7 @@ int run_project(const RunRequest& request) {
     data::TokenLoader loader(tokens_dir, lopt, tok_sha);
     Trainer trainer(config, model, quantizer, loader, evaluator, events.get(), *rd);
     trainer.set_data_parallel(dp.get());
+    if (teacher) trainer.set_teacher(std::move(teacher));
     const auto checkpoints = rd->checkpoints();
     if (request.resume && !checkpoints.empty()) {
       trainer.resume_from(checkpoints.back().second);
@@ -282,6 +312,7 @@ int run_project(const RunRequest& request) {
       v["ppl_fp"] = evaluator.full_precision_ppl(model);
       if (quantizer) {
         v["ppl_rtn"] = evaluator.post_quant_ppl(model, *quantizer);
+        v["bits_per_weight"] = bits.model_bpw;
         for (const auto& [k, x] : evaluator.evaluate(model, quantizer.get(), false)) v[k] = x;
       }
       events->eval(0, v);

@@ -154,7 +154,8 @@ void Trainer::apply_lr(int64_t step) {
                           config_.train.quant_lr > 0 ? config_.train.quant_lr : config_.train.lr};
   auto& groups = optimizer_->param_groups();
   for (size_t i = 0; i < groups.size(); ++i)
-    static_cast<torch::optim::AdamWOptions&>(groups[i].options()).lr(base[std::min<size_t>(i, 1)] * f);
+    static_cast<torch::optim::AdamWOptions&>(groups[i].options())
+        .lr(base[std::min<size_t>(i, 1)] * f);
 }
 
 Trainer::StepResult Trainer::train_step() {
@@ -168,23 +169,29 @@ Trainer::StepResult Trainer::train_step() {
   }
   model_->train();
   if (quantizer_) quantizer_->begin_step();
-  double loss_sum = 0;
+  double loss_sum = 0, nll_sum = 0, kd_sum = 0;
   int64_t token_count = 0;
   const bool inject_nan = contains(nan_injection_steps_, step_);
   for (int64_t micro = 0; micro < t.grad_accum; ++micro) {
     auto batch = loader_.next_batch();
-    auto windows = torch::from_blob(batch.data(), {t.batch_size, config_.tokenize.seq_len + 1},
-                                    torch::kInt64)
-                       .to(device_);
+    auto windows =
+        torch::from_blob(batch.data(), {t.batch_size, config_.tokenize.seq_len + 1}, torch::kInt64)
+            .to(device_);
     torch::Tensor loss;
     int64_t tokens = 0;
     {
       AutocastGuard autocast(t.dtype == "bf16", device_);
       // The mean over the step's tokens, scaled inside the fused loss.
       tokens = windows.size(0) * (windows.size(1) - 1);
-      loss = eval::causal_lm_loss_sum(model_, windows,
-                                      1.0 / static_cast<double>(tokens * t.grad_accum))
-                 .nll_sum;
+      const double scale = 1.0 / static_cast<double>(tokens * t.grad_accum);
+      if (teacher_) {
+        auto d = teacher_->loss_sum(model_, windows, scale);
+        loss = d.loss;
+        nll_sum += d.nll_sum.item<double>();
+        kd_sum += d.kd_sum.item<double>();
+      } else {
+        loss = eval::causal_lm_loss_sum(model_, windows, scale).nll_sum;
+      }
       if (quantizer_ && micro == 0) loss = loss + quantizer_->regularization_loss();
     }
     if (inject_nan) loss = loss * std::numeric_limits<float>::quiet_NaN();
@@ -196,6 +203,10 @@ Trainer::StepResult Trainer::train_step() {
   }
   if (quantizer_) quantizer_->end_step();
   r.loss = loss_sum / t.grad_accum;
+  if (teacher_) {
+    r.loss_ce = nll_sum / static_cast<double>(token_count);
+    r.loss_kd = kd_sum / static_cast<double>(token_count);
+  }
 
   std::vector<torch::Tensor> params;
   for (auto& g : optimizer_->param_groups())
@@ -206,7 +217,15 @@ Trainer::StepResult Trainer::train_step() {
     for (auto& p : params) grads.push_back(p.grad());
     dp_->average(grads);
     const int world = dp_->env().world_size;
-    r.loss = dp_->sum(torch::tensor({r.loss})).item<double>() / world;
+    if (teacher_) {
+      const auto v =
+          dp_->sum(torch::tensor({r.loss, r.loss_ce, r.loss_kd}, torch::kFloat64)) / world;
+      r.loss = v[0].item<double>();
+      r.loss_ce = v[1].item<double>();
+      r.loss_kd = v[2].item<double>();
+    } else {
+      r.loss = dp_->sum(torch::tensor({r.loss})).item<double>() / world;
+    }
     if (!std::isfinite(r.loss)) r.finite = false;
   }
   // Global norm before clipping (clip_grad_norm_ returns it); infinite max_norm only measures.
@@ -304,7 +323,8 @@ void Trainer::save_checkpoint(int64_t step) {
   if (ElasticAveraging* easgd = elastic()) {
     // Every worker keeps its own replica and optimizer; rank 0's folder also holds the centre
     // and is written last, so a complete main checkpoint implies complete worker ones.
-    if (!events_) write_checkpoint(worker_checkpoint_path(dir), model_, quantizer_.get(), *optimizer_, state);
+    if (!events_)
+      write_checkpoint(worker_checkpoint_path(dir), model_, quantizer_.get(), *optimizer_, state);
     if (dp_) dp_->barrier();
     if (events_) {
       model::NamedTensors centre;
@@ -326,7 +346,8 @@ TrainOutcome Trainer::run() {
   const int64_t tokens_per_step = t.batch_size * t.grad_accum * config_.tokenize.seq_len;
   while (step_ < t.steps) {
     if (stop_at_step_ >= 0 && step_ >= stop_at_step_) stop_requested_ = true;
-    if (crash_at_step_ >= 0 && step_ >= crash_at_step_ && (dp_ ? dp_->env().rank : 0) == crash_rank_)
+    if (crash_at_step_ >= 0 && step_ >= crash_at_step_ &&
+        (dp_ ? dp_->env().rank : 0) == crash_rank_)
       std::_Exit(3);
     // Every rank must leave the loop at the same step, whichever got the signal first.
     if (dp_ && dp_->sum(torch::tensor({stop_requested_ ? 1.0 : 0.0})).item<double>() > 0)
@@ -377,8 +398,8 @@ TrainOutcome Trainer::run() {
     bad_streak_ = 0;
     const bool spike = grad_stats_.add(r.grad_norm);
     if (t.log_every > 0 && (step % t.log_every == 0 || step_ == t.steps)) {
-      const double lr = static_cast<torch::optim::AdamWOptions&>(
-                            optimizer_->param_groups()[0].options()).lr();
+      const double lr =
+          static_cast<torch::optim::AdamWOptions&>(optimizer_->param_groups()[0].options()).lr();
       std::map<std::string, double> values = {
           {"loss", r.loss},
           {"lr", lr},
@@ -390,6 +411,9 @@ TrainOutcome Trainer::run() {
           {"tokens_per_s", tokens_per_step / seconds},
           {"step_time_s", seconds},
           {"skipped_steps", static_cast<double>(skipped_steps_)}};
+      // EASGD: this rank's own terms (the others' are in their worker_loss).
+      if (std::isfinite(r.loss_ce)) values["loss_ce"] = r.loss_ce;
+      if (std::isfinite(r.loss_kd)) values["loss_kd"] = r.loss_kd;
       for (size_t i = 0; i < r.worker_loss.size(); ++i)
         if (std::isfinite(r.worker_loss[i]))
           values["worker_loss/" + std::to_string(i)] = r.worker_loss[i];

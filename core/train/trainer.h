@@ -3,6 +3,7 @@
 // step skipping, metrics and evaluations as events, atomic checkpoints and bit-exact resume.
 #pragma once
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
@@ -14,6 +15,7 @@
 #include "core/run/event_log.h"
 #include "core/run/run_dir.h"
 #include "core/train/data_parallel.h"
+#include "core/train/distillation.h"
 #include "core/train/easgd.h"
 #include "core/train/grad_stats.h"
 
@@ -51,6 +53,8 @@ class Trainer {
   // ranks' replicas); rank 0 alone evaluates and writes events and checkpoints. Call before
   // resume_from() and run().
   void set_data_parallel(DataParallel* dp) { dp_ = dp; }
+  // train.distill: the frozen teacher whose logits the student learns (core/train/distillation.h).
+  void set_teacher(std::unique_ptr<Teacher> teacher) { teacher_ = std::move(teacher); }
   // Asks the loop to stop after the current step (from a signal handler's flag, or the GUI).
   void request_stop() { stop_requested_ = true; }
   const volatile bool* stop_flag() const { return &stop_requested_; }
@@ -63,6 +67,9 @@ class Trainer {
     bool trained = true;  // false: an EASGD worker waiting for its turn (sequential mode)
     double loss = 0;
     double grad_norm = 0;
+    // Distillation's two terms, per token (NaN without a teacher or when this rank waited).
+    double loss_ce = std::numeric_limits<double>::quiet_NaN();
+    double loss_kd = std::numeric_limits<double>::quiet_NaN();
     std::vector<double> worker_loss;  // EASGD: per worker (NaN for workers that did not train)
   };
   StepResult train_step();
@@ -84,6 +91,7 @@ class Trainer {
   run::EventWriter* events_;  // null on data-parallel ranks other than 0
   DataParallel* dp_ = nullptr;
   std::unique_ptr<ElasticAveraging> elastic_;
+  std::unique_ptr<Teacher> teacher_;
   const run::RunDir& run_dir_;
   torch::Device device_;
   std::unique_ptr<torch::optim::AdamW> optimizer_;
@@ -93,8 +101,8 @@ class Trainer {
   int64_t skipped_steps_ = 0;
   volatile bool stop_requested_ = false;
   StepCallback on_step_;
-  std::vector<int64_t> nan_injection_steps_;  // test hook: QATWB_TEST_NAN_STEPS
-  int64_t stop_at_step_ = -1;                 // test hook: QATWB_TEST_STOP_AT_STEP
+  std::vector<int64_t> nan_injection_steps_;      // test hook: QATWB_TEST_NAN_STEPS
+  int64_t stop_at_step_ = -1;                     // test hook: QATWB_TEST_STOP_AT_STEP
   int64_t crash_rank_ = -1, crash_at_step_ = -1;  // test hook: QATWB_TEST_CRASH_RANK_AT
 };
 

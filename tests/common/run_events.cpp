@@ -62,17 +62,13 @@ std::map<int64_t, int> store_metric_event_rows(const QString& db, const QString&
   }
   const std::string dir = QFileInfo(run_dir).canonicalFilePath().toStdString();
   const char* sql =
-      "SELECT e.step, e.json FROM events e JOIN runs r ON r.id = e.run "
-      "WHERE r.run_dir = ?1 AND e.type = 'metric'";
+      "SELECT m.step FROM metrics m JOIN runs r ON r.id = m.run "
+      "JOIN metric_keys k ON k.id = m.key WHERE r.run_dir = ?1 AND k.name = ?2";
   sqlite3_stmt* st = nullptr;
   if (sqlite3_prepare_v2(h, sql, -1, &st, nullptr) == SQLITE_OK) {
     sqlite3_bind_text(st, 1, dir.c_str(), -1, SQLITE_TRANSIENT);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-      const auto j = nlohmann::json::parse(
-          reinterpret_cast<const char*>(sqlite3_column_text(st, 1)), nullptr, false);
-      if (j.is_object() && j.contains("values") && j["values"].contains(key))
-        ++out[sqlite3_column_int64(st, 0)];
-    }
+    sqlite3_bind_text(st, 2, key.c_str(), -1, SQLITE_TRANSIENT);
+    while (sqlite3_step(st) == SQLITE_ROW) ++out[sqlite3_column_int64(st, 0)];
   }
   sqlite3_finalize(st);
   sqlite3_close(h);

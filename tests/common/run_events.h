@@ -24,8 +24,8 @@ std::map<int64_t, double> run_metric(const QString& run_dir, const std::string& 
 // JSON are counted in `bad_lines` instead of failing.
 std::map<int64_t, int> metric_rows_per_step(const QString& run_dir, const std::string& key,
                                             int* bad_lines = nullptr);
-// The same count over the store's `events` table (SQLite file `db`) for the run in `run_dir`
-// (matched by its canonical path); empty when the run is not in the store.
+// The same count over the store's `metrics` table (SQLite file `db`) for the run in `run_dir`
+// (matched by its canonical path): which steps the store holds; empty when the run is not there.
 std::map<int64_t, int> store_metric_event_rows(const QString& db, const QString& run_dir,
                                                const std::string& key);
 

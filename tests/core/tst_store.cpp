@@ -142,8 +142,26 @@ class TestStore : public QObject {
       QCOMPARE(counts.size(), size_t(7));
       for (const auto& [table, n] : counts) QCOMPARE(n, int64_t(0));
     }
-    Store again = Store::open_existing(path);  // reopening keeps the schema
-    QCOMPARE(scalar(again, "PRAGMA user_version"), int64_t(1));
+    {
+      Store again = Store::open_existing(path);  // reopening keeps the schema
+      QCOMPARE(scalar(again, "PRAGMA user_version"), int64_t(2));
+    }
+    // A v1 database (before ingest_state kept the last line it read) is migrated on open.
+    sqlite3* db = nullptr;
+    QCOMPARE(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    QCOMPARE(sqlite3_exec(db,
+                          "ALTER TABLE ingest_state DROP COLUMN last_line; "
+                          "ALTER TABLE ingest_state DROP COLUMN last_offset; "
+                          "PRAGMA user_version = 1",
+                          nullptr, nullptr, nullptr),
+             SQLITE_OK);
+    sqlite3_close(db);
+    Store migrated = Store::open_existing(path);
+    QCOMPARE(scalar(migrated, "PRAGMA user_version"), int64_t(2));
+    QCOMPARE(scalar(migrated,
+                    "SELECT COUNT(*) FROM pragma_table_info('ingest_state') "
+                    "WHERE name IN ('last_offset', 'last_line')"),
+             int64_t(2));
   }
 
   void bad_files_are_clear_errors() {
@@ -429,13 +447,13 @@ class TestStore : public QObject {
     QCOMPARE(loss.size(), size_t(5));
     QCOMPARE(loss[2].second, 3.5);
     QCOMPARE(loss[3].second, 4.5);
-    QCOMPARE(scalar(s, "SELECT COUNT(*) FROM events WHERE type = 'metric'"), int64_t(5));
+    QCOMPARE(scalar(s, "SELECT COUNT(*) FROM metrics WHERE step = 5"), int64_t(1));
     QCOMPARE(scalar(s, "SELECT COUNT(*) FROM events WHERE type = 'warning'"), int64_t(0));
     // And a log cut shorter than what was read (no new lines yet).
     QVERIFY(::truncate(dir.events_path().c_str(), static_cast<off_t>(head.size())) == 0);
     s.ingest_run_dir(dir.path());
     QCOMPARE(s.points(id, "loss").size(), size_t(2));
-    QCOMPARE(scalar(s, "SELECT COUNT(*) FROM events"), int64_t(2));
+    QCOMPARE(scalar(s, "SELECT COUNT(*) FROM metrics"), int64_t(2));
   }
 
   void cli_warns_about_garbage_lines_and_escapes_names() {

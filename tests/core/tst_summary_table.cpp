@@ -82,10 +82,11 @@ class TestSummaryTable : public QObject {
         {4,
          {{"loss", 2.5}, {"grad_norm", 3.0}, {"step_time_s", 0.2}, {"code_flip_fraction", 0.03}}},
         {5, {{"loss", 2.25}, {"grad_norm", 4.0}, {"step_time_s", 0.25}}}};
-    std::string ste_dir = write_run(tmp_.path(), "ste", kSteConfig, ste,
-                                    {{0, {{"ppl_fp", 20.0}, {"ppl_rtn", 100.0}}},
-                                     {3, {{"ppl_postquant", 35.0}}},
-                                     {5, {{"ppl_postquant", 40.0}}}});
+    std::string ste_dir =
+        write_run(tmp_.path(), "ste", kSteConfig, ste,
+                  {{0, {{"ppl_fp", 20.0}, {"ppl_rtn", 100.0}, {"bits_per_weight", 2.375}}},
+                   {3, {{"ppl_postquant", 35.0}}},
+                   {5, {{"ppl_postquant", 40.0}}}});
     // StableQAT: the trainer's own cumulative spike counter (grad_spikes) wins; no step times.
     std::vector<Point> st = {{1, {{"loss", 3.0}, {"grad_norm", 2.0}, {"grad_spikes", 0.0}}},
                              {2, {{"loss", 2.0}, {"grad_norm", 2.0}, {"grad_spikes", 2.0}}}};
@@ -164,20 +165,21 @@ class TestSummaryTable : public QObject {
     const auto rows = report::summary_rows(*store_, {ids_[1]});
     const std::string md = report::summary_markdown(rows);
     const std::string expect_md =
-        "| run | project | status | surrogate | scheme | steps | loss | FP ppl | RTN ppl | "
+        "| run | project | status | surrogate | scheme | bpw | steps | loss | FP ppl | RTN ppl | "
         "final ppl | best ppl | recovery | grad CV | spikes | flip rate | ms/step | overhead |\n"
         "| --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
-        "---: | ---: | ---: | ---: |\n"
-        "| ste | proj | finished | ste | int W2 per_channel | 5 | 2.2500 | 20.00 | 100.00 | "
+        "---: | ---: | ---: | ---: | ---: |\n"
+        "| ste | proj | finished | ste | int W2 per_channel | 2.38 | 5 | 2.2500 | 20.00 | 100.00 | "
         "40.00 | 35.00 | 75.0% | 0.447 | 0 | 0.0200 | 200.0 | 1.00x |\n";
     QCOMPARE(md, expect_md);
     const std::string csv = report::summary_csv(rows);
     const std::string expect_csv =
-        "run_id,name,project,status,surrogate,format,scheme,bits,steps,final_loss,ppl_fp,"
+        "run_id,name,project,status,surrogate,format,scheme,bits,bpw,steps,final_loss,ppl_fp,"
         "ppl_rtn,ppl_final,ppl_best,recovery,grad_norm_cv,grad_spikes,flip_rate,ms_per_step,"
         "overhead,overhead_vs\n" +
         std::to_string(ids_[1]) +
-        ",ste,proj,finished,ste,int,int W2 per_channel,2,5,2.25,20,100,40,35,0.75,0.4472135955,0,"
+        ",ste,proj,finished,ste,int,int W2 "
+        "per_channel,2,2.375,5,2.25,20,100,40,35,0.75,0.4472135955,0,"
         "0.02,200,1,ste\n";
     QCOMPARE(csv, expect_csv);
   }
@@ -188,10 +190,10 @@ class TestSummaryTable : public QObject {
     r.run_id = 7;
     r.name = "a,b";
     const std::string md = report::summary_markdown({r});
-    QVERIFY(md.find("| a,b | \u2013 | \u2013 | \u2013 | \u2013 | 0 | \u2013 |") !=
+    QVERIFY(md.find("| a,b | \u2013 | \u2013 | \u2013 | \u2013 | \u2013 | 0 | \u2013 |") !=
             std::string::npos);
     const std::string csv = report::summary_csv({r});
-    QVERIFY(csv.find("\n7,\"a,b\",,,,,,,0,,,,,,,,0,,,,\n") != std::string::npos);
+    QVERIFY(csv.find("\n7,\"a,b\",,,,,,,,0,,,,,,,,0,,,,\n") != std::string::npos);
     const auto j = report::summary_json({r});
     QVERIFY(j[0]["ppl_final"].is_null());
     QVERIFY(j[0]["recovery"].is_null());

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/store/store.h"
 #include "tests/common/micro_project.h"
 #include "tests/common/run_events.h"
 #include "tests/common/test_env.h"
@@ -129,6 +130,14 @@ class TestFaultInjection : public QObject {
         QVERIFY2(n == 1,
                  qPrintable(QString("trial %1: step %2 has %3 rows").arg(t).arg(step).arg(n)));
       QCOMPARE(qatwb::test::store_metric_event_rows(db_, run_dir, "loss"), rows);
+      {
+        // The store's values are the uninterrupted run's, not a cut attempt's.
+        auto store = qatwb::store::Store::open_existing(db_.toStdString());
+        std::map<int64_t, double> stored;
+        for (const auto& [step, v] : store.points(store.find_run(run_dir.toStdString()), "loss"))
+          stored[step] = v;
+        QCOMPARE(stored, ref_loss);
+      }
       QCOMPARE(qatwb::test::run_metric(run_dir, "loss"), ref_loss);
       QCOMPARE(final_values(run_dir), ref_final);
       QCOMPARE(qatwb::test::run_events_of_type(run_dir, "end").back().value("status", ""),

@@ -1,17 +1,20 @@
 // The fused, row-chunked lm_head + cross-entropy against closed forms computed here in float64
 // (logits = h W^T, NLL = logsumexp - logit_target, dL/dlogits = softmax - onehot) and against the
-// unfused path (full logits, torch's cross_entropy, autograd), for every chunking.
+// unfused path (full logits, torch's cross_entropy, autograd), for every chunking. With a
+// teacher (distillation), against autograd of the unfused formula in float64:
+// (1 - w) CE + w T^2 KL(softmax(z_t / T) || softmax(z_s / T)).
 #include <ATen/autocast_mode.h>
 
 #include <QtTest>
 
 #include "core/eval/causal_lm_loss.h"
-#include "core/model/lm_head_loss.h"
 #include "core/model/llama.h"
+#include "core/model/lm_head_loss.h"
 #include "core/train/autocast.h"
+#include "core/train/distillation.h"
 
-using qatwb::model::LmHeadLossOptions;
 using qatwb::model::lm_head_cross_entropy;
+using qatwb::model::LmHeadLossOptions;
 
 namespace {
 
@@ -42,6 +45,26 @@ ClosedForm closed_form(const torch::Tensor& h, const torch::Tensor& w, const tor
   return {loss, g.matmul(wd).reshape(h.sizes()), g.t().matmul(hd)};
 }
 
+// The distillation objective on full float64 logits, differentiated by autograd: written from
+// the formula, not from the fused code's gradient.
+ClosedForm distill_reference(const torch::Tensor& h, const torch::Tensor& w,
+                             const torch::Tensor& ht, const torch::Tensor& wt,
+                             const torch::Tensor& t, double T, double kd_w, double scale,
+                             double* kd_sum) {
+  auto hd = h.to(torch::kFloat64).reshape({-1, h.size(-1)}).detach().requires_grad_(true);
+  auto wd = w.to(torch::kFloat64).detach().requires_grad_(true);
+  const auto zt =
+      ht.to(torch::kFloat64).reshape({-1, ht.size(-1)}).matmul(wt.to(torch::kFloat64).t());
+  const auto zs = hd.matmul(wd.t());
+  const auto nll = -torch::log_softmax(zs, 1).gather(1, t.reshape({-1, 1})).sum();
+  const auto log_q = torch::log_softmax(zt / T, 1);
+  const auto kl = (log_q.exp() * (log_q - torch::log_softmax(zs / T, 1))).sum() * (T * T);
+  const auto loss = scale * ((1 - kd_w) * nll + kd_w * kl);
+  loss.backward();
+  *kd_sum = kl.item<double>();
+  return {loss.item<double>(), hd.grad().reshape(h.sizes()), wd.grad()};
+}
+
 }  // namespace
 
 class TstLmHeadLoss : public QObject {
@@ -64,11 +87,17 @@ class TstLmHeadLoss : public QObject {
       o.chunk_rows = rows;
       auto loss = lm_head_cross_entropy(h, w, t, o);
       QCOMPARE(loss.scalar_type(), torch::kFloat32);
-      QVERIFY2(std::abs(loss.item<double>() - ref.loss) <= 1e-6 * std::abs(ref.loss),
-               qPrintable(QString("rows %1: loss %2 vs %3").arg(rows).arg(loss.item<double>()).arg(ref.loss)));
+      QVERIFY2(
+          std::abs(loss.item<double>() - ref.loss) <= 1e-6 * std::abs(ref.loss),
+          qPrintable(
+              QString("rows %1: loss %2 vs %3").arg(rows).arg(loss.item<double>()).arg(ref.loss)));
       loss.backward();
-      QVERIFY2(rel_err(h.grad(), ref.grad_h) < 1e-6, qPrintable(QString("rows %1 grad_h %2").arg(rows).arg(rel_err(h.grad(), ref.grad_h))));
-      QVERIFY2(rel_err(w.grad(), ref.grad_w) < 1e-6, qPrintable(QString("rows %1 grad_w %2").arg(rows).arg(rel_err(w.grad(), ref.grad_w))));
+      QVERIFY2(
+          rel_err(h.grad(), ref.grad_h) < 1e-6,
+          qPrintable(QString("rows %1 grad_h %2").arg(rows).arg(rel_err(h.grad(), ref.grad_h))));
+      QVERIFY2(
+          rel_err(w.grad(), ref.grad_w) < 1e-6,
+          qPrintable(QString("rows %1 grad_w %2").arg(rows).arg(rel_err(w.grad(), ref.grad_w))));
       QCOMPARE(h.grad().sizes(), h.sizes());
     }
   }
@@ -129,6 +158,95 @@ class TstLmHeadLoss : public QObject {
     QCOMPARE(qatwb::model::lm_head_chunk_rows(2048, 32000, o), int64_t{7});
   }
 
+  // Distillation in the fused loop: loss, both sums and both gradients against autograd of the
+  // unfused formula, for temperatures 1 and 2.5, pure KD and mixed, every chunking; a teacher
+  // with its own hidden size.
+  void distillation_matches_autograd_of_the_formula() {
+    const int64_t B = 2, Tn = 9, d = 20, dt = 12, V = 173;
+    const auto h0 = torch::randn({B, Tn, d});
+    const auto w0 = torch::randn({V, d}) * 0.5;
+    const auto ht = torch::randn({B, Tn, dt});
+    const auto wt = torch::randn({V, dt}) * 0.7;
+    const auto t = torch::randint(0, V, {B, Tn}, torch::kInt64);
+    const double scale = 1.0 / (B * Tn);
+    for (double temp : {1.0, 2.5}) {
+      for (double kd_w : {1.0, 0.3}) {
+        double kd_ref = 0;
+        const auto ref = distill_reference(h0, w0, ht, wt, t, temp, kd_w, scale, &kd_ref);
+        QVERIFY(kd_ref > 0.1);  // a real difference between teacher and student
+        for (int64_t rows : {int64_t{1}, int64_t{5}, int64_t{0}}) {
+          auto h = h0.clone().requires_grad_(true);
+          auto w = w0.clone().requires_grad_(true);
+          LmHeadLossOptions o;
+          o.scale = scale;
+          o.chunk_rows = rows;
+          qatwb::model::DistillTerm term{ht, wt, temp, kd_w};
+          qatwb::model::LossParts parts;
+          auto loss = qatwb::model::lm_head_loss(h, w, t, o, &term, &parts);
+          loss.backward();
+          const QString what = QString("T %1 w %2 rows %3").arg(temp).arg(kd_w).arg(rows);
+          QVERIFY2(std::abs(loss.item<double>() - ref.loss) < 1e-5 * std::abs(ref.loss),
+                   qPrintable(what + QString(": %1 vs %2").arg(loss.item<double>()).arg(ref.loss)));
+          QVERIFY2(std::abs(parts.kd_sum.item<double>() - kd_ref) < 1e-5 * kd_ref,
+                   qPrintable(what));
+          QVERIFY2(rel_err(h.grad(), ref.grad_h) < 1e-5, qPrintable(what));
+          QVERIFY2(rel_err(w.grad(), ref.grad_w) < 1e-5, qPrintable(what));
+        }
+      }
+    }
+  }
+
+  // A teacher equal to the student: KL 0 and the gradient is the CE gradient times (1 - w)
+  // (pure KD: zero); without grad mode the same loss.
+  void teacher_equal_to_student_has_zero_kl() {
+    const int64_t N = 40, d = 16, V = 97;
+    const auto h0 = torch::randn({N, d});
+    const auto w0 = torch::randn({V, d});
+    const auto t = torch::randint(0, V, {N}, torch::kInt64);
+    const auto ce = closed_form(h0, w0, t, 1.0);
+    for (double temp : {1.0, 4.0}) {
+      auto h = h0.clone().requires_grad_(true);
+      auto w = w0.clone().requires_grad_(true);
+      qatwb::model::DistillTerm term{h0, w0, temp, 0.25};
+      qatwb::model::LossParts parts;
+      auto loss = qatwb::model::lm_head_loss(h, w, t, {}, &term, &parts);
+      loss.backward();
+      QVERIFY(std::abs(parts.kd_sum.item<double>()) < 1e-4);
+      QVERIFY(std::abs(loss.item<double>() - 0.75 * ce.loss) < 1e-4 * ce.loss);
+      QVERIFY(rel_err(h.grad(), ce.grad_h * 0.75) < 1e-5);
+      QVERIFY(rel_err(w.grad(), ce.grad_w * 0.75) < 1e-5);
+      torch::NoGradGuard no_grad;
+      const auto again = qatwb::model::lm_head_loss(h0, w0, t, {}, &term, nullptr);
+      QCOMPARE(again.item<double>(), loss.item<double>());
+    }
+  }
+
+  // The self_fp teacher of a model is a frozen copy: KL 0 on the model itself, the student's
+  // gradients those of pure KD (zero), and the teacher unchanged when the student changes.
+  void self_teacher_is_a_frozen_copy() {
+    auto cfg = qatwb::model::preset("llama-micro", 211);
+    qatwb::model::Llama m(cfg);
+    m->init_weights(5);
+    qatwb::project::DistillSection d;
+    d.enabled = true;
+    qatwb::train::Teacher teacher(d, m, torch::kCPU, false);
+    QCOMPARE(teacher.parameter_count(), cfg.num_parameters());
+    const auto windows = torch::randint(0, 211, {2, 17}, torch::kInt64);
+    auto r = teacher.loss_sum(m, windows, 1.0 / 32);
+    QVERIFY(std::abs(r.kd_sum.item<double>()) < 1e-4);
+    QCOMPARE(r.tokens, int64_t{32});
+    QVERIFY(r.nll_sum.item<double>() > 32 * 4.0);  // random model: about log(211) per token
+    r.loss.backward();
+    for (auto& p : m->parameters())
+      if (p.grad().defined()) QVERIFY(p.grad().abs().max().item<double>() < 1e-5);
+    {
+      torch::NoGradGuard g;
+      for (auto& p : m->parameters()) p.add_(torch::randn_like(p) * 0.05);
+    }
+    const auto after = teacher.loss_sum(m, windows, 1.0 / 32);
+    QVERIFY(after.kd_sum.item<double>() > 1e-3);  // the copy did not move with the student
+  }
+
   // The whole model, tied embeddings: the lm_head gradient and the embedding lookup's gradient
   // meet in one parameter; every parameter's gradient equals the unfused model's.
   void model_gradients_equal_unfused_fp32_and_bf16() {
@@ -162,13 +280,17 @@ class TstLmHeadLoss : public QObject {
           for (auto& p : m->parameters()) fused.push_back(p.grad().clone());
         }
         const double tol = bf16 ? 2e-2 : 1e-6;
-        QVERIFY2(std::abs(lf - lu) <= (bf16 ? 1e-3 : 1e-6) * std::abs(lu),
-                 qPrintable(QString("tied %1 bf16 %2: %3 vs %4").arg(tied).arg(bf16).arg(lf).arg(lu)));
+        QVERIFY2(
+            std::abs(lf - lu) <= (bf16 ? 1e-3 : 1e-6) * std::abs(lu),
+            qPrintable(QString("tied %1 bf16 %2: %3 vs %4").arg(tied).arg(bf16).arg(lf).arg(lu)));
         QCOMPARE(fused.size(), unfused.size());
         for (size_t i = 0; i < fused.size(); ++i)
           QVERIFY2(rel_err(fused[i], unfused[i]) < tol,
                    qPrintable(QString("tied %1 bf16 %2 param %3: %4")
-                                  .arg(tied).arg(bf16).arg(i).arg(rel_err(fused[i], unfused[i]))));
+                                  .arg(tied)
+                                  .arg(bf16)
+                                  .arg(i)
+                                  .arg(rel_err(fused[i], unfused[i]))));
       }
     }
   }

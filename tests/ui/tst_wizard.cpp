@@ -100,6 +100,14 @@ void TestWizard::writes_a_project_that_checks() {
   field<QSpinBox>(w, "group_size")->setValue(4);
   QVERIFY(next_enabled(w));
   QVERIFY(!group_msg->isVisible());
+  // Per-module bits: refused with the parser's regex engine and the allowed bit widths.
+  auto* overrides = field<QPlainTextEdit>(w, "overrides");
+  overrides->setPlainText("mlp\\.down_proj$ 5");
+  QVERIFY(!next_enabled(w));
+  overrides->setPlainText("(unclosed 4");
+  QVERIFY(!next_enabled(w));
+  overrides->setPlainText("mlp\\.down_proj$ 4\n^model\\.layers\\.0\\.self_attn\\.q_proj$ off\n");
+  QVERIFY(next_enabled(w));
   w.next();
   QCOMPARE(w.currentId(), int(ProjectWizard::TrainPageId));
   field<QSpinBox>(w, "steps")->setValue(20);
@@ -110,6 +118,12 @@ void TestWizard::writes_a_project_that_checks() {
   field<QLineEdit>(w, "lr")->setText("abc");
   QVERIFY(!next_enabled(w));
   field<QLineEdit>(w, "lr")->setText("2e-4");
+  QVERIFY(next_enabled(w));
+  field<QComboBox>(w, "distill")->setCurrentText("ce+kl");
+  field<QLineEdit>(w, "distill_weight")->setText("1.5");
+  QVERIFY(!next_enabled(w));
+  field<QLineEdit>(w, "distill_weight")->setText("0.25");
+  field<QLineEdit>(w, "distill_temperature")->setText("2");
   QVERIFY(next_enabled(w));
   w.next();
   QCOMPARE(w.currentId(), int(ProjectWizard::RunnerPageId));
@@ -141,6 +155,17 @@ void TestWizard::writes_a_project_that_checks() {
   QCOMPARE(config.tokenize.seq_len, int64_t(64));
   QCOMPARE(config.data.max_tokens, int64_t(5000));
   QCOMPARE(int(config.data.sources.size()), 1);
+  QCOMPARE(int(config.quant.overrides.size()), 2);
+  QCOMPARE(QString::fromStdString(config.quant.overrides[0].match), QString("mlp\\.down_proj$"));
+  QCOMPARE(*config.quant.overrides[0].bits, 4.0);
+  QCOMPARE(*config.quant.overrides[1].enabled, false);
+  QVERIFY(config.train.distill.enabled);
+  QVERIFY(config.train.distill.loss == qatwb::project::DistillSection::Loss::CeKl);
+  QCOMPARE(config.train.distill.weight, 0.25);
+  QCOMPARE(config.train.distill.temperature, 2.0);
+  QCOMPARE(QString::fromStdString(config.train.distill.teacher), QString("self_fp"));
+  // project check lists the resolved per-module schemes.
+  QVERIFY2(check.err.contains("int 4-bit per_group g4 stableqat"), check.err.constData());
 }
 
 void TestWizard::refuses_missing_model_folder() {
@@ -204,14 +229,15 @@ void TestWizard::preset_model_with_bad_group_size() {
 
 void TestWizard::validation_names_file_line_field() {
   const QString target = tmp_.path() + "/target.yaml";
-  const QString bad = "name: x\nmodel: {preset: llama-micro}\ndata:\n  sources:\n    - path: " +
-                      data_ + "\ntrain:\n  lr: 0\n";
+  const QString bad =
+      "name: x\nmodel: {preset: llama-micro}\ndata:\n  sources:\n    - path: " + data_ +
+      "\ntrain:\n  lr: 0\n";
   const QString errors = qatwb::ui::validate_project_yaml(bad, target);
   QVERIFY2(errors.contains(target + ":7:7: train.lr"), qPrintable(errors));
   QVERIFY2(errors.contains("train.lr"), qPrintable(errors));
   QVERIFY(!QFile::exists(target));
-  const QString good = "name: x\nmodel: {preset: llama-micro}\ndata:\n  sources:\n    - path: " +
-                       data_ + "\n";
+  const QString good =
+      "name: x\nmodel: {preset: llama-micro}\ndata:\n  sources:\n    - path: " + data_ + "\n";
   QCOMPARE(qatwb::ui::validate_project_yaml(good, target), QString());
   // No temporary file is left behind.
   QCOMPARE(QDir(tmp_.path()).entryList({".qatwb-wizard-*"}, QDir::Hidden | QDir::Files).size(), 0);

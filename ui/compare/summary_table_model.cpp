@@ -40,9 +40,13 @@ QVariant SummaryTableModel::data(const QModelIndex& index, int role) const {
       return col >= 5 ? QVariant(Qt::AlignRight | Qt::AlignVCenter)
                       : QVariant(Qt::AlignLeft | Qt::AlignVCenter);
     case Qt::ToolTipRole:
-      if (col == 16 && !r.overhead_vs.empty())
+      if (col == 17 && !r.overhead_vs.empty())
         return QString("median ms/step relative to %1").arg(QString::fromStdString(r.overhead_vs));
-      if (col == 11) return QString("(PPL_RTN - PPL_final) / (PPL_RTN - PPL_FP)");
+      if (col == 12) return QString("(PPL_RTN - PPL_final) / (PPL_RTN - PPL_FP)");
+      if (col == 5)
+        return QString(
+            "bits per weight of the whole model, scales included (embeddings, norms "
+            "and unquantized Linears at 16)");
       return {};
     default:
       return {};

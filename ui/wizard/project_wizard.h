@@ -141,8 +141,13 @@ class QuantPage : public QWizardPage {
   QSpinBox* group_size_;
   QDoubleSpinBox *amplitude_, *dsq_alpha_, *ewgs_delta_;
   QSpinBox* fourier_order_;
-  QPlainTextEdit* exclude_;
-  FieldMessage *group_msg_, *surrogate_help_, *exclude_msg_;
+  QPlainTextEdit *exclude_, *overrides_;
+  FieldMessage *group_msg_, *surrogate_help_, *exclude_msg_, *overrides_msg_;
+
+ public:
+  // The "Per-module bits" field: "REGEX BITS" or "REGEX off" per line -> quant.overrides; the
+  // first bad line is described in `error` (when given).
+  static std::vector<quant::SchemeOverride> parse_overrides(const QString& text, QString* error);
 };
 
 class TrainPage : public QWizardPage {
@@ -156,9 +161,9 @@ class TrainPage : public QWizardPage {
  private:
   void validate();
   QSpinBox *steps_, *batch_, *accum_, *warmup_, *eval_every_;
-  QLineEdit *lr_, *weight_decay_, *grad_clip_;
-  QComboBox *schedule_, *device_, *dtype_;
-  FieldMessage *lr_msg_, *wd_msg_, *clip_msg_, *warmup_msg_;
+  QLineEdit *lr_, *weight_decay_, *grad_clip_, *teacher_, *temperature_, *kd_weight_;
+  QComboBox *schedule_, *device_, *dtype_, *distill_;
+  FieldMessage *lr_msg_, *wd_msg_, *clip_msg_, *warmup_msg_, *distill_msg_;
 };
 
 class RunnerPage : public QWizardPage {

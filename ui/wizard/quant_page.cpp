@@ -8,6 +8,8 @@
 #include <QRegularExpression>
 #include <QSpinBox>
 
+#include <regex>
+
 #include "core/quant/scheme.h"
 #include "ui/widgets/field_message.h"
 #include "ui/wizard/project_wizard.h"
@@ -143,6 +145,17 @@ QuantPage::QuantPage(QWidget* parent) : QWizardPage(parent) {
   exclude_msg_ = new FieldMessage;
   form->addRow(tr("Keep in full precision"), exclude_);
   form->addRow(QString(), exclude_msg_);
+  overrides_ = new QPlainTextEdit;
+  overrides_->setObjectName("overrides");
+  overrides_->setPlaceholderText(
+      tr("one per line: REGEX BITS or REGEX off, e.g. mlp\\.down_proj$ 4"));
+  overrides_->setToolTip(
+      tr("quant.overrides (mixed precision): modules whose name matches take "
+         "these bits (or stay in full precision); later lines win"));
+  overrides_->setMaximumHeight(70);
+  overrides_msg_ = new FieldMessage;
+  form->addRow(tr("Per-module bits"), overrides_);
+  form->addRow(QString(), overrides_msg_);
 
   auto changed = [this] {
     update_visibility();
@@ -155,6 +168,7 @@ QuantPage::QuantPage(QWidget* parent) : QWizardPage(parent) {
   connect(surrogate_, &QComboBox::currentTextChanged, this, changed);
   connect(group_size_, &QSpinBox::valueChanged, this, changed);
   connect(exclude_, &QPlainTextEdit::textChanged, this, changed);
+  connect(overrides_, &QPlainTextEdit::textChanged, this, changed);
   update_visibility();
 }
 
@@ -165,7 +179,7 @@ void QuantPage::update_visibility() {
   const bool int_format = format_->currentText() == "int";
   for (QWidget* w : std::initializer_list<QWidget*>{
            format_, granularity_, scale_, scale_init_, surrogate_, amplitude_, fourier_order_,
-           dsq_alpha_, dsq_scale_grad_, ewgs_delta_, exclude_})
+           dsq_alpha_, dsq_scale_grad_, ewgs_delta_, exclude_, overrides_})
     w->setEnabled(on);
   bits_->setEnabled(on && int_format);
   group_size_->setEnabled(on && granularity_->currentText() == "per_group");
@@ -201,11 +215,14 @@ void QuantPage::validate() {
     if (!re.isValid()) bad << QString("'%1': %2").arg(line.trimmed(), re.errorString());
   }
   exclude_msg_->show_error(bad.isEmpty() ? QString() : tr("Bad pattern %1").arg(bad.join("; ")));
+  QString override_error;
+  parse_overrides(overrides_->toPlainText(), &override_error);
+  overrides_msg_->show_error(override_error);
   Q_EMIT completeChanged();
 }
 
 bool QuantPage::isComplete() const {
-  return !group_msg_->has_error() && !exclude_msg_->has_error();
+  return !group_msg_->has_error() && !exclude_msg_->has_error() && !overrides_msg_->has_error();
 }
 
 void QuantPage::fill(project::ProjectConfig& c) const {
@@ -231,6 +248,48 @@ void QuantPage::fill(project::ProjectConfig& c) const {
   q.exclude.clear();
   for (const QString& line : exclude_->toPlainText().split('\n', Qt::SkipEmptyParts))
     if (!line.trimmed().isEmpty()) q.exclude.push_back(line.trimmed().toStdString());
+  q.overrides = parse_overrides(overrides_->toPlainText(), nullptr);
+}
+
+// "REGEX BITS" or "REGEX off" per line; the regex is checked with the parser's own engine
+// (std::regex, ECMAScript), so the wizard and `project check` accept the same patterns.
+std::vector<quant::SchemeOverride> QuantPage::parse_overrides(const QString& text, QString* error) {
+  std::vector<quant::SchemeOverride> out;
+  int n = 0;
+  for (const QString& raw : text.split('\n')) {
+    ++n;
+    const QString line = raw.trimmed();
+    if (line.isEmpty()) continue;
+    const int cut = line.lastIndexOf(QRegularExpression("\\s"));
+    auto fail = [&](const QString& why) {
+      if (error && error->isEmpty()) *error = tr("Line %1: %2").arg(n).arg(why);
+    };
+    if (cut < 0) {
+      fail(tr("expected REGEX BITS or REGEX off, got '%1'").arg(line));
+      continue;
+    }
+    quant::SchemeOverride o;
+    o.match = line.left(cut).trimmed().toStdString();
+    const QString what = line.mid(cut + 1);
+    try {
+      std::regex re(o.match, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      fail(tr("bad pattern '%1': %2").arg(QString::fromStdString(o.match), e.what()));
+      continue;
+    }
+    if (what == "off") {
+      o.enabled = false;
+    } else {
+      const double b = what.toDouble();
+      if (!QStringList({"1", "1.58", "2", "3", "4", "8"}).contains(what)) {
+        fail(tr("bits must be 1, 1.58, 2, 3, 4 or 8 (or off), got '%1'").arg(what));
+        continue;
+      }
+      o.bits = b;
+    }
+    out.push_back(o);
+  }
+  return out;
 }
 
 }  // namespace qatwb::ui

@@ -83,7 +83,27 @@ TrainPage::TrainPage(QWidget* parent) : QWizardPage(parent) {
   dtype_->setObjectName("dtype");
   dtype_->addItems({"fp32", "bf16"});
   form->addRow(tr("Precision"), dtype_);
-  for (QLineEdit* e : {lr_, weight_decay_, grad_clip_})
+  distill_ = new QComboBox;
+  distill_->setObjectName("distill");
+  distill_->addItems({"off", "kl", "ce+kl"});
+  distill_->setToolTip(
+      tr("Knowledge distillation from the unquantized starting model (or another model "
+         "folder): kl learns the teacher's distribution, ce+kl mixes it with the labels"));
+  form->addRow(tr("Distillation"), distill_);
+  teacher_ = number_edit("distill_teacher", "self_fp");
+  teacher_->setToolTip(
+      tr("self_fp: the starting model, frozen; or a model folder with the "
+         "same vocabulary"));
+  form->addRow(tr("Teacher"), teacher_);
+  temperature_ = number_edit("distill_temperature", "1.0");
+  form->addRow(tr("Temperature"), temperature_);
+  kd_weight_ = number_edit("distill_weight", "0.5");
+  kd_weight_->setToolTip(tr("ce+kl: the KD term's share w in (1 - w) CE + w KD"));
+  form->addRow(tr("KD weight"), kd_weight_);
+  distill_msg_ = new FieldMessage;
+  form->addRow(QString(), distill_msg_);
+  connect(distill_, &QComboBox::currentTextChanged, this, [this] { validate(); });
+  for (QLineEdit* e : {lr_, weight_decay_, grad_clip_, temperature_, kd_weight_, teacher_})
     connect(e, &QLineEdit::textChanged, this, [this] { validate(); });
   for (QSpinBox* s : {steps_, warmup_})
     connect(s, &QSpinBox::valueChanged, this, [this] { validate(); });
@@ -102,6 +122,20 @@ void TrainPage::validate() {
   clip_msg_->show_error(!read_number(grad_clip_, v) || v < 0
                             ? tr("Gradient clip must be a number >= 0 (0: off).")
                             : QString());
+  const QString kd = distill_->currentText();
+  teacher_->setEnabled(kd != "off");
+  temperature_->setEnabled(kd != "off");
+  kd_weight_->setEnabled(kd == "ce+kl");
+  QString kd_error;
+  if (kd != "off") {
+    if (!read_number(temperature_, v) || !(v > 0 && v <= 100))
+      kd_error = tr("The temperature must be in (0, 100].");
+    else if (kd == "ce+kl" && (!read_number(kd_weight_, v) || !(v > 0 && v <= 1)))
+      kd_error = tr("The KD weight must be in (0, 1].");
+    else if (teacher_->text().trimmed().isEmpty())
+      kd_error = tr("The teacher is self_fp or a model folder.");
+  }
+  distill_msg_->show_error(kd_error);
   warmup_msg_->show_error(warmup_->value() >= steps_->value()
                               ? tr("Warm-up (%1) must be shorter than the run (%2 steps).")
                                     .arg(warmup_->value())
@@ -113,7 +147,8 @@ void TrainPage::validate() {
 bool TrainPage::isComplete() const {
   static const QRegularExpression device("^(cpu|cuda(:\\d+)?)$");
   return !lr_msg_->has_error() && !wd_msg_->has_error() && !clip_msg_->has_error() &&
-         !warmup_msg_->has_error() && device.match(device_->currentText()).hasMatch();
+         !warmup_msg_->has_error() && !distill_msg_->has_error() &&
+         device.match(device_->currentText()).hasMatch();
 }
 
 void TrainPage::fill(project::ProjectConfig& c) const {
@@ -132,6 +167,15 @@ void TrainPage::fill(project::ProjectConfig& c) const {
   t.device = device_->currentText().toStdString();
   t.dtype = dtype_->currentText().toStdString();
   c.eval.every = eval_every_->value();
+  auto& d = t.distill;
+  const QString kd = distill_->currentText();
+  d.enabled = kd != "off";
+  if (d.enabled) {
+    d.loss = kd == "kl" ? project::DistillSection::Loss::Kl : project::DistillSection::Loss::CeKl;
+    d.teacher = teacher_->text().trimmed().toStdString();
+    read_number(temperature_, d.temperature);
+    if (d.loss == project::DistillSection::Loss::CeKl) read_number(kd_weight_, d.weight);
+  }
 }
 
 RunnerPage::RunnerPage(QWidget* parent) : QWizardPage(parent) {
