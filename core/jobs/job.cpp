@@ -136,7 +136,12 @@ void scan_events(Job& job, const std::string& events_path) {
         default:
           break;
       }
-      if (ev->step && *ev->step > job.last_step) job.last_step = *ev->step;
+      // Steps done: a metric event's step is the 0-based index of the step taken; evaluations
+      // and checkpoints are stamped with the steps done.
+      if (ev->step) {
+        const int64_t done = ev->type == run::EventType::Metric ? *ev->step + 1 : *ev->step;
+        if (done > job.last_step) job.last_step = done;
+      }
     }
     job.events_offset = next;
   }

@@ -66,7 +66,7 @@ struct Job {
   bool saw_start = false;
   std::string end_status;  // "" until an end event: finished | failed | stopped
   std::string end_reason;
-  int64_t last_step = -1;
+  int64_t last_step = -1;  // steps done, from the run's events (-1: none seen yet)
 
   double grace_s = 30;     // SIGTERM -> SIGKILL delay on cancel
   double cancel_time = 0;  // unix time of the cancel request; 0: none

@@ -133,7 +133,7 @@ std::vector<SummaryRow> summary_rows(const store::Store& store, const std::vecto
     r.project = sum.run.project;
     r.status = sum.run.status;
     describe_scheme(p, r);
-    r.steps = std::max<int64_t>(0, sum.run.last_step);
+    r.steps = std::max<int64_t>(0, sum.run.steps_done());
     if (auto it = sum.last_metrics.find("loss"); it != sum.last_metrics.end())
       r.final_loss = it->second;
     if (auto it = sum.eval.find("ppl_fp"); it != sum.eval.end()) r.ppl_fp = it->second;
@@ -152,7 +152,7 @@ std::vector<SummaryRow> summary_rows(const store::Store& store, const std::vecto
       r.recovery = (r.ppl_rtn - r.ppl_final) / (r.ppl_rtn - r.ppl_fp);
     const auto warmup = static_cast<int64_t>(param_num(p, "train.schedule.warmup_steps", 0));
     const auto gn_points = store.points(id, "grad_norm");
-    const auto gn = values_of(gn_points, warmup);
+    const auto gn = values_of(gn_points, warmup - 1);  // steps 0..warmup-1 warm up
     if (gn.size() >= 2) {
       const double m = mean(gn);
       double var = 0;

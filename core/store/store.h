@@ -35,6 +35,9 @@ struct RunInfo {
   std::string device;
   std::string reason;
   int64_t last_step = -1;  // highest metric step; -1: none
+  // Metric steps are the 0-based index of the optimizer step just taken (the trainer's), so a
+  // run whose last metric is step 99 has done 100 steps.
+  int64_t steps_done() const { return last_step + 1; }
 };
 
 struct RunFilter {

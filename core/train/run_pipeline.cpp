@@ -18,6 +18,7 @@
 #include "core/quant/model_quantizer.h"
 #include "core/run/event_log.h"
 #include "core/run/run_dir.h"
+#include "core/store/live_ingest.h"
 #include "core/store/store.h"
 #include "core/text/tokenizer.h"
 #include "core/train/data_parallel.h"
@@ -176,6 +177,7 @@ int run_project(const RunRequest& request) {
     config.train.threads = std::atoi(per_rank);
   std::unique_ptr<run::RunLock> lock;
   std::unique_ptr<run::EventWriter> events;
+  std::unique_ptr<store::LiveIngest> live;  // rank 0 with a store
   if (main_rank) {
     rd->create();
     lock = std::make_unique<run::RunLock>(*rd);
@@ -203,6 +205,11 @@ int run_project(const RunRequest& request) {
     info.device = device.str();
     info.threads = torch::get_num_threads();
     events->start(info);
+    // The store learns of the run now and follows it (the GUI and `qatwb watch` show it live).
+    if (!request.db_path.empty()) {
+      live = std::make_unique<store::LiveIngest>(request.db_path, rd->path());
+      live->poll(true);
+    }
   }
   std::unique_ptr<DataParallel> dp;
   if (dist.enabled()) dp = std::make_unique<DataParallel>(dist);
@@ -316,6 +323,7 @@ int run_project(const RunRequest& request) {
         for (const auto& [k, x] : evaluator.evaluate(model, quantizer.get(), false)) v[k] = x;
       }
       events->eval(0, v);
+      if (live) live->poll(true);
       std::string msg = "step 0: ppl_fp " + std::to_string(v["ppl_fp"]);
       if (quantizer) msg += ", ppl_rtn " + std::to_string(v["ppl_rtn"]);
       log_line(msg);
@@ -328,6 +336,7 @@ int run_project(const RunRequest& request) {
     }
     trainer.set_step_callback([&](int64_t step, double loss, double tps) {
       if (progress) progress->step(step, loss, tps);
+      if (live) live->poll();
       if (g_stop_signal) trainer.request_stop();
     });
     outcome = trainer.run();

@@ -40,7 +40,7 @@ void refresh_model(store::Store& store, const WatchSource& source, WatchModel& m
     r.name = s.run.name;
     r.project = s.run.project;
     r.status = s.run.status;
-    r.step = s.run.last_step;
+    r.step = s.run.last_step >= 0 ? s.run.steps_done() : -1;  // steps done
     auto get = [](const std::map<std::string, double>& m, const std::string& k) {
       auto it = m.find(k);
       return it == m.end() ? NAN : it->second;

@@ -100,13 +100,13 @@ class TestJobsLocal : public QObject {
     json j = wait(id, &rc);
     QCOMPARE(j.value("state", std::string()), std::string("succeeded"));
     QCOMPARE(rc, 0);
-    QCOMPARE(j.value("last_step", int64_t{0}), int64_t{8});
+    QCOMPARE(j.value("last_step", int64_t{0}), int64_t{8});  // steps done
     const std::string run_dir = j.value("run_dir", std::string());
     QVERIFY(QFile::exists(QString::fromStdString(run_dir + "/checkpoints/step-00000008")));
     auto points = loss_points(run_dir);
     QCOMPARE(points.size(), size_t{8});
     for (size_t i = 0; i < points.size(); ++i) {
-      QCOMPARE(points[i].first, int64_t(i + 1));
+      QCOMPARE(points[i].first, int64_t(i));
       QCOMPARE(points[i].second, 10.0 / double(i + 1));
     }
     auto logs = run_qatwb(jobs({"logs", QString::number(id)}));
@@ -233,7 +233,7 @@ class TestJobsLocal : public QObject {
     auto points = loss_points(run_dir);
     QCOMPARE(points.size(), size_t{40});
     for (size_t i = 0; i < points.size(); ++i) {
-      QCOMPARE(points[i].first, int64_t(i + 1));
+      QCOMPARE(points[i].first, int64_t(i));
       QCOMPARE(points[i].second, 10.0 / double(i + 1));
     }
     // A succeeded job cannot be resumed.

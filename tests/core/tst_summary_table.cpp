@@ -70,26 +70,26 @@ class TestSummaryTable : public QObject {
     std::vector<Point> fp;
     for (int64_t s = 1; s <= 10; ++s)
       fp.push_back(
-          {s,
+          {s - 1,  // metric steps are 0-based (the trainer's)
            {{"loss", 5.0 - 0.1 * s}, {"grad_norm", s == 10 ? 10.0 : 1.0}, {"step_time_s", 0.1}}});
     std::string fp_dir = write_run(tmp_.path(), "fp", kFpConfig, fp, {{10, {{"ppl", 20.0}}}});
     // STE: warm-up of 1 step hides the 100; step time median 0.2 s; flips 0.01 and 0.03.
     std::vector<Point> ste = {
-        {1, {{"loss", 4.0}, {"grad_norm", 100.0}, {"step_time_s", 0.1}}},
-        {2,
+        {0, {{"loss", 4.0}, {"grad_norm", 100.0}, {"step_time_s", 0.1}}},
+        {1,
          {{"loss", 3.5}, {"grad_norm", 1.0}, {"step_time_s", 0.3}, {"code_flip_fraction", 0.01}}},
-        {3, {{"loss", 3.0}, {"grad_norm", 2.0}, {"step_time_s", 0.2}}},
-        {4,
+        {2, {{"loss", 3.0}, {"grad_norm", 2.0}, {"step_time_s", 0.2}}},
+        {3,
          {{"loss", 2.5}, {"grad_norm", 3.0}, {"step_time_s", 0.2}, {"code_flip_fraction", 0.03}}},
-        {5, {{"loss", 2.25}, {"grad_norm", 4.0}, {"step_time_s", 0.25}}}};
+        {4, {{"loss", 2.25}, {"grad_norm", 4.0}, {"step_time_s", 0.25}}}};
     std::string ste_dir =
         write_run(tmp_.path(), "ste", kSteConfig, ste,
                   {{0, {{"ppl_fp", 20.0}, {"ppl_rtn", 100.0}, {"bits_per_weight", 2.375}}},
                    {3, {{"ppl_postquant", 35.0}}},
                    {5, {{"ppl_postquant", 40.0}}}});
     // StableQAT: the trainer's own cumulative spike counter (grad_spikes) wins; no step times.
-    std::vector<Point> st = {{1, {{"loss", 3.0}, {"grad_norm", 2.0}, {"grad_spikes", 0.0}}},
-                             {2, {{"loss", 2.0}, {"grad_norm", 2.0}, {"grad_spikes", 2.0}}}};
+    std::vector<Point> st = {{0, {{"loss", 3.0}, {"grad_norm", 2.0}, {"grad_spikes", 0.0}}},
+                             {1, {{"loss", 2.0}, {"grad_norm", 2.0}, {"grad_spikes", 2.0}}}};
     std::string st_dir =
         write_run(tmp_.path(), "stable", kStableConfig, st,
                   {{0, {{"ppl_fp", 20.0}, {"ppl_rtn", 100.0}}}, {2, {{"ppl_postquant", 120.0}}}});

@@ -162,7 +162,7 @@ class TestWatch : public QObject {
       info.run = "a";
       info.project = "p";
       w.start(info);
-      w.metric(1, {{"loss", 4.0}, {"grad_norm", 2.0}});
+      w.metric(0, {{"loss", 4.0}, {"grad_norm", 2.0}});  // metric steps are 0-based
     }
     store.ingest_run_dir(run_dir);
     WatchModel m;
@@ -174,11 +174,11 @@ class TestWatch : public QObject {
     // The worker writes more; the next refresh ingests it by itself.
     {
       qatwb::run::EventWriter w(run_dir + "/events.jsonl");
-      w.metric(2, {{"loss", 3.0}, {"grad_norm", 1.5}});
+      w.metric(1, {{"loss", 3.0}, {"grad_norm", 1.5}});
       w.eval(2, {{"ppl_postquant", 42.5}});
     }
     refresh_model(store, src, m, 50);
-    QCOMPARE(m.runs[0].step, int64_t{2});
+    QCOMPARE(m.runs[0].step, int64_t{2});  // metric steps 0 and 1: two steps done
     QCOMPARE(m.runs[0].loss, 3.0);
     QCOMPARE(m.runs[0].ppl, 42.5);
     QCOMPARE(m.series.size(), size_t{2});

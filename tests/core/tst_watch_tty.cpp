@@ -62,7 +62,8 @@ class TestWatchTty : public QObject {
     info.project = "demo";
     w.start(info);
     w.eval(0, {{"ppl_fp", 20.0}, {"ppl_rtn", 36.0}});
-    for (int s = 1; s <= 30; ++s) w.metric(s, {{"loss", 10.0 / s}, {"grad_norm", 1.0 + (s % 3)}});
+    for (int s = 0; s < 30; ++s)
+      w.metric(s, {{"loss", 10.0 / (s + 1)}, {"grad_norm", 1.0 + ((s + 1) % 3)}});
     auto store = qatwb::store::Store::open(db_.toStdString());
     store.ingest_run_dir(run_dir_.toStdString());
   }
@@ -91,7 +92,8 @@ class TestWatchTty : public QObject {
     // The run goes on: new steps are ingested from its directory by watch itself.
     {
       qatwb::run::EventWriter w(run_dir_.toStdString() + "/events.jsonl");
-      for (int s2 = 31; s2 <= 40; ++s2) w.metric(s2, {{"loss", 10.0 / s2}, {"grad_norm", 7.5}});
+      // Metric steps are 0-based: 30..39 take the run to 40 steps done.
+      for (int s2 = 30; s2 <= 39; ++s2) w.metric(s2, {{"loss", 10.0 / s2}, {"grad_norm", 7.5}});
     }
     s = wait_for({"      40 "});
     QVERIFY2(s.contains("      40 "), qPrintable(s));

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/store/store.h"
 #include "tests/common/micro_project.h"
 #include "tests/common/run_events.h"
 #include "tests/common/test_env.h"
@@ -47,9 +48,9 @@ class TestRun : public QObject {
   void resume_is_bit_exact() {
     // QAT with learned scales and DSQ's learned alpha: the quantizer state and the second
     // optimizer group must come back exactly too.
-    const QString project = write_project(
-        "resume", "  checkpoint_every: 2\n",
-        "quant: {enabled: true, bits: 2, scale: learned, surrogate: dsq}\n");
+    const QString project =
+        write_project("resume", "  checkpoint_every: 2\n",
+                      "quant: {enabled: true, bits: 2, scale: learned, surrogate: dsq}\n");
     const QString full = dir_.filePath("runs/full"), cut = dir_.filePath("runs/cut");
     QCOMPARE(run_qatwb_env({"run", project, "--run-dir", full, "--no-db"}).exit_code, 0);
     // Stopped after 3 steps (as on SIGTERM): checkpoint, "stopped" end event, exit code 130.
@@ -134,7 +135,8 @@ class TestRun : public QObject {
 
   void quantized_run_reports_fp_rtn_and_post_quant() {
     const QString project = write_project(
-        "w2", "", "quant: {enabled: true, bits: 2, granularity: per_channel, surrogate: stableqat}\n");
+        "w2", "",
+        "quant: {enabled: true, bits: 2, granularity: per_channel, surrogate: stableqat}\n");
     const QString run = dir_.filePath("runs/w2");
     QCOMPARE(run_qatwb_env({"run", project, "--run-dir", run, "--no-db"}).exit_code, 0);
     const auto evals = of_type(run, "eval");
@@ -148,7 +150,8 @@ class TestRun : public QObject {
       if (e["values"].contains("code_flip_fraction")) details = true;
     QVERIFY(details);
     QProcess p;
-    p.start(qatwb::test::qatwb_bin(), {"compare", "--json", "--db", dir_.filePath("compare.sqlite"), run});
+    p.start(qatwb::test::qatwb_bin(),
+            {"compare", "--json", "--db", dir_.filePath("compare.sqlite"), run});
     QVERIFY(p.waitForFinished(60000));
     QCOMPARE(p.exitCode(), 0);
     const auto rows = nlohmann::json::parse(p.readAllStandardOutput().toStdString());
@@ -171,9 +174,9 @@ class TestRun : public QObject {
     const auto a = losses(r1), b = losses(r2);
     QCOMPARE(a.size(), size_t{8});
     QCOMPARE(b.size(), size_t{8});
-    for (const auto& [step, loss] : a) QVERIFY2(std::abs(b.at(step) - loss) < 1e-4 * loss,
-                                                qPrintable(QString("step %1: %2 vs %3")
-                                                               .arg(step).arg(loss).arg(b.at(step))));
+    for (const auto& [step, loss] : a)
+      QVERIFY2(std::abs(b.at(step) - loss) < 1e-4 * loss,
+               qPrintable(QString("step %1: %2 vs %3").arg(step).arg(loss).arg(b.at(step))));
     // One start event: rank 1 writes nothing.
     QCOMPARE(of_type(r2, "start").size(), size_t{1});
     const double p1 = of_type(r1, "eval").back()["values"]["ppl"].get<double>();
@@ -214,7 +217,8 @@ tokenize: {seq_len: 32}
 train: {steps: 2, batch_size: 2, threads: 1}
 eval: {max_windows: 2}
 quant: {enabled: true, bits: 2}
-)").arg(r1 + "/model", corpus_);
+)")
+                       .arg(r1 + "/model", corpus_);
     const QString second = dir_.filePath("stage2.yaml");
     QFile f(second);
     f.open(QIODevice::WriteOnly);
@@ -223,6 +227,44 @@ quant: {enabled: true, bits: 2}
     QCOMPARE(run_qatwb_env({"run", second, "--run-dir", dir_.filePath("runs/stage2"), "--no-db"})
                  .exit_code,
              0);
+  }
+
+  // A `qatwb run` with a store is in the store from its start and follows it while it trains
+  // (the GUI and `qatwb watch` read the store), not only once it has ended.
+  void cli_run_is_in_the_store_while_it_trains() {
+    const QString project = write_project("live", "");
+    qatwb::test::replace_in_file(project, "  steps: 8\n", "  steps: 60\n");
+    const QString run = dir_.filePath("runs/live");
+    const QString db = dir_.filePath("live.sqlite");
+    QProcess p;
+    auto env = QProcessEnvironment::systemEnvironment();
+    p.setProcessEnvironment(env);
+    p.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+    p.start(qatwb::test::qatwb_bin(), {"run", project, "--run-dir", run, "--db", db});
+    QVERIFY(p.waitForStarted());
+    bool seen_running = false;
+    int64_t seen_step = -1;
+    while (p.state() != QProcess::NotRunning) {
+      p.waitForFinished(100);
+      if (p.state() == QProcess::NotRunning || !QFile::exists(db)) continue;
+      try {
+        auto store = qatwb::store::Store::open_existing(db.toStdString());
+        for (const auto& r : store.list_runs()) {
+          if (r.status != "running") continue;
+          seen_running = true;
+          seen_step = std::max(seen_step, r.last_step);
+        }
+      } catch (const std::exception&) {
+        // created but not yet initialised by the run: try again
+      }
+    }
+    QCOMPARE(p.exitCode(), 0);
+    QVERIFY(seen_running);
+    QVERIFY2(seen_step >= 0 && seen_step < 59, qPrintable(QString::number(seen_step)));
+    auto store = qatwb::store::Store::open_existing(db.toStdString());
+    const auto info = store.list_runs().at(0);
+    QCOMPARE(info.status, std::string("finished"));
+    QCOMPARE(info.steps_done(), int64_t{60});
   }
 
   void bad_input_fails_cleanly() {
@@ -236,8 +278,8 @@ quant: {enabled: true, bits: 2}
     QVERIFY(r.err.contains("/nonexistent/model"));
     // Running into an existing run directory is refused (it would mix two runs' events).
     const QString project2 = write_project("again", "");
-    const auto r2 = run_qatwb_env({"run", project2, "--run-dir", dir_.filePath("runs/nan"),
-                                   "--no-db"});
+    const auto r2 =
+        run_qatwb_env({"run", project2, "--run-dir", dir_.filePath("runs/nan"), "--no-db"});
     QVERIFY(r2.exit_code != 0);
     QVERIFY(r2.err.contains("already holds a run"));
   }

@@ -275,11 +275,11 @@ int main(int argc, char** argv) {
           {"step_time_s", 0.01 * (1.0 + sc.k / 2.0)},
           {"tokens_per_s", 1000.0}};
       if (sc.quantized) values["code_flip_fraction"] = 0.01 * (sc.k + 1.0);
-      w.metric(step, values);
+      w.metric(step - 1, values);  // the trainer's metric step: the 0-based index
       if (sc.quantized && step == o.steps / 2 && step < o.steps)
         w.eval(step, {{"ppl_postquant", sc.ppl_postquant(0.5)}});
     } else {
-      w.metric(step, {{"loss", 10.0 / double(step)}, {"lr", 0.001}});
+      w.metric(step - 1, {{"loss", 10.0 / double(step)}, {"lr", 0.001}});
     }
     done = step;
     std::cout << "step " << step << " loss " << 10.0 / double(step) << std::endl;

@@ -7,6 +7,8 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <algorithm>
+
 #include "core/report/summary_table.h"
 #include "core/run/event_log.h"
 #include "core/run/run_dir.h"
@@ -33,7 +35,8 @@ std::string write_run(const QString& root, const std::string& name, double bits,
   w.start(s);
   if (std::isfinite(bits)) w.eval(0, {{"ppl_fp", 20.0}, {"ppl_rtn", 100.0}});
   for (int step = 1; step <= 50; ++step)
-    w.metric(step,
+    w.metric(step - 1,  // metric steps are 0-based (the trainer's): 50 steps
+
              {{"loss", 5.0 / step}, {"grad_norm", 1.0 + (step % 3)}, {"step_time_s", step_s}});
   w.eval(50, {{std::isfinite(bits) ? "ppl_postquant" : "ppl", ppl_final}});
   w.end("finished", "");
@@ -78,25 +81,31 @@ class TestCompareView : public QObject {
                  QString::fromStdString(
                      report::summary_cell(rows[static_cast<size_t>(r)], static_cast<size_t>(c))));
     // Spot checks against hand-computed values: recovery (100-60)/80, overhead 250/100 ms.
-    QCOMPARE(m->index(1, 11).data().toString(), QString("50.0%"));
-    QCOMPARE(m->index(2, 11).data().toString(), QString("87.5%"));
-    QCOMPARE(m->index(1, 16).data().toString(), QString("2.50x"));
-    QCOMPARE(m->index(0, 11).data().toString(), QString("\u2013"));
+    // Columns by title, so that a new column does not shift the checks.
+    const auto cols = report::summary_columns();
+    auto col = [&](const char* title) {
+      return static_cast<int>(std::find(cols.begin(), cols.end(), title) - cols.begin());
+    };
+    const int recovery = col("recovery"), overhead = col("overhead");
+    QCOMPARE(m->index(1, recovery).data().toString(), QString("50.0%"));
+    QCOMPARE(m->index(2, recovery).data().toString(), QString("87.5%"));
+    QCOMPARE(m->index(1, overhead).data().toString(), QString("2.50x"));
+    QCOMPARE(m->index(0, recovery).data().toString(), QString("\u2013"));
 
     // Sorting by recovery is numeric, with the missing value last.
     auto* table = view.findChild<QTableView*>();
     QVERIFY(table);
-    table->sortByColumn(11, Qt::DescendingOrder);
+    table->sortByColumn(recovery, Qt::DescendingOrder);
     auto* proxy = table->model();
     QCOMPARE(proxy->index(0, 0).data().toString(), QString("fp"));  // NaN sorts as largest
-    table->sortByColumn(11, Qt::AscendingOrder);
+    table->sortByColumn(recovery, Qt::AscendingOrder);
     QCOMPARE(proxy->index(0, 0).data().toString(), QString("w2"));
     QCOMPARE(proxy->index(1, 0).data().toString(), QString("w4"));
 
     // Exports are the shared renderers over the same rows.
     QCOMPARE(view.summary_csv(), QString::fromStdString(report::summary_csv(rows)));
     QCOMPARE(view.summary_markdown(), QString::fromStdString(report::summary_markdown(rows)));
-    QVERIFY(view.summary_csv().contains(",w2,cmp,finished,ste,int,int W2 per_channel,2,50,"));
+    QVERIFY(view.summary_csv().contains(",w2,cmp,finished,ste,int,int W2 per_channel,2,,50,"));
   }
 
   void panels_overlaid_and_small_multiples() {

@@ -54,8 +54,8 @@ void TestRunTableModel::columns_refresh_and_selection() {
   const std::string a = make_run(tmp_.path() + "/runs", "run-a", "ste", 2, 100);
   {
     qatwb::run::EventWriter w(a + "/events.jsonl");
-    w.metric(1, {{"loss", 5.0}});
-    w.metric(50, {{"loss", 3.25}});
+    w.metric(0, {{"loss", 5.0}});  // metric steps are 0-based: step 49 is the 50th
+    w.metric(49, {{"loss", 3.25}});
     w.eval(50, {{"ppl_postquant", 40.0}});
   }
   store.ingest_run_dir(a);
@@ -88,7 +88,7 @@ void TestRunTableModel::columns_refresh_and_selection() {
   // unquantized run b.
   {
     qatwb::run::EventWriter w(a + "/events.jsonl");
-    w.metric(100, {{"loss", 2.5}});
+    w.metric(99, {{"loss", 2.5}});
     w.eval(75, {{"ppl_postquant", 30.0}});
     w.eval(100, {{"ppl_postquant", 35.0}});
     w.end("finished", "done");

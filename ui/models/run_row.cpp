@@ -30,7 +30,7 @@ double to_double(const std::string& s) {
 
 double RunRow::progress() const {
   if (total_steps <= 0 || last_step < 0) return NAN;
-  return std::clamp(double(last_step) / double(total_steps), 0.0, 1.0);
+  return std::clamp(double(steps_done()) / double(total_steps), 0.0, 1.0);
 }
 
 bool RunRow::operator==(const RunRow& o) const {

@@ -16,12 +16,13 @@ struct RunRow {
   int64_t id = 0;
   std::string name, project, surrogate, status, run_dir;
   double bits = NAN;        // NaN: unquantized (or unknown)
-  int64_t last_step = -1;   // highest metric step; -1: none yet
+  int64_t last_step = -1;   // highest metric step (0-based); -1: none yet
   int64_t total_steps = 0;  // train.steps from the run's config; 0: unknown
   double last_loss = NAN;
   double best_ppl = NAN;  // lowest post-quantization perplexity seen (eval/ppl_postquant)
 
-  double progress() const;  // last_step / total_steps in [0, 1]; NaN when unknown
+  int64_t steps_done() const { return last_step + 1; }
+  double progress() const;  // steps_done / total_steps in [0, 1]; NaN when unknown
   bool operator==(const RunRow& o) const;
   bool operator!=(const RunRow& o) const { return !(*this == o); }
 };

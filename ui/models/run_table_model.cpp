@@ -67,9 +67,9 @@ QVariant RunTableModel::data(const QModelIndex& index, int role) const {
       const double p = r.progress();
       if (sort) return number_sort(p);
       if (r.last_step < 0) return QString();
-      if (r.total_steps <= 0) return QString::number(r.last_step);
+      if (r.total_steps <= 0) return QString::number(r.steps_done());
       return QStringLiteral("%1/%2 (%3%)")
-          .arg(r.last_step)
+          .arg(r.steps_done())
           .arg(r.total_steps)
           .arg(int(std::lround(p * 100)));
     }
