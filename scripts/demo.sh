@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job on the bundled example (projects/tiny-brown): installs what is needed, builds,
-# prepares the text corpora, pretrains a small Llama in full precision, runs W2 per-channel QAT
-# with STE, StableQAT and DSQ from that checkpoint, and prints the comparison table
-# (FP / RTN / QAT post-quantization perplexity and recovery).
+# prepares the text corpora, pretrains a small Llama in full precision, runs W2 per-tensor QAT
+# with STE, StableQAT, DSQ and STE with distillation from that checkpoint, prints the comparison
+# table (FP / RTN / QAT post-quantization perplexity and recovery) and writes a report
+# (runs/tiny-brown/report: Markdown, HTML and the loss, gradient-norm and perplexity plots).
 # Options: --skip-setup (packages already installed). Runs go to runs/tiny-brown/ (the QAT
 # projects load the pretrained model from runs/tiny-brown/pretrain/model).
 set -euo pipefail
@@ -28,8 +29,12 @@ if [ ! -f "$runs/tiny-brown/pretrain/model/model.safetensors" ]; then
   rm -rf "$runs/tiny-brown/pretrain"
   "$qatwb" run projects/tiny-brown/pretrain.yaml --run-dir "$runs/tiny-brown/pretrain"
 fi
-for s in ste stableqat dsq; do
+stages="ste stableqat dsq ste-kd"
+for s in $stages; do
   rm -rf "$runs/tiny-brown/w2-$s"
   "$qatwb" run "projects/tiny-brown/w2-$s.yaml" --run-dir "$runs/tiny-brown/w2-$s"
 done
-"$qatwb" compare "$runs/tiny-brown/w2-ste" "$runs/tiny-brown/w2-stableqat" "$runs/tiny-brown/w2-dsq"
+dirs=()
+for s in $stages; do dirs+=("$runs/tiny-brown/w2-$s"); done
+"$qatwb" compare "${dirs[@]}"
+"$qatwb" report "${dirs[@]}" --out "$runs/tiny-brown/report" --title "tiny-brown: W2 per-tensor QAT"
