@@ -10,10 +10,10 @@
 #include "app/command.h"
 #include "core/model/llama_config.h"
 #include "core/model/training_cost.h"
+#include "core/project/project_memory.h"
 #include "core/project/project_template.h"
 #include "core/project/project_yaml.h"
 #include "core/quant/scheme.h"
-#include "core/text/tokenizer.h"
 #include "core/util/error.h"
 
 namespace {
@@ -27,48 +27,9 @@ struct ProjectOptions {
   std::string out;
 };
 
-// The model the project trains: its config.json, or the preset at the tokenizer's vocabulary.
-qatwb::model::LlamaConfig model_config(const qatwb::project::ProjectConfig& c) {
-  namespace fs = std::filesystem;
-  if (!c.model.path.empty())
-    return qatwb::model::LlamaConfig::from_file((fs::path(c.model.path) / "config.json").string());
-  const std::string tok = !c.model.tokenizer.empty() ? c.model.tokenizer : std::string();
-  const int64_t vocab = tok.empty() ? 0 : qatwb::text::Tokenizer::from_file(tok).vocab_size();
-  return qatwb::model::preset(c.model.preset, vocab);
-}
-
 // Peak training memory by part, to stderr (stdout carries the resolved project).
 void print_memory_estimate(const qatwb::project::ProjectConfig& c) {
-  try {
-    const auto mc = model_config(c);
-    qatwb::model::MemoryInputs in;
-    in.batch = c.train.batch_size;
-    in.seq_len = c.tokenize.seq_len;
-    in.bf16 = c.train.dtype == "bf16";
-    in.activation_checkpointing = c.train.activation_checkpointing;
-    in.quantized = c.quant.enabled;
-    in.cpu = c.train.device == "cpu";
-    if (const auto& d = c.train.distill; d.enabled) {
-      const auto tc = d.self_teacher()
-                          ? mc
-                          : qatwb::model::LlamaConfig::from_file(
-                                (std::filesystem::path(d.teacher) / "config.json").string());
-      in.teacher_parameters = tc.num_parameters();
-      in.teacher_hidden = tc.hidden_size;
-    }
-    const auto e = qatwb::model::estimate_training_memory(mc, in);
-    std::cerr << "memory estimate (peak per rank, " << mc.num_parameters() / 1e6
-              << "M parameters, batch " << in.batch << " x seq " << in.seq_len << ", "
-              << c.train.dtype << " on " << c.train.device << "):\n"
-              << qatwb::model::format_memory_estimate(e);
-    if (!in.activation_checkpointing) {
-      in.activation_checkpointing = true;
-      std::cerr << "  with train.activation_checkpointing: "
-                << qatwb::model::estimate_training_memory(mc, in).total() / 1e9 << " GB\n";
-    }
-  } catch (const std::exception& e) {
-    std::cerr << "memory estimate: unavailable (" << e.what() << ")\n";
-  }
+  std::cerr << qatwb::project::project_memory_estimate(c);
 }
 
 // "0-3,5": layer indices as compact ranges.
@@ -90,7 +51,7 @@ std::string ranges(const std::vector<int64_t>& v) {
 void print_quant_modules(const qatwb::project::ProjectConfig& c) {
   if (!c.quant.enabled) return;
   try {
-    const auto mc = model_config(c);
+    const auto mc = qatwb::project::project_model_config(c);
     std::vector<qatwb::quant::LinearShape> linears;
     // (role, scheme) -> layers, in model order of first appearance.
     std::vector<std::pair<std::pair<std::string, std::string>, std::vector<int64_t>>> rows;

@@ -66,18 +66,18 @@ void load_from(Llama& model, const Source& src) {
 }  // namespace
 
 std::vector<std::pair<std::string, std::vector<int64_t>>> expected_hf_shapes(const LlamaConfig& c) {
-  const int64_t h = c.hidden_size, v = c.vocab_size, f = c.intermediate_size;
+  const int64_t h = c.hidden_size, v = c.vocab_size;
   std::vector<std::pair<std::string, std::vector<int64_t>>> out = {
       {"model.embed_tokens.weight", {v, h}}};
+  const auto linears = decoder_linear_shapes(c);  // 7 a layer, in model order
+  const size_t per_layer =
+      linears.size() / static_cast<size_t>(std::max<int64_t>(c.num_hidden_layers, 1));
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
     const std::string p = "model.layers." + std::to_string(i) + ".";
-    out.push_back({p + "self_attn.q_proj.weight", {c.q_dim(), h}});
-    out.push_back({p + "self_attn.k_proj.weight", {c.kv_dim(), h}});
-    out.push_back({p + "self_attn.v_proj.weight", {c.kv_dim(), h}});
-    out.push_back({p + "self_attn.o_proj.weight", {h, c.q_dim()}});
-    out.push_back({p + "mlp.gate_proj.weight", {f, h}});
-    out.push_back({p + "mlp.up_proj.weight", {f, h}});
-    out.push_back({p + "mlp.down_proj.weight", {h, f}});
+    for (size_t k = 0; k < per_layer; ++k) {
+      const auto& [name, shape] = linears[static_cast<size_t>(i) * per_layer + k];
+      out.push_back({name + ".weight", shape});
+    }
     out.push_back({p + "input_layernorm.weight", {h}});
     out.push_back({p + "post_attention_layernorm.weight", {h}});
   }

@@ -165,6 +165,15 @@ class ProjectTyper {
       fail(n, "tokenize.threads", "must be >= 0 (0: all cores)");
   }
 
+  // An optional field (an override's): set only when the key is present and valid.
+  template <typename E>
+  void read_enum(const ConfigNode* sec, const std::string& key, const std::string& path,
+                 std::vector<std::string> names, std::optional<E>& out) {
+    std::string s;
+    E v{};
+    if (r_.read_choice(sec, key, path, std::move(names), s) && quant::parse(s, v)) out = v;
+  }
+
   template <typename E>
   void read_enum(const ConfigNode* sec, const std::string& key, const std::string& path,
                  std::vector<std::string> names, E& out) {
@@ -267,12 +276,7 @@ class ProjectTyper {
     }
     bool enabled = true;
     if (r_.read_bool(&item, "enabled", F, enabled)) o.enabled = enabled;
-    std::string name;
-    if (r_.read_choice(&item, "format", F, {"int", "mxfp4", "nvfp4"}, name)) {
-      quant::Format f;
-      quant::parse(name, f);
-      o.format = f;
-    }
+    read_enum(&item, "format", F, {"int", "mxfp4", "nvfp4"}, o.format);
     double bits = 0;
     if (auto* n = r_.read_number(&item, "bits", F, bits)) {
       bool ok = false;
@@ -285,11 +289,7 @@ class ProjectTyper {
       else
         o.bits = bits;
     }
-    if (r_.read_choice(&item, "granularity", F, {"per_tensor", "per_channel", "per_group"}, name)) {
-      quant::Granularity g;
-      quant::parse(name, g);
-      o.granularity = g;
-    }
+    read_enum(&item, "granularity", F, {"per_tensor", "per_channel", "per_group"}, o.granularity);
     int64_t group = 0;
     if (auto* n = r_.read_int(&item, "group_size", F, group)) {
       if (!is_power_of_two(group) || group > (int64_t{1} << 20))
@@ -297,12 +297,8 @@ class ProjectTyper {
       else
         o.group_size = static_cast<int>(group);
     }
-    if (r_.read_choice(&item, "surrogate", F,
-                       {"ste", "stableqat", "dsq", "lsq", "pact", "paretoq", "ewgs"}, name)) {
-      quant::Surrogate su;
-      quant::parse(name, su);
-      o.surrogate = su;
-    }
+    read_enum(&item, "surrogate", F, {"ste", "stableqat", "dsq", "lsq", "pact", "paretoq", "ewgs"},
+              o.surrogate);
     config_.quant.overrides.push_back(o);
   }
 

@@ -99,8 +99,8 @@ class TestJobState : public QObject {
                          "{\"v\":1,\"type\":\"end\",\"time\":3.0,\"sta");
     scan_events(j, path);
     QVERIFY(j.saw_start);
-    QCOMPARE(j.last_step, int64_t{2});
-    QVERIFY(j.end_status.empty());  // the truncated end line is not consumed
+    QCOMPARE(j.last_step, int64_t{3});  // steps done: metric step 2 is the third step
+    QVERIFY(j.end_status.empty());      // the truncated end line is not consumed
     const int64_t before = j.events_offset;
     {
       std::ofstream out(path, std::ios::binary | std::ios::app);
@@ -117,7 +117,7 @@ class TestJobState : public QObject {
     }
     scan_events(j, path);
     QVERIFY(j.end_status.empty());
-    QCOMPARE(j.last_step, int64_t{3});
+    QCOMPARE(j.last_step, int64_t{4});
   }
 
   void registry_round_trip_and_concurrent_cancel() {

@@ -5,6 +5,8 @@
 // evaluation equal those of one uninterrupted run (resume is bit for bit).
 #include <signal.h>
 
+#include <algorithm>
+
 #include <QElapsedTimer>
 #include <QFile>
 #include <QProcess>
@@ -93,10 +95,17 @@ class TestFaultInjection : public QObject {
     const QString reference = dir_.filePath("runs/reference");
     QByteArray log;
     QCOMPARE(run({"run", project_, "--run-dir", reference, "--no-db"}, &log), 0);
-    // Once more, now that the token cache exists: the time a trial's run takes.
-    clock.restart();
-    QCOMPARE(run({"run", project_, "--run-dir", dir_.filePath("runs/timing"), "--no-db"}), 0);
-    const int full_ms = static_cast<int>(clock.elapsed());
+    // Twice more, now that the token cache exists, as a trial runs (with a store): the shorter
+    // is the time a trial's run takes (another test sharing the cores slows one of them).
+    int full_ms = 0;
+    for (int k = 0; k < 2; ++k) {
+      clock.restart();
+      QCOMPARE(run({"run", project_, "--run-dir", dir_.filePath(QString("runs/timing-%1").arg(k)),
+                    "--db", dir_.filePath("timing.sqlite")}),
+               0);
+      const int ms = static_cast<int>(clock.elapsed());
+      full_ms = k == 0 ? ms : std::min(full_ms, ms);
+    }
     const auto ref_loss = qatwb::test::run_metric(reference, "loss");
     const auto ref_final = final_values(reference);
     QCOMPARE(ref_loss.size(), size_t{kSteps});

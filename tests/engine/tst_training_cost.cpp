@@ -117,37 +117,30 @@ void TstTrainingCost::run_cases() {
            << "quant.bits=2";
     return args;
   };
-  // What the model leaves out: the process's fixed runtime (LibTorch, BLAS buffers, thread
-  // stacks, allocator) differs from machine to machine (CI measured 100 MB less than this
-  // machine for the same run). It is measured here on a run whose training needs next to
-  // nothing (llama-micro, one sequence of 8 tokens), after a run that fills the token cache,
-  // and replaces the estimate's default; everything else is the estimate's own.
-  auto estimate = [](const Case& k, double runtime) {
+  auto estimate = [](const Case& k) {
     qatwb::model::MemoryInputs in;
     in.batch = k.batch;
     in.seq_len = k.seq;
     in.quantized = k.quant;
     const auto c = qatwb::model::preset(k.preset, 32000);  // the Llama-2 tokenizer's vocabulary
-    double total = 0;
-    for (const auto& part : qatwb::model::estimate_training_memory(c, in).parts)
-      total += part.name.rfind("runtime", 0) == 0 ? runtime : part.bytes;
-    return total;
+    return qatwb::model::estimate_training_memory(c, in).total();
   };
-  const Case base{"llama-micro", 1, 8, false};
-  QVERIFY(peak_rss_of(args_of(base)) > 0);  // fills the cache of the sampled, tokenized data
-  const double runtime = peak_rss_of(args_of(base)) - estimate(base, 0);
-  qInfo("runtime measured: %.0f MB (the estimate's default: 320 MB)", runtime / 1e6);
-  QVERIFY2(runtime > 100e6 && runtime < 600e6, qPrintable(QString::number(runtime / 1e6)));
+  // A first run fills the token cache, so that no case measures the tokenizer.
+  QVERIFY(peak_rss_of(args_of({"llama-micro", 1, 8, false})) > 0);
   QString bad;
   for (const auto& k : cases) {
     const double measured = peak_rss_of(args_of(k));
     QVERIFY2(measured > 0, k.preset);
-    const double est = estimate(k, runtime);
+    const double est = estimate(k);
     const double ratio = est / measured;
     qInfo("%s batch %ld seq %ld%s: estimate %.0f MB, measured %.0f MB (%.3fx)", k.preset,
           static_cast<long>(k.batch), static_cast<long>(k.seq), k.quant ? " W2" : "", est / 1e6,
           measured / 1e6, ratio);
-    if (!(ratio > 0.85 && ratio < 1.15)) bad += QString("%1 (%2x) ").arg(k.preset).arg(ratio);
+    // Within 15%, or within 100 MB: the process's fixed runtime (LibTorch, BLAS buffers, thread
+    // stacks, allocator; 320 MB in the estimate) differs by that much between machines (CI
+    // measured llama-micro 100 MB below this machine), which only the smallest model notices.
+    if (!(ratio > 0.85 && ratio < 1.15) && std::abs(est - measured) > 100e6)
+      bad += QString("%1 (%2x) ").arg(k.preset).arg(ratio);
   }
   QVERIFY2(bad.isEmpty(), qPrintable("estimate off by more than 15%: " + bad));
 }

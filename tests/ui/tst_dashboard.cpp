@@ -94,13 +94,13 @@ class TestDashboard : public QObject {
     QTRY_VERIFY_WITH_TIMEOUT(trainer.state() == QProcess::NotRunning, 20000);
     QCOMPARE(trainer.exitCode(), 0);
     QTRY_VERIFY_WITH_TIMEOUT(loss->point_count() == 30, 2000);
-    // The last point is loss = 10 / 30 at step 30.
+    // The last point is loss = 10 / 30 at metric step 29 (0-based, as the trainer logs it).
     QCPGraph* raw = nullptr;
     for (int i = 0; i < loss->plot()->graphCount(); ++i)
       if (loss->plot()->graph(i)->property("qatwb_role").toString() == "raw")
         raw = loss->plot()->graph(i);
     QVERIFY(raw);
-    QCOMPARE(raw->data()->at(29)->key, 30.0);
+    QCOMPARE(raw->data()->at(29)->key, 29.0);
     QVERIFY(std::abs(raw->data()->at(29)->value - 10.0 / 30) < 1e-9);
     QVERIFY(view.chart_for("lr")->point_count() == 30);
   }

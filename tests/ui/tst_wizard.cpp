@@ -131,6 +131,11 @@ void TestWizard::writes_a_project_that_checks() {
   QCOMPARE(w.currentId(), int(ProjectWizard::SummaryPageId));
   const QString yaml = field<QPlainTextEdit>(w, "yaml")->toPlainText();
   QVERIFY(yaml.contains("micro-w2"));
+  // The memory estimate of this project (model folder's config, batch 8 x seq 64, a teacher).
+  const QString memory = field<QPlainTextEdit>(w, "memory_estimate")->toPlainText();
+  QVERIFY2(memory.contains("memory estimate (peak per rank"), qPrintable(memory));
+  QVERIFY2(memory.contains("batch 8 x seq 64"), qPrintable(memory));
+  QVERIFY2(memory.contains("distillation teacher"), qPrintable(memory));
   QVERIFY(yaml.contains("stableqat"));
   QVERIFY2(field<FieldMessage>(w, "summary_errors")->text().isEmpty(),
            qPrintable(field<FieldMessage>(w, "summary_errors")->text()));

@@ -9,6 +9,7 @@
 #include <QTemporaryFile>
 #include <QVBoxLayout>
 
+#include "core/project/project_memory.h"
 #include "core/project/project_yaml.h"
 #include "ui/widgets/field_message.h"
 
@@ -97,7 +98,16 @@ SummaryPage::SummaryPage(QWidget* parent) : QWizardPage(parent) {
   yaml_->setFont(mono);
   errors_ = new FieldMessage;
   errors_->setObjectName("summary_errors");
+  // Peak training memory for the project's model, batch, seq, dtype and device (the same text
+  // `qatwb project check` prints), so a run that cannot fit is seen before it is submitted.
+  memory_ = new QPlainTextEdit;
+  memory_->setObjectName("memory_estimate");
+  memory_->setReadOnly(true);
+  memory_->setLineWrapMode(QPlainTextEdit::NoWrap);
+  memory_->setFont(mono);
+  memory_->setMaximumHeight(150);
   layout->addWidget(yaml_, 1);
+  layout->addWidget(memory_);
   layout->addWidget(errors_);
 }
 
@@ -112,6 +122,7 @@ void SummaryPage::initializePage() {
     problems = QString::fromUtf8(e.what());
   }
   yaml_->setPlainText(text);
+  memory_->setPlainText(QString::fromStdString(project::project_memory_estimate(w->config())));
   errors_->show_error(problems);
   valid_ = problems.isEmpty();
   Q_EMIT completeChanged();

@@ -193,7 +193,7 @@ class SummaryPage : public QWizardPage {
   QString errors() const;
 
  private:
-  QPlainTextEdit* yaml_;
+  QPlainTextEdit *yaml_, *memory_;
   FieldMessage* errors_;
   bool valid_ = false;
 };
