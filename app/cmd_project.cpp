@@ -1,6 +1,7 @@
 // qatwb project check PROJECT.yaml [--set KEY=VALUE]... [--json] [--no-path-check]
 // qatwb project new NAME [--out FILE]
 #include <algorithm>
+#include <regex>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -46,10 +47,24 @@ std::string ranges(const std::vector<int64_t>& v) {
   return out;
 }
 
+// The field that set a module's group size: the last matching override that sets it, or the
+// scheme's own.
+std::string group_size_field(const qatwb::quant::QuantScheme& q, const std::string& module) {
+  std::string field = "quant.group_size";
+  for (size_t i = 0; i < q.overrides.size(); ++i)
+    if (q.overrides[i].group_size &&
+        std::regex_search(module, std::regex(q.overrides[i].match, std::regex::ECMAScript)))
+      field = "quant.overrides[" + std::to_string(i) + "].group_size";
+  return field;
+}
+
 // The scheme each decoder Linear gets (quant.overrides applied in order) and the bits per weight
 // it costs, to stderr: one line per module role and scheme, with the layers it holds for.
-void print_quant_modules(const qatwb::project::ProjectConfig& c) {
-  if (!c.quant.enabled) return;
+// Returns false (after saying which field and module) when a module's group size does not
+// divide its rows, which would otherwise stop the run at its start.
+bool print_quant_modules(const qatwb::project::ProjectConfig& c) {
+  if (!c.quant.enabled) return true;
+  std::vector<std::string> problems;
   try {
     const auto mc = qatwb::project::project_model_config(c);
     std::vector<qatwb::quant::LinearShape> linears;
@@ -61,8 +76,13 @@ void print_quant_modules(const qatwb::project::ProjectConfig& c) {
       const size_t a = std::string("model.layers.").size(), b = name.find('.', a);
       const int64_t layer = std::stoll(name.substr(a, b - a));
       const std::string role = name.substr(b + 1);
-      const std::string what =
-          qatwb::quant::describe_module_scheme(qatwb::quant::scheme_for_module(c.quant, name));
+      const auto own = qatwb::quant::scheme_for_module(c.quant, name);
+      if (own.enabled && own.format == qatwb::quant::Format::Int &&
+          own.granularity == qatwb::quant::Granularity::PerGroup && shape[1] % own.group_size)
+        problems.push_back(group_size_field(c.quant, name) + ": group size " +
+                           std::to_string(own.group_size) + " does not divide the row of " +
+                           name + " (" + std::to_string(shape[1]) + " inputs)");
+      const std::string what = qatwb::quant::describe_module_scheme(own);
       auto it = std::find_if(rows.begin(), rows.end(),
                              [&](const auto& r) { return r.first == std::make_pair(role, what); });
       if (it == rows.end())
@@ -81,9 +101,13 @@ void print_quant_modules(const qatwb::project::ProjectConfig& c) {
     std::cerr << "bits per weight (scales included): quantized Linears " << bits.quantized_bpw
               << ", whole model " << bits.model_bpw
               << " (embeddings, norms and unquantized Linears at 16)\n";
+    if (!c.quant.schedule.empty())
+      std::cerr << "quant schedule: " << qatwb::quant::describe_schedule(c.quant) << "\n";
   } catch (const std::exception& e) {
     std::cerr << "quant modules: unavailable (" << e.what() << ")\n";
   }
+  for (const auto& p : problems) std::cerr << c.file << ": " << p << "\n";
+  return problems.empty();
 }
 
 int run_check(const ProjectOptions& o) {
@@ -94,9 +118,9 @@ int run_check(const ProjectOptions& o) {
       std::cout << to_json(config, 2) << "\n";
     else
       std::cout << to_yaml(config);
-    print_quant_modules(config);
+    const bool modules_ok = print_quant_modules(config);
     print_memory_estimate(config);
-    return 0;
+    return modules_ok ? 0 : 1;
   } catch (const ProjectErrors& e) {
     if (o.json) {
       nlohmann::ordered_json j;

@@ -4,10 +4,14 @@
 
 namespace qatwb::eval {
 
-LossSum causal_lm_loss_sum(model::Llama& model, const torch::Tensor& windows, double scale) {
+WindowSplit split_windows(const torch::Tensor& windows) {
   using torch::indexing::Slice;
-  const auto inputs = windows.index({Slice(), Slice(0, -1)});
-  const auto targets = windows.index({Slice(), Slice(1, torch::indexing::None)});
+  return {windows.index({Slice(), Slice(0, -1)}),
+          windows.index({Slice(), Slice(1, torch::indexing::None)})};
+}
+
+LossSum causal_lm_loss_sum(model::Llama& model, const torch::Tensor& windows, double scale) {
+  const auto [inputs, targets] = split_windows(windows);
   const auto hidden = model->hidden_states(inputs);
   model::LmHeadLossOptions o;
   o.scale = scale;

@@ -12,6 +12,12 @@ struct LossSum {
   int64_t tokens = 0;
 };
 
+// windows: int64 [B, seq_len + 1] -> the model's inputs (first seq_len) and targets (last seq_len).
+struct WindowSplit {
+  torch::Tensor inputs, targets;
+};
+WindowSplit split_windows(const torch::Tensor& windows);
+
 // windows: int64 [B, seq_len + 1] on the model's device. `scale` multiplies the loss and its
 // gradients (e.g. 1 / tokens for a mean) inside the fused op, saving a pass over the gradients.
 LossSum causal_lm_loss_sum(model::Llama& model, const torch::Tensor& windows, double scale = 1.0);

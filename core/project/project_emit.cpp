@@ -109,7 +109,11 @@ ConfigNode quant_node(const quant::QuantScheme& q) {
       .boolean("learn_alpha", q.params.dsq_learn_alpha)
       .str("scale_grad", quant::to_string(q.params.dsq_scale_grad))
       .number("delta", q.params.ewgs_delta)
-      .number("lsq_grad_scale", q.params.lsq_grad_scale);
+      .number("lsq_grad_scale", q.params.lsq_grad_scale)
+      .number("reg_weight", q.params.adaround_reg_weight)
+      .number("beta_start", q.params.adaround_beta_start)
+      .number("beta_end", q.params.adaround_beta_end)
+      .number("reg_warmup", q.params.adaround_reg_warmup);
   MapBuilder act;
   act.str("kind", to_string(q.activations.kind))
       .boolean("signed", q.activations.pact_signed)
@@ -143,6 +147,19 @@ ConfigNode quant_node(const quant::QuantScheme& q) {
       seq.items.push_back(std::move(e.node));
     }
     m.child("overrides", std::move(seq));
+  }
+  if (!q.schedule.empty()) {
+    ConfigNode seq = ConfigNode::make_sequence();
+    for (const auto& p : q.schedule) {
+      MapBuilder e;
+      e.integer("until", p.until);
+      if (p.bits) e.number("bits", *p.bits);
+      if (p.amplitude) e.number("amplitude", *p.amplitude);
+      if (p.ewgs_delta) e.number("ewgs_delta", *p.ewgs_delta);
+      if (p.linear) e.str("ramp", "linear");
+      seq.items.push_back(std::move(e.node));
+    }
+    m.child("schedule", std::move(seq));
   }
   return m.node;
 }

@@ -6,6 +6,7 @@
 #include <regex>
 
 #include "core/project/field_reader.h"
+#include "core/project/quant_schedule_yaml.h"
 
 namespace fs = std::filesystem;
 
@@ -37,6 +38,9 @@ void resolve_path(const ConfigNode* n, std::string& path) {
 
 bool is_power_of_two(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
 
+const std::vector<std::string> kSurrogateNames = {"ste", "stableqat", "dsq",     "lsq",
+                                                   "pact", "paretoq",  "ewgs", "adaround"};
+
 // Reads and validates one section at a time; `r` collects every mistake.
 class ProjectTyper {
  public:
@@ -58,6 +62,8 @@ class ProjectTyper {
     read_eval();
     read_easgd();
     read_runner();
+    check_quant_schedule(r_, schedule_node_, config_.quant, config_.train.steps,
+                         config_.easgd.enabled);
     if (check_paths_) check_paths();
     if (!r_.diagnostics().empty()) throw ProjectErrors(r_.diagnostics());
     return config_;
@@ -177,8 +183,17 @@ class ProjectTyper {
   template <typename E>
   void read_enum(const ConfigNode* sec, const std::string& key, const std::string& path,
                  std::vector<std::string> names, E& out) {
+    read_enum_node(sec, key, path, std::move(names), out);
+  }
+
+  template <typename E>
+  const ConfigNode* read_enum_node(const ConfigNode* sec, const std::string& key,
+                                   const std::string& path, std::vector<std::string> names,
+                                   E& out) {
     std::string s;
-    if (r_.read_choice(sec, key, path, names, s)) quant::parse(s, out);
+    const ConfigNode* n = r_.read_choice(sec, key, path, names, s);
+    if (n) quant::parse(s, out);
+    return n;
   }
 
   void read_quant() {
@@ -188,7 +203,7 @@ class ProjectTyper {
         r_.section(&root_, "quant", "",
                    {"enabled", "format", "bits", "granularity", "group_size", "symmetric", "scale",
                     "scale_init", "surrogate", "surrogate_params", "activations", "include",
-                    "exclude", "overrides"});
+                    "exclude", "overrides", "schedule"});
     r_.read_bool(sec, "enabled", P, q.enabled);
     read_enum(sec, "format", P, {"int", "mxfp4", "nvfp4"}, q.format);
     auto* bits = r_.read_number(sec, "bits", P, q.bits);
@@ -233,14 +248,16 @@ class ProjectTyper {
            "applies to learned and frozen scales; scale: minmax recomputes s = max|w|/Qp "
            "(asymmetric: (max - min)/(2^b - 1)) every forward, got " +
                init_name);
-    read_enum(sec, "surrogate", P, {"ste", "stableqat", "dsq", "lsq", "pact", "paretoq", "ewgs"},
-              q.surrogate);
+    auto* surrogate = read_enum_node(sec, "surrogate", P, kSurrogateNames, q.surrogate);
+    if (q.surrogate == quant::Surrogate::AdaRound) check_adaround(sec, surrogate, P);
     read_surrogate_params(sec);
     read_activations(sec);
     auto* inc = r_.read_string_list(sec, "include", P, q.include);
     auto* exc = r_.read_string_list(sec, "exclude", P, q.exclude);
     check_regexes(inc, "quant.include", q.include);
     check_regexes(exc, "quant.exclude", q.exclude);
+    schedule_node_ = sec ? sec->find("schedule") : nullptr;
+    read_quant_schedule(r_, schedule_node_, q);
     const ConfigNode* ov = sec ? sec->find("overrides") : nullptr;
     if (ov && ov->kind == ConfigNode::Kind::Sequence) {
       for (size_t i = 0; i < ov->items.size(); ++i) read_override(ov->items[i], i);
@@ -250,6 +267,23 @@ class ProjectTyper {
            "enabled}, got " +
                ov->describe());
     }
+  }
+
+  // AdaRound learns rounding on a fixed INT grid of 2+ bits; without `scale` it defaults to
+  // frozen scales (from scale_init), and learned ones are refused.
+  void check_adaround(const ConfigNode* sec, const ConfigNode* at, const std::string& P) {
+    auto& q = config_.quant;
+    if (q.format != quant::Format::Int || q.bits < 2 || q.ternary())
+      fail(at, P + ".surrogate",
+           "adaround learns up/down rounding on an INT grid of 2..8 bits, got " +
+               std::string(quant::to_string(q.format)) + " bits " + format_number(q.bits));
+    const ConfigNode* scale = sec ? sec->find("scale") : nullptr;
+    if (!scale)
+      q.scale_mode = quant::ScaleMode::Frozen;
+    else if (q.scale_mode == quant::ScaleMode::Learned)
+      fail(scale, P + ".scale",
+           "adaround learns the rounding of fixed weights on a fixed grid; use frozen (scales "
+           "from scale_init, the default with adaround) or minmax");
   }
 
   // One quant.overrides entry: a regex and the fields it changes for the modules it matches.
@@ -297,8 +331,11 @@ class ProjectTyper {
       else
         o.group_size = static_cast<int>(group);
     }
-    read_enum(&item, "surrogate", F, {"ste", "stableqat", "dsq", "lsq", "pact", "paretoq", "ewgs"},
-              o.surrogate);
+    read_enum(&item, "surrogate", F, kSurrogateNames, o.surrogate);
+    if (o.surrogate && *o.surrogate == quant::Surrogate::AdaRound &&
+        config_.quant.scale_mode == quant::ScaleMode::Learned)
+      fail(item.find("surrogate"), F + ".surrogate",
+           "adaround learns the rounding on a fixed grid; quant.scale must be frozen or minmax");
     config_.quant.overrides.push_back(o);
   }
 
@@ -321,7 +358,8 @@ class ProjectTyper {
     const std::string P = "quant.surrogate_params";
     const ConfigNode* sec = r_.section(quant_sec, "surrogate_params", "quant",
                                        {"amplitude", "fourier_order", "alpha", "learn_alpha",
-                                        "scale_grad", "delta", "lsq_grad_scale"});
+                                        "scale_grad", "delta", "lsq_grad_scale", "reg_weight",
+                                        "beta_start", "beta_end", "reg_warmup"});
     const double a_max = 1.0 / (std::sqrt(2.0) * M_PI);
     if (auto* n = r_.read_number(sec, "amplitude", P, p.amplitude);
         n && !(p.amplitude >= 0 && p.amplitude < a_max))
@@ -339,6 +377,23 @@ class ProjectTyper {
     if (auto* n = r_.read_number(sec, "delta", P, p.ewgs_delta); n && p.ewgs_delta < 0)
       fail(n, P + ".delta", "must be >= 0 (0 is STE), got " + n->scalar);
     r_.read_number(sec, "lsq_grad_scale", P, p.lsq_grad_scale);
+    if (auto* n = r_.read_number(sec, "reg_weight", P, p.adaround_reg_weight);
+        n && !(p.adaround_reg_weight >= 0))
+      fail(n, P + ".reg_weight", "must be >= 0 (0: no rounding regulariser), got " + n->scalar);
+    auto* bs = r_.read_number(sec, "beta_start", P, p.adaround_beta_start);
+    auto* be = r_.read_number(sec, "beta_end", P, p.adaround_beta_end);
+    if (be && !(p.adaround_beta_end > 0))
+      fail(be, P + ".beta_end", "must be > 0, got " + be->scalar);
+    else if ((bs || be) && !(p.adaround_beta_start >= p.adaround_beta_end))
+      fail(bs ? bs : be, P + ".beta_start",
+           "must be >= beta_end (beta is annealed from beta_start down to beta_end), got " +
+               format_number(p.adaround_beta_start) + " and " +
+               format_number(p.adaround_beta_end));
+    if (auto* n = r_.read_number(sec, "reg_warmup", P, p.adaround_reg_warmup);
+        n && !(p.adaround_reg_warmup >= 0 && p.adaround_reg_warmup < 1))
+      fail(n, P + ".reg_warmup",
+           "must be in [0, 1) (the fraction of steps before the regulariser starts), got " +
+               n->scalar);
   }
 
   void read_activations(const ConfigNode* quant_sec) {
@@ -646,6 +701,7 @@ class ProjectTyper {
   };
 
   const ConfigNode& root_;
+  const ConfigNode* schedule_node_ = nullptr;
   bool check_paths_;
   ProjectConfig config_;
   FieldReader r_;

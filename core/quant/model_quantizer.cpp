@@ -3,6 +3,7 @@
 #include <regex>
 #include <set>
 
+#include "core/quant/adaround.h"
 #include "core/util/error.h"
 
 namespace qatwb::quant {
@@ -48,7 +49,7 @@ double median_of_counts(const torch::Tensor& v) {
 
 ModelQuantizer::ModelQuantizer(const QuantScheme& scheme,
                                std::vector<std::pair<std::string, torch::Tensor>> linear_weights)
-    : scheme_(scheme) {
+    : scheme_(scheme), scheduled_bits_(scheme.bits) {
   if (scheme_.surrogate == Surrogate::Pact &&
       scheme_.activations.kind == ActivationQuant::Kind::None)
     scheme_.activations.kind = ActivationQuant::Kind::Pact;
@@ -70,6 +71,12 @@ ModelQuantizer::ModelQuantizer(const QuantScheme& scheme,
     e.aq = std::make_unique<ActivationQuantizer>(own.activations, w.device());
     e.latent = w;
     e.prev_codes = comparable_codes(e, e.wq->quantize(w));
+    e.follows_bits = own.format == Format::Int && own.bits == scheme_.bits;
+    e.surrogate = own.surrogate;
+    if (e.wq->learned_rounding()) {
+      learned_rounding_weights_ += w.numel();
+      adaround_weight_ = own.params.adaround_reg_weight;
+    }
     order_.push_back(name);
     entries_.emplace(name, std::move(e));
   }
@@ -129,11 +136,37 @@ std::vector<torch::Tensor> ModelQuantizer::parameters() const {
 torch::Tensor ModelQuantizer::regularization_loss() const {
   torch::Tensor total =
       torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat).device(device_));
+  torch::Tensor rounding;
   for (const auto& name : order_) {
-    auto r = entries_.at(name).aq->regularization();
+    const Entry& e = entries_.at(name);
+    auto r = e.aq->regularization();
     if (r.defined()) total = total + r;
+    if (adaround_beta_ > 0 && e.wq->learned_rounding()) {
+      auto f = e.wq->rounding_regulariser(adaround_beta_);
+      rounding = rounding.defined() ? rounding + f : f;
+    }
   }
+  if (rounding.defined())
+    total = total + rounding * (adaround_weight_ / static_cast<double>(learned_rounding_weights_));
   return total;
+}
+
+bool ModelQuantizer::set_step(int64_t step, int64_t total_steps, bool reinit) {
+  const ScheduledValues v = scheduled_values(scheme_, step);
+  bool reset = false;
+  for (auto& [name, e] : entries_) {
+    if (e.follows_bits && e.wq->bits() != v.bits) {
+      clear_cache();
+      e.wq->set_bits(v.bits, e.latent, reinit);
+      e.prev_codes = comparable_codes(e, e.wq->quantize(e.latent));
+      reset = reset || reinit;
+    }
+    e.wq->set_surrogate_values(v.amplitude, v.ewgs_delta);
+  }
+  scheduled_bits_ = v.bits;
+  const AdaRoundAnneal a = adaround_anneal(scheme_.params, step, total_steps);
+  adaround_beta_ = a.active ? a.beta : 0.0;
+  return reset;
 }
 
 void ModelQuantizer::project_parameters() {
@@ -226,6 +259,10 @@ QuantStats ModelQuantizer::stats() {
     m.levels_used_row_min = static_cast<int>(per_row.min().item<int64_t>());
     m.levels_used_row_median = median_of_counts(per_row);
     rows.push_back(per_row);
+    if (e.wq->learned_rounding()) {
+      st.learned_rounding_weights += m.numel;
+      st.soft_rounding_fraction += static_cast<double>(e.wq->soft_rounding_count());
+    }
     auto s = e.wq->current_scale(e.latent).to(torch::kDouble);
     m.scale_mean = s.mean().item<double>();
     m.scale_min = s.min().item<double>();
@@ -247,6 +284,8 @@ QuantStats ModelQuantizer::stats() {
     st.levels_used_row_min = static_cast<int>(all_rows.min().item<int64_t>());
     st.levels_used_row_median = median_of_counts(all_rows);
   }
+  if (st.learned_rounding_weights > 0)
+    st.soft_rounding_fraction /= static_cast<double>(st.learned_rounding_weights);
   return st;
 }
 

@@ -36,6 +36,10 @@ struct QuantStats {
   int levels_used_row_min = 0;
   double levels_used_row_median = 0;
   double scale_mean = 0, scale_min = 0, scale_max = 0;
+  // AdaRound: weights with learned rounding, and the fraction of them still soft (h(V) strictly
+  // between 0 and 1; their exported rounding may differ from the trained forward).
+  int64_t learned_rounding_weights = 0;
+  double soft_rounding_fraction = 0;
 };
 
 class ModelQuantizer : public qatwb::model::WeightHook {
@@ -61,8 +65,19 @@ class ModelQuantizer : public qatwb::model::WeightHook {
 
   // Learned scales, DSQ alphas and PACT alphas (for their own optimizer group).
   std::vector<torch::Tensor> parameters() const;
-  // Sum of PACT's L2 penalties on alpha (0-dim; zero when there is none).
+  // Sum of PACT's L2 penalties on alpha and, once AdaRound's warm-up is over, its rounding
+  // regulariser: reg_weight * (sum over every learned-rounding weight of 1 - |2h(V) - 1|^beta)
+  // / their count, with beta annealed (adaround.h). 0-dim; zero when there is none.
   torch::Tensor regularization_loss() const;
+
+  // Where training stands, before each optimizer step (0-based) of `total_steps`: applies
+  // quant.schedule (the bits, StableQAT amplitude and EWGS delta in force) and AdaRound's
+  // annealing. A change of bits re-initialises the affected modules' scales, zero points and
+  // AdaRound V from the current weights when `reinit` (a resumed run passes false: it loads
+  // them); returns true when that happened, so the caller resets their optimizer state.
+  bool set_step(int64_t step, int64_t total_steps, bool reinit = true);
+  // Bits of the modules quant.schedule drives, now (the scheme's bits when there is no schedule).
+  double scheduled_bits() const { return scheduled_bits_; }
   // Clamp learned parameters into range (s >= 1e-5, DSQ alpha in [1e-3, 0.499], PACT alpha > 0).
   void project_parameters();
 
@@ -101,6 +116,8 @@ class ModelQuantizer : public qatwb::model::WeightHook {
     torch::Tensor prev_codes;  // baseline for code flips
     torch::Tensor cache_out;   // fake-quant output with its graph (in a step)
     torch::Tensor cache_leaf;  // detached leaf handed to the Linear (in a step)
+    bool follows_bits = false;  // INT at the scheme's bits: quant.schedule's bits apply
+    Surrogate surrogate = Surrogate::Ste;
   };
   Entry& entry(const std::string& module);
   const Entry& entry(const std::string& module) const;
@@ -113,6 +130,10 @@ class ModelQuantizer : public qatwb::model::WeightHook {
   bool in_step_ = false;
   Rounding rounding_ = Rounding::Nearest;
   torch::Device device_ = torch::kCPU;
+  double scheduled_bits_ = 0;
+  double adaround_beta_ = 0;  // 0: AdaRound's regulariser off (warm-up, or no AdaRound)
+  double adaround_weight_ = 0;
+  int64_t learned_rounding_weights_ = 0;
 };
 
 }  // namespace qatwb::quant

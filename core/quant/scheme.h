@@ -20,7 +20,7 @@ enum class ScaleMode { MinMax, Learned, Frozen };
 // train.py (b = 2: max|w|); Auto differs from it only at INT b = 2 (max|w|/|Qn| = max|w|/2, so
 // that level -2 is reachable); Lsq is LSQ's own 2 mean|w| / sqrt(Qp).
 enum class ScaleInit { MaxOverQp, MaxOverQn, MaxAbs, MeanAbs, Lsq, StableQat, MseSearch, Auto };
-enum class Surrogate { Ste, StableQat, Dsq, Lsq, Pact, ParetoQ, Ewgs };
+enum class Surrogate { Ste, StableQat, Dsq, Lsq, Pact, ParetoQ, Ewgs, AdaRound };
 // How an integer-grid code is rounded in the fake-quant forward: to nearest (half to even), up
 // (ceil) or down (floor). Directed rounding is a per-worker option of EASGD (SupportiveQAT's
 // UP / DOWN workers); real quantization for evaluation and export always rounds to nearest.
@@ -44,6 +44,28 @@ struct SurrogateParams {
   double ewgs_delta = 1e-3;
   // LSQ gradient scale: <= 0 means 1/sqrt(numel(W) * max(Qp, 1)).
   double lsq_grad_scale = 0.0;
+  // AdaRound (core/quant/adaround.h): the rounding regulariser's weight (added to the loss as
+  // reg_weight * the mean over every learned-rounding weight of 1 - |2h(V) - 1|^beta), beta
+  // annealed linearly from beta_start to beta_end after the first reg_warmup fraction of the
+  // steps (no regulariser during it), as in AdaRound.
+  double adaround_reg_weight = 0.01;
+  double adaround_beta_start = 20.0;
+  double adaround_beta_end = 2.0;
+  double adaround_reg_warmup = 0.2;
+};
+
+// One phase of quant.schedule (progressive quantization): until step `until` (exclusive), the
+// fields it sets replace the scheme's; fields it leaves unset keep the scheme's value. After
+// the last phase the scheme itself applies, so quant.bits is what the run ends with (and what
+// evaluation and export use). `linear` ramps the continuous fields (amplitude, ewgs_delta)
+// from the phase's value at its first step to the value they take at `until`. Bits apply to
+// every INT module at the scheme's bits (modules an override gives other bits keep theirs).
+struct SchedulePhase {
+  int64_t until = 0;
+  std::optional<double> bits;
+  std::optional<double> amplitude;   // StableQAT's A
+  std::optional<double> ewgs_delta;  // EWGS's delta
+  bool linear = false;
 };
 
 struct ActivationQuant {
@@ -91,6 +113,7 @@ struct QuantScheme {
   std::vector<std::string> include = {R"(^model\.layers\.\d+\.(self_attn|mlp)\.\w+_proj$)"};
   std::vector<std::string> exclude;
   std::vector<SchemeOverride> overrides;
+  std::vector<SchedulePhase> schedule;
 
   bool ternary() const { return bits > 1.5 && bits < 1.6; }
 };
@@ -121,6 +144,17 @@ struct ModelBits {
 };
 ModelBits model_bits(const QuantScheme& scheme, const std::vector<LinearShape>& linears,
                      int64_t total_parameters);
+// What quant.schedule gives at optimizer step `step` (0-based): the scheme's bits, StableQAT
+// amplitude and EWGS delta, or the values of the phase in force where it sets them (ramped
+// when linear). `phase` is that phase's index, -1 from the last phase's `until` on.
+struct ScheduledValues {
+  int phase = -1;
+  double bits = 0, amplitude = 0, ewgs_delta = 0;
+};
+ScheduledValues scheduled_values(const QuantScheme& scheme, int64_t step);
+// "4 bits until step 100, 3 bits until 200, then 2 bits"-style description (empty: no schedule).
+std::string describe_schedule(const QuantScheme& scheme);
+
 // "int 2-bit per_channel ste"-style description of one module's scheme.
 std::string describe_module_scheme(const QuantScheme& module_scheme);
 

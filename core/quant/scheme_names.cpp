@@ -41,7 +41,7 @@ const std::pair<ScaleInit, const char*> kScaleInits[] = {{ScaleInit::Auto, "auto
 const std::pair<Surrogate, const char*> kSurrogates[] = {
     {Surrogate::Ste, "ste"},   {Surrogate::StableQat, "stableqat"}, {Surrogate::Dsq, "dsq"},
     {Surrogate::Lsq, "lsq"},   {Surrogate::Pact, "pact"},           {Surrogate::ParetoQ, "paretoq"},
-    {Surrogate::Ewgs, "ewgs"}};
+    {Surrogate::Ewgs, "ewgs"}, {Surrogate::AdaRound, "adaround"}};
 const std::pair<Rounding, const char*> kRoundings[] = {
     {Rounding::Nearest, "nearest"}, {Rounding::Up, "up"}, {Rounding::Down, "down"}};
 const std::pair<DsqScaleGrad, const char*> kDsqScaleGrads[] = {{DsqScaleGrad::Chain, "chain"},

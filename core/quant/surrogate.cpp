@@ -58,6 +58,27 @@ SurrogateImpl surrogate_impl(const QuantScheme& scheme, const std::string& where
       impl.pact_inputs = true;
       impl.description = "PACT on the inputs, clipped STE for the weights";
       break;
+    case Surrogate::AdaRound:
+      if (!(p.adaround_reg_weight >= 0))
+        throw Error(where + ": surrogate_params.reg_weight " + num(p.adaround_reg_weight) +
+                    " must be >= 0");
+      if (!(p.adaround_beta_start >= p.adaround_beta_end && p.adaround_beta_end > 0))
+        throw Error(where + ": surrogate_params.beta_start " + num(p.adaround_beta_start) +
+                    " and beta_end " + num(p.adaround_beta_end) +
+                    " must satisfy beta_start >= beta_end > 0");
+      if (!(p.adaround_reg_warmup >= 0 && p.adaround_reg_warmup < 1))
+        throw Error(where + ": surrogate_params.reg_warmup " + num(p.adaround_reg_warmup) +
+                    " must be in [0, 1)");
+      if (scheme.format != Format::Int || scheme.bits < 2 || scheme.ternary())
+        throw Error(where + ": surrogate adaround learns up/down rounding on an INT grid of 2+ "
+                    "bits; it is not defined for " + std::string(to_string(scheme.format)) +
+                    " bits " + num(scheme.bits));
+      if (scheme.scale_mode == ScaleMode::Learned)
+        throw Error(where + ": surrogate adaround learns the rounding of fixed weights on a fixed "
+                    "grid; set quant.scale to frozen (scales from scale_init) or minmax");
+      impl.learned_rounding = true;
+      impl.description = "AdaRound learned rounding (latent weights and scales fixed)";
+      break;
   }
   const bool special_grid = scheme.bits == 1 || scheme.ternary() ||
                             (scheme.bits == 2 && impl.stretched_grid);

@@ -24,14 +24,17 @@ struct SurrogateImpl {
   WeightGrad weight_grad = WeightGrad::ClippedSte;
   bool stretched_grid = false;  // ParetoQ: SEQ grid at 2 bits (ternary always uses SEQ)
   bool pact_inputs = false;     // Pact: PACT on the Linear inputs, weights use clipped STE
+  // AdaRound: a learned rounding variable per weight replaces round-to-nearest; the latent
+  // weights and the scales stay fixed (core/quant/adaround.h).
+  bool learned_rounding = false;
   const char* description = "";
 };
 
 // 1/(sqrt(2)*pi): StableQAT's G stays in (0, 1] only for amplitudes below this.
 constexpr double kStableQatMaxAmplitude = 0.22507907903927651;
 
-// Looks a surrogate up and validates its parameters (amplitude, order, DSQ alpha, EWGS delta)
-// against the grid it will run on. Throws qatwb::Error naming `where` and the field.
+// Looks a surrogate up and validates its parameters (amplitude, order, DSQ alpha, EWGS delta,
+// AdaRound's regulariser) against the grid and scale mode it will run on. Throws qatwb::Error naming `where` and the field.
 SurrogateImpl surrogate_impl(const QuantScheme& scheme, const std::string& where = "quant");
 
 // StableQAT: S = sum_{m=0..M} sqrt2*pi*A*(-1)^m/(2m+1) * cos((2m+1)*pi*(v + round v)),

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "core/quant/adaround.h"
 #include "core/quant/fp4.h"
 #include "core/quant/int_fake_quant.h"
 #include "core/quant/scale_init.h"
@@ -9,6 +10,13 @@
 
 namespace qatwb::quant {
 namespace {
+
+// Per-row broadcast [rows or 1, 1] of a per-scale tensor.
+torch::Tensor per_row(const torch::Tensor& t, int64_t rows_per_scale) {
+  auto flat = t.reshape({-1});
+  if (rows_per_scale != 1 && flat.numel() != 1) flat = flat.repeat_interleave(rows_per_scale);
+  return flat.unsqueeze(1);
+}
 
 std::string shape_str(torch::IntArrayRef s) {
   std::string out = "[";
@@ -44,14 +52,75 @@ WeightQuantizer::WeightQuantizer(const QuantScheme& scheme, const std::string& m
   if (impl.weight_grad == WeightGrad::Dsq)
     alpha_ = torch::full({}, scheme.params.dsq_alpha, fopts)
                  .requires_grad_(scheme.params.dsq_learn_alpha);
-  if (scheme.scale_mode != ScaleMode::MinMax) {
-    InitScales s = init_scales(spec_, scheme.scale_init,
+  if (impl.learned_rounding) round_v_ = torch::zeros({layout_.rows, layout_.cols}, fopts);
+  init_state(weight);
+  if (scale_.defined() && scheme.scale_mode == ScaleMode::Learned) scale_.requires_grad_(true);
+  if (round_v_.defined()) round_v_.requires_grad_(true);
+}
+
+// Scales and zero points from scale_init, and AdaRound's V at the remainder of w/s.
+void WeightQuantizer::init_state(const torch::Tensor& weight) {
+  torch::NoGradGuard g;
+  if (scheme_.scale_mode != ScaleMode::MinMax) {
+    InitScales s = init_scales(spec_, scheme_.scale_init,
                                weight.detach().reshape({layout_.rows, layout_.cols}),
                                layout_.rows_per_scale);
-    scale_ = s.scale.view(layout_.scale_shape).clone();
-    if (s.zero.defined()) zero_ = s.zero.view(layout_.scale_shape).clone();
-    if (scheme.scale_mode == ScaleMode::Learned) scale_.requires_grad_(true);
+    if (scale_.defined())
+      scale_.copy_(s.scale.view(layout_.scale_shape));
+    else
+      scale_ = s.scale.view(layout_.scale_shape).clone();
+    if (s.zero.defined() && zero_.defined())
+      zero_.copy_(s.zero.view(layout_.scale_shape));
+    else if (s.zero.defined())
+      zero_ = s.zero.view(layout_.scale_shape).clone();
   }
+  if (round_v_.defined()) {
+    const Scales s = scales_for(weight);
+    auto v = weight.detach().reshape({layout_.rows, layout_.cols}).to(torch::kFloat) /
+             per_row(s.scale.detach().clamp_min(kMinScale), layout_.rows_per_scale);
+    round_v_.copy_(adaround_v_for(v - torch::floor(v)));
+  }
+}
+
+torch::Tensor WeightQuantizer::rounded_codes(const torch::Tensor& w, bool hard,
+                                             torch::Tensor& s_rows, torch::Tensor& z_rows) const {
+  const Scales s = scales_for(w);
+  s_rows = per_row(s.scale.detach().to(torch::kFloat).clamp_min(kMinScale),
+                   layout_.rows_per_scale);
+  z_rows = s.zero.defined() ? per_row(s.zero.detach().to(torch::kFloat), layout_.rows_per_scale)
+                            : torch::Tensor();
+  auto base = torch::floor(w.detach().reshape({layout_.rows, layout_.cols}).to(torch::kFloat) /
+                           s_rows);
+  if (z_rows.defined()) base = base + z_rows;
+  auto up = hard ? (round_v_.detach() >= 0).to(torch::kFloat) : adaround_h(round_v_);
+  return (base + up).clamp(spec_.grid.cmin, spec_.grid.cmax);
+}
+
+torch::Tensor WeightQuantizer::rounding_regulariser(double beta) const {
+  if (!round_v_.defined()) return torch::Tensor();
+  return adaround_regulariser_sum(round_v_, beta);
+}
+
+int64_t WeightQuantizer::soft_rounding_count() const {
+  if (!round_v_.defined()) return 0;
+  return round_v_.detach().abs().lt(kAdaRoundHardAt).sum().item<int64_t>();
+}
+
+void WeightQuantizer::set_bits(double bits, const torch::Tensor& w, bool reinit) {
+  if (scheme_.format != Format::Int || bits == scheme_.bits) return;
+  QuantScheme s = scheme_;
+  s.bits = bits;
+  surrogate_impl(s, module_);  // the surrogate must be defined on the new grid
+  spec_.grid = make_weight_grid(s, module_);
+  if (!(s.params.lsq_grad_scale > 0))
+    spec_.gamma = 1.0 / std::sqrt(static_cast<double>(w.numel()) * spec_.grid.qp_gamma);
+  scheme_.bits = bits;
+  if (reinit) init_state(w);
+}
+
+void WeightQuantizer::set_surrogate_values(double amplitude, double ewgs_delta) {
+  spec_.amplitude = amplitude;
+  spec_.ewgs_delta = ewgs_delta;
 }
 
 int WeightQuantizer::levels_total() const {
@@ -74,6 +143,13 @@ torch::Tensor WeightQuantizer::forward(const torch::Tensor& w) const {
     throw Error(module_ + ": weight shape " + shape_str(w.sizes()) + " differs from " +
                 shape_str(layout_.shape) + " the quantizer was built for");
   if (scheme_.format != Format::Int) return fp4_fake_quant(scheme_.format, layout_, w);
+  if (round_v_.defined()) {
+    if (!torch::GradMode::is_enabled()) return dequantize(quantize(w));
+    torch::Tensor s_rows, z_rows;
+    auto codes = rounded_codes(w, false, s_rows, z_rows);
+    auto values = s_rows * (z_rows.defined() ? codes - z_rows : codes);
+    return values.to(w.scalar_type()).view(w.sizes());
+  }
   const Scales s = scales_for(w);
   return int_fake_quant(spec_, layout_, w, s.scale, s.zero, alpha_);
 }
@@ -104,8 +180,15 @@ QuantizedTensor WeightQuantizer::quantize(const torch::Tensor& w_in) const {
   q.group_size = scheme_.granularity == Granularity::PerTensor ? 0 : layout_.cols;
   const Scales s = scales_for(w);
   auto scale = s.scale.detach().to(torch::kFloat).clamp_min(kMinScale);
-  q.codes = int_forward_codes(spec_, w2d, scale, s.zero, layout_.rows_per_scale)
-                .view(layout_.shape);
+  if (round_v_.defined()) {
+    torch::Tensor s_rows, z_rows;
+    q.codes = rounded_codes(w, true, s_rows, z_rows)
+                  .to(spec_.grid.symmetric ? torch::kInt8 : torch::kUInt8)
+                  .view(layout_.shape);
+  } else {
+    q.codes = int_forward_codes(spec_, w2d, scale, s.zero, layout_.rows_per_scale)
+                  .view(layout_.shape);
+  }
   q.scales = scale.view(layout_.scale_shape).clone();
   if (s.zero.defined()) q.zeros = s.zero.detach().to(torch::kInt).view(layout_.scale_shape);
   return q;
@@ -115,6 +198,7 @@ std::vector<torch::Tensor> WeightQuantizer::parameters() const {
   std::vector<torch::Tensor> p;
   if (scale_.defined() && scale_.requires_grad()) p.push_back(scale_);
   if (alpha_.defined() && alpha_.requires_grad()) p.push_back(alpha_);
+  if (round_v_.defined()) p.push_back(round_v_);
   return p;
 }
 
@@ -123,6 +207,7 @@ std::vector<std::pair<std::string, torch::Tensor>> WeightQuantizer::state() cons
   if (scale_.defined()) s.emplace_back("weight_scale", scale_);
   if (zero_.defined()) s.emplace_back("weight_zero_point", zero_);
   if (alpha_.defined()) s.emplace_back("dsq_alpha", alpha_);
+  if (round_v_.defined()) s.emplace_back("round_v", round_v_);
   return s;
 }
 
@@ -131,6 +216,7 @@ void WeightQuantizer::load_state(const std::string& name, const torch::Tensor& t
   if (name == "weight_scale") dst = &scale_;
   if (name == "weight_zero_point") dst = &zero_;
   if (name == "dsq_alpha") dst = &alpha_;
+  if (name == "round_v") dst = &round_v_;
   if (!dst || !dst->defined())
     throw Error("quant state: unexpected tensor " + module_ + "." + name + " (the scheme has no " +
                 "such state for this module)");

@@ -1,5 +1,6 @@
 #include "core/train/distillation.h"
 
+#include "core/eval/causal_lm_loss.h"
 #include "core/model/hf_checkpoint.h"
 #include "core/model/lm_head_loss.h"
 #include "core/util/error.h"
@@ -32,9 +33,7 @@ Teacher::Teacher(const project::DistillSection& config, const model::Llama& stud
 
 DistillLossSum Teacher::loss_sum(model::Llama& student, const torch::Tensor& windows,
                                  double scale) {
-  using torch::indexing::Slice;
-  const auto inputs = windows.index({Slice(), Slice(0, -1)});
-  const auto targets = windows.index({Slice(), Slice(1, torch::indexing::None)});
+  const auto [inputs, targets] = eval::split_windows(windows);
   model::DistillTerm term;
   {
     torch::NoGradGuard no_grad;

@@ -277,6 +277,8 @@ int run_project(const RunRequest& request) {
                       ? std::string()
                       : ", " + std::to_string(config.quant.overrides.size()) +
                             " override(s) (`qatwb project check` lists each module)"));
+        if (!config.quant.schedule.empty())
+          log_line("quant schedule: " + quant::describe_schedule(config.quant));
         char buf[128];
         std::snprintf(buf, sizeof buf,
                       "quant: %.3f bits per quantized weight, %.3f over the whole model",

@@ -94,6 +94,11 @@ Trainer::Trainer(const project::ProjectConfig& config, model::Llama model,
 
 Trainer::~Trainer() = default;
 
+void Trainer::reset_optimizer_state(const std::vector<torch::Tensor>& params) {
+  auto& state = optimizer_->state();
+  for (const auto& p : params) state.erase(c10::guts::to_string(p.unsafeGetTensorImpl()));
+}
+
 // Gradients are dropped, not zeroed: the first backward then hands its buffer to .grad instead of
 // adding it to zeros (one pass over every parameter less per step).
 void Trainer::clear_grads() {
@@ -140,6 +145,8 @@ void Trainer::resume_from(const std::string& checkpoint_dir) {
     easgd->set_centre(centre);
   }
   step_ = state.at("step").get<int64_t>();
+  // quant.schedule's phase at the resumed step, keeping the loaded scales and optimizer state.
+  if (quantizer_) quantizer_->set_step(step_, config_.train.steps, /*reinit=*/false);
   auto loader_state = data::LoaderState::from_json(state.at("loader").get<std::string>());
   loader_state.rank = loader_.state().rank;  // ranks step in lockstep; rank 0 saved its own
   loader_.restore(loader_state);
@@ -168,8 +175,14 @@ Trainer::StepResult Trainer::train_step() {
     return r;
   }
   model_->train();
-  if (quantizer_) quantizer_->begin_step();
-  double loss_sum = 0, nll_sum = 0, kd_sum = 0;
+  if (quantizer_) {
+    // A new phase of quant.schedule re-initialised scales (and AdaRound's V) for its bits: the
+    // optimizer's moments of the previous grid no longer apply to them.
+    if (quantizer_->set_step(step_, t.steps)) reset_optimizer_state(quantizer_->parameters());
+    quantizer_->begin_step();
+  }
+  double loss_sum = 0;
+  torch::Tensor nll_sum, kd_sum;  // distillation's terms, summed on the device (read once)
   int64_t token_count = 0;
   const bool inject_nan = contains(nan_injection_steps_, step_);
   for (int64_t micro = 0; micro < t.grad_accum; ++micro) {
@@ -187,8 +200,10 @@ Trainer::StepResult Trainer::train_step() {
       if (teacher_) {
         auto d = teacher_->loss_sum(model_, windows, scale);
         loss = d.loss;
-        nll_sum += d.nll_sum.item<double>();
-        kd_sum += d.kd_sum.item<double>();
+        // Accumulated in float64, as the host sum they replace (exact for one micro-batch).
+        const auto nll = d.nll_sum.to(torch::kFloat64), kd = d.kd_sum.to(torch::kFloat64);
+        nll_sum = nll_sum.defined() ? nll_sum + nll : nll;
+        kd_sum = kd_sum.defined() ? kd_sum + kd : kd;
       } else {
         loss = eval::causal_lm_loss_sum(model_, windows, scale).nll_sum;
       }
@@ -204,8 +219,8 @@ Trainer::StepResult Trainer::train_step() {
   if (quantizer_) quantizer_->end_step();
   r.loss = loss_sum / t.grad_accum;
   if (teacher_) {
-    r.loss_ce = nll_sum / static_cast<double>(token_count);
-    r.loss_kd = kd_sum / static_cast<double>(token_count);
+    r.loss_ce = nll_sum.item<double>() / static_cast<double>(token_count);
+    r.loss_kd = kd_sum.item<double>() / static_cast<double>(token_count);
   }
 
   std::vector<torch::Tensor> params;
@@ -285,6 +300,8 @@ void Trainer::log_details(int64_t step) {
     values["scale_mean"] = stats.scale_mean;
     values["scale_min"] = stats.scale_min;
     values["scale_max"] = stats.scale_max;
+    if (stats.learned_rounding_weights > 0)
+      values["rounding_soft_fraction"] = stats.soft_rounding_fraction;
     for (const auto& [name, m] : stats.modules) {
       values["code_flip/" + name] = m.code_flip_fraction;
       values["levels_used/" + name] = m.levels_used;
@@ -414,6 +431,8 @@ TrainOutcome Trainer::run() {
       // EASGD: this rank's own terms (the others' are in their worker_loss).
       if (std::isfinite(r.loss_ce)) values["loss_ce"] = r.loss_ce;
       if (std::isfinite(r.loss_kd)) values["loss_kd"] = r.loss_kd;
+      if (quantizer_ && !config_.quant.schedule.empty())
+        values["quant_bits"] = quantizer_->scheduled_bits();
       for (size_t i = 0; i < r.worker_loss.size(); ++i)
         if (std::isfinite(r.worker_loss[i]))
           values["worker_loss/" + std::to_string(i)] = r.worker_loss[i];

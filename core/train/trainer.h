@@ -74,6 +74,8 @@ class Trainer {
   };
   StepResult train_step();
   void clear_grads();
+  // Drops the optimizer's moments of these parameters (they restart from zero).
+  void reset_optimizer_state(const std::vector<torch::Tensor>& params);
   // EASGD: created on first use (after set_data_parallel); null when easgd is off.
   ElasticAveraging* elastic();
   void combine_worker_results(StepResult& r);

@@ -183,6 +183,31 @@ class TstOverrides : public QObject {
     }
   }
 
+  void project_check_refuses_a_group_size_that_does_not_divide_a_row() {
+    // llama-micro's down_proj reads 172 inputs (= 4 * 43): groups of 8 do not fit.
+    const QString corpus = dir_.filePath("corpus.jsonl");
+    struct Case {
+      QString quant, field;
+    };
+    const QList<Case> cases = {
+        {"quant:\n  bits: 2\n  overrides:\n"
+         "    - {match: 'down_proj$', granularity: per_group, group_size: 8}\n",
+         "quant.overrides[0].group_size"},
+        {"quant:\n  bits: 2\n  granularity: per_group\n  group_size: 8\n", "quant.group_size"},
+    };
+    int i = 0;
+    for (const auto& c : cases) {
+      const QString p = qatwb::test::write_micro_project(dir_.path(), QString("groups%1").arg(i++),
+                                                         corpus, "", c.quant);
+      const auto r = qatwb::test::run_qatwb_env({"project", "check", p});
+      QCOMPARE(r.exit_code, 1);
+      const QString needle = c.field + ": group size 8 does not divide the row of " +
+                             "model.layers.0.mlp.down_proj (172 inputs)";
+      QVERIFY2(r.err.contains(needle.toUtf8()), r.err.constData());
+      QVERIFY2(r.err.contains(QFileInfo(p).fileName().toUtf8()), r.err.constData());
+    }
+  }
+
   void run_logs_the_whole_models_bits() {
     const QString corpus = dir_.filePath("corpus.jsonl");
     const QString p = qatwb::test::write_micro_project(

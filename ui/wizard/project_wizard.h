@@ -139,15 +139,18 @@ class QuantPage : public QWizardPage {
   QCheckBox* enabled_;
   QComboBox *format_, *bits_, *granularity_, *scale_, *scale_init_, *surrogate_, *dsq_scale_grad_;
   QSpinBox* group_size_;
-  QDoubleSpinBox *amplitude_, *dsq_alpha_, *ewgs_delta_;
+  QDoubleSpinBox *amplitude_, *dsq_alpha_, *ewgs_delta_, *round_reg_;
   QSpinBox* fourier_order_;
   QPlainTextEdit *exclude_, *overrides_;
-  FieldMessage *group_msg_, *surrogate_help_, *exclude_msg_, *overrides_msg_;
+  QLineEdit* schedule_;
+  FieldMessage *group_msg_, *surrogate_help_, *exclude_msg_, *overrides_msg_, *schedule_msg_;
 
  public:
   // The "Per-module bits" field: "REGEX BITS" or "REGEX off" per line -> quant.overrides; the
   // first bad line is described in `error` (when given).
   static std::vector<quant::SchemeOverride> parse_overrides(const QString& text, QString* error);
+  // The "Progressive bits" field: "BITS:UNTIL, ..." -> quant.schedule.
+  static std::vector<quant::SchedulePhase> parse_schedule(const QString& text, QString* error);
 };
 
 class TrainPage : public QWizardPage {

@@ -4,6 +4,7 @@
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFormLayout>
+#include <QLineEdit>
 #include <QPlainTextEdit>
 #include <QRegularExpression>
 #include <QSpinBox>
@@ -48,6 +49,11 @@ QString surrogate_help(const QString& s) {
     return QObject::tr(
         "EWGS: scales the STE gradient by the rounding error "
         "in the paper's normalised [0, 1] units (delta; 0 is STE).");
+  if (s == "adaround")
+    return QObject::tr(
+        "AdaRound: learns for each weight whether it rounds up or down (a rectified sigmoid "
+        "pushed to 0/1 by an annealed regulariser); weights and scales stay fixed, so the "
+        "scale is frozen.");
   return {};
 }
 
@@ -100,7 +106,7 @@ QuantPage::QuantPage(QWidget* parent) : QWizardPage(parent) {
   form->addRow(tr("Scale init"), scale_init_);
   surrogate_ = new QComboBox;
   surrogate_->setObjectName("surrogate");
-  surrogate_->addItems({"ste", "stableqat", "dsq", "lsq", "pact", "paretoq", "ewgs"});
+  surrogate_->addItems({"ste", "stableqat", "dsq", "lsq", "pact", "paretoq", "ewgs", "adaround"});
   surrogate_help_ = new FieldMessage;
   form->addRow(tr("Surrogate"), surrogate_);
   form->addRow(QString(), surrogate_help_);
@@ -138,6 +144,24 @@ QuantPage::QuantPage(QWidget* parent) : QWizardPage(parent) {
       tr("delta in the paper's normalised domain (the grid's range is "
          "[0, 1]); 0.001 is the authors' fixed setting"));
   form->addRow(tr("EWGS delta"), ewgs_delta_);
+  round_reg_ = new QDoubleSpinBox;
+  round_reg_->setObjectName("adaround_reg_weight");
+  round_reg_->setDecimals(4);
+  round_reg_->setRange(0, 1000);
+  round_reg_->setValue(quant::SurrogateParams{}.adaround_reg_weight);
+  round_reg_->setToolTip(
+      tr("Weight of AdaRound's rounding regulariser (per weight, beta annealed 20 -> 2 after "
+         "the first 20% of steps)"));
+  form->addRow(tr("AdaRound regulariser"), round_reg_);
+  schedule_ = new QLineEdit;
+  schedule_->setObjectName("schedule");
+  schedule_->setPlaceholderText(tr("e.g. 4:100, 3:200 (4 bits until step 100, 3 until 200)"));
+  schedule_->setToolTip(
+      tr("quant.schedule (progressive quantization): BITS:UNTIL phases in order; after the "
+         "last one the run trains at the bits above, which evaluation and export use"));
+  schedule_msg_ = new FieldMessage;
+  form->addRow(tr("Progressive bits"), schedule_);
+  form->addRow(QString(), schedule_msg_);
   exclude_ = new QPlainTextEdit;
   exclude_->setObjectName("exclude");
   exclude_->setPlaceholderText(tr("one regex per line, e.g. ^model\\.layers\\.0\\."));
@@ -169,6 +193,11 @@ QuantPage::QuantPage(QWidget* parent) : QWizardPage(parent) {
   connect(group_size_, &QSpinBox::valueChanged, this, changed);
   connect(exclude_, &QPlainTextEdit::textChanged, this, changed);
   connect(overrides_, &QPlainTextEdit::textChanged, this, changed);
+  connect(schedule_, &QLineEdit::textChanged, this, changed);
+  // AdaRound rounds on a fixed grid: picking it moves learned scales to frozen, visibly.
+  connect(surrogate_, &QComboBox::currentTextChanged, this, [this](const QString& s) {
+    if (s == "adaround" && scale_->currentText() == "learned") scale_->setCurrentText("frozen");
+  });
   update_visibility();
 }
 
@@ -179,8 +208,10 @@ void QuantPage::update_visibility() {
   const bool int_format = format_->currentText() == "int";
   for (QWidget* w : std::initializer_list<QWidget*>{
            format_, granularity_, scale_, scale_init_, surrogate_, amplitude_, fourier_order_,
-           dsq_alpha_, dsq_scale_grad_, ewgs_delta_, exclude_, overrides_})
+           dsq_alpha_, dsq_scale_grad_, ewgs_delta_, exclude_, overrides_, schedule_})
     w->setEnabled(on);
+  round_reg_->setEnabled(on && surrogate_->currentText() == "adaround");
+  schedule_->setEnabled(on && int_format);
   bits_->setEnabled(on && int_format);
   group_size_->setEnabled(on && granularity_->currentText() == "per_group");
   const QString s = surrogate_->currentText();
@@ -217,12 +248,19 @@ void QuantPage::validate() {
   exclude_msg_->show_error(bad.isEmpty() ? QString() : tr("Bad pattern %1").arg(bad.join("; ")));
   QString override_error;
   parse_overrides(overrides_->toPlainText(), &override_error);
+  if (override_error.isEmpty() && surrogate_->currentText() == "adaround" &&
+      scale_->currentText() == "learned")
+    override_error = tr("AdaRound rounds on a fixed grid: choose frozen or minmax scales.");
   overrides_msg_->show_error(override_error);
+  QString schedule_error;
+  if (schedule_->isEnabled()) parse_schedule(schedule_->text(), &schedule_error);
+  schedule_msg_->show_error(schedule_error);
   Q_EMIT completeChanged();
 }
 
 bool QuantPage::isComplete() const {
-  return !group_msg_->has_error() && !exclude_msg_->has_error() && !overrides_msg_->has_error();
+  return !group_msg_->has_error() && !exclude_msg_->has_error() && !overrides_msg_->has_error() &&
+         !schedule_msg_->has_error();
 }
 
 void QuantPage::fill(project::ProjectConfig& c) const {
@@ -245,10 +283,44 @@ void QuantPage::fill(project::ProjectConfig& c) const {
   q.params.dsq_alpha = dsq_alpha_->value();
   quant::parse(dsq_scale_grad_->currentText().toStdString(), q.params.dsq_scale_grad);
   q.params.ewgs_delta = ewgs_delta_->value();
+  q.params.adaround_reg_weight = round_reg_->value();
+  q.schedule = schedule_->isEnabled() ? parse_schedule(schedule_->text(), nullptr)
+                                      : std::vector<quant::SchedulePhase>{};
   q.exclude.clear();
   for (const QString& line : exclude_->toPlainText().split('\n', Qt::SkipEmptyParts))
     if (!line.trimmed().isEmpty()) q.exclude.push_back(line.trimmed().toStdString());
   q.overrides = parse_overrides(overrides_->toPlainText(), nullptr);
+}
+
+// "BITS:UNTIL, BITS:UNTIL" -> quant.schedule bits phases, each ending after the previous one.
+std::vector<quant::SchedulePhase> QuantPage::parse_schedule(const QString& text, QString* error) {
+  std::vector<quant::SchedulePhase> out;
+  int64_t previous = 0;
+  for (const QString& raw : text.split(',', Qt::SkipEmptyParts)) {
+    const QString item = raw.trimmed();
+    if (item.isEmpty()) continue;
+    const QStringList parts = item.split(':');
+    bool until_ok = false;
+    const qlonglong until = parts.size() == 2 ? parts[1].trimmed().toLongLong(&until_ok) : 0;
+    const QString bits = parts.value(0).trimmed();
+    QString why;
+    if (parts.size() != 2 || !until_ok)
+      why = tr("expected BITS:UNTIL (e.g. 4:100), got '%1'").arg(item);
+    else if (!QStringList({"2", "3", "4", "8"}).contains(bits))
+      why = tr("bits must be 2, 3, 4 or 8, got '%1'").arg(bits);
+    else if (until <= previous)
+      why = tr("phase '%1' must end after step %2").arg(item).arg(previous);
+    if (!why.isEmpty()) {
+      if (error && error->isEmpty()) *error = why;
+      continue;
+    }
+    quant::SchedulePhase p;
+    p.until = until;
+    p.bits = bits.toDouble();
+    out.push_back(p);
+    previous = until;
+  }
+  return out;
 }
 
 // "REGEX BITS" or "REGEX off" per line; the regex is checked with the parser's own engine
