@@ -35,6 +35,7 @@ void print_memory_estimate(const qatwb::project::ProjectConfig& c) {
 
 // "0-3,5": layer indices as compact ranges.
 std::string ranges(const std::vector<int64_t>& v) {
+  if (v.size() == 1 && v[0] < 0) return "-";  // not in a layer (embedding, lm_head)
   std::string out;
   for (size_t i = 0; i < v.size();) {
     size_t j = i;
@@ -70,12 +71,20 @@ bool print_quant_modules(const qatwb::project::ProjectConfig& c) {
     std::vector<qatwb::quant::LinearShape> linears;
     // (role, scheme) -> layers, in model order of first appearance.
     std::vector<std::pair<std::pair<std::string, std::string>, std::vector<int64_t>>> rows;
-    for (const auto& [name, shape] : qatwb::model::decoder_linear_shapes(mc)) {
+    for (const auto& [name, shape] : qatwb::model::quantizable_shapes(mc)) {
       linears.push_back({name, shape[0], shape[1]});
-      // "model.layers.12.mlp.down_proj" -> layer 12, role "mlp.down_proj".
-      const size_t a = std::string("model.layers.").size(), b = name.find('.', a);
-      const int64_t layer = std::stoll(name.substr(a, b - a));
-      const std::string role = name.substr(b + 1);
+      // "model.layers.12.mlp.down_proj" -> layer 12, role "mlp.down_proj"; the embedding and
+      // lm_head are their own role, outside the layers (-1).
+      const std::string prefix = "model.layers.";
+      int64_t layer = -1;
+      std::string role = name;
+      if (name.rfind(prefix, 0) == 0) {
+        const size_t a = prefix.size(), b = name.find('.', a);
+        layer = std::stoll(name.substr(a, b - a));
+        role = name.substr(b + 1);
+      }
+      if (name == qatwb::model::kEmbedModule && mc.tie_word_embeddings)
+        role += " (tied lm_head)";
       const auto own = qatwb::quant::scheme_for_module(c.quant, name);
       if (own.enabled && own.format == qatwb::quant::Format::Int &&
           own.granularity == qatwb::quant::Granularity::PerGroup && shape[1] % own.group_size)

@@ -96,7 +96,7 @@ int run_child(const Options& o, const std::string& name) {
     s.surrogate = v.surrogate;
     s.scale_mode = v.scale_mode;
     s.granularity = qatwb::quant::Granularity::PerChannel;
-    quant = std::make_shared<qatwb::quant::ModelQuantizer>(s, model->linear_weights());
+    quant = std::make_shared<qatwb::quant::ModelQuantizer>(s, model->quantizable_weights());
     model->set_weight_hook(quant);
   }
   const int64_t vocab = model->config().vocab_size;

@@ -25,7 +25,8 @@ const char* strategy_of(quant::Granularity g) {
 void write_compressed_tensors_export(const ExportSource& source, const std::string& dir,
                                      const ExportOptions& options) {
   torch::NoGradGuard no_grad;
-  const auto quantized = quantize_modules(source);
+  auto quantized = quantize_modules(source);
+  const auto dense = take_embedding_modules(quantized, options.log, kFormat);
   if (quantized.empty())
     throw Error(std::string(kFormat) +
                 ": the run has no quantized weights (quantization disabled); use --format hf");
@@ -74,9 +75,11 @@ void write_compressed_tensors_export(const ExportSource& source, const std::stri
   }
   std::set<std::string> names;
   for (const auto& [m, q] : quantized) names.insert(m);
+  for (const auto& [m, w] : dense) names.insert(m);
   model::NamedTensors tensors;
-  for (auto& [name, t] : model_tensors(source, names, [](const std::string&) {
-         return torch::Tensor();
+  for (auto& [name, t] : model_tensors(source, names, [&](const std::string& m) {
+         auto it = dense.find(m);
+         return it == dense.end() ? torch::Tensor() : it->second;
        }))
     tensors.emplace_back(name, t.to(dtype));
   std::vector<std::string> ignore = {"lm_head"};

@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "core/model/hf_checkpoint.h"
+#include "core/model/llama_config.h"
 #include "core/project/project_yaml.h"
 #include "core/util/error.h"
 
@@ -15,6 +16,22 @@ std::map<std::string, quant::QuantizedTensor> quantize_modules(const ExportSourc
   if (!source.quantizer) return {};
   torch::NoGradGuard no_grad;
   return source.quantizer->quantize_all();
+}
+
+std::map<std::string, torch::Tensor> take_embedding_modules(
+    std::map<std::string, quant::QuantizedTensor>& quantized, const Log& log,
+    const std::string& format) {
+  std::map<std::string, torch::Tensor> dense;
+  for (const char* m : {model::kEmbedModule, model::kLmHeadModule}) {
+    auto it = quantized.find(m);
+    if (it == quantized.end()) continue;
+    dense[m] = quant::dequantize(it->second);
+    quantized.erase(it);
+    if (log)
+      log(format + ": " + m + " is quantized; written dense as its dequantized values (" +
+          format + " packs decoder Linears only)");
+  }
+  return dense;
 }
 
 std::string module_of(const std::string& tensor_name) {

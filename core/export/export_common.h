@@ -29,6 +29,14 @@ struct ExportOptions {
 // quantize_all() of the source's quantizer (empty when it has none), in model order.
 std::map<std::string, quant::QuantizedTensor> quantize_modules(const ExportSource& source);
 
+// Takes the quantized token embedding / untied lm_head out of `quantized` and returns their
+// dequantized values (the weights the run evaluated with). GPTQ and compressed-tensors pack
+// decoder Linears only (vLLM loads the embedding and lm_head dense), so those formats write
+// these dense, and say so through `log`.
+std::map<std::string, torch::Tensor> take_embedding_modules(
+    std::map<std::string, quant::QuantizedTensor>& quantized, const Log& log,
+    const std::string& format);
+
 // The model's tensors by HF name (model order). Quantized modules' weights are replaced by
 // `replacement(module)` when that returns a defined tensor, or left out when it returns an
 // undefined one.

@@ -149,7 +149,7 @@ ExportSource resolve_export_source(const std::string& path) {
   }
 
   if (s.scheme.enabled) {
-    s.quantizer = std::make_shared<quant::ModelQuantizer>(s.scheme, s.model->linear_weights());
+    s.quantizer = std::make_shared<quant::ModelQuantizer>(s.scheme, s.model->quantizable_weights());
     if (is_file(loc.quantizer_file)) {
       auto reader = model::SafetensorsReader::open(loc.quantizer_file);
       model::NamedTensors state;

@@ -51,9 +51,11 @@ double max_relative_rounding(const torch::Tensor& s, torch::Dtype dtype) {
 void write_gptq_export(const ExportSource& source, const std::string& dir,
                        const ExportOptions& options) {
   torch::NoGradGuard no_grad;
-  const auto quantized = quantize_modules(source);
+  auto quantized = quantize_modules(source);
+  const auto dense = take_embedding_modules(quantized, options.log, "gptq");
   if (quantized.empty())
-    throw Error("gptq: the run has no quantized weights (quantization disabled); use --format hf");
+    throw Error("gptq: the run has no quantized decoder Linears" +
+                std::string(dense.empty() ? " (quantization disabled)" : "") + "; use --format hf");
   const torch::Dtype dtype = output_dtype(source, options);
   const torch::Dtype scale_dtype = model::torch_dtype_from_name(options.scale_dtype);
   std::optional<Layout> common;
@@ -90,9 +92,11 @@ void write_gptq_export(const ExportSource& source, const std::string& dir,
   }
   std::set<std::string> names;
   for (const auto& [m, q] : quantized) names.insert(m);
+  for (const auto& [m, w] : dense) names.insert(m);
   model::NamedTensors tensors;
-  for (auto& [name, t] : model_tensors(source, names, [](const std::string&) {
-         return torch::Tensor();
+  for (auto& [name, t] : model_tensors(source, names, [&](const std::string& m) {
+         auto it = dense.find(m);
+         return it == dense.end() ? torch::Tensor() : it->second;
        }))
     tensors.emplace_back(name, t.to(dtype));
   // Packed modules in model order, after their layer's dense tensors.

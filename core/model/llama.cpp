@@ -59,13 +59,22 @@ void LlamaImpl::init_weights(int64_t seed) {
 void LlamaImpl::set_weight_hook(std::shared_ptr<WeightHook> hook) { hook_ = std::move(hook); }
 
 torch::Tensor LlamaImpl::lm_head_weight() const {
-  return config_.tie_word_embeddings ? embed_weight_ : lm_head_weight_;
+  const bool tied = config_.tie_word_embeddings;
+  const torch::Tensor& w = tied ? embed_weight_ : lm_head_weight_;
+  return hook_ ? hook_->weight(tied ? kEmbedModule : kLmHeadModule, w) : w;
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> LlamaImpl::linear_weights() const {
   std::vector<std::pair<std::string, torch::Tensor>> out;
   for (const auto& layer : layers_)
     for (auto lin : layer->linears()) out.emplace_back(lin->name(), lin->weight());
+  return out;
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> LlamaImpl::quantizable_weights() const {
+  auto out = linear_weights();
+  out.emplace_back(kEmbedModule, embed_weight_);
+  if (!config_.tie_word_embeddings) out.emplace_back(kLmHeadModule, lm_head_weight_);
   return out;
 }
 
@@ -120,7 +129,7 @@ torch::Tensor LlamaImpl::hidden_states(const torch::Tensor& input_ids) {
                   ") (min " + std::to_string(ids.min().item<int64_t>()) + ", max " +
                   std::to_string(ids.max().item<int64_t>()) + ")");
   }
-  auto x = torch::embedding(embed_weight_, ids);
+  auto x = torch::embedding(hook_ ? hook_->weight(kEmbedModule, embed_weight_) : embed_weight_, ids);
   x = run_layers(x);
   return norm_->forward(x);
 }

@@ -27,7 +27,9 @@ class LlamaImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& input_ids);
   // The final normed hidden state [B, T, hidden] (the model's dtype, or the autocast dtype).
   torch::Tensor hidden_states(const torch::Tensor& input_ids);
-  // [vocab, hidden]: the embedding when tied, else lm_head.weight.
+  // [vocab, hidden]: the weight the output projection uses now: the embedding when tied, else
+  // lm_head.weight, through the weight hook (a quantized embedding's fake-quant values when
+  // tied: one quantizer serves the lookup and the projection).
   torch::Tensor lm_head_weight() const;
 
   void set_weight_hook(std::shared_ptr<WeightHook> hook);
@@ -36,6 +38,10 @@ class LlamaImpl : public torch::nn::Module {
   // The decoder Linear weights keyed by module name ("model.layers.0.self_attn.q_proj"), in
   // model order (per layer: q, k, v, o, gate, up, down). lm_head is not a decoder Linear.
   std::vector<std::pair<std::string, torch::Tensor>> linear_weights() const;
+  // Every weight quantization can reach: linear_weights(), then "model.embed_tokens" [vocab,
+  // hidden] (tied: also the output projection) and "lm_head" [vocab, hidden] when untied. The
+  // hook sees the embedding before the lookup and lm_head before the fused loss.
+  std::vector<std::pair<std::string, torch::Tensor>> quantizable_weights() const;
   // Every parameter with its HF tensor name, in model order (lm_head.weight absent when tied).
   std::vector<std::pair<std::string, torch::Tensor>> hf_state_dict() const;
 

@@ -67,6 +67,16 @@ struct LlamaConfig {
 std::vector<std::pair<std::string, std::vector<int64_t>>> decoder_linear_shapes(
     const LlamaConfig& config);
 
+// The module names of the token embedding and of the untied output projection, as quantization
+// selects them (include/exclude/overrides). With tied embeddings "model.embed_tokens" is also
+// the output projection: one quantizer serves both.
+inline constexpr const char* kEmbedModule = "model.embed_tokens";
+inline constexpr const char* kLmHeadModule = "lm_head";
+// Every weight quantization can select: decoder_linear_shapes, then the embedding {vocab,
+// hidden} and, when untied, lm_head {vocab, hidden}.
+std::vector<std::pair<std::string, std::vector<int64_t>>> quantizable_shapes(
+    const LlamaConfig& config);
+
 // RoPE inverse frequencies (head_dim / 2 values) as HF computes them, including the rope_scaling.
 std::vector<double> rope_inv_freq(const LlamaConfig& config);
 

@@ -44,8 +44,12 @@ MemoryEstimate estimate_training_memory(const LlamaConfig& c, const MemoryInputs
   MemoryEstimate e;
   e.parts.push_back({"weights (fp32 master)", 4 * P});
   e.parts.push_back({"gradients", 4 * P});
-  e.parts.push_back({"optimizer states (AdamW, 2 moments)",
-                     2.0 * static_cast<double>(in.optimizer_state_bytes) * P});
+  const int64_t shards = std::max<int64_t>(in.optimizer_shards, 1);
+  e.parts.push_back(
+      {std::string("optimizer states (AdamW, 2 moments, ") +
+           (in.optimizer_state_bytes == 2 ? "bf16" : "fp32") +
+           (shards > 1 ? ", ZeRO-1 share of " + std::to_string(shards) + " ranks" : "") + ")",
+       2.0 * static_cast<double>(in.optimizer_state_bytes) * P / static_cast<double>(shards)});
   double copies = 0;
   if (in.bf16) copies += 2 * lin;       // autocast's cached bf16 copy of each Linear weight
   if (in.quantized) copies += 4 * lin;  // the fake-quantized weight kept for backward

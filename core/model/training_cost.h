@@ -24,7 +24,8 @@ struct MemoryInputs {
   bool bf16 = false;  // bf16 autocast: activations and a bf16 copy of each Linear
   bool activation_checkpointing = false;
   bool quantized = false;             // fake-quant: a quantized copy of each decoder Linear weight
-  int64_t optimizer_state_bytes = 4;  // per parameter per moment (AdamW keeps two)
+  int64_t optimizer_state_bytes = 4;  // per parameter per moment (AdamW keeps two): 4 or 2 (bf16)
+  int64_t optimizer_shards = 1;       // ZeRO-1: ranks the optimizer states are split across
   int64_t loss_chunk_rows = 512;      // the fused lm_head loss's rows per chunk
   bool cpu = true;  // adds the process's fixed runtime (LibTorch, BLAS, allocator)
   // train.distill: the frozen teacher's parameters (0: none), held in the training dtype, and

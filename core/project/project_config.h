@@ -78,6 +78,12 @@ struct TrainSection {
   std::string device = "cpu";  // "cpu", "cuda", "cuda:1"
   std::string dtype = "fp32";  // "fp32" or "bf16" (autocast)
   bool activation_checkpointing = false;
+  // AdamW's two moments per parameter: "fp32", or "bf16" (stochastically rounded; half the
+  // memory, core/train/compact_adamw.h).
+  std::string optimizer_states = "fp32";
+  // ZeRO-1: with data parallel, each rank keeps the optimizer states of its share of the
+  // parameters only, steps them and broadcasts them to the others.
+  bool zero1 = false;
   int threads = 0;               // intra-op threads; 0: all cores
   int64_t checkpoint_every = 0;  // steps; 0: only at the end
   int64_t max_bad_steps = 5;     // NaN/Inf steps in a row before the run stops

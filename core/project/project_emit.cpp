@@ -187,6 +187,8 @@ ConfigNode train_node(const TrainSection& t) {
       .str("device", t.device)
       .str("dtype", t.dtype)
       .boolean("activation_checkpointing", t.activation_checkpointing)
+      .str("optimizer_states", t.optimizer_states)
+      .boolean("zero1", t.zero1)
       .integer("threads", t.threads)
       .integer("checkpoint_every", t.checkpoint_every)
       .integer("max_bad_steps", t.max_bad_steps)

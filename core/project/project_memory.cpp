@@ -28,6 +28,7 @@ std::string project_memory_estimate(const ProjectConfig& c) {
     in.activation_checkpointing = c.train.activation_checkpointing;
     in.quantized = c.quant.enabled;
     in.cpu = c.train.device == "cpu";
+    in.optimizer_state_bytes = c.train.optimizer_states == "bf16" ? 2 : 4;
     if (const auto& d = c.train.distill; d.enabled) {
       const auto tc = d.self_teacher()
                           ? mc
@@ -41,6 +42,16 @@ std::string project_memory_estimate(const ProjectConfig& c) {
         << in.batch << " x seq " << in.seq_len << ", " << c.train.dtype << " on " << c.train.device
         << "):\n"
         << model::format_memory_estimate(e);
+    if (c.train.zero1) {
+      out << "  with train.zero1 (optimizer states split across ranks):";
+      for (int64_t ranks : {2, 4, 8}) {
+        model::MemoryInputs z = in;
+        z.optimizer_shards = ranks;
+        out << (ranks > 2 ? "," : "") << " " << ranks << " ranks "
+            << model::estimate_training_memory(mc, z).total() / 1e9 << " GB";
+      }
+      out << "\n";
+    }
     if (!in.activation_checkpointing) {
       in.activation_checkpointing = true;
       out << "  with train.activation_checkpointing: "

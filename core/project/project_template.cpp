@@ -50,7 +50,7 @@ quant:
   scale_init: auto              # learned / frozen: auto (stableqat, but max|w|/2 at W2) |
                                 # stableqat (max|w|/Qp, max|w| at W2) | max_over_qp |
                                 # max_over_qn | max_abs | mean_abs | lsq (2 mean|w|/sqrt(Qp)) | mse
-  surrogate: ste                # ste | stableqat | dsq | lsq | pact | paretoq | ewgs
+  surrogate: ste                # ste | stableqat | dsq | lsq | pact | paretoq | ewgs | adaround
   surrogate_params:
     amplitude: 0.21             # stableqat: A in [0, 1/(sqrt2*pi) = 0.2251)
     fourier_order: 0            # stableqat: terms m = 0..M, M in 0..7
@@ -59,17 +59,24 @@ quant:
     scale_grad: chain           # dsq: chain (through the soft quantizer, as StableQAT's DSQ) | lsq
     delta: 0.001                # ewgs: >= 0 (0 is STE), in the paper's normalised [0, 1] units
     lsq_grad_scale: 0           # lsq: <= 0 means 1/sqrt(numel(W) * Qp)
+    reg_weight: 0.01            # adaround: rounding regulariser weight (mean over weights)
+    beta_start: 20              # adaround: beta annealed from beta_start ...
+    beta_end: 2                 # adaround: ... down to beta_end at the last step
+    reg_warmup: 0.2             # adaround: fraction of steps before the regulariser starts
   activations:
     kind: none                  # none | int8_per_token | pact
     signed: true                # pact: clip to [-alpha, alpha] (Llama Linear inputs are signed)
     bits: 8                     # pact
     alpha_init: 6.0             # pact
     l2: 0.0001                  # pact: L2 penalty on alpha
-  include:                      # regexes over HF module names to quantize
+  include:                      # regexes over HF module names to quantize; also
+                                # model.embed_tokens (tied: the lm_head too) and lm_head
     - '^model\.layers\.\d+\.(self_attn|mlp)\.\w+_proj$'
   exclude: []
   overrides: []                 # mixed precision, in order: - {match: 'mlp\.down_proj$', bits: 4}
                                 # (also group_size, granularity, format, surrogate, enabled)
+  schedule: []                  # progressive: - {until: 100, bits: 4}, - {until: 200, bits: 3}
+                                # then quant.bits; also amplitude, ewgs_delta, ramp: linear
 
 train:
   steps: 100
@@ -89,6 +96,8 @@ train:
   device: cpu                   # cpu | cuda | cuda:N
   dtype: fp32                   # fp32 | bf16
   activation_checkpointing: false
+  optimizer_states: fp32        # fp32 | bf16 (AdamW moments; bf16 halves their memory)
+  zero1: false                  # data parallel: each rank keeps its share of optimizer states
   threads: 0                    # 0: all cores
   checkpoint_every: 0           # steps; 0: only at the end
   max_bad_steps: 5              # NaN/Inf steps in a row before the run stops

@@ -64,6 +64,9 @@ class ProjectTyper {
     read_runner();
     check_quant_schedule(r_, schedule_node_, config_.quant, config_.train.steps,
                          config_.easgd.enabled);
+    if (config_.train.zero1 && config_.easgd.enabled)
+      fail(zero1_node_, "train.zero1",
+           "does not combine with easgd (each EASGD worker keeps its own optimizer)");
     if (check_paths_) check_paths();
     if (!r_.diagnostics().empty()) throw ProjectErrors(r_.diagnostics());
     return config_;
@@ -443,7 +446,8 @@ class ProjectTyper {
                                          "threads",       "checkpoint_every",
                                          "max_bad_steps", "log_every",
                                          "detail_every",  "spike_k",
-                                         "spike_window",  "distill"});
+                                         "spike_window",  "distill",
+                                         "optimizer_states", "zero1"});
     positive_int(sec, "steps", t.steps);
     positive_int(sec, "batch_size", t.batch_size);
     positive_int(sec, "grad_accum", t.grad_accum);
@@ -467,6 +471,8 @@ class ProjectTyper {
     }
     r_.read_choice(sec, "dtype", P, {"fp32", "bf16"}, t.dtype);
     r_.read_bool(sec, "activation_checkpointing", P, t.activation_checkpointing);
+    r_.read_choice(sec, "optimizer_states", P, {"fp32", "bf16"}, t.optimizer_states);
+    zero1_node_ = r_.read_bool(sec, "zero1", P, t.zero1);
     if (auto* n = r_.read_int(sec, "threads", P, t.threads); n && t.threads < 0)
       fail(n, "train.threads", "must be >= 0 (0: all cores)");
     if (auto* n = r_.read_int(sec, "checkpoint_every", P, t.checkpoint_every);
@@ -702,6 +708,7 @@ class ProjectTyper {
 
   const ConfigNode& root_;
   const ConfigNode* schedule_node_ = nullptr;
+  const ConfigNode* zero1_node_ = nullptr;
   bool check_paths_;
   ProjectConfig config_;
   FieldReader r_;

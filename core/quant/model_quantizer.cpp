@@ -3,6 +3,7 @@
 #include <regex>
 #include <set>
 
+#include "core/model/llama_config.h"
 #include "core/quant/adaround.h"
 #include "core/util/error.h"
 
@@ -65,6 +66,10 @@ ModelQuantizer::ModelQuantizer(const QuantScheme& scheme,
     if (!own.enabled) continue;
     if (own.surrogate == Surrogate::Pact && own.activations.kind == ActivationQuant::Kind::None)
       own.activations.kind = ActivationQuant::Kind::Pact;
+    // The embedding is looked up, not multiplied, and the output projection's input goes
+    // straight into the fused loss: neither has an activation to quantize.
+    if (name == model::kEmbedModule || name == model::kLmHeadModule)
+      own.activations.kind = ActivationQuant::Kind::None;
     if (entries_.count(name)) throw Error("quant: module " + name + " listed twice");
     Entry e;
     e.wq = std::make_unique<WeightQuantizer>(own, name, w);

@@ -76,9 +76,22 @@ model::NamedTensors read_checkpoint_tensors(const std::string& dir, const std::s
   return tensors;
 }
 
+void write_optimizer_shard(const std::string& dir, torch::optim::Optimizer& optimizer) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  const fs::path final_file = fs::path(dir) / "optimizer.pt";
+  const fs::path tmp = final_file.string() + ".tmp";
+  torch::serialize::OutputArchive archive;
+  optimizer.save(archive);
+  archive.save_to(tmp.string());
+  fs::rename(tmp, final_file, ec);
+  if (ec) throw Error("cannot move " + tmp.string() + " into place: " + ec.message());
+}
+
 nlohmann::json read_checkpoint(const std::string& dir, model::Llama& model,
                                quant::ModelQuantizer* quantizer,
-                               torch::optim::Optimizer& optimizer) {
+                               torch::optim::Optimizer& optimizer,
+                               const std::string& optimizer_dir) {
   const fs::path d(dir);
   if (!fs::exists(d / kTrainerJson))
     throw Error(dir + ": not a complete checkpoint (no " + kTrainerJson + ")");
@@ -95,8 +108,10 @@ nlohmann::json read_checkpoint(const std::string& dir, model::Llama& model,
     quantizer->load_state(tensors);
   }
   {
+    const fs::path file = fs::path(optimizer_dir.empty() ? dir : optimizer_dir) / "optimizer.pt";
+    if (!fs::exists(file)) throw Error(file.string() + ": missing from the checkpoint");
     torch::serialize::InputArchive archive;
-    archive.load_from((d / "optimizer.pt").string());
+    archive.load_from(file.string());
     optimizer.load(archive);
   }
   std::ifstream in(d / kTrainerJson);

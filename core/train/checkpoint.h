@@ -28,9 +28,15 @@ void write_checkpoint(const std::string& dir, model::Llama& model,
 // Reads one of the extra files of a checkpoint; throws qatwb::Error naming it when missing.
 model::NamedTensors read_checkpoint_tensors(const std::string& dir, const std::string& file);
 
+// ZeRO-1: a rank other than 0 keeps its share of the optimizer states in `dir`/optimizer.pt
+// (written through a temporary file and a rename).
+void write_optimizer_shard(const std::string& dir, torch::optim::Optimizer& optimizer);
+
 // Loads into the given objects (same architecture and parameter order); returns trainer.json.
+// The optimizer is read from `optimizer_dir` when given (a ZeRO-1 rank's own shard).
 nlohmann::json read_checkpoint(const std::string& dir, model::Llama& model,
                                quant::ModelQuantizer* quantizer,
-                               torch::optim::Optimizer& optimizer);
+                               torch::optim::Optimizer& optimizer,
+                               const std::string& optimizer_dir = "");
 
 }  // namespace qatwb::train

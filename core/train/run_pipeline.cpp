@@ -261,10 +261,11 @@ int run_project(const RunRequest& request) {
     std::shared_ptr<quant::ModelQuantizer> quantizer;
     quant::ModelBits bits;
     if (config.quant.enabled) {
-      quantizer = std::make_shared<quant::ModelQuantizer>(config.quant, model->linear_weights());
+      quantizer =
+          std::make_shared<quant::ModelQuantizer>(config.quant, model->quantizable_weights());
       model->set_weight_hook(quantizer);
       std::vector<quant::LinearShape> shapes;
-      for (const auto& [name, w] : model->linear_weights())
+      for (const auto& [name, w] : model->quantizable_weights())
         shapes.push_back({name, w.size(0), w.size(1)});
       bits = quant::model_bits(config.quant, shapes, model->config().num_parameters());
       if (main_rank) {

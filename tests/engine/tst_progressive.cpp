@@ -136,7 +136,7 @@ class TstProgressive : public QObject {
     // Step 0's evaluation is RTN at the scheme's 2 bits; the final one is at 2 bits too.
     const auto evals = qatwb::test::run_events_of_type(full, "eval");
     QVERIFY(evals.size() >= 2);
-    QVERIFY(std::isfinite(evals.back()["values"]["ppl"].get<double>()));
+    QVERIFY(std::isfinite(evals.back()["values"]["ppl_postquant"].get<double>()));
     // Stopped inside the 3-bit phase (after step 4, checkpoint at 4), resumed: the same losses,
     // exactly (the resume keeps the phase's loaded scales and optimizer moments).
     QCOMPARE(qatwb::test::run_qatwb_env({"run", p, "--run-dir", cut, "--no-db"},
@@ -188,7 +188,7 @@ class TstProgressive : public QObject {
     const auto r = qatwb::test::run_qatwb_env({"project", "check", ok});
     QVERIFY2(r.exit_code == 0, r.err.constData());
     QVERIFY2(r.out.contains("schedule:"), r.out.constData());
-    QVERIFY2(r.out.contains("ramp: linear"), r.out.constData());
+    QVERIFY2(r.out.contains("ramp: \"linear\""), r.out.constData());
     QVERIFY2(r.err.contains("quant schedule: steps 0-3: 4 bits amplitude 0 ramped"),
              r.err.constData());
   }

@@ -163,6 +163,7 @@ void TestWizard::writes_a_project_that_checks() {
   QCOMPARE(int(config.quant.overrides.size()), 2);
   QCOMPARE(QString::fromStdString(config.quant.overrides[0].match), QString("mlp\\.down_proj$"));
   QCOMPARE(*config.quant.overrides[0].bits, 4.0);
+  QCOMPARE(*config.quant.overrides[0].enabled, true);  // REGEX BITS quantizes what it matches
   QCOMPARE(*config.quant.overrides[1].enabled, false);
   QVERIFY(config.train.distill.enabled);
   QVERIFY(config.train.distill.loss == qatwb::project::DistillSection::Loss::CeKl);

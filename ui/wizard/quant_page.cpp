@@ -174,8 +174,9 @@ QuantPage::QuantPage(QWidget* parent) : QWizardPage(parent) {
   overrides_->setPlaceholderText(
       tr("one per line: REGEX BITS or REGEX off, e.g. mlp\\.down_proj$ 4"));
   overrides_->setToolTip(
-      tr("quant.overrides (mixed precision): modules whose name matches take "
-         "these bits (or stay in full precision); later lines win"));
+      tr("quant.overrides (mixed precision): modules whose name matches are quantized at "
+         "these bits (or stay in full precision); later lines win. model\\.embed_tokens$ "
+         "selects the token embedding (and the tied lm_head), ^lm_head$ an untied lm_head"));
   overrides_->setMaximumHeight(70);
   overrides_msg_ = new FieldMessage;
   form->addRow(tr("Per-module bits"), overrides_);
@@ -358,6 +359,7 @@ std::vector<quant::SchemeOverride> QuantPage::parse_overrides(const QString& tex
         continue;
       }
       o.bits = b;
+      o.enabled = true;  // "REGEX BITS": quantized at BITS, also where include does not reach
     }
     out.push_back(o);
   }
