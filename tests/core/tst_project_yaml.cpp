@@ -118,6 +118,15 @@ class TestProjectYaml : public QObject {
     QVERIFY(!q.params.dsq_learn_alpha);
     QCOMPARE(q.params.ewgs_delta, 0.01);
     QCOMPARE(q.params.lsq_grad_scale, 0.5);
+    QCOMPARE(q.params.adaround_reg_weight, 0.5);
+    QCOMPARE(q.params.adaround_beta_start, 10.0);
+    QCOMPARE(q.params.adaround_beta_end, 1.5);
+    QCOMPARE(q.params.adaround_reg_warmup, 0.3);
+    QCOMPARE(q.schedule.size(), size_t(1));
+    QCOMPARE(q.schedule[0].until, int64_t(10));
+    QCOMPARE(*q.schedule[0].amplitude, 0.1);
+    QVERIFY(!q.schedule[0].bits);
+    QVERIFY(q.schedule[0].linear);
     QVERIFY(q.activations.kind == qatwb::quant::ActivationQuant::Kind::Pact);
     QVERIFY(q.activations.pact_signed);  // the default
     QCOMPARE(q.activations.pact_bits, 4);
@@ -144,6 +153,8 @@ class TestProjectYaml : public QObject {
     QCOMPARE(t.device, std::string("cuda:1"));
     QCOMPARE(t.dtype, std::string("bf16"));
     QVERIFY(t.activation_checkpointing);
+    QCOMPARE(t.optimizer_states, std::string("bf16"));
+    QVERIFY(t.zero1);
     QCOMPARE(t.threads, 3);
     QCOMPARE(t.checkpoint_every, int64_t(10));
     QCOMPARE(t.max_bad_steps, int64_t(2));
@@ -221,7 +232,7 @@ class TestProjectYaml : public QObject {
         f + ":9:26: tokenize.eos_between_documents: expected true or false, got 'maybe'",
         f + ":10:8: tokenize.bos: expected one of none, document, window, got a list",
         f + ":17:14: quant.surrogate: expected one of ste, stableqat, dsq, lsq, pact, paretoq, "
-            "ewgs, got 'stabelqat' (did you mean 'stableqat'?)",
+            "ewgs, adaround, got 'stabelqat' (did you mean 'stableqat'?)",
         f + ":18:12: quant.include: expected a list of strings, got 'x'",
         f + ":15:11: train.device: expected a string, got a map",
         f + ":14:15: train.batch_size: expected an integer, got '2.5'",

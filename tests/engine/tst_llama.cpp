@@ -142,6 +142,8 @@ class LearnableHook : public qatwb::model::WeightHook {
     }
   }
   torch::Tensor weight(const std::string& module, const torch::Tensor& w) override {
+    weight_names.push_back(module);
+    if (!scale.count(module)) return w;  // the embedding / lm_head: not handled by this hook
     ++weight_calls;
     const auto s = scale.at(module);
     const auto q = w * s;
@@ -152,7 +154,7 @@ class LearnableHook : public qatwb::model::WeightHook {
     return x * alpha.at(module);
   }
   std::map<std::string, torch::Tensor> scale, alpha;
-  std::vector<std::string> names;
+  std::vector<std::string> names, weight_names;
   int weight_calls = 0;
 };
 
@@ -366,6 +368,11 @@ class TestLlama : public QObject {
     for (const auto& item : m->linear_weights()) expected.push_back(item.first);
     QVERIFY(hook->names == expected);
     QCOMPARE(hook->weight_calls, 14);
+    // The tied embedding passes the hook twice, as "model.embed_tokens": before the lookup
+    // (first) and as the output projection (last).
+    QCOMPARE(int(hook->weight_names.size()), 16);
+    QCOMPARE(hook->weight_names.front(), std::string("model.embed_tokens"));
+    QCOMPARE(hook->weight_names.back(), std::string("model.embed_tokens"));
     // The same numbers from a hook-free model holding the hooked weights, with the input scale
     // folded into the weights (linear(a x, W) = linear(x, a W)).
     auto state = state_map(m);

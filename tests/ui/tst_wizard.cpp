@@ -30,6 +30,7 @@ class TestWizard : public QObject {
   void refuses_missing_model_folder();
   void preset_model_with_bad_group_size();
   void validation_names_file_line_field();
+  void schedule_and_overrides_fields_parse_like_the_project();
 
  private:
   template <class W>
@@ -247,6 +248,50 @@ void TestWizard::validation_names_file_line_field() {
   QCOMPARE(qatwb::ui::validate_project_yaml(good, target), QString());
   // No temporary file is left behind.
   QCOMPARE(QDir(tmp_.path()).entryList({".qatwb-wizard-*"}, QDir::Hidden | QDir::Files).size(), 0);
+}
+
+void TestWizard::schedule_and_overrides_fields_parse_like_the_project() {
+  using qatwb::ui::QuantPage;
+  QString err;
+  const auto phases = QuantPage::parse_schedule("4:100, 3:200", &err);
+  QVERIFY2(err.isEmpty(), qPrintable(err));
+  QCOMPARE(int(phases.size()), 2);
+  QCOMPARE(*phases[0].bits, 4.0);
+  QCOMPARE(phases[0].until, int64_t{100});
+  QCOMPARE(*phases[1].bits, 3.0);
+  QCOMPARE(phases[1].until, int64_t{200});
+  const QList<QPair<QString, QString>> bad = {{"4:100, 3:50", "must end after step 100"},
+                                              {"5:100", "bits must be 2, 3, 4 or 8"},
+                                              {"4-100", "expected BITS:UNTIL"}};
+  for (const auto& [text, needle] : bad) {
+    err.clear();
+    QuantPage::parse_schedule(text, &err);
+    QVERIFY2(err.contains(needle), qPrintable(text + " -> " + err));
+  }
+  // The phases the field makes are what the project parser accepts (with 300 steps).
+  QTemporaryDir dir;
+  const QString p = dir.path() + "/sched.yaml";
+  QFile f(p);
+  QVERIFY(f.open(QIODevice::WriteOnly));
+  f.write(("model: {preset: llama-micro, tokenizer: '" + tokenizer_ + "'}\n" +
+           "data: {sources: [{path: '" + data_ + "'}]}\n" +
+           "train: {steps: 300}\n" +
+           "quant:\n  bits: 2\n  schedule:\n    - {until: 100, bits: 4}\n"
+           "    - {until: 200, bits: 3}\n")
+              .toUtf8());
+  f.close();
+  const auto c = qatwb::project::load_project(p.toStdString());
+  QCOMPARE(int(c.quant.schedule.size()), 2);
+  for (size_t i = 0; i < 2; ++i) {
+    QCOMPARE(c.quant.schedule[i].until, phases[i].until);
+    QCOMPARE(*c.quant.schedule[i].bits, *phases[i].bits);
+  }
+  // "REGEX BITS" quantizes what it matches, the embedding included.
+  const auto o = QuantPage::parse_overrides("embed_tokens$ 8\nmlp\\.down_proj$ off", &err);
+  QCOMPARE(int(o.size()), 2);
+  QCOMPARE(*o[0].enabled, true);
+  QCOMPARE(*o[0].bits, 8.0);
+  QCOMPARE(*o[1].enabled, false);
 }
 
 QTEST_MAIN(TestWizard)
