@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
                                 "Render the main window to a PNG and exit.", "FILE.png");
   const QCommandLineOption size(QStringLiteral("size"), "Screenshot size (default 1360x860).",
                                 "WxH");
-  const QCommandLineOption tab(QStringLiteral("tab"), "Tab to show: dashboard, compare or jobs.",
+  const QCommandLineOption tab(QStringLiteral("tab"), "Tab to show: dashboard, compare, jobs or metrics.",
                                "TAB");
   parser.addOptions({db, project, shot, size, tab});
   if (!parser.parse(QApplication::arguments())) return fail(parser.errorText());
@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
       screenshot)
     return fail(parser.value(project) + ": not a readable project");
   if (parser.isSet(tab) && !window.show_tab(parser.value(tab)))
-    return fail("--tab: expected dashboard, compare or jobs, got '" + parser.value(tab) + "'");
+    return fail("--tab: expected dashboard, compare, jobs or metrics, got '" + parser.value(tab) + "'");
 
   if (!screenshot) {
     window.show();

@@ -119,7 +119,20 @@ ChartSpec metric_chart(const store::Store& store, const std::vector<int64_t>& ru
     s.colour_index = colour_index_for_run(run);
     double per_step = 0, t0 = info->started > 0 ? info->started : kNaN;
     if (query.x == XAxis::tokens) per_step = tokens_per_step(store.run_summary(run).params);
-    const auto buckets = store.series(run, key, query.max_points, query.step_min, query.step_max);
+    auto buckets = store.series(run, key, query.max_points, query.step_min, query.step_max);
+    if (key == "eval/ppl_postquant" && (!query.step_min || *query.step_min <= 0) &&
+        (buckets.empty() || buckets.front().step_first > 0)) {
+      // Before training the post-quantization perplexity is the RTN one (step 0 logs it under
+      // that name): the curve starts there.
+      const auto rtn = store.points(run, "eval/ppl_rtn");
+      if (!rtn.empty() && rtn.front().first == 0) {
+        store::Bucket b;
+        b.count = 1;
+        b.min = b.max = b.last = rtn.front().second;
+        b.time_last = store.first_time(run, "eval/ppl_rtn").value_or(kNaN);
+        buckets.insert(buckets.begin(), b);
+      }
+    }
     if (query.x == XAxis::relative_time && std::isnan(t0)) {
       // No start event: time since the first point of the series.
       if (auto t = store.first_time(run, key)) t0 = *t;

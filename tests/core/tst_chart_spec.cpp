@@ -178,6 +178,9 @@ class TestChartSpec : public QObject {
     QCOMPARE(spec.reference_lines[0].second, 20.0);
     QCOMPARE(spec.reference_lines[1].second, 90.0);
     QCOMPARE(spec.series[1].y, (std::vector<double>{40.0}));
+    // Before training the post-quantization perplexity is the RTN one: the curve starts there.
+    QCOMPARE(spec.series[0].step, (std::vector<double>{0.0, 100.0}));
+    QCOMPARE(spec.series[0].y, (std::vector<double>{90.0, 40.0}));
 
     // A missing metric is an empty series, an unknown run an error.
     spec = report::metric_chart(store, {ia}, "no_such_metric");

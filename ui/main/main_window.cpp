@@ -23,6 +23,7 @@
 #include "core/store/store.h"
 #include "ui/compare/compare_view.h"
 #include "ui/dashboard/dashboard_view.h"
+#include "ui/dashboard/metric_browser.h"
 #include "ui/export/export_dialog.h"
 #include "ui/jobs/jobs_view.h"
 #include "ui/models/run_list_poller.h"
@@ -104,6 +105,9 @@ MainWindow::MainWindow(const QString& db_path, QWidget* parent)
   tabs_->addTab(dashboard_, tr("Dashboard"));
   tabs_->addTab(compare_, tr("Compare"));
   tabs_->addTab(jobs_, tr("Jobs"));
+  metrics_ = new MetricBrowser;
+  metrics_->set_database(db_path_);
+  tabs_->addTab(metrics_, tr("Metrics"));
 
   main_splitter_ = new QSplitter(Qt::Horizontal);
   main_splitter_->setObjectName("main_splitter");
@@ -250,6 +254,7 @@ void MainWindow::on_selection_changed() {
   shown_runs_ = ids;
   dashboard_->set_runs(ids);
   compare_->set_runs(ids);
+  metrics_->set_runs(ids);
   QString log;
   const QModelIndexList rows = runs_view_->selectionModel()->selectedRows();
   if (!rows.isEmpty())
@@ -267,6 +272,8 @@ bool MainWindow::show_tab(const QString& name) {
     show_tab(CompareTab);
   else if (name == "jobs")
     show_tab(JobsTab);
+  else if (name == "metrics")
+    show_tab(MetricsTab);
   else
     return false;
   return true;

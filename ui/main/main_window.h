@@ -1,8 +1,8 @@
 // The application window: projects (YAML files opened or created, remembered) and their runs
 // (RunTableModel behind a filter box) on the left; Dashboard, Compare and Jobs tabs in the
-// middle; the selected run's worker.log in a dock. Geometry, dock state, splitter sizes, the
-// project list and the last project are kept in QSettings (INI format, user scope: tests point
-// QSettings::setPath at a temporary folder).
+// middle, then the metric browser; the selected run's worker.log in a dock. Geometry, dock state,
+// splitter sizes, the project list and the last project are kept in QSettings (INI format, user
+// scope: tests point QSettings::setPath at a temporary folder).
 #pragma once
 #include <QList>
 #include <QMainWindow>
@@ -20,6 +20,7 @@ class CompareView;
 class DashboardView;
 class JobsView;
 class LogTailView;
+class MetricBrowser;
 class RunFilterProxy;
 class RunListPoller;
 class RunTableModel;
@@ -28,7 +29,7 @@ class MainWindow : public QMainWindow {
   Q_OBJECT
 
  public:
-  enum Tab { DashboardTab, CompareTab, JobsTab };
+  enum Tab { DashboardTab, CompareTab, JobsTab, MetricsTab };
   explicit MainWindow(const QString& db_path, QWidget* parent = nullptr);
   ~MainWindow() override;
 
@@ -46,7 +47,7 @@ class MainWindow : public QMainWindow {
   // The runs last handed to the dashboard and compare views.
   QList<qint64> shown_runs() const { return shown_runs_; }
   void show_tab(Tab tab);
-  // "dashboard" | "compare" | "jobs"; false for another name.
+  // "dashboard" | "compare" | "jobs" | "metrics"; false for another name.
   bool show_tab(const QString& name);
 
   // Off: nothing is read from or written to QSettings (screenshots).
@@ -61,6 +62,7 @@ class MainWindow : public QMainWindow {
   DashboardView* dashboard() const { return dashboard_; }
   CompareView* compare() const { return compare_; }
   JobsView* jobs() const { return jobs_; }
+  MetricBrowser* metrics() const { return metrics_; }
   LogTailView* log_view() const { return log_; }
   QTabWidget* tabs() const { return tabs_; }
   QSplitter* main_splitter() const { return main_splitter_; }
@@ -91,6 +93,7 @@ class MainWindow : public QMainWindow {
   DashboardView* dashboard_;
   CompareView* compare_;
   JobsView* jobs_;
+  MetricBrowser* metrics_;
   LogTailView* log_;
   QDockWidget* log_dock_;
   bool docks_sized_ = false;

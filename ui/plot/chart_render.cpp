@@ -93,6 +93,10 @@ void add_band(QCustomPlot* plot, const QVector<double>& x, const std::vector<dou
 
 }  // namespace
 
+bool is_sparse(const report::ChartSeries& series) {
+  return !series.x.empty() && series.x.size() <= static_cast<size_t>(kSparsePoints);
+}
+
 QColor run_colour(int colour_index) {
   // Okabe-Ito (without black and yellow, which vanish on white), then Paul Tol's bright scheme.
   static const QColor palette[] = {
@@ -116,6 +120,7 @@ int draw_chart(QCustomPlot* plot, const report::ChartSpec& spec, const DrawOptio
   set_title(plot, QString::fromStdString(spec.title));
   const double w = std::clamp(spec.smoothing, 0.0, 0.999);
   int spikes = 0;
+  bool sparse = false;
   double x_lo = INFINITY, x_hi = -INFINITY;
   for (size_t i = 0; i < spec.series.size(); ++i) {
     const auto& s = spec.series[i];
@@ -139,6 +144,7 @@ int draw_chart(QCustomPlot* plot, const report::ChartSpec& spec, const DrawOptio
     raw->setName(QString::fromStdString(s.label));
     raw->setAdaptiveSampling(true);
     tag(raw, "raw", si);
+    QCPGraph* solid = raw;
     if (smooth) {
       raw->removeFromLegend();
       auto* sm = plot->addGraph();
@@ -147,6 +153,12 @@ int draw_chart(QCustomPlot* plot, const report::ChartSpec& spec, const DrawOptio
       sm->setName(QString::fromStdString(s.label));
       sm->setAdaptiveSampling(true);
       tag(sm, "smoothed", si);
+      solid = sm;
+    }
+    if (is_sparse(s)) {
+      // A few evaluations: each one a marker (a single one would otherwise draw nothing).
+      solid->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, colour, colour, 7));
+      sparse = true;
     }
     if (o.grad_norm_view && s.y.size() > 1) {
       QVector<double> sx, sy;
@@ -184,6 +196,11 @@ int draw_chart(QCustomPlot* plot, const report::ChartSpec& spec, const DrawOptio
   if (o.rescale) {
     if (std::isfinite(x_lo)) {
       if (x_hi <= x_lo) x_lo -= 0.5, x_hi += 0.5;
+      if (sparse) {
+        // Markers at the ends (step 0, the last evaluation) are drawn whole.
+        const double pad = 0.03 * (x_hi - x_lo);
+        x_lo -= pad, x_hi += pad;
+      }
       plot->xAxis->setRange(x_lo, x_hi);
       rescale_y_robust(plot, spec, x_lo, x_hi);
     } else {
@@ -206,8 +223,8 @@ bool rescale_y_robust(QCustomPlot* plot, const report::ChartSpec& spec, double x
   auto r = report::robust_range(ys, spec.log_y);
   if (!refs.empty()) {
     const auto [rmin, rmax] = std::minmax_element(refs.begin(), refs.end());
-    auto with_refs = report::robust_range({r ? r->first : *rmin, r ? r->second : *rmax, *rmin, *rmax},
-                                          spec.log_y, 0.0, 1.0);
+    auto with_refs = report::robust_range(
+        {r ? r->first : *rmin, r ? r->second : *rmax, *rmin, *rmax}, spec.log_y, 0.0, 1.0);
     if (with_refs && (!r || *rmin < r->first || *rmax > r->second)) r = with_refs;
   }
   if (!r) return false;

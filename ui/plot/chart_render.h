@@ -13,6 +13,11 @@ namespace qatwb::plot {
 // A colour-blind-friendly palette (Okabe-Ito, then Tol's bright), stable per colour_index.
 QColor run_colour(int colour_index);
 
+// A series of at most this many points (evaluations, a run just started) is drawn with a marker
+// on every point, so that one evaluation shows a dot and two are not mistaken for a trend line.
+constexpr int kSparsePoints = 40;
+bool is_sparse(const report::ChartSeries& series);
+
 // Draws a ChartSpec into a QCustomPlot (clearing what was there) and rescales the axes with the
 // outlier-robust autoscale. Does not call replot().
 void draw_chart(QCustomPlot* plot, const report::ChartSpec& spec);

@@ -42,8 +42,8 @@ MetricChartWidget::MetricChartWidget(QWidget* parent) : QWidget(parent) {
   connect(plot_->xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this,
           [this](const QCPRange&) { on_x_range_changed(); });
   connect(plot_, &QCustomPlot::mouseDoubleClick, this, [this](QMouseEvent*) {
-    autoscale();
-    emit_step_range();
+    reset_zoom();
+    Q_EMIT zoom_reset();
   });
 }
 
@@ -111,10 +111,30 @@ void MetricChartWidget::autoscale() {
   rebuild();
 }
 
+void MetricChartWidget::reset_zoom() {
+  autoscale();
+  emit_step_range();
+}
+
+void MetricChartWidget::set_x_range(double lower, double upper) {
+  if (!(upper > lower)) return;
+  linking_ = true;
+  plot_->xAxis->setRange(lower, upper);
+  linking_ = false;
+  report::ChartSpec s = spec_;
+  if (log_y_set_) s.log_y = log_y_;
+  rescale_y_robust(plot_, s, lower, upper);
+  plot_->replot(QCustomPlot::rpQueuedReplot);
+}
+
 void MetricChartWidget::on_x_range_changed() {
   if (rebuilding_) return;
   zoomed_ = true;
   zoom_timer_->start();
+  if (!linking_) {
+    const QCPRange r = plot_->xAxis->range();
+    Q_EMIT x_range_changed(r.lower, r.upper);
+  }
 }
 
 void MetricChartWidget::emit_step_range() {
@@ -221,8 +241,8 @@ void MetricChartWidget::contextMenuEvent(QContextMenuEvent* event) {
     }
   };
   menu.addAction(tr("Reset zoom"), this, [this] {
-    autoscale();
-    emit_step_range();
+    reset_zoom();
+    Q_EMIT zoom_reset();
   });
   QAction* log = menu.addAction(tr("Log scale"));
   log->setCheckable(true);

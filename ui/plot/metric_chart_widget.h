@@ -37,6 +37,11 @@ class MetricChartWidget : public QWidget {
 
   // Resets zoom: full x range, robust y range of the data.
   void autoscale();
+  // autoscale() and ask for the whole run's buckets (double-click, "Reset zoom").
+  void reset_zoom();
+  // Shows x in [lower, upper] as if the user had zoomed there (linked charts); emits
+  // step_range_changed() but not x_range_changed().
+  void set_x_range(double lower, double upper);
   // The zoomed step range (nullopt: whole run) the owner should query buckets for.
   std::optional<int64_t> zoom_step_min() const { return zoom_min_; }
   std::optional<int64_t> zoom_step_max() const { return zoom_max_; }
@@ -58,6 +63,10 @@ class MetricChartWidget : public QWidget {
  Q_SIGNALS:
   // The user zoomed or panned: buckets for this step range are wanted (nullopt: everything).
   void step_range_changed();
+  // The user zoomed or panned this chart's x axis (not set_x_range): for linked charts.
+  void x_range_changed(double lower, double upper);
+  // The user reset this chart's zoom.
+  void zoom_reset();
 
  protected:
   void contextMenuEvent(class QContextMenuEvent* event) override;
@@ -79,6 +88,7 @@ class MetricChartWidget : public QWidget {
   double grad_k_ = 3.0;
   bool zoomed_ = false;
   bool rebuilding_ = false;
+  bool linking_ = false;  // inside set_x_range
   int spikes_ = 0;
   std::optional<int64_t> zoom_min_, zoom_max_;
 };
