@@ -140,6 +140,76 @@ class TestCompareView : public QObject {
     QCOMPARE(view.summary_model()->index(1, 0).data().toString(), QString("w4"));
   }
 
+  void follows_progress_and_new_runs() {
+    // A run that is still training when the view opens: as its events reach the store (another
+    // process ingests them, as `qatwb run` does), the table, the charts and the run list follow.
+    QTemporaryDir tmp;
+    const QString db = tmp.filePath("live.sqlite");
+    run::RunDir dir(tmp.filePath("live").toStdString());
+    dir.create();
+    run::EventWriter w(dir.events_path(), run::FsyncPolicy::Never);
+    run::StartInfo s;
+    s.run = "live";
+    s.project = "cmp";
+    s.config_json = R"({"quant":{"enabled":true,"format":"int","bits":2,"surrogate":"ste"},)"
+                    R"("train":{"steps":30}})";
+    w.start(s);
+    w.eval(0, {{"ppl_fp", 20.0}, {"ppl_rtn", 100.0}});
+    for (int step = 0; step < 20; ++step) w.metric(step, {{"loss", 5.0 - 0.1 * step}});
+    w.eval(19, {{"ppl_postquant", 80.0}});
+    auto store = store::Store::open(db.toStdString());
+    store.ingest_run_dir(dir.path());
+    const int64_t id = store.find_run(dir.path());
+
+    ui::CompareView view;
+    view.set_refresh_interval_ms(100);
+    view.show();
+    view.set_database(db);
+    view.set_runs({id});
+    const auto cols = report::summary_columns();
+    auto cell = [&](const char* title) {
+      const int c = static_cast<int>(std::find(cols.begin(), cols.end(), title) - cols.begin());
+      return view.summary_model()->index(0, c).data().toString();
+    };
+    QCOMPARE(cell("status"), QString("running"));
+    QCOMPARE(cell("steps"), QString("20"));
+    QCOMPARE(cell("final ppl"), QString("80.00"));
+    plot::MetricChartWidget* loss = nullptr;
+    for (int i = 0; i < view.panel_count(); ++i)
+      if (view.panel(i)->spec().metric_key == "loss") loss = view.panel(i);
+    QVERIFY(loss);
+    QCOMPARE(loss->point_count(), 20);
+    QVERIFY(!view.poll_now());  // nothing new
+
+    // The run goes on and ends.
+    for (int step = 20; step < 30; ++step) w.metric(step, {{"loss", 5.0 - 0.1 * step}});
+    w.eval(29, {{"ppl_postquant", 70.0}});
+    w.end("finished", "");
+    store.ingest_run_dir(dir.path());
+    QTRY_COMPARE_WITH_TIMEOUT(cell("status"), QString("finished"), 3000);  // by the timer
+    QCOMPARE(cell("steps"), QString("30"));
+    QCOMPARE(cell("final ppl"), QString("70.00"));
+    // (100 - 70) / (100 - 20)
+    QCOMPARE(cell("recovery"), QString("37.5%"));
+    QCOMPARE(loss->point_count(), 30);  // the same panel, re-read
+    QVERIFY(view.panel_count() > 0 && view.panel(0) != nullptr);
+
+    // A new run appears in the list, unchecked; the compared run stays checked.
+    auto* list = view.findChild<QListWidget*>();
+    QCOMPARE(list->count(), 1);
+    run::RunDir dir2(tmp.filePath("later").toStdString());
+    dir2.create();
+    run::EventWriter w2(dir2.events_path(), run::FsyncPolicy::Never);
+    s.run = "later";
+    w2.start(s);
+    store.ingest_run_dir(dir2.path());
+    QTRY_COMPARE_WITH_TIMEOUT(list->count(), 2, 3000);
+    QCOMPARE(list->item(0)->checkState(), Qt::Checked);
+    QCOMPARE(list->item(1)->checkState(), Qt::Unchecked);
+    QCOMPARE(list->item(1)->text(), QString("cmp/later"));
+    QCOMPARE(view.summary_model()->rowCount(), 1);
+  }
+
   void bad_database_is_reported_not_fatal() {
     ui::CompareView view;
     view.set_database(tmp_.filePath("missing.sqlite"));
