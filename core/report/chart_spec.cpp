@@ -86,12 +86,6 @@ std::string x_axis_label(XAxis x) {
   return "step";
 }
 
-int colour_index_for_run(int64_t run_id) {
-  // Runs are numbered from 1; consecutive runs get consecutive palette slots.
-  const int64_t i = run_id > 0 ? run_id - 1 : 0;
-  return static_cast<int>(i % 1000003);
-}
-
 ChartSpec metric_chart(const store::Store& store, const std::vector<int64_t>& runs,
                        const std::string& key, XAxis x, int max_points) {
   ChartQuery q;
@@ -110,15 +104,19 @@ ChartSpec metric_chart(const store::Store& store, const std::vector<int64_t>& ru
   spec.y_label = key;
   spec.log_y = key.rfind("eval/ppl", 0) == 0;
   std::vector<std::pair<std::string, double>> fp_lines, rtn_lines;
+  const std::map<int64_t, int> colours =
+      runs.empty() ? std::map<int64_t, int>{} : colour_indices(store);
   for (int64_t run : runs) {
     auto info = store.run_info(run);
     if (!info) throw Error(store.path() + ": no run with id " + std::to_string(run));
     ChartSeries s;
     s.label = info->name;
     s.run_id = run;
-    s.colour_index = colour_index_for_run(run);
+    s.colour_index = colours.count(run) ? colours.at(run) : 0;
+    const store::RunSummary summary = store.run_summary(run);
+    s.line_style = line_style_for_surrogate(run_surrogate(summary));
     double per_step = 0, t0 = info->started > 0 ? info->started : kNaN;
-    if (query.x == XAxis::tokens) per_step = tokens_per_step(store.run_summary(run).params);
+    if (query.x == XAxis::tokens) per_step = tokens_per_step(summary.params);
     auto buckets = store.series(run, key, query.max_points, query.step_min, query.step_max);
     if (key == "eval/ppl_postquant" && (!query.step_min || *query.step_min <= 0) &&
         (buckets.empty() || buckets.front().step_first > 0)) {
@@ -166,7 +164,7 @@ ChartSpec metric_chart(const store::Store& store, const std::vector<int64_t>& ru
     }
     if (!band) s.y_min.clear(), s.y_max.clear();
     if (spec.log_y) {
-      auto ev = store.run_summary(run).eval;
+      const auto& ev = summary.eval;
       auto fp = ev.find("ppl_fp");
       auto rtn = ev.find("ppl_rtn");
       // FP / RTN are references of quantized runs (the model before QAT); an unquantized run's

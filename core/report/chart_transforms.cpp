@@ -40,6 +40,7 @@ ChartSpec difference_to_baseline(const ChartSpec& spec, int64_t baseline_run) {
     d.label = s.label;
     d.run_id = s.run_id;
     d.colour_index = s.colour_index;
+    d.line_style = s.line_style;
     const auto& st = steps_of(s);
     for (size_t i = 0; i < s.y.size() && i < st.size() && i < s.x.size(); ++i) {
       const double b = value_at_step(*base, st[i]);
@@ -93,6 +94,7 @@ ChartSpec group_series(const ChartSpec& spec, const std::map<int64_t, std::strin
     m.label = first.label + " (mean of " + std::to_string(members.size()) + ")";
     m.run_id = first.run_id;
     m.colour_index = first.colour_index;
+    m.line_style = first.line_style;
     const auto& st = steps_of(first);
     for (size_t i = 0; i < first.x.size() && i < st.size() && i < first.y.size(); ++i) {
       double sum = 0;

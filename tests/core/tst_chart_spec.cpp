@@ -135,7 +135,7 @@ class TestChartSpec : public QObject {
     const auto& s = spec.series[0];
     QCOMPARE(s.label, std::string("a"));
     QCOMPARE(s.run_id, ia);
-    QCOMPARE(s.colour_index, report::colour_index_for_run(ia));
+    QCOMPARE(s.colour_index, report::colour_indices(store).at(ia));
     QVERIFY(spec.series[1].colour_index != s.colour_index);
     QCOMPARE(s.x.size(), size_t{10});
     QCOMPARE(s.x[0], 10.0);  // bucket [1, 10]: last step 10

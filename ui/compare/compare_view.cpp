@@ -24,6 +24,7 @@
 #include "core/report/summary_table.h"
 #include "core/store/store.h"
 #include "ui/compare/summary_table_model.h"
+#include "ui/plot/chart_render.h"
 #include "ui/plot/metric_chart_widget.h"
 
 namespace qatwb::ui {
@@ -197,6 +198,7 @@ void CompareView::reload() {
       std::vector<store::RunInfo> runs = d_->store->list_runs();
       std::sort(runs.begin(), runs.end(),
                 [](const store::RunInfo& a, const store::RunInfo& b) { return a.id < b.id; });
+      const std::map<int64_t, int> colours = report::colour_indices(*d_->store);
       std::map<int64_t, QListWidgetItem*> listed;
       for (int i = 0; i < d_->run_list->count(); ++i)
         listed[d_->run_list->item(i)->data(Qt::UserRole).toLongLong()] = d_->run_list->item(i);
@@ -210,6 +212,8 @@ void CompareView::reload() {
         item->setText(
             QString::fromStdString(r.project.empty() ? r.name : r.project + "/" + r.name));
         item->setToolTip(QString::fromStdString(r.run_dir + " (" + r.status + ")"));
+        item->setData(Qt::DecorationRole,
+                      plot::run_colour(colours.count(r.id) ? colours.at(r.id) : 0));
         const bool on = std::find(d_->runs.begin(), d_->runs.end(), r.id) != d_->runs.end();
         item->setCheckState(on ? Qt::Checked : Qt::Unchecked);
       }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/report/run_style.h"
 #include "core/store/store.h"
 
 namespace qatwb::ui {
@@ -37,13 +38,14 @@ bool RunRow::operator==(const RunRow& o) const {
   return id == o.id && name == o.name && project == o.project && surrogate == o.surrogate &&
          status == o.status && run_dir == o.run_dir && same(bits, o.bits) &&
          last_step == o.last_step && total_steps == o.total_steps && same(last_loss, o.last_loss) &&
-         same(best_ppl, o.best_ppl);
+         same(best_ppl, o.best_ppl) && colour_index == o.colour_index;
 }
 
 std::vector<RunRow> load_run_rows(const store::Store& store) {
   std::vector<store::RunInfo> runs = store.list_runs();
   std::sort(runs.begin(), runs.end(),
             [](const store::RunInfo& a, const store::RunInfo& b) { return a.id < b.id; });
+  const std::map<int64_t, int> colours = report::colour_indices(store);
   std::vector<RunRow> rows;
   rows.reserve(runs.size());
   for (const auto& info : runs) {
@@ -55,6 +57,7 @@ std::vector<RunRow> load_run_rows(const store::Store& store) {
     r.status = info.status;
     r.run_dir = info.run_dir;
     r.last_step = info.last_step;
+    r.colour_index = colours.count(info.id) ? colours.at(info.id) : 0;
     const bool quantized = param(s, "quant.enabled") != "false";
     r.surrogate = quantized ? param(s, "quant.surrogate") : "fp";
     if (quantized) {

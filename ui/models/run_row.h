@@ -20,6 +20,7 @@ struct RunRow {
   int64_t total_steps = 0;  // train.steps from the run's config; 0: unknown
   double last_loss = NAN;
   double best_ppl = NAN;  // lowest post-quantization perplexity seen (eval/ppl_postquant)
+  int colour_index = 0;   // the run's colour slot (core/report/run_style.h), as in its charts
 
   int64_t steps_done() const { return last_step + 1; }
   double progress() const;  // steps_done / total_steps in [0, 1]; NaN when unknown

@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "core/store/store.h"
+#include "ui/plot/chart_render.h"
 
 namespace qatwb::ui {
 
@@ -44,6 +45,8 @@ QVariant RunTableModel::data(const QModelIndex& index, int role) const {
                          index.column() == LastLoss || index.column() == BestPpl;
     return QVariant::fromValue(int((numeric ? Qt::AlignRight : Qt::AlignLeft) | Qt::AlignVCenter));
   }
+  // The run's colour (the one its curves have in every chart) as a swatch before its name.
+  if (role == Qt::DecorationRole && index.column() == Name) return plot::run_colour(r.colour_index);
   if (role == Qt::ForegroundRole && index.column() == Status) {
     if (r.status == "failed") return QColor(0xc0, 0x39, 0x2b);
     if (r.status == "running") return QColor(0x1f, 0x77, 0xb4);

@@ -98,14 +98,15 @@ bool is_sparse(const report::ChartSeries& series) {
 }
 
 QColor run_colour(int colour_index) {
-  // Okabe-Ito (without black and yellow, which vanish on white), then Paul Tol's bright scheme.
-  static const QColor palette[] = {
-      QColor(0, 114, 178),  QColor(230, 159, 0),  QColor(0, 158, 115),   QColor(204, 121, 167),
-      QColor(86, 180, 233), QColor(213, 94, 0),   QColor(68, 119, 170),  QColor(238, 102, 119),
-      QColor(34, 136, 51),  QColor(204, 187, 68), QColor(102, 204, 238), QColor(170, 51, 119),
-      QColor(100, 100, 100)};
-  const int n = static_cast<int>(sizeof palette / sizeof palette[0]);
-  return palette[((colour_index % n) + n) % n];
+  const report::Rgb c = report::palette_colour(colour_index);
+  return QColor(c.r, c.g, c.b);
+}
+
+QPen run_pen(const QColor& colour, report::LineStyle style, double width) {
+  QPen pen(colour, width);
+  const std::vector<double> dash = report::dash_pattern(style);
+  if (!dash.empty()) pen.setDashPattern(QVector<qreal>(dash.begin(), dash.end()));
+  return pen;
 }
 
 void draw_chart(QCustomPlot* plot, const report::ChartSpec& spec) {
@@ -140,7 +141,9 @@ int draw_chart(QCustomPlot* plot, const report::ChartSpec& spec, const DrawOptio
     const bool smooth = w > 0;
     auto* raw = plot->addGraph();
     raw->setData(x, qvec(s.y), true);
-    raw->setPen(QPen(smooth ? with_alpha(colour, 70) : colour, 1.0));
+    // The solid line (smoothed, or raw when not smoothed) carries the surrogate's dash pattern;
+    // the faint raw line under a smoothed one stays plain.
+    raw->setPen(smooth ? QPen(with_alpha(colour, 70), 1.0) : run_pen(colour, s.line_style, 1.4));
     raw->setName(QString::fromStdString(s.label));
     raw->setAdaptiveSampling(true);
     tag(raw, "raw", si);
@@ -149,7 +152,7 @@ int draw_chart(QCustomPlot* plot, const report::ChartSpec& spec, const DrawOptio
       raw->removeFromLegend();
       auto* sm = plot->addGraph();
       sm->setData(x, qvec(report::smooth_ema(s.y, w)), true);
-      sm->setPen(QPen(colour, 1.0));
+      sm->setPen(run_pen(colour, s.line_style, 1.4));
       sm->setName(QString::fromStdString(s.label));
       sm->setAdaptiveSampling(true);
       tag(sm, "smoothed", si);
