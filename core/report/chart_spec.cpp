@@ -86,6 +86,11 @@ std::string x_axis_label(XAxis x) {
   return "step";
 }
 
+bool smoothing_applies(const std::string& key) {
+  if (key.rfind("eval/", 0) == 0) return false;
+  return key != "lr" && key != "tokens_per_s" && key != "step_time_s";
+}
+
 ChartSpec metric_chart(const store::Store& store, const std::vector<int64_t>& runs,
                        const std::string& key, XAxis x, int max_points) {
   ChartQuery q;
@@ -103,6 +108,7 @@ ChartSpec metric_chart(const store::Store& store, const std::vector<int64_t>& ru
   spec.x_label = x_axis_label(query.x);
   spec.y_label = key;
   spec.log_y = key.rfind("eval/ppl", 0) == 0;
+  if (!smoothing_applies(key)) spec.smoothing = 0;
   std::vector<std::pair<std::string, double>> fp_lines, rtn_lines;
   const std::map<int64_t, int> colours =
       runs.empty() ? std::map<int64_t, int>{} : colour_indices(store);

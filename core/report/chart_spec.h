@@ -49,6 +49,11 @@ struct ChartQuery {
 ChartSpec metric_chart(const store::Store& store, const std::vector<int64_t>& runs,
                        const std::string& key, const ChartQuery& query);
 
+// Whether smoothing may be applied to `key`: not to evaluations (a handful of points: an EMA
+// would draw values the run never had), nor to the schedule and speed (lr, tokens_per_s,
+// step_time_s: smoothing flattens a learning-rate peak and hides slow steps).
+bool smoothing_applies(const std::string& key);
+
 // TensorBoard's debiased EMA (weight clamped to [0,1], constant series unchanged, NaN/Inf passed
 // through raw without advancing the accumulator, value / (1 - w^n)).
 std::vector<double> smooth_ema(const std::vector<double>& y, double weight);

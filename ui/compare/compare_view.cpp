@@ -49,6 +49,7 @@ struct CompareView::Impl {
   SummaryTableModel* model = nullptr;
   QSortFilterProxyModel* proxy = nullptr;
   QLabel* message = nullptr;
+  QTableView* table = nullptr;
   bool updating_list = false;
   std::vector<std::function<void()>> chart_loaders;  // re-read chart i (keeps its zoom)
   QTimer* timer = nullptr;
@@ -116,8 +117,26 @@ CompareView::CompareView(QWidget* parent) : QWidget(parent), d_(std::make_unique
   table->setSortingEnabled(true);
   table->sortByColumn(-1, Qt::AscendingOrder);
   table->setSelectionBehavior(QAbstractItemView::SelectRows);
-  table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
   table->verticalHeader()->setVisible(false);
+  table->setTextElideMode(Qt::ElideMiddle);
+  d_->table = table;
+  {
+    // The comparison first (status, steps, final / best perplexity, recovery), then the rest.
+    const auto cols = report::summary_columns();
+    QHeaderView* h = table->horizontalHeader();
+    int visual = 0;
+    for (const char* title :
+         {"run", "status", "steps", "final ppl", "recovery", "best ppl", "bpw"}) {
+      const int c = static_cast<int>(std::find(cols.begin(), cols.end(), title) - cols.begin());
+      if (c < static_cast<int>(cols.size())) h->moveSection(h->visualIndex(c), visual++);
+    }
+  }
+  // Sized to the rows on each load, a wide cell (a long scheme or name) elided.
+  connect(d_->model, &QAbstractItemModel::modelReset, table, [table] {
+    table->resizeColumnsToContents();
+    QHeaderView* h = table->horizontalHeader();
+    for (int c = 0; c < h->count(); ++c) h->resizeSection(c, std::min(h->sectionSize(c), 140));
+  });
   bottom_layout->addWidget(table);
   right->addWidget(bottom);
   split->addWidget(right);

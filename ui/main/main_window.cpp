@@ -76,12 +76,27 @@ MainWindow::MainWindow(const QString& db_path, QWidget* parent)
   runs_view_->horizontalHeader()->setStretchLastSection(true);
   runs_view_->verticalHeader()->setDefaultSectionSize(runs_view_->fontMetrics().height() + 6);
   runs_view_->setWordWrap(false);
-  // Columns fit the first runs listed (unless a saved layout was restored).
+  // What a researcher looks for first comes first: name, status, progress, best perplexity
+  // (visible at the default width); the rest after them.
+  {
+    QHeaderView* h = runs_view_->horizontalHeader();
+    const int order[] = {RunTableModel::Name,     RunTableModel::Status, RunTableModel::Progress,
+                         RunTableModel::BestPpl,  RunTableModel::Bits,   RunTableModel::Surrogate,
+                         RunTableModel::LastLoss, RunTableModel::Project};
+    for (int visual = 0; visual < RunTableModel::ColumnCount; ++visual)
+      h->moveSection(h->visualIndex(order[visual]), visual);
+  }
+  // Columns fit the first runs listed (unless a saved layout was restored), a long name or
+  // project elided rather than pushing the other columns out of view.
   connect(run_model_, &QAbstractItemModel::rowsInserted, this, [this] {
     if (columns_sized_) return;
     columns_sized_ = true;
     runs_view_->resizeColumnsToContents();
+    QHeaderView* h = runs_view_->horizontalHeader();
+    for (int c = 0; c < RunTableModel::ColumnCount; ++c)
+      h->resizeSection(c, std::min(h->sectionSize(c), c == RunTableModel::Name ? 120 : 110));
   });
+  runs_view_->setTextElideMode(Qt::ElideMiddle);
 
   auto* runs_panel = new QWidget;
   auto* runs_layout = new QVBoxLayout(runs_panel);

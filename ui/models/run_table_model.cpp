@@ -85,6 +85,8 @@ QVariant RunTableModel::data(const QModelIndex& index, int role) const {
 }
 
 QVariant RunTableModel::headerData(int section, Qt::Orientation orientation, int role) const {
+  if (orientation == Qt::Horizontal && role == Qt::ToolTipRole && section == BestPpl)
+    return tr("Lowest post-quantization perplexity evaluated (eval/ppl_postquant)");
   if (orientation != Qt::Horizontal || role != Qt::DisplayRole) return {};
   switch (section) {
     case Name:
@@ -102,7 +104,7 @@ QVariant RunTableModel::headerData(int section, Qt::Orientation orientation, int
     case LastLoss:
       return tr("Last loss");
     case BestPpl:
-      return tr("Best PPL (quant)");
+      return tr("Best PPL");
   }
   return {};
 }

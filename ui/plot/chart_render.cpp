@@ -91,6 +91,27 @@ void add_band(QCustomPlot* plot, const QVector<double>& x, const std::vector<dou
   band->setProperty("qatwb_series", series);
 }
 
+// The legend in a row of its own under the axis rect (entries side by side, wrapping), so it
+// never covers data; done once per plot.
+void place_legend_below(QCustomPlot* plot) {
+  if (plot->property("qatwb_legend_below").toBool()) return;
+  plot->setProperty("qatwb_legend_below", true);
+  auto* inset = plot->axisRect()->insetLayout();
+  for (int i = 0; i < inset->elementCount(); ++i)
+    if (inset->elementAt(i) == plot->legend) inset->take(plot->legend);
+  inset->simplify();
+  auto* row = new QCPLayoutGrid;
+  const int r = plot->plotLayout()->rowCount();
+  plot->plotLayout()->addElement(r, 0, row);
+  row->addElement(0, 0, plot->legend);
+  plot->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
+  plot->legend->setWrap(4);
+  plot->legend->setMargins(QMargins(2, 0, 2, 0));
+  plot->legend->setRowSpacing(0);
+  plot->plotLayout()->setRowStretchFactor(r, 0.001);
+  row->setMargins(QMargins(0, 0, 0, 2));
+}
+
 }  // namespace
 
 bool is_sparse(const report::ChartSeries& series) {
@@ -192,10 +213,10 @@ int draw_chart(QCustomPlot* plot, const report::ChartSpec& spec, const DrawOptio
     text->setText(QString::fromStdString(label) + " " + QString::number(value, 'g', 4));
     text->setColor(QColor(70, 70, 70));
   }
+  place_legend_below(plot);
   plot->legend->setVisible(!spec.series.empty());
-  plot->legend->setBrush(QColor(255, 255, 255, 200));
-  plot->legend->setBorderPen(QPen(QColor(200, 200, 200)));
-  plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+  plot->legend->setBrush(Qt::NoBrush);
+  plot->legend->setBorderPen(Qt::NoPen);
   if (o.rescale) {
     if (std::isfinite(x_lo)) {
       if (x_hi <= x_lo) x_lo -= 0.5, x_hi += 0.5;

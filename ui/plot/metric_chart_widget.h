@@ -5,6 +5,7 @@
 // It draws what it is given (a report::ChartSpec of buckets, never raw 1M-point series); when the
 // visible x range changes it asks for finer buckets with step_range_changed().
 #pragma once
+#include <QPoint>
 #include <QWidget>
 #include <cstdint>
 
@@ -60,6 +61,12 @@ class MetricChartWidget : public QWidget {
   // The CSV text: run,step,wall_time,value (one line per point of each series).
   QString csv() const;
 
+  // The context menu (reset zoom, log scale, exports) while it is open; nullptr otherwise. It
+  // opens on a right click (press and release without a drag) or the keyboard's menu key.
+  class QMenu* context_menu() const {
+    return menu_;
+  }
+
  Q_SIGNALS:
   // The user zoomed or panned: buckets for this step range are wanted (nullopt: everything).
   void step_range_changed();
@@ -76,6 +83,7 @@ class MetricChartWidget : public QWidget {
   void apply_y_range();
   void on_x_range_changed();
   void emit_step_range();
+  void open_context_menu(const QPoint& global_pos);
 
   QCustomPlot* plot_ = nullptr;
   QTimer* zoom_timer_ = nullptr;
@@ -89,6 +97,8 @@ class MetricChartWidget : public QWidget {
   bool zoomed_ = false;
   bool rebuilding_ = false;
   bool linking_ = false;  // inside set_x_range
+  QPoint right_press_;
+  class QMenu* menu_ = nullptr;
   int spikes_ = 0;
   std::optional<int64_t> zoom_min_, zoom_max_;
 };
