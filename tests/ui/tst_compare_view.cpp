@@ -8,6 +8,7 @@
 #include <QtTest>
 
 #include <algorithm>
+#include <functional>
 
 #include "core/report/summary_table.h"
 #include "core/run/event_log.h"
@@ -208,6 +209,49 @@ class TestCompareView : public QObject {
     QCOMPARE(list->item(1)->checkState(), Qt::Unchecked);
     QCOMPARE(list->item(1)->text(), QString("cmp/later"));
     QCOMPARE(view.summary_model()->rowCount(), 1);
+  }
+
+  void noisy_overhead_is_marked() {
+    // Step times taken at different times: a quantized run "faster" than the unquantized one
+    // (0.082 s vs 0.1 s) and a ratio inside a run's own spread are marked, not read as speed.
+    QTemporaryDir tmp;
+    const QString db = tmp.filePath("noise.sqlite");
+    auto store = store::Store::open(db.toStdString());
+    auto add = [&](const std::string& name, double bits, std::function<double(int)> step_s) {
+      run::RunDir dir((tmp.path() + "/" + QString::fromStdString(name)).toStdString());
+      dir.create();
+      run::EventWriter w(dir.events_path(), run::FsyncPolicy::Never);
+      run::StartInfo s;
+      s.run = name;
+      s.project = "noise";
+      s.config_json = std::isfinite(bits) ? R"({"quant":{"enabled":true,"format":"int","bits":)" +
+                                                std::to_string(bits) + R"(,"surrogate":"dsq"}})"
+                                          : std::string(R"({"quant":{"enabled":false}})");
+      w.start(s);
+      for (int step = 0; step < 50; ++step) w.metric(step, {{"step_time_s", step_s(step)}});
+      w.end("finished", "");
+      store.ingest_run_dir(dir.path());
+      return store.find_run(dir.path());
+    };
+    const int64_t fp = add("fp", NAN, [](int) { return 0.1; });
+    const int64_t fast = add("dsq-fast", 2, [](int) { return 0.082; });
+    const int64_t jitter = add("dsq-jitter", 2, [](int s) { return s % 2 ? 0.13 : 0.1; });
+    const int64_t slow = add("dsq-slow", 2, [](int) { return 0.25; });
+    ui::CompareView view;
+    view.set_database(db);
+    view.set_runs({fp, fast, jitter, slow});
+    const auto cols = report::summary_columns();
+    const int c = static_cast<int>(std::find(cols.begin(), cols.end(), "overhead") - cols.begin());
+    QAbstractItemModel* m = view.summary_model();
+    QCOMPARE(m->index(0, c).data().toString(), QString("1.00x"));
+    QCOMPARE(m->index(1, c).data().toString(), QString("0.82x?"));
+    // Median 0.115 s (25 steps at 0.1, 25 at 0.13): 1.15x, inside its spread 0.03 / 0.115 = 26%.
+    QCOMPARE(m->index(2, c).data().toString(), QString("1.15x?"));
+    QCOMPARE(m->index(3, c).data().toString(), QString("2.50x"));
+    QVERIFY(m->index(1, c).data(Qt::ToolTipRole).toString().contains("NOISY"));
+    QVERIFY(m->index(2, c).data(Qt::ToolTipRole).toString().contains("26%"));
+    QVERIFY(!m->index(3, c).data(Qt::ToolTipRole).toString().contains("NOISY"));
+    QVERIFY(view.summary_markdown().contains("within machine-load noise"));
   }
 
   void bad_database_is_reported_not_fatal() {
