@@ -270,11 +270,16 @@ void MainWindow::on_selection_changed() {
   dashboard_->set_runs(ids);
   compare_->set_runs(ids);
   metrics_->set_runs(ids);
-  QString log;
+  // The first selected run's worker.log; a run started in a terminal has none: its events.
   const QModelIndexList rows = runs_view_->selectionModel()->selectedRows();
-  if (!rows.isEmpty())
-    log = rows.first().data(RunTableModel::RunDirRole).toString() + "/worker.log";
-  log_->set_file(log);
+  const QString dir =
+      rows.isEmpty() ? QString() : rows.first().data(RunTableModel::RunDirRole).toString();
+  if (dir.isEmpty())
+    log_->set_file({});
+  else if (QFileInfo::exists(dir + "/worker.log"))
+    log_->set_file(dir + "/worker.log");
+  else
+    log_->set_events_file(dir + "/events.jsonl");
   statusBar()->showMessage(tr("%n run(s) selected", nullptr, int(ids.size())));
 }
 
