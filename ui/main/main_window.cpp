@@ -2,6 +2,7 @@
 
 #include <QAction>
 #include <QCloseEvent>
+#include <QDir>
 #include <QDockWidget>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -18,6 +19,7 @@
 #include <QTableView>
 #include <QToolBar>
 #include <QVBoxLayout>
+#include <functional>
 
 #include "core/jobs/job_manager.h"
 #include "core/store/store.h"
@@ -156,6 +158,10 @@ MainWindow::MainWindow(const QString& db_path, QWidget* parent)
           [this](const QString& m) { statusBar()->showMessage(m, 10000); });
   poller_->set_database(db_path_);
   poller_->start(1000);
+  // Projects on disk beside the runs (a repository's projects/), and the store's own.
+  scan_projects(QDir::current().filePath("projects"));
+  scan_projects(QFileInfo(db_path_).absoluteDir().filePath("../projects"));
+  add_store_projects();
   projects_->setCurrentRow(0);
   resize(1360, 860);
 }
@@ -210,13 +216,89 @@ bool MainWindow::open_project(const QString& yaml, bool quiet) {
       return true;
     }
   }
-  auto* item = new QListWidgetItem(name);
+  // The store-only entry of this project (listed by name from its runs) becomes the file.
+  QListWidgetItem* item = nullptr;
+  for (int i = 1; i < projects_->count(); ++i)
+    if (projects_->item(i)->data(kPathRole).toString().isEmpty() &&
+        projects_->item(i)->data(kNameRole).toString() == name)
+      item = projects_->item(i);
+  if (!item) item = new QListWidgetItem(projects_);
+  item->setText(name);
   item->setData(kPathRole, path);
   item->setData(kNameRole, name);
   item->setToolTip(path);
-  projects_->addItem(item);
+  item->setFont(projects_->font());
   projects_->setCurrentItem(item);
   return true;
+}
+
+void MainWindow::scan_projects(const QString& dir) {
+  const QString root = QDir(dir).canonicalPath();
+  if (root.isEmpty()) return;
+  QStringList files;
+  std::function<void(const QString&, int)> walk = [&](const QString& d, int depth) {
+    const QDir q(d);
+    for (const QFileInfo& f :
+         q.entryInfoList({"*.yaml", "*.yml"}, QDir::Files | QDir::Readable, QDir::Name))
+      files << f.absoluteFilePath();
+    if (depth > 0)
+      for (const QFileInfo& sub : q.entryInfoList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Name))
+        walk(sub.absoluteFilePath(), depth - 1);
+  };
+  walk(root, 2);
+  QListWidgetItem* keep = projects_->currentItem();
+  for (const QString& f : files) {
+    bool listed = false;
+    for (int i = 1; i < projects_->count(); ++i)
+      listed |= projects_->item(i)->data(kPathRole).toString() == f;
+    if (listed) continue;
+    QString name;
+    try {
+      name = QString::fromStdString(jobs::project_name(f.toStdString()));
+    } catch (const std::exception&) {
+      continue;  // not a project (a sweep, a hosts file, a broken file)
+    }
+    // A store-only entry of the same name becomes this file.
+    QListWidgetItem* item = nullptr;
+    for (int i = 1; i < projects_->count(); ++i)
+      if (projects_->item(i)->data(kPathRole).toString().isEmpty() &&
+          projects_->item(i)->data(kNameRole).toString() == name)
+        item = projects_->item(i);
+    if (!item) item = new QListWidgetItem(projects_);
+    item->setText(name);
+    item->setData(kPathRole, f);
+    item->setData(kNameRole, name);
+    item->setToolTip(f);
+    item->setFont(projects_->font());
+  }
+  if (keep) projects_->setCurrentItem(keep);
+}
+
+void MainWindow::add_store_projects() {
+  std::vector<store::RunInfo> runs;
+  try {
+    runs = store::Store::open_existing(db_path_.toStdString()).list_runs();
+  } catch (const std::exception&) {
+    return;
+  }
+  for (const auto& r : runs) {
+    const QString name = QString::fromStdString(r.project);
+    if (name.isEmpty() || project_names().contains(name)) continue;
+    auto* item = new QListWidgetItem(name, projects_);
+    item->setData(kNameRole, name);
+    item->setToolTip(
+        tr("Runs of project %1 (no project file found; Open project... adds it)").arg(name));
+    QFont italic = projects_->font();
+    italic.setItalic(true);
+    item->setFont(italic);
+  }
+}
+
+QStringList MainWindow::project_names() const {
+  QStringList out;
+  for (int i = 1; i < projects_->count(); ++i)
+    out << projects_->item(i)->data(kNameRole).toString();
+  return out;
 }
 
 QString MainWindow::current_project() const {
@@ -227,7 +309,8 @@ QString MainWindow::current_project() const {
 QStringList MainWindow::projects() const {
   QStringList out;
   for (int i = 1; i < projects_->count(); ++i)
-    out << projects_->item(i)->data(kPathRole).toString();
+    if (!projects_->item(i)->data(kPathRole).toString().isEmpty())
+      out << projects_->item(i)->data(kPathRole).toString();
   return out;
 }
 

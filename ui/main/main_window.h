@@ -36,8 +36,14 @@ class MainWindow : public QMainWindow {
   // Adds a project file to the list (remembered) and selects it. Returns false (with a message
   // box unless quiet) when the file is not a readable project.
   bool open_project(const QString& yaml, bool quiet = false);
-  QString current_project() const;  // "" : "All runs"
-  QStringList projects() const;
+  QString current_project() const;    // "" : "All runs"
+  QStringList projects() const;       // the listed project files
+  QStringList project_names() const;  // every listed project (files and store-only names)
+  // Lists the project YAML files found in `dir` and its subfolders (two levels), quietly
+  // skipping files that are not projects. At start: ./projects and <database folder>/../projects.
+  void scan_projects(const QString& dir);
+  // Lists by name the projects of the store's runs that have no file listed (filter only).
+  void add_store_projects();
 
   // Reads the run list now on this thread (the background poller keeps it fresh afterwards).
   void refresh_runs_now();
