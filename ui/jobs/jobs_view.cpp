@@ -128,6 +128,10 @@ void JobsView::start_project(const QString& yaml, const QString& launcher) {
                       worker_cmd_);
 }
 
+QString JobsView::launcher() const { return launcher_->currentData().toString(); }
+
+QString JobsView::launcher_text() const { return launcher_->currentText(); }
+
 void JobsView::select_job(qint64 id) {
   for (int r = 0; r < model_->rowCount(); ++r)
     if (model_->row_at(r)->job.id == id) table_->selectRow(r);

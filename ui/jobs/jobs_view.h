@@ -28,6 +28,9 @@ class JobsView : public QWidget {
   // Submits a project to a launcher ("local", "ssh:HOST", "slurm"); "" : the launcher chosen in
   // the view (local unless changed; ssh hosts come from the hosts YAML).
   void start_project(const QString& yaml, const QString& launcher = {});
+  // The launcher chosen in the list: its data ("", "local", "ssh:HOST", "slurm") and text.
+  QString launcher() const;
+  QString launcher_text() const;
   void select_job(qint64 id);
   qint64 selected_job() const;  // -1: none
   void cancel_selected();

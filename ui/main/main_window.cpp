@@ -12,6 +12,7 @@
 #include <QListWidget>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QPushButton>
 #include <QSettings>
 #include <QSplitter>
 #include <QStatusBar>
@@ -22,6 +23,8 @@
 #include <functional>
 
 #include "core/jobs/job_manager.h"
+#include "core/project/project_yaml.h"
+#include "core/quant/scheme.h"
 #include "core/store/store.h"
 #include "ui/compare/compare_view.h"
 #include "ui/dashboard/dashboard_view.h"
@@ -401,8 +404,61 @@ void MainWindow::run_project() {
         QFileDialog::getOpenFileName(this, tr("Project to run"), {}, tr("Project (*.yaml *.yml)"));
     if (project.isEmpty() || !open_project(project)) return;
   }
+  // Nothing is submitted without saying where and what.
+  QMessageBox box(QMessageBox::Question, tr("Run project"), run_confirmation_text(project),
+                  QMessageBox::Yes | QMessageBox::Cancel, this);
+  box.setObjectName("run_confirmation");
+  box.button(QMessageBox::Yes)->setText(tr("Run"));
+  box.setDefaultButton(QMessageBox::Yes);
+  if (box.exec() != QMessageBox::Yes) {
+    statusBar()->showMessage(tr("Run cancelled"), 5000);
+    return;
+  }
   jobs_->start_project(project);
   show_tab(JobsTab);
+}
+
+QString MainWindow::run_confirmation_text(const QString& yaml) const {
+  QString where = jobs_->launcher_text();
+  QString what;
+  try {
+    const auto c = project::load_project(yaml.toStdString());
+    if (jobs_->launcher().isEmpty()) {
+      const auto& r = c.runner;
+      switch (r.kind) {
+        case project::RunnerSection::Kind::Local:
+          where = tr("local (this machine)");
+          break;
+        case project::RunnerSection::Kind::Ssh:
+          where = tr("ssh %1, folder %2")
+                      .arg(QString::fromStdString(r.host), QString::fromStdString(r.remote_dir));
+          break;
+        case project::RunnerSection::Kind::Slurm:
+          where =
+              tr("Slurm%1%2, %3 GPU(s), time limit %4")
+                  .arg(r.host.empty() ? QString() : " via " + QString::fromStdString(r.host))
+                  .arg(r.partition.empty() ? QString()
+                                           : ", partition " + QString::fromStdString(r.partition))
+                  .arg(r.gpus)
+                  .arg(r.time_limit.empty() ? tr("none") : QString::fromStdString(r.time_limit));
+          break;
+      }
+    }
+    what = tr("%1 steps of %2 x %3 tokens, %4")
+               .arg(c.train.steps)
+               .arg(c.train.batch_size)
+               .arg(c.tokenize.seq_len)
+               .arg(c.quant.enabled ? QString::fromStdString(quant::describe_module_scheme(c.quant))
+                                    : tr("full precision"));
+    if (!c.model.path.empty())
+      what += tr("\nModel: %1").arg(QString::fromStdString(c.model.path));
+    else if (!c.model.preset.empty())
+      what += tr("\nModel: preset %1").arg(QString::fromStdString(c.model.preset));
+  } catch (const std::exception& e) {
+    what = tr("(the project does not load: %1)").arg(QString::fromUtf8(e.what()));
+  }
+  return tr("Run %1?\n\nProject: %2\nWhere: %3\nWhat: %4")
+      .arg(QFileInfo(yaml).completeBaseName(), yaml, where, what);
 }
 
 void MainWindow::export_selected() {

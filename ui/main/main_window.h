@@ -53,6 +53,9 @@ class MainWindow : public QMainWindow {
   // The runs last handed to the dashboard and compare views.
   QList<qint64> shown_runs() const { return shown_runs_; }
   void show_tab(Tab tab);
+  // What "Run project" asks before submitting: the project, where it runs (the launcher chosen
+  // in Jobs, or the project's runner section) and what it trains.
+  QString run_confirmation_text(const QString& yaml) const;
   // "dashboard" | "compare" | "jobs" | "metrics"; false for another name.
   bool show_tab(const QString& name);
 
