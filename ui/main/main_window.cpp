@@ -85,9 +85,9 @@ MainWindow::MainWindow(const QString& db_path, QWidget* parent)
   // (visible at the default width); the rest after them.
   {
     QHeaderView* h = runs_view_->horizontalHeader();
-    const int order[] = {RunTableModel::Name,     RunTableModel::Status, RunTableModel::Progress,
-                         RunTableModel::BestPpl,  RunTableModel::Bits,   RunTableModel::Surrogate,
-                         RunTableModel::LastLoss, RunTableModel::Project};
+    const int order[] = {RunTableModel::Name,     RunTableModel::Status,  RunTableModel::Progress,
+                         RunTableModel::BestPpl,  RunTableModel::Bits,    RunTableModel::Surrogate,
+                         RunTableModel::LastLoss, RunTableModel::Project, RunTableModel::Folder};
     for (int visual = 0; visual < RunTableModel::ColumnCount; ++visual)
       h->moveSection(h->visualIndex(order[visual]), visual);
   }
@@ -99,7 +99,9 @@ MainWindow::MainWindow(const QString& db_path, QWidget* parent)
     runs_view_->resizeColumnsToContents();
     QHeaderView* h = runs_view_->horizontalHeader();
     for (int c = 0; c < RunTableModel::ColumnCount; ++c)
-      h->resizeSection(c, std::min(h->sectionSize(c), c == RunTableModel::Name ? 120 : 110));
+      h->resizeSection(c, std::min(h->sectionSize(c), c == RunTableModel::Name     ? 120
+                                                      : c == RunTableModel::Folder ? 260
+                                                                                   : 110));
   });
   runs_view_->setTextElideMode(Qt::ElideMiddle);
 

@@ -1,6 +1,7 @@
 #include "ui/models/run_table_model.h"
 
 #include <QColor>
+#include <QDir>
 #include <cmath>
 #include <unordered_map>
 
@@ -80,6 +81,14 @@ QVariant RunTableModel::data(const QModelIndex& index, int role) const {
       return sort ? number_sort(r.last_loss) : QVariant(number_text(r.last_loss, 4));
     case BestPpl:
       return sort ? number_sort(r.best_ppl) : QVariant(number_text(r.best_ppl, 4));
+    case Folder: {
+      // Home as ~, so that two copies of a runs folder read apart at a glance.
+      QString dir = qs(r.run_dir);
+      const QString home = QDir::homePath();
+      if (role == Qt::DisplayRole && !home.isEmpty() && home != "/" && dir.startsWith(home + "/"))
+        dir = "~" + dir.mid(home.size());
+      return dir;
+    }
   }
   return {};
 }
@@ -105,6 +114,8 @@ QVariant RunTableModel::headerData(int section, Qt::Orientation orientation, int
       return tr("Last loss");
     case BestPpl:
       return tr("Best PPL");
+    case Folder:
+      return tr("Folder");
   }
   return {};
 }
