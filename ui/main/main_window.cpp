@@ -322,6 +322,7 @@ QStringList MainWindow::projects() const {
 void MainWindow::on_project_changed() {
   const QListWidgetItem* item = projects_->currentItem();
   proxy_->set_project(item ? item->data(kNameRole).toString() : QString());
+  jobs_->set_default_project(item ? item->data(kPathRole).toString() : QString());
 }
 
 void MainWindow::refresh_runs_now() {
