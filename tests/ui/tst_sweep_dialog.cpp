@@ -49,7 +49,7 @@ class TestSweepDialog : public QObject {
     QVERIFY2(yaml.contains("\nset:\n  train.steps: 6\n"), qPrintable(yaml));
     QVERIFY2(yaml.contains("\nbase: " + base + "\n"), qPrintable(yaml));
     QCOMPARE(dialog.output_dir(), tmp.filePath("runs/sweeps/seeds"));
-    QCOMPARE(dialog.sweep_file(), tmp.filePath("base.sweep.yaml"));
+    QCOMPARE(dialog.sweep_file(), tmp.filePath("seeds.sweep.yaml"));
     // A bad grid line is refused with its line number.
     dialog.findChild<QPlainTextEdit*>("sweep_grid")->setPlainText("train.seed: 0, 1\nnonsense\n");
     QVERIFY(dialog.sweep_yaml(&error).isEmpty());

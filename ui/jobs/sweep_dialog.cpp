@@ -26,7 +26,7 @@ namespace {
 
 // A YAML scalar as written: numbers and plain words bare, anything else double-quoted.
 QString yaml_scalar(const QString& v) {
-  static const QRegularExpression plain("^[A-Za-z0-9_.+-]+$");
+  static const QRegularExpression plain("^[A-Za-z0-9_.+/-]+$");
   if (plain.match(v).hasMatch()) return v;
   QString q = v;
   q.replace("\\", "\\\\").replace("\"", "\\\"");
