@@ -3,6 +3,7 @@
 // warnings, the end), complete lines only, and chosen by the main window for such a run; no
 // machine path is shown in the pane.
 #include <QFile>
+#include <QSettings>
 #include <QTemporaryDir>
 #include <QtTest>
 

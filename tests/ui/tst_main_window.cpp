@@ -177,8 +177,8 @@ void TestMainWindow::screenshot_process() {
   };
   const auto slots =
       qatwb::report::colour_indices(qatwb::store::Store::open_existing(db_.toStdString()));
-  const QColor ste = qatwb::plot::run_colour(slots.at(id_a_)),
-               dsq = qatwb::plot::run_colour(slots.at(id_b_));
+  const QColor ste = qatwb::plot::run_colour(colour_slots.at(id_a_)),
+               dsq = qatwb::plot::run_colour(colour_slots.at(id_b_));
   const QString one = tmp_.path() + "/one.png";
   const auto chosen = qatwb::test::run_process(
       gui, {"--db", db_, "--screenshot", one, "--size", "1200x800", "--runs", "run-dsq"}, {},

@@ -2,11 +2,13 @@
 // compare tables show Status / Progress / Best PPL / recovery without scrolling; the wizard's
 // fields stay where they are when a message appears under one; the learning rate and throughput
 // are never smoothed; a right click opens the chart menu (a popup, no window manager needed).
+#include <QApplication>
 #include <QDir>
 #include <QHeaderView>
 #include <QLineEdit>
 #include <QMenu>
 #include <QRadioButton>
+#include <QSettings>
 #include <QTableView>
 #include <QTemporaryDir>
 #include <QtTest>

@@ -70,7 +70,7 @@ class JobsView : public QWidget {
   QPushButton *start_, *cancel_, *resume_, *reattach_;
   QComboBox* launcher_;
   class SweepListModel* sweeps_ = nullptr;
-  class QTableView* sweeps_table_ = nullptr;
+  QTableView* sweeps_table_ = nullptr;
   QPushButton* open_report_ = nullptr;
   QString default_project_;
   QStringList worker_cmd_;

@@ -12,6 +12,7 @@
 #include "core/report/chart_spec.h"
 
 class QCustomPlot;
+class QMenu;
 class QTimer;
 
 namespace qatwb::plot {
@@ -63,7 +64,7 @@ class MetricChartWidget : public QWidget {
 
   // The context menu (reset zoom, log scale, exports) while it is open; nullptr otherwise. It
   // opens on a right click (press and release without a drag) or the keyboard's menu key.
-  class QMenu* context_menu() const {
+  QMenu* context_menu() const {
     return menu_;
   }
 
@@ -98,7 +99,7 @@ class MetricChartWidget : public QWidget {
   bool rebuilding_ = false;
   bool linking_ = false;  // inside set_x_range
   QPoint right_press_;
-  class QMenu* menu_ = nullptr;
+  QMenu* menu_ = nullptr;
   int spikes_ = 0;
   std::optional<int64_t> zoom_min_, zoom_max_;
 };
