@@ -49,7 +49,7 @@ struct ScreenLine {
   std::string text;  // exactly `width` columns
   LineStyle style = LineStyle::Normal;
   // Plot lines: per column, the colour slot of the run drawn there (-1: none); empty otherwise.
-  std::vector<int> colour;
+  std::vector<int> colour = {};
 };
 
 // Exactly `height` lines of exactly `width` columns (a "terminal too small" note below 40x10).
