@@ -86,10 +86,23 @@ void draw(const qatwb::watch::WatchModel& model) {
       default:
         break;
     }
-    attron(attr);
     // The bottom-right cell cannot be written without scrolling: leave it out.
     std::string text = lines[i].text;
     if (int(i) == h - 1) text = qatwb::watch::fit(text, w - 1);
+    const auto& colour = lines[i].colour;
+    if (has_colors() && !colour.empty()) {
+      // A plot line: each run's cells in its colour (pairs 2..7, the palette's order).
+      const auto cells = qatwb::watch::split_columns(text);
+      for (size_t c = 0; c < cells.size(); ++c) {
+        const int slot = c < colour.size() ? colour[c] : -1;
+        const attr_t a = slot >= 0 ? COLOR_PAIR(2 + slot % 6) : A_NORMAL;
+        attron(a);
+        mvaddstr(int(i), int(c), cells[c].c_str());
+        attroff(a);
+      }
+      continue;
+    }
+    attron(attr);
     mvaddstr(int(i), 0, text.c_str());
     attroff(attr);
   }
@@ -127,6 +140,11 @@ int run_watch(WatchArgs& a) {
     start_color();
     use_default_colors();
     init_pair(1, COLOR_BLACK, COLOR_CYAN);
+    // Run colours nearest the GUI's palette (core/report/run_style.h): blue, orange, bluish
+    // green, reddish purple, sky blue, vermillion.
+    const short run_colours[] = {COLOR_BLUE,    COLOR_YELLOW, COLOR_GREEN,
+                                 COLOR_MAGENTA, COLOR_CYAN,   COLOR_RED};
+    for (short k = 0; k < 6; ++k) init_pair(short(2 + k), run_colours[k], -1);
   }
   timeout(100);
   int w = 0, h = 0;
@@ -164,6 +182,14 @@ int run_watch(WatchArgs& a) {
       case 'j':
         key = watch::WatchKey::Down;
         reload = true;
+        break;
+      case 'o':
+        key = watch::WatchKey::ToggleOverlay;
+        redraw = true;
+        break;
+      case 's':
+        key = watch::WatchKey::CycleSmoothing;
+        redraw = true;
         break;
       case KEY_RESIZE:
         redraw = true;
@@ -205,7 +231,9 @@ qatwb::cli::CommandRegistration reg(
       sub.add_option("--width", a->width, "--once: columns (80)")->check(CLI::Range(1, 1000));
       sub.add_option("--height", a->height, "--once: lines (24)")->check(CLI::Range(1, 1000));
       sub.footer(
-          "Keys: tab/m next metric (shift-tab/M back), up/down or j/k select a run, q quit.");
+          "Keys: tab/m next metric (shift-tab/M back), up/down or j/k select a run (drawn on top), "
+          "o every run overlaid or the selected one alone, s smoothing (0, 0.6, 0.9), q quit. "
+          "Perplexity plots show the FP and RTN references as dotted lines.");
       return [a]() { return run_watch(*a); };
     });
 

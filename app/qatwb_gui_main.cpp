@@ -1,4 +1,5 @@
-// qatwb-gui [--db FILE] [--project P.yaml] [--screenshot FILE.png [--size WxH] [--tab T]]
+// qatwb-gui [--db FILE] [--project P.yaml] [--runs LIST] [--screenshot FILE.png [--size WxH]
+//           [--tab T]]
 // The desktop workbench (ui/main/main_window.h). With --screenshot it renders the main window to
 // a PNG without a display (QT_QPA_PLATFORM=offscreen unless set) and exits: 0 when the file was
 // written, 1 with a message otherwise.
@@ -13,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/store/store.h"
 #include "ui/dashboard/dashboard_view.h"
 #include "ui/main/main_window.h"
 #include "ui/models/run_table_model.h"
@@ -59,9 +61,13 @@ int main(int argc, char** argv) {
                                 "Render the main window to a PNG and exit.", "FILE.png");
   const QCommandLineOption size(QStringLiteral("size"), "Screenshot size (default 1360x860).",
                                 "WxH");
-  const QCommandLineOption tab(QStringLiteral("tab"), "Tab to show: dashboard, compare or jobs.",
-                               "TAB");
-  parser.addOptions({db, project, shot, size, tab});
+  const QCommandLineOption tab(QStringLiteral("tab"),
+                               "Tab to show: dashboard, compare, jobs or metrics.", "TAB");
+  const QCommandLineOption runs(QStringLiteral("runs"),
+                                "Runs to select (comma-separated ids, names or project/name; "
+                                "default for a screenshot: every run).",
+                                "LIST");
+  parser.addOptions({db, project, shot, size, tab, runs});
   if (!parser.parse(QApplication::arguments())) return fail(parser.errorText());
   if (parser.isSet("help")) {
     std::fputs(qPrintable(parser.helpText()), stdout);
@@ -82,6 +88,18 @@ int main(int argc, char** argv) {
     height = m.captured(2).toInt();
   }
 
+  QList<qint64> chosen;
+  if (parser.isSet(runs)) {
+    try {
+      auto store = qatwb::store::Store::open_existing(db_path.toStdString());
+      for (const QString& r : parser.value(runs).split(',', Qt::SkipEmptyParts))
+        chosen << store.find_run(r.trimmed().toStdString());
+    } catch (const std::exception& e) {
+      return fail(QString("--runs: ") + QString::fromUtf8(e.what()));
+    }
+    if (chosen.isEmpty()) return fail("--runs: no run given");
+  }
+
   qatwb::ui::MainWindow window(db_path);
   window.set_persistent(!screenshot);
   window.restore_settings();
@@ -90,16 +108,24 @@ int main(int argc, char** argv) {
       screenshot)
     return fail(parser.value(project) + ": not a readable project");
   if (parser.isSet(tab) && !window.show_tab(parser.value(tab)))
-    return fail("--tab: expected dashboard, compare or jobs, got '" + parser.value(tab) + "'");
+    return fail("--tab: expected dashboard, compare, jobs or metrics, got '" + parser.value(tab) +
+                "'");
 
   if (!screenshot) {
     window.show();
+    if (!chosen.isEmpty()) {
+      window.refresh_runs_now();
+      window.select_runs(chosen);
+    }
     return app.exec();
   }
   window.resize(width, height);
   window.show();
   window.refresh_runs_now();
-  window.select_all_runs();
+  if (chosen.isEmpty())
+    window.select_all_runs();
+  else
+    window.select_runs(chosen);
   window.dashboard()->refresh_now();
   settle(600);  // layouts, the jobs list's first poll, queued replots
   const QPixmap pixmap = window.grab();

@@ -86,10 +86,9 @@ std::string x_axis_label(XAxis x) {
   return "step";
 }
 
-int colour_index_for_run(int64_t run_id) {
-  // Runs are numbered from 1; consecutive runs get consecutive palette slots.
-  const int64_t i = run_id > 0 ? run_id - 1 : 0;
-  return static_cast<int>(i % 1000003);
+bool smoothing_applies(const std::string& key) {
+  if (key.rfind("eval/", 0) == 0) return false;
+  return key != "lr" && key != "tokens_per_s" && key != "step_time_s";
 }
 
 ChartSpec metric_chart(const store::Store& store, const std::vector<int64_t>& runs,
@@ -109,17 +108,35 @@ ChartSpec metric_chart(const store::Store& store, const std::vector<int64_t>& ru
   spec.x_label = x_axis_label(query.x);
   spec.y_label = key;
   spec.log_y = key.rfind("eval/ppl", 0) == 0;
+  if (!smoothing_applies(key)) spec.smoothing = 0;
   std::vector<std::pair<std::string, double>> fp_lines, rtn_lines;
+  const std::map<int64_t, int> colours =
+      runs.empty() ? std::map<int64_t, int>{} : colour_indices(store);
   for (int64_t run : runs) {
     auto info = store.run_info(run);
     if (!info) throw Error(store.path() + ": no run with id " + std::to_string(run));
     ChartSeries s;
     s.label = info->name;
     s.run_id = run;
-    s.colour_index = colour_index_for_run(run);
+    s.colour_index = colours.count(run) ? colours.at(run) : 0;
+    const store::RunSummary summary = store.run_summary(run);
+    s.line_style = line_style_for_surrogate(run_surrogate(summary));
     double per_step = 0, t0 = info->started > 0 ? info->started : kNaN;
-    if (query.x == XAxis::tokens) per_step = tokens_per_step(store.run_summary(run).params);
-    const auto buckets = store.series(run, key, query.max_points, query.step_min, query.step_max);
+    if (query.x == XAxis::tokens) per_step = tokens_per_step(summary.params);
+    auto buckets = store.series(run, key, query.max_points, query.step_min, query.step_max);
+    if (key == "eval/ppl_postquant" && (!query.step_min || *query.step_min <= 0) &&
+        (buckets.empty() || buckets.front().step_first > 0)) {
+      // Before training the post-quantization perplexity is the RTN one (step 0 logs it under
+      // that name): the curve starts there.
+      const auto rtn = store.points(run, "eval/ppl_rtn");
+      if (!rtn.empty() && rtn.front().first == 0) {
+        store::Bucket b;
+        b.count = 1;
+        b.min = b.max = b.last = rtn.front().second;
+        b.time_last = store.first_time(run, "eval/ppl_rtn").value_or(kNaN);
+        buckets.insert(buckets.begin(), b);
+      }
+    }
     if (query.x == XAxis::relative_time && std::isnan(t0)) {
       // No start event: time since the first point of the series.
       if (auto t = store.first_time(run, key)) t0 = *t;
@@ -153,7 +170,7 @@ ChartSpec metric_chart(const store::Store& store, const std::vector<int64_t>& ru
     }
     if (!band) s.y_min.clear(), s.y_max.clear();
     if (spec.log_y) {
-      auto ev = store.run_summary(run).eval;
+      const auto& ev = summary.eval;
       auto fp = ev.find("ppl_fp");
       auto rtn = ev.find("ppl_rtn");
       // FP / RTN are references of quantized runs (the model before QAT); an unquantized run's

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/report/run_style.h"
 #include "core/store/store.h"
 
 namespace qatwb::report {
@@ -20,10 +21,11 @@ std::string x_axis_label(XAxis x);  // "step", "tokens", "wall time", "time (s)"
 struct ChartSeries {
   std::string label;  // run name
   int64_t run_id = 0;
-  int colour_index = 0;      // stable per run (derived from run_id), same in GUI and reports
-  std::vector<double> x, y;  // y = last value of each bucket
-  std::vector<double> y_min, y_max;  // bucket min/max band; empty or same size as x
-  std::vector<double> step, time;    // step and unix time of each point (same size as x)
+  int colour_index = 0;  // the run's colour slot (run_style.h), the same in GUI and reports
+  LineStyle line_style = LineStyle::solid;  // by the run's surrogate (run_style.h)
+  std::vector<double> x, y;                 // y = last value of each bucket
+  std::vector<double> y_min, y_max;         // bucket min/max band; empty or same size as x
+  std::vector<double> step, time;           // step and unix time of each point (same size as x)
 };
 
 struct ChartSpec {
@@ -33,9 +35,6 @@ struct ChartSpec {
   std::vector<ChartSeries> series;
   std::vector<std::pair<std::string, double>> reference_lines;  // e.g. {"FP", 23.1}, {"RTN", 95}
 };
-
-// Stable colour slot of a run (the same run gets the same colour everywhere).
-int colour_index_for_run(int64_t run_id);
 
 // One chart of metric `key` for `runs`, each series bucketed to at most `max_points` points.
 ChartSpec metric_chart(const store::Store& store, const std::vector<int64_t>& runs,
@@ -49,6 +48,11 @@ struct ChartQuery {
 };
 ChartSpec metric_chart(const store::Store& store, const std::vector<int64_t>& runs,
                        const std::string& key, const ChartQuery& query);
+
+// Whether smoothing may be applied to `key`: not to evaluations (a handful of points: an EMA
+// would draw values the run never had), nor to the schedule and speed (lr, tokens_per_s,
+// step_time_s: smoothing flattens a learning-rate peak and hides slow steps).
+bool smoothing_applies(const std::string& key);
 
 // TensorBoard's debiased EMA (weight clamped to [0,1], constant series unchanged, NaN/Inf passed
 // through raw without advancing the accumulator, value / (1 - w^n)).

@@ -34,6 +34,30 @@ std::string fmt(const char* spec, double v) {
   return buf;
 }
 
+constexpr const char* kNoisyNote =
+    "overhead x.xx?: within machine-load noise (the runs' step times were taken at different "
+    "times; the ratio is inside their spread, or a run doing more work came out faster)";
+
+double quantile(std::vector<double> v, double q);
+
+// (q75 - q25) / median of the finite values; NaN for fewer than 4.
+double relative_iqr(const std::vector<double>& v) {
+  std::vector<double> f;
+  for (double x : v)
+    if (std::isfinite(x)) f.push_back(x);
+  if (f.size() < 4) return NAN;
+  const double m = quantile(f, 0.5);
+  return m > 0 ? (quantile(f, 0.75) - quantile(f, 0.25)) / m : NAN;
+}
+
+double quantile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  const double pos = q * static_cast<double>(v.size() - 1);
+  const size_t i = static_cast<size_t>(pos);
+  const size_t j = std::min(v.size() - 1, i + 1);
+  return v[i] + (v[j] - v[i]) * (pos - static_cast<double>(i));
+}
+
 double median(std::vector<double> v) {
   v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return !std::isfinite(x); }), v.end());
   if (v.empty()) return NAN;
@@ -169,7 +193,9 @@ std::vector<SummaryRow> summary_rows(const store::Store& store, const std::vecto
                                    param_num(p, "train.spike_k", 3.0));
     }
     r.flip_rate = mean(values_of(store.points(id, "code_flip_fraction")));
-    r.ms_per_step = median(values_of(store.points(id, "step_time_s"))) * 1000.0;
+    const std::vector<double> step_times = values_of(store.points(id, "step_time_s"));
+    r.ms_per_step = median(step_times) * 1000.0;
+    r.step_time_spread = relative_iqr(step_times);
     rows.push_back(std::move(r));
   }
   // Overhead against one baseline of the set: the first unquantized run, else the first STE one.
@@ -188,9 +214,17 @@ std::vector<SummaryRow> summary_rows(const store::Store& store, const std::vecto
   if (base && base->ms_per_step > 0) {
     const double base_ms = base->ms_per_step;
     const std::string base_name = base->name;
+    const double base_spread = base->step_time_spread;
+    const bool base_plain = base->scheme == "fp" || base->surrogate == "ste";
     for (auto& r : rows) {
       r.overhead = r.ms_per_step / base_ms;
       r.overhead_vs = base_name;
+      if (!std::isfinite(r.overhead) || r.name == base_name) continue;
+      double spread = 0;
+      for (double s : {r.step_time_spread, base_spread})
+        if (std::isfinite(s)) spread = std::max(spread, s);
+      const bool more_work = base_plain && r.scheme != "fp" && r.surrogate != "ste";
+      r.overhead_noisy = std::abs(r.overhead - 1) < spread || (more_work && r.overhead < 1);
     }
   }
   return rows;
@@ -241,7 +275,8 @@ std::string summary_cell(const SummaryRow& r, size_t column) {
     case 16:
       return num(r.ms_per_step, "%.1f");
     case 17:
-      return std::isfinite(r.overhead) ? fmt("%.2fx", r.overhead) : kNone;
+      return std::isfinite(r.overhead) ? fmt(r.overhead_noisy ? "%.2fx?" : "%.2fx", r.overhead)
+                                       : kNone;
     default:
       return "";
   }
@@ -308,6 +343,8 @@ std::string summary_text(const std::vector<SummaryRow>& rows) {
   for (const auto& r : rows)
     if (!r.overhead_vs.empty()) vs = r.overhead_vs;
   if (!vs.empty()) out += "overhead: ms/step relative to " + vs + "\n";
+  if (std::any_of(rows.begin(), rows.end(), [](const SummaryRow& r) { return r.overhead_noisy; }))
+    out += std::string(kNoisyNote) + "\n";
   return out;
 }
 
@@ -328,6 +365,8 @@ std::string summary_markdown(const std::vector<SummaryRow>& rows) {
     for (size_t c = 0; c < cols.size(); ++c) out += " " + escape(summary_cell(r, c)) + " |";
     out += "\n";
   }
+  if (std::any_of(rows.begin(), rows.end(), [](const SummaryRow& r) { return r.overhead_noisy; }))
+    out += "\n" + std::string(kNoisyNote) + "\n";
   return out;
 }
 
@@ -377,7 +416,8 @@ nlohmann::json summary_json(const std::vector<SummaryRow>& rows) {
                    {"flip_rate", num(r.flip_rate)},
                    {"ms_per_step", num(r.ms_per_step)},
                    {"overhead", num(r.overhead)},
-                   {"overhead_vs", r.overhead_vs}});
+                   {"overhead_vs", r.overhead_vs},
+                   {"overhead_noisy", r.overhead_noisy}});
   return arr;
 }
 

@@ -27,6 +27,12 @@ struct SummaryRow {
   double ms_per_step = NAN;   // median step time
   double overhead = NAN;      // ms_per_step / baseline's ms_per_step
   std::string overhead_vs;    // name of the baseline run (an unquantized run of the set, else STE)
+  // The runs' step times were taken at different times, under whatever else the machine ran: the
+  // ratio is marked noisy when it is within the spread of either run's own step times (the
+  // interquartile range over the median) or below 1 for a run that does more work than its
+  // baseline (quantized against an unquantized or STE run), which only machine load explains.
+  bool overhead_noisy = false;
+  double step_time_spread = NAN;  // (q75 - q25) / median of step_time_s
 };
 
 std::vector<SummaryRow> summary_rows(const store::Store& store, const std::vector<int64_t>& runs);

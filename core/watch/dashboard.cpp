@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "core/report/chart_spec.h"
 #include "core/watch/text_canvas.h"
 
 namespace qatwb::watch {
@@ -36,6 +37,12 @@ bool apply_key(WatchModel& m, WatchKey key) {
     case WatchKey::Down:
       if (m.selected + 1 < m.runs.size()) ++m.selected;
       break;
+    case WatchKey::ToggleOverlay:
+      m.overlay = !m.overlay;
+      break;
+    case WatchKey::CycleSmoothing:
+      m.smoothing = m.smoothing < 0.3 ? 0.6 : m.smoothing < 0.75 ? 0.9 : 0.0;
+      break;
     case WatchKey::Other:
       break;
   }
@@ -53,7 +60,8 @@ std::string num_cell(double v, int w) {
 std::string row_text(const WatchRun& r, int width, bool header) {
   // Fixed numeric columns on the right; the name takes what is left.
   const int status_w = 9, step_w = 8, num_w = 10;
-  const int name_w = std::max(8, width - 2 - status_w - step_w - 3 * num_w);
+  // A name is cut at 24 columns: the room goes to the plot and the numbers, not to names.
+  const int name_w = std::clamp(width - 2 - status_w - step_w - 3 * num_w, 8, 24);
   std::string s = "  ";
   if (header) {
     auto right = [](const std::string& t, int w) {
@@ -115,20 +123,58 @@ std::vector<ScreenLine> layout_dashboard(const WatchModel& m, int width, int hei
            width),
        LineStyle::Normal});
 
+  // The curves: every run (the selected one drawn last, on top) or the selected run alone;
+  // smoothed as in the GUI (never evaluations); FP / RTN lines under a perplexity.
+  const bool smooth = m.smoothing > 0 && report::smoothing_applies(key);
+  auto smoothed = [&](const std::vector<std::pair<double, double>>& pts) {
+    if (!smooth) return pts;
+    std::vector<double> y;
+    for (const auto& p : pts) y.push_back(p.second);
+    y = report::smooth_ema(y, m.smoothing);
+    std::vector<std::pair<double, double>> out;
+    for (size_t i = 0; i < pts.size(); ++i) out.push_back({pts[i].first, y[i]});
+    return out;
+  };
+  const size_t sel = m.runs.empty() ? 0 : std::min(m.selected, m.runs.size() - 1);
+  std::vector<PlotLayer> layers;
+  const bool overlay = m.overlay && m.run_series.size() == m.runs.size() && m.runs.size() > 1;
+  if (overlay) {
+    for (size_t i = 0; i < m.runs.size(); ++i)
+      if (i != sel) layers.push_back({smoothed(m.run_series[i]), m.runs[i].colour_index});
+  }
+  if (!m.runs.empty()) layers.push_back({smoothed(m.series), m.runs[sel].colour_index});
+  std::vector<std::pair<std::string, double>> refs;
+  if (key.rfind("eval/ppl", 0) == 0 && !m.runs.empty()) {
+    // The selected run's references, and another run's where it differs.
+    std::vector<double> seen;
+    auto add = [&](const char* tag, double v, const WatchRun& r, bool named) {
+      if (!std::isfinite(v) || std::find(seen.begin(), seen.end(), v) != seen.end()) return;
+      seen.push_back(v);
+      refs.push_back({named ? std::string(tag) + " " + r.name : std::string(tag), v});
+    };
+    add("FP", m.runs[sel].ppl_fp, m.runs[sel], false);
+    add("RTN", m.runs[sel].ppl_rtn, m.runs[sel], false);
+    if (overlay)
+      for (const auto& r : m.runs) add("RTN", r.ppl_rtn, r, true);
+  }
+
   std::string plot_title = "  " + metric_title(key);
   if (!m.runs.empty()) {
-    const WatchRun& r = m.runs[std::min(m.selected, m.runs.size() - 1)];
-    plot_title += " of " + r.name;
+    const WatchRun& r = m.runs[sel];
+    plot_title += overlay ? " of " + std::to_string(m.runs.size()) + " runs, " + r.name + " on top"
+                          : " of " + r.name;
     if (!m.series.empty())
       plot_title += "  (last " + short_number(m.series.back().second, 10) + ")";
+    if (smooth) plot_title += "  smoothing " + short_number(m.smoothing, 4);
   }
   out.push_back({fit(plot_title, width), LineStyle::Header});
   const int plot_h = height - int(out.size()) - 1;
-  PlotSeries ps{m.series};
-  for (auto& line :
-       render_plot(ps, width, plot_h, m.runs.empty() ? "no run selected" : "no " + key + " yet"))
-    out.push_back({line, LineStyle::Normal});
-  out.push_back({fit(" tab/m: metric   up/down or j/k: run   q: quit", width), LineStyle::Help});
+  PlotRender plot = render_plots(layers, refs, width, plot_h,
+                                 m.runs.empty() ? "no run selected" : "no " + key + " yet");
+  for (size_t i = 0; i < plot.lines.size(); ++i)
+    out.push_back({plot.lines[i], LineStyle::Normal, plot.owner[i]});
+  out.push_back({fit(" tab/m: metric  up/down, j/k: run  o: overlay  s: smoothing  q: quit", width),
+                 LineStyle::Help});
   return out;
 }
 

@@ -22,12 +22,18 @@ class BrailleCanvas {
   bool get(int x, int y) const;
   // A line between two dots (Bresenham), clipped to the canvas.
   void line(int x0, int y0, int x1, int y1);
+  // Dots set from now on mark their cell as drawn by `owner` (the last one to draw there wins);
+  // -1 (the start) marks nothing.
+  void set_pen(int owner) { pen_ = owner; }
+  int owner(int column, int row) const;  // -1: no dot, or drawn without a pen
   // One UTF-8 string per row; an empty cell is a space (not U+2800), so blank stays blank.
   std::vector<std::string> lines() const;
 
  private:
   int columns_, rows_;
   std::vector<uint8_t> cells_;
+  std::vector<int> owners_;
+  int pen_ = -1;
 };
 
 // Terminal columns of a UTF-8 string (every code point one column; continuation bytes none).
@@ -47,5 +53,23 @@ struct PlotSeries {
 // or height < 3) or no finite point: a centred message instead.
 std::vector<std::string> render_plot(const PlotSeries& series, int width, int height,
                                      const std::string& empty_message = "no data yet");
+
+// Several series overlaid (drawn in order: the last one wins a shared cell) and horizontal
+// reference lines (dotted, labelled at the right: "FP 394.3"), the y range covering both.
+// `owner[line][column]` says which series drew a cell (its `id`), -1 for none or text; it lets a
+// terminal colour each run's cells.
+struct PlotLayer {
+  std::vector<std::pair<double, double>> points;
+  int id = 0;
+};
+struct PlotRender {
+  std::vector<std::string> lines;
+  std::vector<std::vector<int>> owner;
+};
+PlotRender render_plots(const std::vector<PlotLayer>& layers,
+                        const std::vector<std::pair<std::string, double>>& references, int width,
+                        int height, const std::string& empty_message = "no data yet");
+// One string per terminal column of a UTF-8 line (a code point each).
+std::vector<std::string> split_columns(const std::string& s);
 
 }  // namespace qatwb::watch

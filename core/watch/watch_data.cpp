@@ -1,7 +1,10 @@
 #include "core/watch/watch_data.h"
 
+#include <cmath>
 #include <filesystem>
+#include <map>
 
+#include "core/report/run_style.h"
 #include "core/util/error.h"
 
 namespace qatwb::watch {
@@ -32,6 +35,7 @@ void refresh_model(store::Store& store, const WatchSource& source, WatchModel& m
   ingest_active_runs(store, ids);
   const int64_t selected_id =
       model.selected < model.runs.size() ? model.runs[model.selected].id : 0;
+  const std::map<int64_t, int> colours = report::colour_indices(store);
   std::vector<WatchRun> runs;
   for (int64_t id : ids) {
     auto s = store.run_summary(id);
@@ -48,6 +52,9 @@ void refresh_model(store::Store& store, const WatchSource& source, WatchModel& m
     r.loss = get(s.last_metrics, "loss");
     r.grad_norm = get(s.last_metrics, "grad_norm");
     r.ppl = get(s.eval, "ppl_postquant");
+    r.colour_index = colours.count(id) ? colours.at(id) : 0;
+    r.ppl_rtn = get(s.eval, "ppl_rtn");
+    if (std::isfinite(r.ppl_rtn)) r.ppl_fp = get(s.eval, "ppl_fp");  // FP: of quantized runs
     runs.push_back(std::move(r));
   }
   model.runs = std::move(runs);
@@ -55,10 +62,17 @@ void refresh_model(store::Store& store, const WatchSource& source, WatchModel& m
   for (size_t i = 0; i < model.runs.size(); ++i)
     if (model.runs[i].id == selected_id) model.selected = i;
   model.series.clear();
+  model.run_series.clear();
   if (model.runs.empty()) return;
   const std::string& key = watch_metrics()[model.metric % watch_metrics().size()];
-  for (const auto& b : store.series(model.runs[model.selected].id, key, std::max(points, 2)))
-    model.series.push_back({double(b.step_last), b.last});
+  // Every run's series (the overlay), the selected one also as `series`.
+  for (const auto& r : model.runs) {
+    std::vector<std::pair<double, double>> pts;
+    for (const auto& b : store.series(r.id, key, std::max(points, 2)))
+      pts.push_back({double(b.step_last), b.last});
+    model.run_series.push_back(std::move(pts));
+  }
+  model.series = model.run_series[model.selected];
 }
 
 }  // namespace qatwb::watch

@@ -135,7 +135,7 @@ class TestChartSpec : public QObject {
     const auto& s = spec.series[0];
     QCOMPARE(s.label, std::string("a"));
     QCOMPARE(s.run_id, ia);
-    QCOMPARE(s.colour_index, report::colour_index_for_run(ia));
+    QCOMPARE(s.colour_index, report::colour_indices(store).at(ia));
     QVERIFY(spec.series[1].colour_index != s.colour_index);
     QCOMPARE(s.x.size(), size_t{10});
     QCOMPARE(s.x[0], 10.0);  // bucket [1, 10]: last step 10
@@ -178,6 +178,9 @@ class TestChartSpec : public QObject {
     QCOMPARE(spec.reference_lines[0].second, 20.0);
     QCOMPARE(spec.reference_lines[1].second, 90.0);
     QCOMPARE(spec.series[1].y, (std::vector<double>{40.0}));
+    // Before training the post-quantization perplexity is the RTN one: the curve starts there.
+    QCOMPARE(spec.series[0].step, (std::vector<double>{0.0, 100.0}));
+    QCOMPARE(spec.series[0].y, (std::vector<double>{90.0, 40.0}));
 
     // A missing metric is an empty series, an unknown run an error.
     spec = report::metric_chart(store, {ia}, "no_such_metric");

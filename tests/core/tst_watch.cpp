@@ -3,7 +3,9 @@
 #include <QTemporaryDir>
 #include <QtTest>
 #include <cmath>
+#include <set>
 
+#include "core/report/run_style.h"
 #include "core/run/event_log.h"
 #include "core/store/store.h"
 #include "core/watch/dashboard.h"
@@ -151,6 +153,71 @@ class TestWatch : public QObject {
     QVERIFY(!apply_key(m, WatchKey::Quit));
   }
 
+  void overlay_references_and_smoothing() {
+    WatchModel m = sample_model(3);
+    m.metric = 2;  // eval/ppl_postquant
+    for (int i = 0; i < 3; ++i) {
+      m.runs[size_t(i)].colour_index = 4 + i;
+      m.runs[size_t(i)].ppl_fp = 20;
+      m.runs[size_t(i)].ppl_rtn = 100;
+      std::vector<std::pair<double, double>> pts;
+      for (int s = 0; s <= 100; s += 10) pts.push_back({double(s), 90.0 - 20 * i - 0.3 * s});
+      m.run_series.push_back(pts);
+    }
+    m.series = m.run_series[0];
+    auto lines = layout_dashboard(m, 100, 30);
+    QVERIFY(exact_size(lines, 100, 30));
+    std::set<int> drawn;
+    bool fp = false, rtn = false, title = false;
+    for (const auto& l : lines) {
+      for (int c : l.colour)
+        if (c >= 0) drawn.insert(c);
+      fp |= l.text.find("FP 20") != std::string::npos;
+      rtn |= l.text.find("RTN 100") != std::string::npos;
+      title |= l.text.find("post-quant PPL of 3 runs, run-0 on top") != std::string::npos;
+      QVERIFY(l.text.find("smoothing") == std::string::npos);  // evaluations: never smoothed
+    }
+    QCOMPARE(drawn, (std::set<int>{4, 5, 6}));  // every run, in its colour slot
+    QVERIFY(fp && rtn && title);
+    // o: the selected run alone.
+    apply_key(m, WatchKey::ToggleOverlay);
+    drawn.clear();
+    for (const auto& l : layout_dashboard(m, 100, 30))
+      for (int c : l.colour)
+        if (c >= 0) drawn.insert(c);
+    QCOMPARE(drawn, (std::set<int>{4}));
+
+    // Loss: smoothed at 0.6 by default; s cycles 0.9, 0, 0.6; a noisy curve changes shape.
+    WatchModel l = sample_model(1);
+    l.series.clear();
+    for (int s = 0; s < 100; ++s) l.series.push_back({double(s), s % 2 ? 3.0 : 1.0});
+    auto plot_text = [](const std::vector<ScreenLine>& v) {
+      std::string t;
+      for (const auto& x : v) t += x.text + "\n";
+      return t;
+    };
+    const std::string at06 = plot_text(layout_dashboard(l, 80, 24));
+    QVERIFY(at06.find("smoothing 0.6") != std::string::npos);
+    apply_key(l, WatchKey::CycleSmoothing);
+    QCOMPARE(l.smoothing, 0.9);
+    apply_key(l, WatchKey::CycleSmoothing);
+    QCOMPARE(l.smoothing, 0.0);
+    const std::string raw = plot_text(layout_dashboard(l, 80, 24));
+    QVERIFY(raw.find("smoothing") == std::string::npos);
+    QVERIFY(raw != at06);
+    apply_key(l, WatchKey::CycleSmoothing);
+    QCOMPARE(l.smoothing, 0.6);
+  }
+
+  void names_leave_room() {
+    WatchModel m = sample_model(2);
+    m.runs[0].name = "a-very-long-run-name-that-goes-on-and-on-and-on-forever";
+    auto lines = layout_dashboard(m, 160, 30);
+    // The name is cut at 24 columns; the status starts right after it.
+    QCOMPARE(lines[2].text.find("running"), size_t{2 + 24});
+    QVERIFY(lines[2].text.find("on-and-on") == std::string::npos);
+  }
+
   void model_reads_the_store_and_ingests_running_runs() {
     QTemporaryDir dir;
     const std::string run_dir = dir.filePath("runs/a").toStdString();
@@ -183,6 +250,9 @@ class TestWatch : public QObject {
     QCOMPARE(m.runs[0].ppl, 42.5);
     QCOMPARE(m.series.size(), size_t{2});
     QCOMPARE(m.series.back().second, 3.0);
+    QCOMPARE(m.run_series.size(), size_t{1});
+    QCOMPARE(m.run_series[0], m.series);
+    QCOMPARE(m.runs[0].colour_index, qatwb::report::colour_indices(store).at(m.runs[0].id));
   }
 };
 

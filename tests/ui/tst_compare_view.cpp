@@ -8,6 +8,7 @@
 #include <QtTest>
 
 #include <algorithm>
+#include <functional>
 
 #include "core/report/summary_table.h"
 #include "core/run/event_log.h"
@@ -138,6 +139,119 @@ class TestCompareView : public QObject {
         list->item(i)->setCheckState(Qt::Checked);
     QCOMPARE(view.summary_model()->rowCount(), 2);
     QCOMPARE(view.summary_model()->index(1, 0).data().toString(), QString("w4"));
+  }
+
+  void follows_progress_and_new_runs() {
+    // A run that is still training when the view opens: as its events reach the store (another
+    // process ingests them, as `qatwb run` does), the table, the charts and the run list follow.
+    QTemporaryDir tmp;
+    const QString db = tmp.filePath("live.sqlite");
+    run::RunDir dir(tmp.filePath("live").toStdString());
+    dir.create();
+    run::EventWriter w(dir.events_path(), run::FsyncPolicy::Never);
+    run::StartInfo s;
+    s.run = "live";
+    s.project = "cmp";
+    s.config_json = R"({"quant":{"enabled":true,"format":"int","bits":2,"surrogate":"ste"},)"
+                    R"("train":{"steps":30}})";
+    w.start(s);
+    w.eval(0, {{"ppl_fp", 20.0}, {"ppl_rtn", 100.0}});
+    for (int step = 0; step < 20; ++step) w.metric(step, {{"loss", 5.0 - 0.1 * step}});
+    w.eval(19, {{"ppl_postquant", 80.0}});
+    auto store = store::Store::open(db.toStdString());
+    store.ingest_run_dir(dir.path());
+    const int64_t id = store.find_run(dir.path());
+
+    ui::CompareView view;
+    view.set_refresh_interval_ms(100);
+    view.show();
+    view.set_database(db);
+    view.set_runs({id});
+    const auto cols = report::summary_columns();
+    auto cell = [&](const char* title) {
+      const int c = static_cast<int>(std::find(cols.begin(), cols.end(), title) - cols.begin());
+      return view.summary_model()->index(0, c).data().toString();
+    };
+    QCOMPARE(cell("status"), QString("running"));
+    QCOMPARE(cell("steps"), QString("20"));
+    QCOMPARE(cell("final ppl"), QString("80.00"));
+    plot::MetricChartWidget* loss = nullptr;
+    for (int i = 0; i < view.panel_count(); ++i)
+      if (view.panel(i)->spec().metric_key == "loss") loss = view.panel(i);
+    QVERIFY(loss);
+    QCOMPARE(loss->point_count(), 20);
+    QVERIFY(!view.poll_now());  // nothing new
+
+    // The run goes on and ends.
+    for (int step = 20; step < 30; ++step) w.metric(step, {{"loss", 5.0 - 0.1 * step}});
+    w.eval(29, {{"ppl_postquant", 70.0}});
+    w.end("finished", "");
+    store.ingest_run_dir(dir.path());
+    QTRY_COMPARE_WITH_TIMEOUT(cell("status"), QString("finished"), 3000);  // by the timer
+    QCOMPARE(cell("steps"), QString("30"));
+    QCOMPARE(cell("final ppl"), QString("70.00"));
+    // (100 - 70) / (100 - 20)
+    QCOMPARE(cell("recovery"), QString("37.5%"));
+    QCOMPARE(loss->point_count(), 30);  // the same panel, re-read
+    QVERIFY(view.panel_count() > 0 && view.panel(0) != nullptr);
+
+    // A new run appears in the list, unchecked; the compared run stays checked.
+    auto* list = view.findChild<QListWidget*>();
+    QCOMPARE(list->count(), 1);
+    run::RunDir dir2(tmp.filePath("later").toStdString());
+    dir2.create();
+    run::EventWriter w2(dir2.events_path(), run::FsyncPolicy::Never);
+    s.run = "later";
+    w2.start(s);
+    store.ingest_run_dir(dir2.path());
+    QTRY_COMPARE_WITH_TIMEOUT(list->count(), 2, 3000);
+    QCOMPARE(list->item(0)->checkState(), Qt::Checked);
+    QCOMPARE(list->item(1)->checkState(), Qt::Unchecked);
+    QCOMPARE(list->item(1)->text(), QString("cmp/later"));
+    QCOMPARE(view.summary_model()->rowCount(), 1);
+  }
+
+  void noisy_overhead_is_marked() {
+    // Step times taken at different times: a quantized run "faster" than the unquantized one
+    // (0.082 s vs 0.1 s) and a ratio inside a run's own spread are marked, not read as speed.
+    QTemporaryDir tmp;
+    const QString db = tmp.filePath("noise.sqlite");
+    auto store = store::Store::open(db.toStdString());
+    auto add = [&](const std::string& name, double bits, std::function<double(int)> step_s) {
+      run::RunDir dir((tmp.path() + "/" + QString::fromStdString(name)).toStdString());
+      dir.create();
+      run::EventWriter w(dir.events_path(), run::FsyncPolicy::Never);
+      run::StartInfo s;
+      s.run = name;
+      s.project = "noise";
+      s.config_json = std::isfinite(bits) ? R"({"quant":{"enabled":true,"format":"int","bits":)" +
+                                                std::to_string(bits) + R"(,"surrogate":"dsq"}})"
+                                          : std::string(R"({"quant":{"enabled":false}})");
+      w.start(s);
+      for (int step = 0; step < 50; ++step) w.metric(step, {{"step_time_s", step_s(step)}});
+      w.end("finished", "");
+      store.ingest_run_dir(dir.path());
+      return store.find_run(dir.path());
+    };
+    const int64_t fp = add("fp", NAN, [](int) { return 0.1; });
+    const int64_t fast = add("dsq-fast", 2, [](int) { return 0.082; });
+    const int64_t jitter = add("dsq-jitter", 2, [](int s) { return s % 2 ? 0.13 : 0.1; });
+    const int64_t slow = add("dsq-slow", 2, [](int) { return 0.25; });
+    ui::CompareView view;
+    view.set_database(db);
+    view.set_runs({fp, fast, jitter, slow});
+    const auto cols = report::summary_columns();
+    const int c = static_cast<int>(std::find(cols.begin(), cols.end(), "overhead") - cols.begin());
+    QAbstractItemModel* m = view.summary_model();
+    QCOMPARE(m->index(0, c).data().toString(), QString("1.00x"));
+    QCOMPARE(m->index(1, c).data().toString(), QString("0.82x?"));
+    // Median 0.115 s (25 steps at 0.1, 25 at 0.13): 1.15x, inside its spread 0.03 / 0.115 = 26%.
+    QCOMPARE(m->index(2, c).data().toString(), QString("1.15x?"));
+    QCOMPARE(m->index(3, c).data().toString(), QString("2.50x"));
+    QVERIFY(m->index(1, c).data(Qt::ToolTipRole).toString().contains("NOISY"));
+    QVERIFY(m->index(2, c).data(Qt::ToolTipRole).toString().contains("26%"));
+    QVERIFY(!m->index(3, c).data(Qt::ToolTipRole).toString().contains("NOISY"));
+    QVERIFY(view.summary_markdown().contains("within machine-load noise"));
   }
 
   void bad_database_is_reported_not_fatal() {

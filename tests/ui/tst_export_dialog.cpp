@@ -1,8 +1,11 @@
 // The export dialog runs the real `qatwb export` on a tiny model made by `qatwb model create`:
 // success shows the output path and the files exist; a bad output path and a missing source
 // show the CLI's error and the exit status.
+#include <QComboBox>
 #include <QFile>
 #include <QFileInfo>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
@@ -19,6 +22,7 @@ class TestExportDialog : public QObject {
   void initTestCase();
   void exports_hf_and_gguf();
   void shows_errors();
+  void dtype_controls_reach_the_export();
 
  private:
   QTemporaryDir tmp_;
@@ -93,6 +97,50 @@ void TestExportDialog::shows_errors() {
   dialog.start_export();
   QVERIFY(!dialog.running());
   QVERIFY(dialog.status_text().contains("Choose what to export"));
+}
+
+void TestExportDialog::dtype_controls_reach_the_export() {
+  ExportDialog dialog(model_);
+  dialog.show();
+  auto* dtype = dialog.findChild<QComboBox*>("dtype");
+  auto* scale = dialog.findChild<QComboBox*>("scale_dtype");
+  auto* gguf = dialog.findChild<QComboBox*>("gguf_float");
+  QVERIFY(dtype && scale && gguf);
+  // Each control only for the formats its option applies to.
+  dialog.set_format("gptq");
+  QVERIFY(dtype->isEnabled() && scale->isEnabled() && !gguf->isEnabled());
+  scale->setCurrentIndex(scale->findData("float32"));
+  QVERIFY(dialog.arguments().join(' ').endsWith("--format gptq --scale-dtype float32"));
+  dialog.set_format("gguf");
+  QVERIFY(!dtype->isEnabled() && !scale->isEnabled() && gguf->isEnabled());
+  gguf->setCurrentIndex(gguf->findData("f16"));
+  QVERIFY(dialog.arguments().join(' ').endsWith("--format gguf --gguf-float f16"));
+
+  // HF in bfloat16: every tensor of the written safetensors is BF16.
+  dialog.set_format("hf");
+  QVERIFY(dtype->isEnabled() && !scale->isEnabled() && !gguf->isEnabled());
+  dtype->setCurrentIndex(dtype->findData("bfloat16"));
+  const QString out = tmp_.path() + "/hf-bf16";
+  dialog.set_output(out);
+  QCOMPARE(dialog.arguments(),
+           QStringList({"export", model_, "--format", "hf", "--out", out, "--dtype", "bfloat16"}));
+  QSignalSpy done(&dialog, &ExportDialog::export_finished);
+  dialog.start_export();
+  QVERIFY(done.wait(120000));
+  QVERIFY2(done.at(0).at(0).toBool(), qPrintable(dialog.log_text()));
+  QFile f(out + "/model.safetensors");
+  QVERIFY(f.open(QIODevice::ReadOnly));
+  const QByteArray len = f.read(8);
+  quint64 n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | quint8(len[i]);
+  const QJsonObject header = QJsonDocument::fromJson(f.read(qint64(n))).object();
+  int tensors = 0;
+  for (auto it = header.begin(); it != header.end(); ++it) {
+    if (it.key() == "__metadata__") continue;
+    ++tensors;
+    QCOMPARE(it.value().toObject().value("dtype").toString(), QString("BF16"));
+  }
+  QVERIFY(tensors > 5);
 }
 
 QTEST_MAIN(TestExportDialog)

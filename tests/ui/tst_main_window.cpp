@@ -13,12 +13,14 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include "core/report/run_style.h"
 #include "core/run/event_log.h"
 #include "core/store/store.h"
 #include "tests/common/test_env.h"
 #include "ui/dashboard/dashboard_view.h"
 #include "ui/main/main_window.h"
 #include "ui/models/run_table_model.h"
+#include "ui/plot/chart_render.h"
 #include "ui/plot/metric_chart_widget.h"
 #include "ui/widgets/log_tail_view.h"
 
@@ -160,6 +162,37 @@ void TestMainWindow::screenshot_process() {
   QImage image(png);
   QVERIFY(!image.isNull());
   QCOMPARE(image.size(), QSize(900, 600));
+
+  // --runs chooses what is drawn: only run-dsq's colour is in the dashboard's charts (the right
+  // half of the window; the run list on the left shows every run's swatch).
+  const auto colour_pixels = [](const QImage& img, const QColor& want) {
+    int n = 0;
+    for (int y = 0; y < img.height(); ++y)
+      for (int x = img.width() / 2; x < img.width(); ++x) {  // the tabs, not the run list
+        const QColor p = img.pixelColor(x, y);
+        n += std::abs(p.red() - want.red()) < 6 && std::abs(p.green() - want.green()) < 6 &&
+             std::abs(p.blue() - want.blue()) < 6;
+      }
+    return n;
+  };
+  const auto slots =
+      qatwb::report::colour_indices(qatwb::store::Store::open_existing(db_.toStdString()));
+  const QColor ste = qatwb::plot::run_colour(colour_slots.at(id_a_)),
+               dsq = qatwb::plot::run_colour(colour_slots.at(id_b_));
+  const QString one = tmp_.path() + "/one.png";
+  const auto chosen = qatwb::test::run_process(
+      gui, {"--db", db_, "--screenshot", one, "--size", "1200x800", "--runs", "run-dsq"}, {},
+      120000);
+  QVERIFY2(chosen.exit_code == 0, chosen.err.constData());
+  const QImage shot(one);
+  const int dsq_px = colour_pixels(shot, dsq), ste_px = colour_pixels(shot, ste);
+  QVERIFY2(dsq_px > 100 && ste_px < 5,
+           qPrintable(QString("dsq %1 px, ste %2 px").arg(dsq_px).arg(ste_px)));
+  const auto unknown = qatwb::test::run_process(
+      gui, {"--db", db_, "--screenshot", one, "--runs", "no-such-run"}, {}, 120000);
+  QVERIFY(unknown.exit_code != 0);
+  QVERIFY2(unknown.err.contains("--runs") && unknown.err.contains("no-such-run"),
+           unknown.err.constData());
 
   const auto bad = qatwb::test::run_process(
       gui, {"--db", db_, "--screenshot", png, "--tab", "nowhere"}, {}, 120000);

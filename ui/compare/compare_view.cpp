@@ -16,12 +16,15 @@
 #include <QSortFilterProxyModel>
 #include <QSplitter>
 #include <QTableView>
+#include <QTimer>
 #include <QVBoxLayout>
+#include <functional>
 
 #include "core/report/chart_spec.h"
 #include "core/report/summary_table.h"
 #include "core/store/store.h"
 #include "ui/compare/summary_table_model.h"
+#include "ui/plot/chart_render.h"
 #include "ui/plot/metric_chart_widget.h"
 
 namespace qatwb::ui {
@@ -46,7 +49,11 @@ struct CompareView::Impl {
   SummaryTableModel* model = nullptr;
   QSortFilterProxyModel* proxy = nullptr;
   QLabel* message = nullptr;
+  QTableView* table = nullptr;
   bool updating_list = false;
+  std::vector<std::function<void()>> chart_loaders;  // re-read chart i (keeps its zoom)
+  QTimer* timer = nullptr;
+  std::string version;  // data_version() when last loaded
 };
 
 CompareView::CompareView(QWidget* parent) : QWidget(parent), d_(std::make_unique<Impl>()) {
@@ -110,8 +117,26 @@ CompareView::CompareView(QWidget* parent) : QWidget(parent), d_(std::make_unique
   table->setSortingEnabled(true);
   table->sortByColumn(-1, Qt::AscendingOrder);
   table->setSelectionBehavior(QAbstractItemView::SelectRows);
-  table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
   table->verticalHeader()->setVisible(false);
+  table->setTextElideMode(Qt::ElideMiddle);
+  d_->table = table;
+  {
+    // The comparison first (status, steps, final / best perplexity, recovery), then the rest.
+    const auto cols = report::summary_columns();
+    QHeaderView* h = table->horizontalHeader();
+    int visual = 0;
+    for (const char* title :
+         {"run", "status", "steps", "final ppl", "recovery", "best ppl", "bpw"}) {
+      const int c = static_cast<int>(std::find(cols.begin(), cols.end(), title) - cols.begin());
+      if (c < static_cast<int>(cols.size())) h->moveSection(h->visualIndex(c), visual++);
+    }
+  }
+  // Sized to the rows on each load, a wide cell (a long scheme or name) elided.
+  connect(d_->model, &QAbstractItemModel::modelReset, table, [table] {
+    table->resizeColumnsToContents();
+    QHeaderView* h = table->horizontalHeader();
+    for (int c = 0; c < h->count(); ++c) h->resizeSection(c, std::min(h->sectionSize(c), 140));
+  });
   bottom_layout->addWidget(table);
   right->addWidget(bottom);
   split->addWidget(right);
@@ -146,6 +171,12 @@ CompareView::CompareView(QWidget* parent) : QWidget(parent), d_(std::make_unique
     if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate) || f.write(data) != data.size())
       QMessageBox::warning(this, tr("Export failed"), path + ": " + f.errorString());
   };
+  d_->timer = new QTimer(this);
+  d_->timer->setInterval(2000);
+  connect(d_->timer, &QTimer::timeout, this, [this] {
+    if (isVisible()) poll_now();
+  });
+  d_->timer->start();
   connect(csv, &QPushButton::clicked, this,
           [this, save] { save(tr("Export CSV"), "CSV (*.csv)", summary_csv()); });
   connect(md, &QPushButton::clicked, this,
@@ -177,25 +208,66 @@ void CompareView::set_runs(const QList<qint64>& run_ids) {
 }
 
 void CompareView::reload() {
-  // The run list: every run of the database, the compared ones checked.
+  // The run list: every run of the database (oldest first), the compared ones checked. Items
+  // already listed are updated in place, so the list keeps its scroll position and checks.
   d_->updating_list = true;
-  d_->run_list->clear();
-  d_->updating_list = false;
+  if (!d_->store) d_->run_list->clear();
   if (d_->store) {
-    d_->updating_list = true;
-    for (const auto& r : d_->store->list_runs()) {
-      auto* item = new QListWidgetItem(
-          QString::fromStdString(r.project.empty() ? r.name : r.project + "/" + r.name),
-          d_->run_list);
-      item->setData(Qt::UserRole, static_cast<qint64>(r.id));
-      item->setToolTip(QString::fromStdString(r.run_dir + " (" + r.status + ")"));
-      item->setFlags(item->flags() | Qt::ItemIsUserCheckable);
-      const bool on = std::find(d_->runs.begin(), d_->runs.end(), r.id) != d_->runs.end();
-      item->setCheckState(on ? Qt::Checked : Qt::Unchecked);
+    try {
+      std::vector<store::RunInfo> runs = d_->store->list_runs();
+      std::sort(runs.begin(), runs.end(),
+                [](const store::RunInfo& a, const store::RunInfo& b) { return a.id < b.id; });
+      const std::map<int64_t, int> colours = report::colour_indices(*d_->store);
+      std::map<int64_t, QListWidgetItem*> listed;
+      for (int i = 0; i < d_->run_list->count(); ++i)
+        listed[d_->run_list->item(i)->data(Qt::UserRole).toLongLong()] = d_->run_list->item(i);
+      for (const auto& r : runs) {
+        QListWidgetItem* item = listed.count(r.id) ? listed[r.id] : nullptr;
+        if (!item) {
+          item = new QListWidgetItem(d_->run_list);
+          item->setData(Qt::UserRole, static_cast<qint64>(r.id));
+          item->setFlags(item->flags() | Qt::ItemIsUserCheckable);
+        }
+        item->setText(
+            QString::fromStdString(r.project.empty() ? r.name : r.project + "/" + r.name));
+        item->setToolTip(QString::fromStdString(r.run_dir + " (" + r.status + ")"));
+        item->setData(Qt::DecorationRole,
+                      plot::run_colour(colours.count(r.id) ? colours.at(r.id) : 0));
+        const bool on = std::find(d_->runs.begin(), d_->runs.end(), r.id) != d_->runs.end();
+        item->setCheckState(on ? Qt::Checked : Qt::Unchecked);
+      }
+    } catch (const std::exception& e) {
+      d_->message->setText(QString::fromUtf8(e.what()));
     }
   }
   d_->updating_list = false;
   reload_data();
+}
+
+std::string CompareView::data_version() const {
+  if (!d_->store) return {};
+  std::string v;
+  for (const auto& r : d_->store->list_runs())
+    v += std::to_string(r.id) + ":" + r.status + ":" + std::to_string(r.last_step) + ":" +
+         std::to_string(d_->store->ingested_bytes(r.id)) + ";";
+  return v;
+}
+
+void CompareView::set_refresh_interval_ms(int ms) { d_->timer->setInterval(std::max(50, ms)); }
+
+bool CompareView::poll_now() {
+  if (!d_->store) return false;
+  std::string v;
+  try {
+    v = data_version();
+  } catch (const std::exception& e) {
+    d_->message->setText(QString::fromUtf8(e.what()));
+    return false;
+  }
+  if (v == d_->version) return false;
+  // New runs join the list; the table and the charts of the compared runs are read again.
+  reload();
+  return true;
 }
 
 void CompareView::sync_checks() {
@@ -213,13 +285,22 @@ void CompareView::reload_data() {
   std::vector<report::SummaryRow> rows;
   if (d_->store) {
     try {
+      d_->version = data_version();
       rows = report::summary_rows(*d_->store, d_->runs);
     } catch (const std::exception& e) {
       d_->message->setText(QString::fromUtf8(e.what()));
     }
   }
+  // Same runs as the charts show: re-read them in place (zoom kept); otherwise new panels.
+  std::vector<int64_t> shown;
+  for (const auto& r : d_->model->rows()) shown.push_back(r.run_id);
+  const bool same_runs = shown == d_->runs && !d_->charts.empty();
   d_->model->set_rows(std::move(rows));
-  rebuild_charts();
+  if (same_runs) {
+    for (auto& load : d_->chart_loaders) load();
+  } else {
+    rebuild_charts();
+  }
 }
 
 void CompareView::rebuild_charts() {
@@ -228,6 +309,7 @@ void CompareView::rebuild_charts() {
     c->deleteLater();
   }
   d_->charts.clear();
+  d_->chart_loaders.clear();
   if (!d_->store || d_->runs.empty()) return;
   struct Panel {
     std::string key;
@@ -264,6 +346,7 @@ void CompareView::rebuild_charts() {
     connect(c, &plot::MetricChartWidget::step_range_changed, c, load);
     d_->panels->addWidget(c, static_cast<int>(i / 2), static_cast<int>(i % 2));
     d_->charts.push_back(c);
+    d_->chart_loaders.push_back(load);
   }
 }
 

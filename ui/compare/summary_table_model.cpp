@@ -1,5 +1,7 @@
 #include "ui/compare/summary_table_model.h"
 
+#include <QColor>
+
 #include <cmath>
 #include <limits>
 
@@ -36,10 +38,21 @@ QVariant SummaryTableModel::data(const QModelIndex& index, int role) const {
     }
     case Qt::UserRole + 1:
       return static_cast<qint64>(r.run_id);
+    case Qt::ForegroundRole:
+      if (col == 17 && r.overhead_noisy) return QColor(130, 130, 130);  // noisy: greyed
+      return {};
     case Qt::TextAlignmentRole:
       return col >= 5 ? QVariant(Qt::AlignRight | Qt::AlignVCenter)
                       : QVariant(Qt::AlignLeft | Qt::AlignVCenter);
     case Qt::ToolTipRole:
+      if (col == 17 && r.overhead_noisy)
+        return QString(
+                   "median ms/step relative to %1, NOISY: the runs' step times were taken at "
+                   "different times under different machine load; this ratio is within that "
+                   "noise (inside the runs' own step-time spread of %2%, or a run doing more "
+                   "work came out faster). Time both runs together to compare speed.")
+            .arg(QString::fromStdString(r.overhead_vs))
+            .arg(std::isfinite(r.step_time_spread) ? 100 * r.step_time_spread : 0.0, 0, 'f', 0);
       if (col == 17 && !r.overhead_vs.empty())
         return QString("median ms/step relative to %1").arg(QString::fromStdString(r.overhead_vs));
       if (col == 12) return QString("(PPL_RTN - PPL_final) / (PPL_RTN - PPL_FP)");

@@ -12,6 +12,7 @@
 
 #include "core/store/store.h"
 #include "ui/dashboard/dashboard_loader.h"
+#include "ui/plot/chart_link.h"
 #include "ui/plot/metric_chart_widget.h"
 
 namespace qatwb::ui {
@@ -96,6 +97,7 @@ DashboardView::DashboardView(QWidget* parent) : QWidget(parent), d_(std::make_un
       refresh_async();
     });
   }
+  plot::link_x_zoom(d_->charts);
   auto* scroll = new QScrollArea(this);
   scroll->setWidgetResizable(true);
   scroll->setWidget(grid_host);

@@ -54,6 +54,36 @@ ExportDialog::ExportDialog(const QString& source, QWidget* parent) : QDialog(par
   out_row->addWidget(out_, 1);
   out_row->addWidget(browse_out);
   form->addRow(tr("Output"), out_row);
+  dtype_ = new QComboBox;
+  dtype_->setObjectName("dtype");
+  dtype_->addItem(tr("the model's own"), QString());
+  for (const char* d : {"float32", "bfloat16", "float16"}) dtype_->addItem(d, QString(d));
+  dtype_->setToolTip(
+      tr("--dtype: the dtype of float tensors (norms, embeddings, unquantized "
+         "Linears; HF: every tensor)"));
+  form->addRow(tr("Float dtype"), dtype_);
+  scale_dtype_ = new QComboBox;
+  scale_dtype_->setObjectName("scale_dtype");
+  scale_dtype_->addItem(tr("float16 (vLLM, ExLlama)"), QString("float16"));
+  scale_dtype_->addItem(QString("float32"), QString("float32"));
+  scale_dtype_->setToolTip(tr("--scale-dtype: the dtype of GPTQ scales"));
+  form->addRow(tr("GPTQ scale dtype"), scale_dtype_);
+  gguf_float_ = new QComboBox;
+  gguf_float_->setObjectName("gguf_float");
+  gguf_float_->addItem(tr("default (f32 for a float32 model)"), QString());
+  gguf_float_->addItem(QString("f32"), QString("f32"));
+  gguf_float_->addItem(QString("f16"), QString("f16"));
+  gguf_float_->setToolTip(tr("--gguf-float: the GGUF type of float tensors"));
+  form->addRow(tr("GGUF float type"), gguf_float_);
+  // Each control is live only for the formats its option applies to.
+  auto sync_controls = [this] {
+    const QString f = format_->currentData().toString();
+    dtype_->setEnabled(f != "gguf");
+    scale_dtype_->setEnabled(f == "gptq");
+    gguf_float_->setEnabled(f == "gguf");
+  };
+  connect(format_, qOverload<int>(&QComboBox::currentIndexChanged), this, sync_controls);
+  sync_controls();
 
   log_ = new QPlainTextEdit;
   log_->setObjectName("export_log");
@@ -97,6 +127,12 @@ QStringList ExportDialog::arguments() const {
   QStringList args{"export", source_->text().trimmed(), "--format",
                    format_->currentData().toString()};
   if (!out_->text().trimmed().isEmpty()) args << "--out" << out_->text().trimmed();
+  if (dtype_->isEnabled() && !dtype_->currentData().toString().isEmpty())
+    args << "--dtype" << dtype_->currentData().toString();
+  if (scale_dtype_->isEnabled() && scale_dtype_->currentData().toString() != "float16")
+    args << "--scale-dtype" << scale_dtype_->currentData().toString();
+  if (gguf_float_->isEnabled() && !gguf_float_->currentData().toString().isEmpty())
+    args << "--gguf-float" << gguf_float_->currentData().toString();
   return args;
 }
 

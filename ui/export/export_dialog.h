@@ -1,7 +1,9 @@
 // Export a run (or checkpoint, or model folder) with `qatwb export` run as a child process:
 // format (hf, gptq, compressed-tensors, gguf), source, output (default: the CLI's
-// <run>/exports/<format>), its output streamed as progress text, then the exit status; errors
-// (bad source, unwritable output) are shown as the CLI reports them.
+// <run>/exports/<format>), the float dtype (--dtype), GPTQ scale dtype (--scale-dtype) and GGUF
+// float type (--gguf-float), each enabled for the formats it applies to, its output streamed as
+// progress text, then the exit status; errors (bad source, unwritable output) are shown as the CLI
+// reports them.
 #pragma once
 #include <QDialog>
 #include <QProcess>
@@ -39,7 +41,7 @@ class ExportDialog : public QDialog {
   void on_finished(int exit_code, QProcess::ExitStatus status);
   void append(const QByteArray& bytes);
   QLineEdit *source_, *out_;
-  QComboBox* format_;
+  QComboBox *format_, *dtype_, *scale_dtype_, *gguf_float_;
   QPlainTextEdit* log_;
   QLabel* status_;
   QPushButton *run_, *close_;

@@ -1,19 +1,24 @@
 #include "ui/jobs/jobs_view.h"
 
 #include <QComboBox>
+#include <QDesktopServices>
 #include <QFileDialog>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
+#include <QLineEdit>
 #include <QMetaMethod>
 #include <QPushButton>
 #include <QSplitter>
 #include <QTableView>
+#include <QUrl>
 #include <QVBoxLayout>
 
 #include "core/jobs/hosts_config.h"
 #include "ui/jobs/job_table_model.h"
 #include "ui/jobs/jobs_controller.h"
+#include "ui/jobs/sweep_dialog.h"
+#include "ui/jobs/sweep_list_model.h"
 #include "ui/widgets/log_tail_view.h"
 #include "ui/widgets/qatwb_binary.h"
 
@@ -69,9 +74,52 @@ JobsView::JobsView(const QString& db_path, QWidget* parent) : QWidget(parent), d
   top_layout->addLayout(buttons);
   top_layout->addWidget(table_, 1);
   top_layout->addWidget(message_);
+  // Sweeps: started here (New sweep...) or found beside the database.
+  sweeps_ = new SweepListModel(this);
+  sweeps_->scan(db_path_);
+  auto* sweep_panel = new QWidget;
+  auto* sweep_layout = new QVBoxLayout(sweep_panel);
+  sweep_layout->setContentsMargins(0, 0, 0, 0);
+  auto* sweep_bar = new QHBoxLayout;
+  auto* new_sweep_button = new QPushButton(tr("New sweep..."));
+  new_sweep_button->setObjectName("sweep_new");
+  open_report_ = new QPushButton(tr("Open report"));
+  open_report_->setObjectName("sweep_open_report");
+  open_report_->setEnabled(false);
+  sweep_bar->addWidget(new QLabel(tr("Sweeps")));
+  sweep_bar->addWidget(new_sweep_button);
+  sweep_bar->addWidget(open_report_);
+  sweep_bar->addStretch();
+  sweep_layout->addLayout(sweep_bar);
+  sweeps_table_ = new QTableView;
+  sweeps_table_->setObjectName("sweeps_table");
+  sweeps_table_->setModel(sweeps_);
+  sweeps_table_->setSelectionBehavior(QAbstractItemView::SelectRows);
+  sweeps_table_->setSelectionMode(QAbstractItemView::SingleSelection);
+  sweeps_table_->verticalHeader()->hide();
+  sweeps_table_->horizontalHeader()->setStretchLastSection(true);
+  sweep_layout->addWidget(sweeps_table_, 1);
+  auto sync_report_button = [this] {
+    const QModelIndexList rows = sweeps_table_->selectionModel()->selectedRows();
+    open_report_->setEnabled(!rows.isEmpty() &&
+                             !sweeps_->report_html(rows.first().row()).isEmpty());
+  };
+  connect(sweeps_table_->selectionModel(), &QItemSelectionModel::selectionChanged, this,
+          sync_report_button);
+  connect(sweeps_, &QAbstractItemModel::dataChanged, this, sync_report_button);
+  connect(new_sweep_button, &QPushButton::clicked, this, &JobsView::new_sweep);
+  connect(open_report_, &QPushButton::clicked, this, [this] { open_selected_report(); });
+  connect(sweeps_, &SweepListModel::sweep_finished, this, [this](int row, bool ok) {
+    message_->setStyleSheet(ok ? QString() : QString("color: #c0392b;"));
+    message_->setText(
+        ok ? tr("Sweep %1 finished.").arg(sweeps_->index(row, 0).data().toString())
+           : tr("Sweep %1: %2").arg(sweeps_->index(row, 0).data().toString(), sweeps_->state(row)));
+  });
+
   auto* split = new QSplitter(Qt::Vertical);
   split->setObjectName("jobs_splitter");
   split->addWidget(top);
+  split->addWidget(sweep_panel);
   split->addWidget(log_);
   split->setStretchFactor(0, 3);
   split->setStretchFactor(1, 2);
@@ -127,6 +175,34 @@ void JobsView::start_project(const QString& yaml, const QString& launcher) {
   controller_->submit(yaml, launcher.isEmpty() ? launcher_->currentData().toString() : launcher,
                       worker_cmd_);
 }
+
+void JobsView::new_sweep() {
+  SweepDialog dialog(db_path_, default_project_, this);
+  if (dialog.exec() != QDialog::Accepted) return;
+  start_sweep(dialog.findChild<QLineEdit*>("sweep_name")->text().trimmed(), dialog.sweep_file(),
+              dialog.output_dir());
+}
+
+void JobsView::start_sweep(const QString& name, const QString& sweep_file, const QString& output) {
+  sweeps_->start(name, sweep_file, output, db_path_);
+  message_->setStyleSheet({});
+  message_->setText(tr("Sweep %1 started: qatwb batch %2").arg(name, sweep_file));
+  for (int r = 0; r < sweeps_->rowCount(); ++r)
+    if (sweeps_->output(r) == output) sweeps_table_->selectRow(r);
+}
+
+bool JobsView::open_selected_report() {
+  const QModelIndexList rows = sweeps_table_->selectionModel()->selectedRows();
+  if (rows.isEmpty()) return false;
+  const QString html = sweeps_->report_html(rows.first().row());
+  if (html.isEmpty()) return false;
+  QDesktopServices::openUrl(QUrl::fromLocalFile(html));
+  return true;
+}
+
+QString JobsView::launcher() const { return launcher_->currentData().toString(); }
+
+QString JobsView::launcher_text() const { return launcher_->currentText(); }
 
 void JobsView::select_job(qint64 id) {
   for (int r = 0; r < model_->rowCount(); ++r)

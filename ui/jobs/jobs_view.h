@@ -28,6 +28,20 @@ class JobsView : public QWidget {
   // Submits a project to a launcher ("local", "ssh:HOST", "slurm"); "" : the launcher chosen in
   // the view (local unless changed; ssh hosts come from the hosts YAML).
   void start_project(const QString& yaml, const QString& launcher = {});
+  // Sweeps: "New sweep..." opens the SweepDialog over `default_project` (the project selected
+  // in the main window); a written sweep starts `qatwb batch` and is followed in the sweeps
+  // table below the jobs, whose report opens when written.
+  void set_default_project(const QString& yaml) { default_project_ = yaml; }
+  void new_sweep();
+  void start_sweep(const QString& name, const QString& sweep_file, const QString& output);
+  class SweepListModel* sweeps() const {
+    return sweeps_;
+  }
+  // Opens the report of the selected sweep (QDesktopServices); false when it has none yet.
+  bool open_selected_report();
+  // The launcher chosen in the list: its data ("", "local", "ssh:HOST", "slurm") and text.
+  QString launcher() const;
+  QString launcher_text() const;
   void select_job(qint64 id);
   qint64 selected_job() const;  // -1: none
   void cancel_selected();
@@ -55,6 +69,10 @@ class JobsView : public QWidget {
   QLabel* message_;
   QPushButton *start_, *cancel_, *resume_, *reattach_;
   QComboBox* launcher_;
+  class SweepListModel* sweeps_ = nullptr;
+  QTableView* sweeps_table_ = nullptr;
+  QPushButton* open_report_ = nullptr;
+  QString default_project_;
   QStringList worker_cmd_;
   QString db_path_;
   qint64 pending_select_ = -1;

@@ -2,6 +2,7 @@
 
 #include <QAction>
 #include <QCloseEvent>
+#include <QDir>
 #include <QDockWidget>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -11,6 +12,7 @@
 #include <QListWidget>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QPushButton>
 #include <QSettings>
 #include <QSplitter>
 #include <QStatusBar>
@@ -18,11 +20,15 @@
 #include <QTableView>
 #include <QToolBar>
 #include <QVBoxLayout>
+#include <functional>
 
 #include "core/jobs/job_manager.h"
+#include "core/project/project_yaml.h"
+#include "core/quant/scheme.h"
 #include "core/store/store.h"
 #include "ui/compare/compare_view.h"
 #include "ui/dashboard/dashboard_view.h"
+#include "ui/dashboard/metric_browser.h"
 #include "ui/export/export_dialog.h"
 #include "ui/jobs/jobs_view.h"
 #include "ui/models/run_list_poller.h"
@@ -75,12 +81,29 @@ MainWindow::MainWindow(const QString& db_path, QWidget* parent)
   runs_view_->horizontalHeader()->setStretchLastSection(true);
   runs_view_->verticalHeader()->setDefaultSectionSize(runs_view_->fontMetrics().height() + 6);
   runs_view_->setWordWrap(false);
-  // Columns fit the first runs listed (unless a saved layout was restored).
+  // What a researcher looks for first comes first: name, status, progress, best perplexity
+  // (visible at the default width); the rest after them.
+  {
+    QHeaderView* h = runs_view_->horizontalHeader();
+    const int order[] = {RunTableModel::Name,     RunTableModel::Status,  RunTableModel::Progress,
+                         RunTableModel::BestPpl,  RunTableModel::Bits,    RunTableModel::Surrogate,
+                         RunTableModel::LastLoss, RunTableModel::Project, RunTableModel::Folder};
+    for (int visual = 0; visual < RunTableModel::ColumnCount; ++visual)
+      h->moveSection(h->visualIndex(order[visual]), visual);
+  }
+  // Columns fit the first runs listed (unless a saved layout was restored), a long name or
+  // project elided rather than pushing the other columns out of view.
   connect(run_model_, &QAbstractItemModel::rowsInserted, this, [this] {
     if (columns_sized_) return;
     columns_sized_ = true;
     runs_view_->resizeColumnsToContents();
+    QHeaderView* h = runs_view_->horizontalHeader();
+    for (int c = 0; c < RunTableModel::ColumnCount; ++c)
+      h->resizeSection(c, std::min(h->sectionSize(c), c == RunTableModel::Name     ? 120
+                                                      : c == RunTableModel::Folder ? 260
+                                                                                   : 110));
   });
+  runs_view_->setTextElideMode(Qt::ElideMiddle);
 
   auto* runs_panel = new QWidget;
   auto* runs_layout = new QVBoxLayout(runs_panel);
@@ -104,6 +127,9 @@ MainWindow::MainWindow(const QString& db_path, QWidget* parent)
   tabs_->addTab(dashboard_, tr("Dashboard"));
   tabs_->addTab(compare_, tr("Compare"));
   tabs_->addTab(jobs_, tr("Jobs"));
+  metrics_ = new MetricBrowser;
+  metrics_->set_database(db_path_);
+  tabs_->addTab(metrics_, tr("Metrics"));
 
   main_splitter_ = new QSplitter(Qt::Horizontal);
   main_splitter_->setObjectName("main_splitter");
@@ -137,6 +163,10 @@ MainWindow::MainWindow(const QString& db_path, QWidget* parent)
           [this](const QString& m) { statusBar()->showMessage(m, 10000); });
   poller_->set_database(db_path_);
   poller_->start(1000);
+  // Projects on disk beside the runs (a repository's projects/), and the store's own.
+  scan_projects(QDir::current().filePath("projects"));
+  scan_projects(QFileInfo(db_path_).absoluteDir().filePath("../projects"));
+  add_store_projects();
   projects_->setCurrentRow(0);
   resize(1360, 860);
 }
@@ -191,13 +221,89 @@ bool MainWindow::open_project(const QString& yaml, bool quiet) {
       return true;
     }
   }
-  auto* item = new QListWidgetItem(name);
+  // The store-only entry of this project (listed by name from its runs) becomes the file.
+  QListWidgetItem* item = nullptr;
+  for (int i = 1; i < projects_->count(); ++i)
+    if (projects_->item(i)->data(kPathRole).toString().isEmpty() &&
+        projects_->item(i)->data(kNameRole).toString() == name)
+      item = projects_->item(i);
+  if (!item) item = new QListWidgetItem(projects_);
+  item->setText(name);
   item->setData(kPathRole, path);
   item->setData(kNameRole, name);
   item->setToolTip(path);
-  projects_->addItem(item);
+  item->setFont(projects_->font());
   projects_->setCurrentItem(item);
   return true;
+}
+
+void MainWindow::scan_projects(const QString& dir) {
+  const QString root = QDir(dir).canonicalPath();
+  if (root.isEmpty()) return;
+  QStringList files;
+  std::function<void(const QString&, int)> walk = [&](const QString& d, int depth) {
+    const QDir q(d);
+    for (const QFileInfo& f :
+         q.entryInfoList({"*.yaml", "*.yml"}, QDir::Files | QDir::Readable, QDir::Name))
+      files << f.absoluteFilePath();
+    if (depth > 0)
+      for (const QFileInfo& sub : q.entryInfoList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Name))
+        walk(sub.absoluteFilePath(), depth - 1);
+  };
+  walk(root, 2);
+  QListWidgetItem* keep = projects_->currentItem();
+  for (const QString& f : files) {
+    bool listed = false;
+    for (int i = 1; i < projects_->count(); ++i)
+      listed |= projects_->item(i)->data(kPathRole).toString() == f;
+    if (listed) continue;
+    QString name;
+    try {
+      name = QString::fromStdString(jobs::project_name(f.toStdString()));
+    } catch (const std::exception&) {
+      continue;  // not a project (a sweep, a hosts file, a broken file)
+    }
+    // A store-only entry of the same name becomes this file.
+    QListWidgetItem* item = nullptr;
+    for (int i = 1; i < projects_->count(); ++i)
+      if (projects_->item(i)->data(kPathRole).toString().isEmpty() &&
+          projects_->item(i)->data(kNameRole).toString() == name)
+        item = projects_->item(i);
+    if (!item) item = new QListWidgetItem(projects_);
+    item->setText(name);
+    item->setData(kPathRole, f);
+    item->setData(kNameRole, name);
+    item->setToolTip(f);
+    item->setFont(projects_->font());
+  }
+  if (keep) projects_->setCurrentItem(keep);
+}
+
+void MainWindow::add_store_projects() {
+  std::vector<store::RunInfo> runs;
+  try {
+    runs = store::Store::open_existing(db_path_.toStdString()).list_runs();
+  } catch (const std::exception&) {
+    return;
+  }
+  for (const auto& r : runs) {
+    const QString name = QString::fromStdString(r.project);
+    if (name.isEmpty() || project_names().contains(name)) continue;
+    auto* item = new QListWidgetItem(name, projects_);
+    item->setData(kNameRole, name);
+    item->setToolTip(
+        tr("Runs of project %1 (no project file found; Open project... adds it)").arg(name));
+    QFont italic = projects_->font();
+    italic.setItalic(true);
+    item->setFont(italic);
+  }
+}
+
+QStringList MainWindow::project_names() const {
+  QStringList out;
+  for (int i = 1; i < projects_->count(); ++i)
+    out << projects_->item(i)->data(kNameRole).toString();
+  return out;
 }
 
 QString MainWindow::current_project() const {
@@ -208,13 +314,15 @@ QString MainWindow::current_project() const {
 QStringList MainWindow::projects() const {
   QStringList out;
   for (int i = 1; i < projects_->count(); ++i)
-    out << projects_->item(i)->data(kPathRole).toString();
+    if (!projects_->item(i)->data(kPathRole).toString().isEmpty())
+      out << projects_->item(i)->data(kPathRole).toString();
   return out;
 }
 
 void MainWindow::on_project_changed() {
   const QListWidgetItem* item = projects_->currentItem();
   proxy_->set_project(item ? item->data(kNameRole).toString() : QString());
+  jobs_->set_default_project(item ? item->data(kPathRole).toString() : QString());
 }
 
 void MainWindow::refresh_runs_now() {
@@ -250,11 +358,17 @@ void MainWindow::on_selection_changed() {
   shown_runs_ = ids;
   dashboard_->set_runs(ids);
   compare_->set_runs(ids);
-  QString log;
+  metrics_->set_runs(ids);
+  // The first selected run's worker.log; a run started in a terminal has none: its events.
   const QModelIndexList rows = runs_view_->selectionModel()->selectedRows();
-  if (!rows.isEmpty())
-    log = rows.first().data(RunTableModel::RunDirRole).toString() + "/worker.log";
-  log_->set_file(log);
+  const QString dir =
+      rows.isEmpty() ? QString() : rows.first().data(RunTableModel::RunDirRole).toString();
+  if (dir.isEmpty())
+    log_->set_file({});
+  else if (QFileInfo::exists(dir + "/worker.log"))
+    log_->set_file(dir + "/worker.log");
+  else
+    log_->set_events_file(dir + "/events.jsonl");
   statusBar()->showMessage(tr("%n run(s) selected", nullptr, int(ids.size())));
 }
 
@@ -267,6 +381,8 @@ bool MainWindow::show_tab(const QString& name) {
     show_tab(CompareTab);
   else if (name == "jobs")
     show_tab(JobsTab);
+  else if (name == "metrics")
+    show_tab(MetricsTab);
   else
     return false;
   return true;
@@ -291,8 +407,61 @@ void MainWindow::run_project() {
         QFileDialog::getOpenFileName(this, tr("Project to run"), {}, tr("Project (*.yaml *.yml)"));
     if (project.isEmpty() || !open_project(project)) return;
   }
+  // Nothing is submitted without saying where and what.
+  QMessageBox box(QMessageBox::Question, tr("Run project"), run_confirmation_text(project),
+                  QMessageBox::Yes | QMessageBox::Cancel, this);
+  box.setObjectName("run_confirmation");
+  box.button(QMessageBox::Yes)->setText(tr("Run"));
+  box.setDefaultButton(QMessageBox::Yes);
+  if (box.exec() != QMessageBox::Yes) {
+    statusBar()->showMessage(tr("Run cancelled"), 5000);
+    return;
+  }
   jobs_->start_project(project);
   show_tab(JobsTab);
+}
+
+QString MainWindow::run_confirmation_text(const QString& yaml) const {
+  QString where = jobs_->launcher_text();
+  QString what;
+  try {
+    const auto c = project::load_project(yaml.toStdString());
+    if (jobs_->launcher().isEmpty()) {
+      const auto& r = c.runner;
+      switch (r.kind) {
+        case project::RunnerSection::Kind::Local:
+          where = tr("local (this machine)");
+          break;
+        case project::RunnerSection::Kind::Ssh:
+          where = tr("ssh %1, folder %2")
+                      .arg(QString::fromStdString(r.host), QString::fromStdString(r.remote_dir));
+          break;
+        case project::RunnerSection::Kind::Slurm:
+          where =
+              tr("Slurm%1%2, %3 GPU(s), time limit %4")
+                  .arg(r.host.empty() ? QString() : " via " + QString::fromStdString(r.host))
+                  .arg(r.partition.empty() ? QString()
+                                           : ", partition " + QString::fromStdString(r.partition))
+                  .arg(r.gpus)
+                  .arg(r.time_limit.empty() ? tr("none") : QString::fromStdString(r.time_limit));
+          break;
+      }
+    }
+    what = tr("%1 steps of %2 x %3 tokens, %4")
+               .arg(c.train.steps)
+               .arg(c.train.batch_size)
+               .arg(c.tokenize.seq_len)
+               .arg(c.quant.enabled ? QString::fromStdString(quant::describe_module_scheme(c.quant))
+                                    : tr("full precision"));
+    if (!c.model.path.empty())
+      what += tr("\nModel: %1").arg(QString::fromStdString(c.model.path));
+    else if (!c.model.preset.empty())
+      what += tr("\nModel: preset %1").arg(QString::fromStdString(c.model.preset));
+  } catch (const std::exception& e) {
+    what = tr("(the project does not load: %1)").arg(QString::fromUtf8(e.what()));
+  }
+  return tr("Run %1?\n\nProject: %2\nWhere: %3\nWhat: %4")
+      .arg(QFileInfo(yaml).completeBaseName(), yaml, where, what);
 }
 
 void MainWindow::export_selected() {

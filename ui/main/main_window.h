@@ -1,8 +1,8 @@
 // The application window: projects (YAML files opened or created, remembered) and their runs
 // (RunTableModel behind a filter box) on the left; Dashboard, Compare and Jobs tabs in the
-// middle; the selected run's worker.log in a dock. Geometry, dock state, splitter sizes, the
-// project list and the last project are kept in QSettings (INI format, user scope: tests point
-// QSettings::setPath at a temporary folder).
+// middle, then the metric browser; the selected run's worker.log in a dock. Geometry, dock state,
+// splitter sizes, the project list and the last project are kept in QSettings (INI format, user
+// scope: tests point QSettings::setPath at a temporary folder).
 #pragma once
 #include <QList>
 #include <QMainWindow>
@@ -20,6 +20,7 @@ class CompareView;
 class DashboardView;
 class JobsView;
 class LogTailView;
+class MetricBrowser;
 class RunFilterProxy;
 class RunListPoller;
 class RunTableModel;
@@ -28,15 +29,21 @@ class MainWindow : public QMainWindow {
   Q_OBJECT
 
  public:
-  enum Tab { DashboardTab, CompareTab, JobsTab };
+  enum Tab { DashboardTab, CompareTab, JobsTab, MetricsTab };
   explicit MainWindow(const QString& db_path, QWidget* parent = nullptr);
   ~MainWindow() override;
 
   // Adds a project file to the list (remembered) and selects it. Returns false (with a message
   // box unless quiet) when the file is not a readable project.
   bool open_project(const QString& yaml, bool quiet = false);
-  QString current_project() const;  // "" : "All runs"
-  QStringList projects() const;
+  QString current_project() const;    // "" : "All runs"
+  QStringList projects() const;       // the listed project files
+  QStringList project_names() const;  // every listed project (files and store-only names)
+  // Lists the project YAML files found in `dir` and its subfolders (two levels), quietly
+  // skipping files that are not projects. At start: ./projects and <database folder>/../projects.
+  void scan_projects(const QString& dir);
+  // Lists by name the projects of the store's runs that have no file listed (filter only).
+  void add_store_projects();
 
   // Reads the run list now on this thread (the background poller keeps it fresh afterwards).
   void refresh_runs_now();
@@ -46,7 +53,10 @@ class MainWindow : public QMainWindow {
   // The runs last handed to the dashboard and compare views.
   QList<qint64> shown_runs() const { return shown_runs_; }
   void show_tab(Tab tab);
-  // "dashboard" | "compare" | "jobs"; false for another name.
+  // What "Run project" asks before submitting: the project, where it runs (the launcher chosen
+  // in Jobs, or the project's runner section) and what it trains.
+  QString run_confirmation_text(const QString& yaml) const;
+  // "dashboard" | "compare" | "jobs" | "metrics"; false for another name.
   bool show_tab(const QString& name);
 
   // Off: nothing is read from or written to QSettings (screenshots).
@@ -61,6 +71,7 @@ class MainWindow : public QMainWindow {
   DashboardView* dashboard() const { return dashboard_; }
   CompareView* compare() const { return compare_; }
   JobsView* jobs() const { return jobs_; }
+  MetricBrowser* metrics() const { return metrics_; }
   LogTailView* log_view() const { return log_; }
   QTabWidget* tabs() const { return tabs_; }
   QSplitter* main_splitter() const { return main_splitter_; }
@@ -91,6 +102,7 @@ class MainWindow : public QMainWindow {
   DashboardView* dashboard_;
   CompareView* compare_;
   JobsView* jobs_;
+  MetricBrowser* metrics_;
   LogTailView* log_;
   QDockWidget* log_dock_;
   bool docks_sized_ = false;

@@ -1,7 +1,9 @@
 #include "ui/models/run_row.h"
 
 #include <algorithm>
+#include <filesystem>
 
+#include "core/report/run_style.h"
 #include "core/store/store.h"
 
 namespace qatwb::ui {
@@ -37,13 +39,34 @@ bool RunRow::operator==(const RunRow& o) const {
   return id == o.id && name == o.name && project == o.project && surrogate == o.surrogate &&
          status == o.status && run_dir == o.run_dir && same(bits, o.bits) &&
          last_step == o.last_step && total_steps == o.total_steps && same(last_loss, o.last_loss) &&
-         same(best_ppl, o.best_ppl);
+         same(best_ppl, o.best_ppl) && colour_index == o.colour_index;
+}
+
+std::string resolve_run_dir(const std::string& db_path, const std::string& run_dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path db_dir = fs::absolute(fs::path(db_path), ec).parent_path().lexically_normal();
+  const fs::path dir = fs::path(run_dir).lexically_normal();
+  if (db_dir.empty() || dir.empty()) return run_dir;
+  // Under the database's folder already: as stored.
+  const auto rel = dir.lexically_relative(db_dir);
+  if (!rel.empty() && *rel.begin() != "..") return run_dir;
+  std::vector<fs::path> parts(dir.begin(), dir.end());
+  while (!parts.empty() && parts.back().empty()) parts.pop_back();
+  for (size_t k = std::min<size_t>(4, parts.size()); k >= 1; --k) {
+    fs::path tail;
+    for (size_t i = parts.size() - k; i < parts.size(); ++i) tail /= parts[i];
+    const fs::path candidate = db_dir / tail;
+    if (fs::is_regular_file(candidate / "events.jsonl", ec)) return candidate.string();
+  }
+  return run_dir;
 }
 
 std::vector<RunRow> load_run_rows(const store::Store& store) {
   std::vector<store::RunInfo> runs = store.list_runs();
   std::sort(runs.begin(), runs.end(),
             [](const store::RunInfo& a, const store::RunInfo& b) { return a.id < b.id; });
+  const std::map<int64_t, int> colours = report::colour_indices(store);
   std::vector<RunRow> rows;
   rows.reserve(runs.size());
   for (const auto& info : runs) {
@@ -53,8 +76,9 @@ std::vector<RunRow> load_run_rows(const store::Store& store) {
     r.name = info.name;
     r.project = info.project;
     r.status = info.status;
-    r.run_dir = info.run_dir;
+    r.run_dir = resolve_run_dir(store.path(), info.run_dir);
     r.last_step = info.last_step;
+    r.colour_index = colours.count(info.id) ? colours.at(info.id) : 0;
     const bool quantized = param(s, "quant.enabled") != "false";
     r.surrogate = quantized ? param(s, "quant.surrogate") : "fp";
     if (quantized) {

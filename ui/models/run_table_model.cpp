@@ -1,10 +1,12 @@
 #include "ui/models/run_table_model.h"
 
 #include <QColor>
+#include <QDir>
 #include <cmath>
 #include <unordered_map>
 
 #include "core/store/store.h"
+#include "ui/plot/chart_render.h"
 
 namespace qatwb::ui {
 
@@ -44,6 +46,8 @@ QVariant RunTableModel::data(const QModelIndex& index, int role) const {
                          index.column() == LastLoss || index.column() == BestPpl;
     return QVariant::fromValue(int((numeric ? Qt::AlignRight : Qt::AlignLeft) | Qt::AlignVCenter));
   }
+  // The run's colour (the one its curves have in every chart) as a swatch before its name.
+  if (role == Qt::DecorationRole && index.column() == Name) return plot::run_colour(r.colour_index);
   if (role == Qt::ForegroundRole && index.column() == Status) {
     if (r.status == "failed") return QColor(0xc0, 0x39, 0x2b);
     if (r.status == "running") return QColor(0x1f, 0x77, 0xb4);
@@ -77,11 +81,21 @@ QVariant RunTableModel::data(const QModelIndex& index, int role) const {
       return sort ? number_sort(r.last_loss) : QVariant(number_text(r.last_loss, 4));
     case BestPpl:
       return sort ? number_sort(r.best_ppl) : QVariant(number_text(r.best_ppl, 4));
+    case Folder: {
+      // Home as ~, so that two copies of a runs folder read apart at a glance.
+      QString dir = qs(r.run_dir);
+      const QString home = QDir::homePath();
+      if (role == Qt::DisplayRole && !home.isEmpty() && home != "/" && dir.startsWith(home + "/"))
+        dir = "~" + dir.mid(home.size());
+      return dir;
+    }
   }
   return {};
 }
 
 QVariant RunTableModel::headerData(int section, Qt::Orientation orientation, int role) const {
+  if (orientation == Qt::Horizontal && role == Qt::ToolTipRole && section == BestPpl)
+    return tr("Lowest post-quantization perplexity evaluated (eval/ppl_postquant)");
   if (orientation != Qt::Horizontal || role != Qt::DisplayRole) return {};
   switch (section) {
     case Name:
@@ -99,7 +113,9 @@ QVariant RunTableModel::headerData(int section, Qt::Orientation orientation, int
     case LastLoss:
       return tr("Last loss");
     case BestPpl:
-      return tr("Best PPL (quant)");
+      return tr("Best PPL");
+    case Folder:
+      return tr("Folder");
   }
   return {};
 }

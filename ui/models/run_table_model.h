@@ -15,7 +15,18 @@ class RunTableModel : public QAbstractTableModel {
   Q_OBJECT
 
  public:
-  enum Column { Name, Project, Surrogate, Bits, Status, Progress, LastLoss, BestPpl, ColumnCount };
+  enum Column {
+    Name,
+    Project,
+    Surrogate,
+    Bits,
+    Status,
+    Progress,
+    LastLoss,
+    BestPpl,
+    Folder,  // the run's folder (where a copied runs folder's copy is, resolve_run_dir)
+    ColumnCount
+  };
   // UserRole: the raw value for sorting (double for numbers, QString otherwise);
   // RunIdRole: the run id (qint64); RunDirRole: the run directory.
   enum Role { SortRole = Qt::UserRole, RunIdRole, RunDirRole };

@@ -91,17 +91,43 @@ void add_band(QCustomPlot* plot, const QVector<double>& x, const std::vector<dou
   band->setProperty("qatwb_series", series);
 }
 
+// The legend in a row of its own under the axis rect (entries side by side, wrapping), so it
+// never covers data; done once per plot.
+void place_legend_below(QCustomPlot* plot) {
+  if (plot->property("qatwb_legend_below").toBool()) return;
+  plot->setProperty("qatwb_legend_below", true);
+  auto* inset = plot->axisRect()->insetLayout();
+  for (int i = 0; i < inset->elementCount(); ++i)
+    if (inset->elementAt(i) == plot->legend) inset->take(plot->legend);
+  inset->simplify();
+  auto* row = new QCPLayoutGrid;
+  const int r = plot->plotLayout()->rowCount();
+  plot->plotLayout()->addElement(r, 0, row);
+  row->addElement(0, 0, plot->legend);
+  plot->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
+  plot->legend->setWrap(4);
+  plot->legend->setMargins(QMargins(2, 0, 2, 0));
+  plot->legend->setRowSpacing(0);
+  plot->plotLayout()->setRowStretchFactor(r, 0.001);
+  row->setMargins(QMargins(0, 0, 0, 2));
+}
+
 }  // namespace
 
+bool is_sparse(const report::ChartSeries& series) {
+  return !series.x.empty() && series.x.size() <= static_cast<size_t>(kSparsePoints);
+}
+
 QColor run_colour(int colour_index) {
-  // Okabe-Ito (without black and yellow, which vanish on white), then Paul Tol's bright scheme.
-  static const QColor palette[] = {
-      QColor(0, 114, 178),  QColor(230, 159, 0),  QColor(0, 158, 115),   QColor(204, 121, 167),
-      QColor(86, 180, 233), QColor(213, 94, 0),   QColor(68, 119, 170),  QColor(238, 102, 119),
-      QColor(34, 136, 51),  QColor(204, 187, 68), QColor(102, 204, 238), QColor(170, 51, 119),
-      QColor(100, 100, 100)};
-  const int n = static_cast<int>(sizeof palette / sizeof palette[0]);
-  return palette[((colour_index % n) + n) % n];
+  const report::Rgb c = report::palette_colour(colour_index);
+  return QColor(c.r, c.g, c.b);
+}
+
+QPen run_pen(const QColor& colour, report::LineStyle style, double width) {
+  QPen pen(colour, width);
+  const std::vector<double> dash = report::dash_pattern(style);
+  if (!dash.empty()) pen.setDashPattern(QVector<qreal>(dash.begin(), dash.end()));
+  return pen;
 }
 
 void draw_chart(QCustomPlot* plot, const report::ChartSpec& spec) {
@@ -116,6 +142,7 @@ int draw_chart(QCustomPlot* plot, const report::ChartSpec& spec, const DrawOptio
   set_title(plot, QString::fromStdString(spec.title));
   const double w = std::clamp(spec.smoothing, 0.0, 0.999);
   int spikes = 0;
+  bool sparse = false;
   double x_lo = INFINITY, x_hi = -INFINITY;
   for (size_t i = 0; i < spec.series.size(); ++i) {
     const auto& s = spec.series[i];
@@ -135,18 +162,27 @@ int draw_chart(QCustomPlot* plot, const report::ChartSpec& spec, const DrawOptio
     const bool smooth = w > 0;
     auto* raw = plot->addGraph();
     raw->setData(x, qvec(s.y), true);
-    raw->setPen(QPen(smooth ? with_alpha(colour, 70) : colour, 1.0));
+    // The solid line (smoothed, or raw when not smoothed) carries the surrogate's dash pattern;
+    // the faint raw line under a smoothed one stays plain.
+    raw->setPen(smooth ? QPen(with_alpha(colour, 70), 1.0) : run_pen(colour, s.line_style, 1.4));
     raw->setName(QString::fromStdString(s.label));
     raw->setAdaptiveSampling(true);
     tag(raw, "raw", si);
+    QCPGraph* solid = raw;
     if (smooth) {
       raw->removeFromLegend();
       auto* sm = plot->addGraph();
       sm->setData(x, qvec(report::smooth_ema(s.y, w)), true);
-      sm->setPen(QPen(colour, 1.0));
+      sm->setPen(run_pen(colour, s.line_style, 1.4));
       sm->setName(QString::fromStdString(s.label));
       sm->setAdaptiveSampling(true);
       tag(sm, "smoothed", si);
+      solid = sm;
+    }
+    if (is_sparse(s)) {
+      // A few evaluations: each one a marker (a single one would otherwise draw nothing).
+      solid->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, colour, colour, 7));
+      sparse = true;
     }
     if (o.grad_norm_view && s.y.size() > 1) {
       QVector<double> sx, sy;
@@ -177,13 +213,18 @@ int draw_chart(QCustomPlot* plot, const report::ChartSpec& spec, const DrawOptio
     text->setText(QString::fromStdString(label) + " " + QString::number(value, 'g', 4));
     text->setColor(QColor(70, 70, 70));
   }
+  place_legend_below(plot);
   plot->legend->setVisible(!spec.series.empty());
-  plot->legend->setBrush(QColor(255, 255, 255, 200));
-  plot->legend->setBorderPen(QPen(QColor(200, 200, 200)));
-  plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+  plot->legend->setBrush(Qt::NoBrush);
+  plot->legend->setBorderPen(Qt::NoPen);
   if (o.rescale) {
     if (std::isfinite(x_lo)) {
       if (x_hi <= x_lo) x_lo -= 0.5, x_hi += 0.5;
+      if (sparse) {
+        // Markers at the ends (step 0, the last evaluation) are drawn whole.
+        const double pad = 0.03 * (x_hi - x_lo);
+        x_lo -= pad, x_hi += pad;
+      }
       plot->xAxis->setRange(x_lo, x_hi);
       rescale_y_robust(plot, spec, x_lo, x_hi);
     } else {
@@ -206,8 +247,8 @@ bool rescale_y_robust(QCustomPlot* plot, const report::ChartSpec& spec, double x
   auto r = report::robust_range(ys, spec.log_y);
   if (!refs.empty()) {
     const auto [rmin, rmax] = std::minmax_element(refs.begin(), refs.end());
-    auto with_refs = report::robust_range({r ? r->first : *rmin, r ? r->second : *rmax, *rmin, *rmax},
-                                          spec.log_y, 0.0, 1.0);
+    auto with_refs = report::robust_range(
+        {r ? r->first : *rmin, r ? r->second : *rmax, *rmin, *rmax}, spec.log_y, 0.0, 1.0);
     if (with_refs && (!r || *rmin < r->first || *rmax > r->second)) r = with_refs;
   }
   if (!r) return false;

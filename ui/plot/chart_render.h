@@ -2,6 +2,7 @@
 // solid, optional min/max band, dashed reference lines, legend; and rendering one to PNG headless.
 #pragma once
 #include <QColor>
+#include <QPen>
 #include <string>
 
 #include "core/report/chart_spec.h"
@@ -10,8 +11,15 @@ class QCustomPlot;
 
 namespace qatwb::plot {
 
-// A colour-blind-friendly palette (Okabe-Ito, then Tol's bright), stable per colour_index.
+// The run palette of core/report/run_style.h (Okabe-Ito, then Tol's bright) as a QColor.
 QColor run_colour(int colour_index);
+// A pen in the run's colour and its surrogate's dash pattern (run_style.h).
+QPen run_pen(const QColor& colour, report::LineStyle style, double width);
+
+// A series of at most this many points (evaluations, a run just started) is drawn with a marker
+// on every point, so that one evaluation shows a dot and two are not mistaken for a trend line.
+constexpr int kSparsePoints = 40;
+bool is_sparse(const report::ChartSeries& series);
 
 // Draws a ChartSpec into a QCustomPlot (clearing what was there) and rescales the axes with the
 // outlier-robust autoscale. Does not call replot().

@@ -41,9 +41,21 @@ MetricChartWidget::MetricChartWidget(QWidget* parent) : QWidget(parent) {
   connect(zoom_timer_, &QTimer::timeout, this, &MetricChartWidget::emit_step_range);
   connect(plot_->xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this,
           [this](const QCPRange&) { on_x_range_changed(); });
+  // The menu opens on the right button's release, as a popup: opened from the press (Qt's
+  // context-menu event under X11) while QCustomPlot holds the mouse for a drag, it never showed
+  // under Xvfb without a window manager.
+  connect(plot_, &QCustomPlot::mousePress, this, [this](QMouseEvent* e) {
+    if (e->button() == Qt::RightButton) right_press_ = e->position().toPoint();
+  });
+  connect(plot_, &QCustomPlot::mouseRelease, this, [this](QMouseEvent* e) {
+    if (e->button() != Qt::RightButton) return;
+    if ((e->position().toPoint() - right_press_).manhattanLength() > 6)
+      return;  // a drag, not a click
+    open_context_menu(plot_->mapToGlobal(e->position().toPoint()));
+  });
   connect(plot_, &QCustomPlot::mouseDoubleClick, this, [this](QMouseEvent*) {
-    autoscale();
-    emit_step_range();
+    reset_zoom();
+    Q_EMIT zoom_reset();
   });
 }
 
@@ -80,10 +92,8 @@ void MetricChartWidget::set_grad_norm_view(bool on, int window, double k) {
 void MetricChartWidget::rebuild() {
   rebuilding_ = true;
   report::ChartSpec s = spec_;
-  // Evaluations come every E steps, a handful of points: an EMA over them would draw values the
-  // run never had (as the reports do, they are shown raw).
-  const bool sparse = s.metric_key.rfind("eval/", 0) == 0;
-  s.smoothing = sparse ? 0.0 : smoothing_;
+  // Evaluations, the learning rate and the speed are shown raw (report::smoothing_applies).
+  s.smoothing = report::smoothing_applies(s.metric_key) ? smoothing_ : 0.0;
   if (log_y_set_) s.log_y = log_y_;
   const QCPRange x_range = plot_->xAxis->range();
   DrawOptions o;
@@ -111,10 +121,30 @@ void MetricChartWidget::autoscale() {
   rebuild();
 }
 
+void MetricChartWidget::reset_zoom() {
+  autoscale();
+  emit_step_range();
+}
+
+void MetricChartWidget::set_x_range(double lower, double upper) {
+  if (!(upper > lower)) return;
+  linking_ = true;
+  plot_->xAxis->setRange(lower, upper);
+  linking_ = false;
+  report::ChartSpec s = spec_;
+  if (log_y_set_) s.log_y = log_y_;
+  rescale_y_robust(plot_, s, lower, upper);
+  plot_->replot(QCustomPlot::rpQueuedReplot);
+}
+
 void MetricChartWidget::on_x_range_changed() {
   if (rebuilding_) return;
   zoomed_ = true;
   zoom_timer_->start();
+  if (!linking_) {
+    const QCPRange r = plot_->xAxis->range();
+    Q_EMIT x_range_changed(r.lower, r.upper);
+  }
 }
 
 void MetricChartWidget::emit_step_range() {
@@ -208,9 +238,22 @@ void MetricChartWidget::export_csv(const QString& path) const {
 }
 
 void MetricChartWidget::contextMenuEvent(QContextMenuEvent* event) {
-  QMenu menu(this);
+  // The mouse opens the menu on release (above); the keyboard's menu key comes here.
+  if (event->reason() == QContextMenuEvent::Mouse) {
+    event->accept();
+    return;
+  }
+  open_context_menu(event->globalPos());
+}
+
+void MetricChartWidget::open_context_menu(const QPoint& global_pos) {
+  delete menu_;
+  menu_ = new QMenu(this);
+  menu_->setObjectName("chart_menu");
+  menu_->setAttribute(Qt::WA_DeleteOnClose);
+  connect(menu_, &QObject::destroyed, this, [this] { menu_ = nullptr; });
   const QString base = QString::fromStdString(spec_.metric_key).replace('/', '_');
-  auto save = [&](const QString& filter, const QString& suffix, auto&& write) {
+  auto save = [this, base](const QString& filter, const QString& suffix, auto write) {
     const QString path =
         QFileDialog::getSaveFileName(this, tr("Export chart"), base + suffix, filter);
     if (path.isEmpty()) return;
@@ -220,22 +263,25 @@ void MetricChartWidget::contextMenuEvent(QContextMenuEvent* event) {
       QMessageBox::warning(this, tr("Export failed"), QString::fromUtf8(e.what()));
     }
   };
-  menu.addAction(tr("Reset zoom"), this, [this] {
-    autoscale();
-    emit_step_range();
+  menu_->addAction(tr("Reset zoom"), this, [this] {
+    reset_zoom();
+    Q_EMIT zoom_reset();
   });
-  QAction* log = menu.addAction(tr("Log scale"));
+  QAction* log = menu_->addAction(tr("Log scale"));
   log->setCheckable(true);
   log->setChecked(plot_->yAxis->scaleType() == QCPAxis::stLogarithmic);
   connect(log, &QAction::toggled, this, [this](bool on) { set_log_y(on); });
-  menu.addSeparator();
-  menu.addAction(tr("Export PNG..."), this,
-                 [&] { save("PNG (*.png)", ".png", [this](const QString& p) { export_png(p); }); });
-  menu.addAction(tr("Export PDF..."), this,
-                 [&] { save("PDF (*.pdf)", ".pdf", [this](const QString& p) { export_pdf(p); }); });
-  menu.addAction(tr("Export CSV..."), this,
-                 [&] { save("CSV (*.csv)", ".csv", [this](const QString& p) { export_csv(p); }); });
-  menu.exec(event->globalPos());
+  menu_->addSeparator();
+  menu_->addAction(tr("Export PNG..."), this, [this, save] {
+    save("PNG (*.png)", ".png", [this](const QString& p) { export_png(p); });
+  });
+  menu_->addAction(tr("Export PDF..."), this, [this, save] {
+    save("PDF (*.pdf)", ".pdf", [this](const QString& p) { export_pdf(p); });
+  });
+  menu_->addAction(tr("Export CSV..."), this, [this, save] {
+    save("CSV (*.csv)", ".csv", [this](const QString& p) { export_csv(p); });
+  });
+  menu_->popup(global_pos);
 }
 
 }  // namespace qatwb::plot

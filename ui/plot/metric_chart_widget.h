@@ -5,12 +5,14 @@
 // It draws what it is given (a report::ChartSpec of buckets, never raw 1M-point series); when the
 // visible x range changes it asks for finer buckets with step_range_changed().
 #pragma once
+#include <QPoint>
 #include <QWidget>
 #include <cstdint>
 
 #include "core/report/chart_spec.h"
 
 class QCustomPlot;
+class QMenu;
 class QTimer;
 
 namespace qatwb::plot {
@@ -37,6 +39,11 @@ class MetricChartWidget : public QWidget {
 
   // Resets zoom: full x range, robust y range of the data.
   void autoscale();
+  // autoscale() and ask for the whole run's buckets (double-click, "Reset zoom").
+  void reset_zoom();
+  // Shows x in [lower, upper] as if the user had zoomed there (linked charts); emits
+  // step_range_changed() but not x_range_changed().
+  void set_x_range(double lower, double upper);
   // The zoomed step range (nullopt: whole run) the owner should query buckets for.
   std::optional<int64_t> zoom_step_min() const { return zoom_min_; }
   std::optional<int64_t> zoom_step_max() const { return zoom_max_; }
@@ -55,9 +62,19 @@ class MetricChartWidget : public QWidget {
   // The CSV text: run,step,wall_time,value (one line per point of each series).
   QString csv() const;
 
+  // The context menu (reset zoom, log scale, exports) while it is open; nullptr otherwise. It
+  // opens on a right click (press and release without a drag) or the keyboard's menu key.
+  QMenu* context_menu() const {
+    return menu_;
+  }
+
  Q_SIGNALS:
   // The user zoomed or panned: buckets for this step range are wanted (nullopt: everything).
   void step_range_changed();
+  // The user zoomed or panned this chart's x axis (not set_x_range): for linked charts.
+  void x_range_changed(double lower, double upper);
+  // The user reset this chart's zoom.
+  void zoom_reset();
 
  protected:
   void contextMenuEvent(class QContextMenuEvent* event) override;
@@ -67,6 +84,7 @@ class MetricChartWidget : public QWidget {
   void apply_y_range();
   void on_x_range_changed();
   void emit_step_range();
+  void open_context_menu(const QPoint& global_pos);
 
   QCustomPlot* plot_ = nullptr;
   QTimer* zoom_timer_ = nullptr;
@@ -79,6 +97,9 @@ class MetricChartWidget : public QWidget {
   double grad_k_ = 3.0;
   bool zoomed_ = false;
   bool rebuilding_ = false;
+  bool linking_ = false;  // inside set_x_range
+  QPoint right_press_;
+  QMenu* menu_ = nullptr;
   int spikes_ = 0;
   std::optional<int64_t> zoom_min_, zoom_max_;
 };

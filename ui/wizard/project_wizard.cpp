@@ -98,6 +98,7 @@ SummaryPage::SummaryPage(QWidget* parent) : QWizardPage(parent) {
   yaml_->setFont(mono);
   errors_ = new FieldMessage;
   errors_->setObjectName("summary_errors");
+  errors_->set_reserved_lines(0);  // under everything else: grows with the list of errors
   // Peak training memory for the project's model, batch, seq, dtype and device (the same text
   // `qatwb project check` prints), so a run that cannot fit is seen before it is submitted.
   memory_ = new QPlainTextEdit;
