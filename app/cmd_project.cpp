@@ -12,6 +12,7 @@
 #include "core/model/llama_config.h"
 #include "core/model/training_cost.h"
 #include "core/project/project_memory.h"
+#include "core/util/cpu_features.h"
 #include "core/project/project_template.h"
 #include "core/project/project_yaml.h"
 #include "core/quant/scheme.h"
@@ -129,6 +130,9 @@ int run_check(const ProjectOptions& o) {
       std::cout << to_yaml(config);
     const bool modules_ok = print_quant_modules(config);
     print_memory_estimate(config);
+    if (const auto w = qatwb::util::bf16_cpu_warning(config.train.device, config.train.dtype);
+        !w.empty())
+      std::cerr << w << "\n";
     return modules_ok ? 0 : 1;
   } catch (const ProjectErrors& e) {
     if (o.json) {

@@ -24,15 +24,23 @@ qatwb="${QATWB_BUILD_DIR:-$here/build}/bin/qatwb"
 cd "$here"
 node scripts/fixtures_to_jsonl.mjs --npm tests/fixtures/npm/node_modules --out data
 export QATWB_DB="$runs/qatwb.sqlite"
+# The projects train in bf16, which needs a CPU that multiplies bf16 natively (AVX512-BF16 or
+# AMX); elsewhere LibTorch's reference bf16 matmul is ~35x slower than fp32, so train in fp32
+# (about 2x the bf16 stage times of the README, and slightly different perplexities).
+dtype=()
+if ! grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo 2>/dev/null; then
+  echo "demo: this CPU has no native bf16 matmul (AVX512-BF16/AMX): training in fp32" >&2
+  dtype=(--set train.dtype=fp32)
+fi
 mkdir -p "$runs/tiny-brown"
 if [ ! -f "$runs/tiny-brown/pretrain/model/model.safetensors" ]; then
   rm -rf "$runs/tiny-brown/pretrain"
-  "$qatwb" run projects/tiny-brown/pretrain.yaml --run-dir "$runs/tiny-brown/pretrain"
+  "$qatwb" run projects/tiny-brown/pretrain.yaml --run-dir "$runs/tiny-brown/pretrain" "${dtype[@]}"
 fi
 stages="ste stableqat dsq ste-kd"
 for s in $stages; do
   rm -rf "$runs/tiny-brown/w2-$s"
-  "$qatwb" run "projects/tiny-brown/w2-$s.yaml" --run-dir "$runs/tiny-brown/w2-$s"
+  "$qatwb" run "projects/tiny-brown/w2-$s.yaml" --run-dir "$runs/tiny-brown/w2-$s" "${dtype[@]}"
 done
 dirs=()
 for s in $stages; do dirs+=("$runs/tiny-brown/w2-$s"); done

@@ -24,6 +24,7 @@
 #include "core/train/data_parallel.h"
 #include "core/train/threads.h"
 #include "core/train/trainer.h"
+#include "core/util/cpu_features.h"
 #include "core/util/error.h"
 #include "core/util/openmp_env.h"
 #include "core/util/progress.h"
@@ -213,9 +214,12 @@ int run_project(const RunRequest& request) {
   }
   std::unique_ptr<DataParallel> dp;
   if (dist.enabled()) dp = std::make_unique<DataParallel>(dist);
-  if (main_rank)
+  if (main_rank) {
     log_line(threads_line + "; device " + device.str() + "; run dir " + rd->path() +
              (dp ? "; data parallel over " + std::to_string(dist.world_size) + " ranks" : ""));
+    if (const auto w = util::bf16_cpu_warning(config.train.device, config.train.dtype); !w.empty())
+      log_line(w);
+  }
 
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
