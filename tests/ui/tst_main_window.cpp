@@ -175,7 +175,7 @@ void TestMainWindow::screenshot_process() {
       }
     return n;
   };
-  const auto slots =
+  const auto colour_slots =
       qatwb::report::colour_indices(qatwb::store::Store::open_existing(db_.toStdString()));
   const QColor ste = qatwb::plot::run_colour(colour_slots.at(id_a_)),
                dsq = qatwb::plot::run_colour(colour_slots.at(id_b_));

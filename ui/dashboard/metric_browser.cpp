@@ -196,6 +196,7 @@ void MetricBrowser::refresh() {
         for (auto& k : store.metric_keys(run)) keys.insert(std::move(k));
       }
       d_->keys.assign(keys.begin(), keys.end());
+      std::sort(d_->keys.begin(), d_->keys.end(), report::natural_less);  // layers.2 < layers.10
       d_->families = report::metric_families(d_->keys);
       d_->message->clear();
     } catch (const std::exception& e) {

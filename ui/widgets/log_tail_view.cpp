@@ -53,13 +53,14 @@ void LogTailView::refresh() {
   if (size == offset_) return;
   qint64 from = offset_;
   if (offset_ == 0 && size > max_bytes) from = size - max_bytes;
+  const bool mid_file = offset_ == 0 && from > 0;  // a tail that starts inside a line
   f.seek(from);
   QByteArray bytes = f.read(size - from);
   offset_ = from + bytes.size();
   if (events_) {
     // Complete lines only (the rest waits for its newline); a tail that starts mid-file starts
     // at the next line.
-    if (from > 0 && partial_.isEmpty()) {
+    if (mid_file) {
       const int nl = bytes.indexOf('\n');
       bytes = nl < 0 ? QByteArray() : bytes.mid(nl + 1);
     }
