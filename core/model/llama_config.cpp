@@ -200,6 +200,36 @@ void LlamaConfig::validate(const std::string& source) const {
   positive("num_key_value_heads", num_key_value_heads);
   positive("head_dim", head_dim);
   positive("max_position_embeddings", max_position_embeddings);
+  // Upper bounds far above any real model (Llama 3.1 405B: hidden 16384, 126 layers, vocab
+  // 128256), so that the products below and every tensor shape fit in int64 and a hostile
+  // config.json cannot make the model or the RoPE table allocate without bound.
+  auto at_most = [&](const char* field, int64_t v, int64_t max) {
+    if (v > max)
+      fail(source, "field '" + std::string(field) + "' (" + std::to_string(v) +
+                       ") exceeds the limit of " + std::to_string(max));
+  };
+  constexpr int64_t kMaxDim = int64_t{1} << 24;
+  at_most("vocab_size", vocab_size, kMaxDim);
+  at_most("hidden_size", hidden_size, kMaxDim);
+  at_most("intermediate_size", intermediate_size, kMaxDim);
+  at_most("num_hidden_layers", num_hidden_layers, int64_t{1} << 20);
+  at_most("num_attention_heads", num_attention_heads, int64_t{1} << 16);
+  at_most("num_key_value_heads", num_key_value_heads, int64_t{1} << 16);
+  at_most("head_dim", head_dim, int64_t{1} << 16);
+  at_most("max_position_embeddings", max_position_embeddings, int64_t{1} << 40);
+  if (rope_scaling)
+    at_most("rope_scaling.original_max_position_embeddings",
+            rope_scaling->original_max_position_embeddings, int64_t{1} << 40);
+  // Each factor is at most 2^40, so the count in double is exact enough to bound the int64 one.
+  const double h = double(hidden_size), q = double(num_attention_heads) * double(head_dim),
+               kv = double(num_key_value_heads) * double(head_dim);
+  const double params =
+      double(vocab_size) * h * 2 +
+      double(num_hidden_layers) * (h * (q + kv) * 2 + 3 * h * double(intermediate_size) + 2 * h) +
+      h;
+  if (params > double(int64_t{1} << 50))
+    fail(source, "the sizes describe " + std::to_string(params) +
+                     " parameters, more than the limit of 2^50");
   if (head_dim % 2 != 0) fail(source, "field 'head_dim' must be even for RoPE");
   if (num_attention_heads % num_key_value_heads != 0)
     fail(source, "field 'num_attention_heads' (" + std::to_string(num_attention_heads) +
@@ -209,6 +239,9 @@ void LlamaConfig::validate(const std::string& source) const {
   if (!(rope_theta > 0)) fail(source, "field 'rope_theta' must be > 0");
   if (model_type != "llama" && model_type != "mistral")
     fail(source, "field 'model_type': unsupported model type '" + model_type + "'");
+  if (bos_token_id < -1) fail(source, "field 'bos_token_id' must be >= 0");
+  for (int64_t e : eos_token_ids)
+    if (e < 0) fail(source, "field 'eos_token_id' (" + std::to_string(e) + ") must be >= 0");
   if (bos_token_id >= vocab_size)
     fail(source, "field 'bos_token_id' (" + std::to_string(bos_token_id) + ") >= vocab_size");
   for (int64_t e : eos_token_ids)

@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/text/utf8.h"
 #include "core/util/error.h"
 
 namespace fs = std::filesystem;
@@ -119,6 +120,15 @@ struct ConvertState {
   std::vector<std::string> duplicates;  // every duplicate key, reported together at the end
 };
 
+// YAML is text; yaml-cpp passes stray bytes through, and a value that is not UTF-8 cannot be
+// written to JSON (the run's config, a sweep point's override) later on.
+void check_utf8(const std::string& s, const Origin& o, const char* what) {
+  const size_t bad = text::find_invalid_utf8(s);
+  if (bad != text::kUtf8Valid)
+    throw Error(o.where() + ": the " + what + " is not valid UTF-8 (byte " + std::to_string(bad) +
+                " of it)");
+}
+
 ConfigNode convert(const YAML::Node& y, ConvertState& st, int depth) {
   ConfigNode n;
   n.origin = origin_of(y.Mark(), st.file, st.base_dir);
@@ -136,6 +146,7 @@ ConfigNode convert(const YAML::Node& y, ConvertState& st, int depth) {
     case YAML::NodeType::Scalar:
       n.kind = ConfigNode::Kind::Scalar;
       n.scalar = y.Scalar();
+      check_utf8(n.scalar, n.origin, "value");
       // Quoted scalars carry the "!" tag: they are strings even when they look like numbers.
       n.hint = y.Tag() == "!" ? ConfigNode::Hint::String : ConfigNode::Hint::None;
       break;
@@ -149,6 +160,7 @@ ConfigNode convert(const YAML::Node& y, ConvertState& st, int depth) {
         Origin ko = origin_of(it->first.Mark(), st.file, st.base_dir);
         if (!it->first.IsScalar()) throw Error(ko.where() + ": a map key must be a plain name");
         std::string key = it->first.Scalar();
+        check_utf8(key, ko, "key");
         if (n.find_entry(key)) {
           st.duplicates.push_back(ko.where() + ": duplicate key '" + key + "'");
           continue;
@@ -359,8 +371,13 @@ void apply_override(ConfigNode& root, const std::string& assignment, const std::
   try {
     value = parse_yaml(assignment.substr(eq + 1), o.file, base_dir);
   } catch (const Error& e) {
+    // The inner error starts with the same "override '...'" (and :line:col); say it once.
     std::string why = e.what();
-    if (why.rfind(o.file + ": ", 0) == 0) why = why.substr(o.file.size() + 2);
+    if (why.rfind(o.file, 0) == 0) {
+      why = why.substr(o.file.size());
+      const size_t start = why.find_first_not_of(":0123456789 ");
+      why = start == std::string::npos ? std::string() : why.substr(start);
+    }
     throw Error(o.file + ": the value is not valid YAML: " + why);
   }
   set_origin_recursive(value, o);

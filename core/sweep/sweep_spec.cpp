@@ -64,6 +64,10 @@ void check_key(const ConfigEntry& e, const std::string& field) {
     throw Error(e.key_origin.where() + ": " + field + ": '" + e.key + "' is not a project field");
 }
 
+// A sweep is a list of runs to launch; a few short lists multiply fast (40 keys of two values
+// each stand for 2^40 runs), so the expansion stops long before memory does.
+constexpr size_t kMaxPoints = 10000;
+
 struct RawPoint {
   std::string name;
   std::vector<std::string> overrides;  // the point's own (no `set`)
@@ -101,6 +105,10 @@ std::vector<RawPoint> expand_grid(const ConfigNode& grid) {
       fail(e.value, field, "expected a list of values, got " + e.value.describe());
     }
     if (values.empty()) fail(e.value, field, "the list of values is empty");
+    if (out.size() > kMaxPoints / values.size())
+      fail(e.value, field,
+           "the grid expands to more than " + std::to_string(kMaxPoints) +
+               " points; split the sweep");
     std::vector<RawPoint> next;
     for (const auto& p : out)
       for (const ConfigNode* v : values) {
@@ -270,6 +278,10 @@ SweepSpec load_sweep(const std::string& path) {
   if (spec.base.empty()) throw Error(abs.string() + ": base: required (the base project YAML)");
   if (!has_points) explicit_points = {RawPoint{}};
 
+  if (explicit_points.size() > kMaxPoints / grid.size())
+    throw Error(abs.string() + ": points x grid: " + std::to_string(explicit_points.size()) +
+                " points times " + std::to_string(grid.size()) + " grid combinations exceed " +
+                std::to_string(kMaxPoints) + " runs; split the sweep");
   std::set<std::string> names;
   for (const auto& p : explicit_points) {
     for (const auto& g : grid) {

@@ -57,12 +57,19 @@ void load_post_processor(const json& j, const std::string& where, const std::str
                          TokenizerData& impl, SpecialTokenTemplate& post) {
   if (j.is_null()) return;
   std::string type = j.is_object() ? j.value("type", std::string()) : std::string();
+  // Every id the template adds must be a token of the vocabulary (an embedding row).
+  auto checked = [&](const json& id, const std::string& f) -> int32_t {
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= impl.vocab_size)
+      throw Error(where + ": " + f + ": id " + id.dump() + " is not in the vocabulary (0 .. " +
+                  std::to_string(impl.vocab_size - 1) + ")");
+    return static_cast<int32_t>(id.get<int64_t>());
+  };
   auto token_id = [&](const json& pair, const std::string& f) {
     // Bert / Roberta: "cls": ["[CLS]", 101]
     if (!pair.is_array() || pair.size() != 2 || !pair[1].is_number_integer()) {
       throw Error(where + ": " + f + ": expected [token, id]");
     }
-    return pair[1].get<int32_t>();
+    return checked(pair[1], f);
   };
   if (type == "ByteLevel") {
     return;  // only trims offsets
@@ -94,7 +101,12 @@ void load_post_processor(const json& j, const std::string& where, const std::str
       std::vector<int32_t> ids;
       auto spec = specials.find(name);
       if (spec != specials.end() && spec->contains("ids")) {
-        ids = (*spec)["ids"].get<std::vector<int32_t>>();
+        const json& list = (*spec)["ids"];
+        if (!list.is_array())
+          throw Error(where + ": " + field + ".special_tokens." + name + ".ids: expected a list");
+        for (size_t k = 0; k < list.size(); ++k)
+          ids.push_back(checked(
+              list[k], field + ".special_tokens." + name + ".ids[" + std::to_string(k) + "]"));
       } else if (int32_t id = id_of(impl, name); id >= 0) {
         ids = {id};
       } else {

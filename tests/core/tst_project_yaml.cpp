@@ -405,6 +405,33 @@ class TestProjectYaml : public QObject {
     QVERIFY2(t.elapsed() < 10000, "the caps must stop expansion early");
   }
 
+  void invalid_utf8_is_refused_with_its_place() {
+    // Found by the sweep_yaml fuzz target (fuzz/seeds/sweep_yaml/invalid_utf8.yaml): yaml-cpp
+    // passes stray bytes through, and writing such a value to JSON later (a sweep point's
+    // override, the run's config) threw nlohmann's type_error instead of a qatwb::Error.
+    QTemporaryDir dir;
+    std::string p = write_file(dir, "latin1.yaml", "name: x\ntrain:\n  note: caf\xE9 au lait\n");
+    QString msg = error_text(p);
+    QVERIFY2(msg.startsWith(QString::fromStdString(p) + ":3:9: the value is not valid UTF-8") &&
+                 msg.contains("byte 3"),
+             qPrintable(msg));
+    p = write_file(dir, "key.yaml", "name: x\n\x87k: 1\n");
+    msg = error_text(p);
+    QVERIFY2(msg.startsWith(QString::fromStdString(p) + ":2:1: the key is not valid UTF-8"),
+             qPrintable(msg));
+    // The same check for a --set value; valid UTF-8 (here 3 bytes and 4 bytes) passes through.
+    std::string ok = write_file(dir, "ok.yaml", kMinimal);
+    msg = error_text(ok, {"name=[a\xC3]"});
+    QVERIFY2(msg.startsWith("override 'name=") && msg.contains("not valid UTF-8"), qPrintable(msg));
+    // The override is named once, not again inside the reason (a long --set read twice).
+    QVERIFY2(msg.count("override '") == 1 &&
+                 msg.contains("the value is not valid YAML: the value is not valid UTF-8"),
+             qPrintable(msg));
+    const auto root =
+        qatwb::project::parse_yaml("k: \"\xE2\x82\xAC \xF0\x9F\x98\x80\"\n", "u.yaml", ".");
+    QCOMPARE(root.find("k")->scalar, std::string("\xE2\x82\xAC \xF0\x9F\x98\x80"));
+  }
+
   void every_duplicate_key_is_reported() {
     QTemporaryDir dir;
     std::string p = write_file(dir, "dups.yaml",

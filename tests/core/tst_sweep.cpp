@@ -123,6 +123,60 @@ class TestSweep : public QObject {
     QVERIFY_THROWS_EXCEPTION(qatwb::Error, qatwb::sweep::load_sweep(path.toStdString()));
   }
 
+  // 40 keys of two values each stand for 2^40 runs; the expansion must stop at its cap with the
+  // key's line instead of exhausting memory. Then a grid at the cap's edge (10 x 10 x 100 = 10^4
+  // points) still expands, and one past it (points x grid) is refused.
+  void grid_product_is_capped_with_file_line() {
+    QString grid = "grid:\n";
+    for (int k = 0; k < 40; ++k) grid += QString("  k%1.x: [0, 1]\n").arg(k);
+    QString path = write("bomb.yaml", header("bomb") + grid);
+    try {
+      qatwb::sweep::load_sweep(path.toStdString());
+      QFAIL("expected an error");
+    } catch (const qatwb::Error& e) {
+      // 2^13 = 8192 combinations fit, the 14th key (k13, line 4 + 14) would make 16384.
+      QVERIFY2(QString(e.what()).contains("bomb.yaml:18:") &&
+                   QString(e.what()).contains("grid.k13.x") &&
+                   QString(e.what()).contains("more than 10000 points"),
+               e.what());
+    }
+    QString values100 = "[";
+    for (int i = 0; i < 100; ++i) values100 += QString(i ? ", %1" : "%1").arg(i);
+    values100 += "]";
+    const QString edge =
+        "grid:\n  a.x: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n"
+        "  b.x: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n  c.x: " +
+        values100 + "\n";
+    path = write("edge.yaml", header("edge") + edge);
+    QCOMPARE(qatwb::sweep::load_sweep(path.toStdString()).points.size(), size_t{10 * 10 * 100});
+    path = write("over.yaml", header("over") + edge + "points: [{d.x: 0}, {d.x: 1}]\n");
+    try {
+      qatwb::sweep::load_sweep(path.toStdString());
+      QFAIL("expected an error");
+    } catch (const qatwb::Error& e) {
+      QVERIFY2(QString(e.what()).contains("over.yaml") &&
+                   QString(e.what()).contains("2 points times 10000"),
+               e.what());
+    }
+  }
+
+  // Found by the sweep_yaml fuzz target (fuzz/seeds/sweep_yaml/invalid_utf8.yaml): a list value
+  // holding a byte that is not UTF-8 made the point's override text (JSON) throw nlohmann's
+  // type_error out of load_sweep, which `qatwb batch` does not catch. Now the place is named.
+  void invalid_utf8_value_is_a_clear_error() {
+    QFile f(dir_.filePath("utf8.yaml"));
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write(header("u").toUtf8() + QByteArray("points:\n  - a.b: [x\x87]\n"));
+    f.close();
+    try {
+      qatwb::sweep::load_sweep(f.fileName().toStdString());
+      QFAIL("expected an error");
+    } catch (const qatwb::Error& e) {
+      QVERIFY2(QString(e.what()).contains("utf8.yaml:5:11: the value is not valid UTF-8"),
+               e.what());
+    }
+  }
+
   void invalid_point_is_reported_before_anything_starts() {
     QString path = write("invalid.yaml", header("inv") + "grid: {quant.bits: [2, 5]}\n");
     auto r = run_qatwb(batch(path));

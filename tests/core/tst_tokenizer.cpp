@@ -480,6 +480,27 @@ class TestTokenizer : public QObject {
     json huge_id = root;
     huge_id["model"]["vocab"]["xyz"] = 2147483000;
     expect_load_error(huge_id, "model.vocab: id 2147483000 is far beyond");
+    // Found through the tokenizer fuzz target (fuzz/seeds/tokenizer/post_processor_ids.json,
+    // its check that every encoded id is below vocab_size): the post-processor's ids were taken
+    // as written, so encode(add_special) returned ids past the vocabulary (an embedding row
+    // that does not exist) or negative ones. The vocabulary here is 0 .. 301.
+    json template_id = root;
+    template_id["post_processor"]["special_tokens"]["<x>"]["ids"] = {302};
+    expect_load_error(template_id,
+                      "post_processor.special_tokens.<x>.ids[0]: id 302 is not in the vocabulary "
+                      "(0 .. 301)");
+    json bert = root;
+    bert["post_processor"] = {
+        {"type", "BertProcessing"}, {"cls", {"[CLS]", 0}}, {"sep", {"[SEP]", -5}}};
+    expect_load_error(bert, "post_processor.sep: id -5 is not in the vocabulary");
+    bert["post_processor"]["sep"] = {"[SEP]", 301};
+    bert["post_processor"]["cls"] = {"[CLS]", 2000000000};
+    expect_load_error(bert, "post_processor.cls: id 2000000000 is not in the vocabulary");
+    bert["post_processor"]["cls"] = {"[CLS]", 0};  // in range: loads, and encode adds both
+    write_bytes(tmp_.filePath("small/bert.json"), bert.dump());
+    QCOMPARE(
+        Tokenizer::from_file(tmp_.filePath("small/bert.json").toStdString()).encode("ab", true),
+        (Ids{0, 257, 301}));
   }
 
   void concurrent_encode() {
