@@ -233,7 +233,8 @@ quant: {enabled: true, bits: 2}
   // (the GUI and `qatwb watch` read the store), not only once it has ended.
   void cli_run_is_in_the_store_while_it_trains() {
     const QString project = write_project("live", "");
-    qatwb::test::replace_in_file(project, "  steps: 8\n", "  steps: 60\n");
+    // Long enough to span several of the run's 2-second store updates on a fast machine.
+    qatwb::test::replace_in_file(project, "  steps: 8\n", "  steps: 240\n");
     const QString run = dir_.filePath("runs/live");
     const QString db = dir_.filePath("live.sqlite");
     QProcess p;
@@ -260,11 +261,11 @@ quant: {enabled: true, bits: 2}
     }
     QCOMPARE(p.exitCode(), 0);
     QVERIFY(seen_running);
-    QVERIFY2(seen_step >= 0 && seen_step < 59, qPrintable(QString::number(seen_step)));
+    QVERIFY2(seen_step >= 0 && seen_step < 239, qPrintable(QString::number(seen_step)));
     auto store = qatwb::store::Store::open_existing(db.toStdString());
     const auto info = store.list_runs().at(0);
     QCOMPARE(info.status, std::string("finished"));
-    QCOMPARE(info.steps_done(), int64_t{60});
+    QCOMPARE(info.steps_done(), int64_t{240});
   }
 
   void bad_input_fails_cleanly() {
