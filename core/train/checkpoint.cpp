@@ -114,14 +114,21 @@ nlohmann::json read_checkpoint(const std::string& dir, model::Llama& model,
     archive.load_from(file.string());
     optimizer.load(archive);
   }
-  std::ifstream in(d / kTrainerJson);
+  nlohmann::json state = read_trainer_state(dir);
+  if (state.contains("rng")) restore_rng(state["rng"]);
+  return state;
+}
+
+nlohmann::json read_trainer_state(const std::string& dir) {
+  const fs::path file = fs::path(dir) / kTrainerJson;
+  std::ifstream in(file);
+  if (!in) throw Error(dir + ": not a complete checkpoint (no " + kTrainerJson + ")");
   nlohmann::json state;
   try {
     in >> state;
   } catch (const std::exception& e) {
-    throw Error((d / kTrainerJson).string() + ": " + e.what());
+    throw Error(file.string() + ": " + e.what());
   }
-  if (state.contains("rng")) restore_rng(state["rng"]);
   return state;
 }
 

@@ -28,6 +28,9 @@ void write_checkpoint(const std::string& dir, model::Llama& model,
 // Reads one of the extra files of a checkpoint; throws qatwb::Error naming it when missing.
 model::NamedTensors read_checkpoint_tensors(const std::string& dir, const std::string& file);
 
+// The trainer state (trainer.json) of a checkpoint, without restoring anything.
+nlohmann::json read_trainer_state(const std::string& dir);
+
 // ZeRO-1: a rank other than 0 keeps its share of the optimizer states in `dir`/optimizer.pt
 // (written through a temporary file and a rename).
 void write_optimizer_shard(const std::string& dir, torch::optim::Optimizer& optimizer);

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <set>
 #include <sstream>
 
@@ -165,9 +164,8 @@ void Trainer::resume_from(const std::string& checkpoint_dir) {
   const std::string own_dir = easgd ? worker_checkpoint_path(checkpoint_dir) : checkpoint_dir;
   {
     // A ZeRO-1 checkpoint holds one optimizer shard per rank: it resumes on as many ranks.
-    std::ifstream in(std::filesystem::path(checkpoint_dir) / "trainer.json");
-    nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
-    const int64_t saved = j.is_object() ? j.value("zero1_ranks", int64_t{0}) : 0;
+    const int64_t saved =
+        read_trainer_state(checkpoint_dir).value("zero1_ranks", int64_t{0});
     const int64_t now = sharded() ? static_cast<int64_t>(owned_by_rank_.size()) : 0;
     if (saved != now)
       throw Error(checkpoint_dir + ": written with " +
