@@ -138,7 +138,7 @@ torch::Tensor GgmlFakeQuant::forward(const torch::Tensor& w) const {
   const bool grads = torch::GradMode::is_enabled() && (w.requires_grad() || rd_.requires_grad() ||
                                                        (s_.defined() && s_.requires_grad()));
   if (!grads) return ex.y.to(w.scalar_type()).view(w.sizes());
-  // The surrogate graph: its value is thrown away (y_soft - y_soft.detach() is exactly 0), its
+  // The surrogate graph: its value is thrown away (y_soft.detach() - y_soft is exactly +0), its
   // gradient is the one of the header comment.
   auto d = d0_ * (1 + rd_);
   torch::Tensor sigma, mu;
@@ -161,7 +161,7 @@ torch::Tensor GgmlFakeQuant::forward(const torch::Tensor& w) const {
   auto q = ex.q + gain * (v - vd);
   auto y_soft = sigma * q;
   if (mu.defined()) y_soft = y_soft - mu;
-  auto y = ex.y + (y_soft - y_soft.detach());
+  auto y = ex.y - (y_soft.detach() - y_soft);  // x - (+0) keeps x's bits, -0 included
   return y.to(w.scalar_type()).view(w.sizes());
 }
 
