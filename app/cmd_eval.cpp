@@ -1,4 +1,5 @@
-// qatwb eval --model DIR --text FILE --seq-len L: WikiText-2-protocol perplexity of any HF folder.
+// qatwb eval --model DIR --text FILE --seq-len L [--protocol wikitext|llamacpp]: perplexity of
+// any HF folder by the WikiText-2 protocol or llama-perplexity's.
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -13,7 +14,7 @@
 namespace {
 
 struct EvalArgs {
-  std::string model_dir, text_path, tokenizer, device = "cpu";
+  std::string model_dir, text_path, tokenizer, device = "cpu", protocol = "wikitext";
   int64_t seq_len = 2048, max_windows = 0, batch = 4;
   int threads = 0;
   bool bf16 = false;
@@ -50,6 +51,10 @@ qatwb::cli::CommandRegistration reg(
           ->required()
           ->check(CLI::ExistingFile);
       sub.add_option("--seq-len", a->seq_len, "Window length in tokens (default 2048)");
+      sub.add_option("--protocol", a->protocol,
+                     "wikitext (default: every window scores tokens 2..L) or llamacpp "
+                     "(llama-perplexity's: BOS first, the second half of each chunk scored)")
+          ->check(CLI::IsMember({"wikitext", "llamacpp"}));
       sub.add_option("--max-windows", a->max_windows, "Evaluate at most N windows (0: all)");
       sub.add_option("--tokenizer", a->tokenizer,
                      "tokenizer.json (default: <model>/tokenizer.json)");
@@ -57,7 +62,7 @@ qatwb::cli::CommandRegistration reg(
       sub.add_option("--batch", a->batch, "Windows per forward pass");
       sub.add_option("--threads", a->threads, "Intra-op threads (default: all cores)");
       sub.add_flag("--bf16", a->bf16, "bf16 autocast");
-      sub.footer("Prints one JSON line: {\"ppl\", \"nll\", \"tokens\", \"windows\", \"seq_len\"}.");
+      sub.footer("Prints one JSON line: {\"ppl\", \"nll\", \"tokens\", \"windows\", \"seq_len\", \"protocol\"}.");
       return [a]() {
         qatwb::configure_threads(a->threads);
         check_model_folder(a->model_dir);
@@ -75,13 +80,18 @@ qatwb::cli::CommandRegistration reg(
         auto model = qatwb::model::load_hf(a->model_dir, torch::Device(a->device));
         qatwb::eval::PerplexityOptions o;
         o.seq_len = a->seq_len;
+        if (a->protocol == "llamacpp") {
+          o.protocol = qatwb::eval::PerplexityProtocol::LlamaCpp;
+          o.bos_id = tok.bos_id();
+        }
         o.max_windows = a->max_windows;
         o.batch_size = a->batch;
         o.bf16 = a->bf16;
         const auto r = qatwb::eval::perplexity(model, ids, o);
         nlohmann::json j = {{"ppl", r.ppl},          {"nll", r.mean_nll},
                             {"tokens", r.tokens},    {"windows", r.windows},
-                            {"seq_len", a->seq_len}, {"model", a->model_dir},
+                            {"seq_len", a->seq_len}, {"protocol", a->protocol},
+                            {"model", a->model_dir},
                             {"text", a->text_path}};
         std::cout << j.dump() << std::endl;
         return 0;

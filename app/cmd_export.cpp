@@ -10,7 +10,7 @@
 namespace {
 
 struct ExportArgs {
-  std::string source, format, out, dtype, scale_dtype = "float16", gguf_float;
+  std::string source, format, out, dtype, scale_dtype = "float16", gguf_float, gguf_embeddings;
   int threads = 0;
   bool json = false;
 };
@@ -34,6 +34,10 @@ qatwb::cli::CommandRegistration reg(
                      "GPTQ scales: float16 (default, what vLLM/ExLlama expect) or float32");
       sub.add_option("--gguf-float", a->gguf_float,
                      "GGUF float tensors: f32 or f16 (default: f32 for float32 models)");
+      sub.add_option("--gguf-embeddings", a->gguf_embeddings,
+                     "GGUF token embedding and output: f16, q8_0 or q6_k (default: as "
+                     "--gguf-float)")
+          ->check(CLI::IsMember({"f16", "q8_0", "q6_k"}));
       sub.add_option("--threads", a->threads, "Intra-op threads (default: all cores)");
       sub.add_flag("--json", a->json, "Print one JSON line instead of the path");
       sub.footer(
@@ -54,6 +58,7 @@ qatwb::cli::CommandRegistration reg(
         o.dtype = a->dtype;
         o.scale_dtype = a->scale_dtype;
         o.gguf_float = a->gguf_float;
+        o.gguf_embeddings = a->gguf_embeddings;
         o.log = log;
         const std::string out =
             a->out.empty() ? qatwb::exporter::default_export_path(source, format) : a->out;

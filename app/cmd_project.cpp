@@ -92,6 +92,13 @@ bool print_quant_modules(const qatwb::project::ProjectConfig& c) {
         problems.push_back(group_size_field(c.quant, name) + ": group size " +
                            std::to_string(own.group_size) + " does not divide the row of " +
                            name + " (" + std::to_string(shape[1]) + " inputs)");
+      if (own.enabled && own.format == qatwb::quant::Format::Gguf &&
+          shape[1] % qatwb::quant::ggml_quant_spec(own.gguf_type).block)
+        problems.push_back(std::string("quant.gguf_type: ") + qatwb::quant::to_string(own.gguf_type) +
+                           " blocks of " +
+                           std::to_string(qatwb::quant::ggml_quant_spec(own.gguf_type).block) +
+                           " do not divide the row of " + name + " (" +
+                           std::to_string(shape[1]) + " inputs); exclude it (quant.exclude)");
       const std::string what = qatwb::quant::describe_module_scheme(own);
       auto it = std::find_if(rows.begin(), rows.end(),
                              [&](const auto& r) { return r.first == std::make_pair(role, what); });

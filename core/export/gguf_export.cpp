@@ -5,8 +5,10 @@
 #include <regex>
 #include <sstream>
 
+#include "core/export/gguf_block_map.h"
 #include "core/export/gguf_tokenizer.h"
 #include "core/export/gguf_writer.h"
+#include "core/quant/ggml_reference.h"
 #include "core/util/error.h"
 
 namespace qatwb::exporter {
@@ -101,12 +103,25 @@ void write_gguf_export(const ExportSource& source, const std::string& path,
     std::string gguf_name, hf_name, module;
     torch::Tensor dense;  // float weight (HF rows), undefined for block types
     GgmlType type = GgmlType::F32;
+    quant::GgmlBlocks blocks;  // block types other than the Q4_0 / Q8_0 of an INT grid
+    bool has_blocks = false;
+    std::vector<int64_t> shape;  // reference-quantized embeddings
     int64_t heads = 0;
   };
   std::vector<Planned> plan;
   std::map<std::string, int> fallback_reasons;
-  int blocks_q4 = 0, blocks_q8 = 0;
+  std::map<GgmlType, int64_t> block_weights;  // weights per block type (general.file_type)
+  std::map<GgmlType, int> block_tensors;
   double worst_scale_rounding = 0;
+  std::optional<quant::GgmlQuant> embed_type;
+  if (!options.gguf_embeddings.empty() && options.gguf_embeddings != "f16") {
+    quant::GgmlQuant t;
+    if (!quant::parse(options.gguf_embeddings, t) ||
+        (t != quant::GgmlQuant::Q8_0 && t != quant::GgmlQuant::Q6_K))
+      throw Error("gguf: embeddings type '" + options.gguf_embeddings +
+                  "' is not f16, q8_0 or q6_k");
+    embed_type = t;
+  }
   auto hf = source.model->hf_state_dict();
   std::vector<std::pair<std::string, torch::Tensor>> ordered;
   // llama.cpp order: token_embd, layers, output_norm, output.
@@ -125,21 +140,43 @@ void write_gguf_export(const ExportSource& source, const std::string& path,
     pl.module = module_of(name);
     pl.heads = rope_heads(name, c);
     auto it = quantized.find(pl.module);
+    const bool embedding = name == "model.embed_tokens.weight" || name == "lm_head.weight";
     if (it != quantized.end()) {
       GgmlType bt = GgmlType::F32;
-      const std::string why = block_type_for(it->second, bt);
-      if (why.empty()) {
+      std::string why = block_type_for(it->second, bt);
+      double rounding = 0;
+      std::string why_k;
+      if (!why.empty()) why_k = ggml_blocks_for(it->second, pl.blocks, rounding);
+      if (!why.empty() && why_k.empty()) {
+        pl.has_blocks = true;
+        pl.type = ggml_type_of(pl.blocks.type);
+        block_weights[pl.type] += pl.blocks.numel;
+        ++block_tensors[pl.type];
+        worst_scale_rounding = std::max(worst_scale_rounding, rounding);
+      } else if (why.empty()) {
+        block_weights[bt] += it->second.codes.numel();
+        ++block_tensors[bt];
         pl.type = bt;
-        (bt == GgmlType::Q4_0 ? blocks_q4 : blocks_q8)++;
         auto s = it->second.scales.to(torch::kFloat);
         auto r = s.to(torch::kHalf).to(torch::kFloat);
         worst_scale_rounding = std::max(
             worst_scale_rounding, ((r - s).abs() / s.abs().clamp_min(1e-30)).max().item<double>());
       } else {
-        ++fallback_reasons[why];
+        ++fallback_reasons[why + "; K-quants: " + why_k];
         pl.dense = quant::dequantize(it->second).to(torch::kFloat);
         pl.type = float_type;
+        log_line(options, "gguf: " + name + " written as " + float_name + ": " + why +
+                              "; K-quants: " + why_k);
       }
+    } else if (embedding && embed_type) {
+      auto w = p.detach().to(torch::kFloat).contiguous();
+      pl.blocks = quant::ggml_reference_quantize(*embed_type, w.data_ptr<float>(), w.numel(), name);
+      pl.has_blocks = true;
+      pl.type = ggml_type_of(*embed_type);
+      pl.shape = p.sizes().vec();
+    } else if (embedding && options.gguf_embeddings == "f16") {
+      pl.dense = p.detach().to(torch::kFloat);
+      pl.type = GgmlType::F16;
     } else {
       pl.dense = p.detach().to(torch::kFloat);
       pl.type = p.dim() == 1 ? GgmlType::F32 : float_type;
@@ -154,9 +191,14 @@ void write_gguf_export(const ExportSource& source, const std::string& path,
                                : std::filesystem::path(source.run_dir).filename().string();
   md.emplace_back("general.name", GgufValue::str(name));
   md.emplace_back("general.alignment", GgufValue::u32(static_cast<uint32_t>(kGgufDefaultAlignment)));
+  // general.file_type: the block type holding most quantized weights (llama_ftype).
   uint32_t file_type = float_type == GgmlType::F32 ? 0 : 1;
-  if (blocks_q4 > 0) file_type = 2;
-  else if (blocks_q8 > 0) file_type = 7;
+  int64_t most = 0;
+  for (const auto& [t, n] : block_weights)
+    if (n > most) {
+      most = n;
+      file_type = quant::ggml_quant_spec(*ggml_quant_of(t)).file_type;
+    }
   md.emplace_back("general.file_type", GgufValue::u32(file_type));
   md.emplace_back("general.quantization_version", GgufValue::u32(2));
   md.emplace_back("llama.vocab_size", GgufValue::u32(static_cast<uint32_t>(c.vocab_size)));
@@ -213,8 +255,9 @@ void write_gguf_export(const ExportSource& source, const std::string& path,
     t.type = pl.type;
     const quant::QuantizedTensor* q =
         quantized.count(pl.module) ? &quantized.at(pl.module) : nullptr;
-    const std::vector<int64_t> shape =
-        pl.dense.defined() ? pl.dense.sizes().vec() : q->shape;
+    const std::vector<int64_t> shape = pl.dense.defined() ? pl.dense.sizes().vec()
+                                       : q ? q->shape
+                                           : pl.shape;
     for (auto k = shape.rbegin(); k != shape.rend(); ++k) t.dims.push_back(*k);
     const Planned* pp = &pl;
     t.bytes = [pp, q]() -> std::string {
@@ -227,6 +270,16 @@ void write_gguf_export(const ExportSource& source, const std::string& path,
       auto rows_of = [&](const torch::Tensor& x) {
         return perm.defined() ? x.index_select(0, perm) : x;
       };
+      if (pp->has_blocks) {  // whole rows of blocks: permute the rows of bytes
+        const std::string packed = quant::pack_ggml_blocks(pp->blocks, pp->gguf_name);
+        if (!perm.defined()) return packed;
+        const size_t row = packed.size() / static_cast<size_t>(q ? q->shape[0] : 1);
+        std::string out(packed.size(), '\0');
+        const int64_t* pr = perm.data_ptr<int64_t>();
+        for (int64_t r = 0; r < perm.numel(); ++r)
+          out.replace(static_cast<size_t>(r) * row, row, packed, static_cast<size_t>(pr[r]) * row, row);
+        return out;
+      }
       if (pp->type == GgmlType::Q4_0 || pp->type == GgmlType::Q8_0) {
         const int64_t out_f = q->shape[0];
         auto codes = rows_of(q->codes.to(torch::kInt).reshape({out_f, -1}));
@@ -251,8 +304,10 @@ void write_gguf_export(const ExportSource& source, const std::string& path,
   write_gguf(path, md, out);
 
   std::ostringstream msg;
-  msg << "gguf: " << out.size() << " tensors; " << blocks_q4 << " Q4_0, " << blocks_q8
-      << " Q8_0 quantized weights; other weights " << float_name;
+  msg << "gguf: " << out.size() << " tensors;";
+  for (const auto& [t, n] : block_tensors) msg << " " << n << " " << to_string(t) << ",";
+  msg << " quantized weights; other weights " << float_name
+      << " (general.file_type " << file_type << ")";
   log_line(options, msg.str());
   for (const auto& [why, n] : fallback_reasons)
     log_line(options, "gguf: " + std::to_string(n) + " quantized weights written as " +
@@ -317,6 +372,12 @@ GgufModel read_gguf_model(const std::string& path) {
       b.scales = rows_of(b.scales);
       w = dequantize_blocks(b);
       m.blocks[module_of(hf)] = b;
+    } else if (auto gq = ggml_quant_of(t.type)) {
+      const auto blocks = quant::unpack_ggml_blocks(*gq, bytes.data(), bytes.size(), rows * cols,
+                                                    path + ": " + t.name);
+      auto d = torch::empty({rows, cols}, torch::kFloat);
+      quant::dequantize_ggml_blocks(blocks, d.data_ptr<float>());
+      w = rows_of(d);
     } else {
       w = rows_of(decode_float(bytes, t.type == GgmlType::F16, rows, cols));
     }

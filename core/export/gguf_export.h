@@ -2,8 +2,11 @@
 // tokenizer.json (gguf_tokenizer.h), and the weights under ggml names (token_embd,
 // blk.N.attn_{q,k,v,output}, blk.N.ffn_{gate,up,down}, blk.N.{attn,ffn}_norm, output_norm,
 // output). Quantized Linears become Q4_0 when the scheme is symmetric INT4 with group 32 (the
-// -8..7 grid, codes kept exactly) and Q8_0 for symmetric INT8 group 32; every other weight is
-// written as F32 or F16 of its dequantized value (the log says which and why). Q and K rows are
+// -8..7 grid, codes kept exactly) and Q8_0 for symmetric INT8 group 32; format gguf weights
+// are their own blocks (the trained codes and scales); INT grids whose scales cover whole
+// super-blocks become K-quants (gguf_block_map.h); every other weight is written as F32 or F16
+// of its dequantized value (the log says which and why, per tensor). The token embedding and
+// output follow ExportOptions::gguf_embeddings. Q and K rows are
 // permuted from HF's rotate-half layout to llama.cpp's interleaved RoPE, as llama.cpp's own
 // converter does; the permutation moves whole rows, so quantization blocks survive it.
 #pragma once
@@ -35,7 +38,7 @@ struct GgufModel {
   std::map<std::string, GgmlType> types;         // HF tensor name -> ggml type
 };
 
-// Reads a GGUF llama file back (dequantizing Q4_0 / Q8_0, undoing the Q/K permutation).
+// Reads a GGUF llama file back (dequantizing every block type, undoing the Q/K permutation).
 GgufModel read_gguf_model(const std::string& path);
 
 }  // namespace qatwb::exporter

@@ -1,8 +1,20 @@
 #include "core/export/gguf_format.h"
 
+#include "core/quant/ggml_quant_type.h"
+
 #include "core/util/error.h"
 
 namespace qatwb::exporter {
+
+namespace {
+
+const quant::GgmlQuantSpec* block_spec(GgmlType t) {
+  for (const auto& s : quant::kGgmlQuantSpecs)
+    if (s.ggml_id == static_cast<uint32_t>(t)) return &s;
+  return nullptr;
+}
+
+}  // namespace
 
 const char* to_string(GgmlType t) {
   switch (t) {
@@ -10,25 +22,42 @@ const char* to_string(GgmlType t) {
     case GgmlType::F16: return "F16";
     case GgmlType::Q4_0: return "Q4_0";
     case GgmlType::Q8_0: return "Q8_0";
+    case GgmlType::Q2_K: return "Q2_K";
+    case GgmlType::Q3_K: return "Q3_K";
+    case GgmlType::Q4_K: return "Q4_K";
+    case GgmlType::Q5_K: return "Q5_K";
+    case GgmlType::Q6_K: return "Q6_K";
+    case GgmlType::TQ1_0: return "TQ1_0";
+    case GgmlType::TQ2_0: return "TQ2_0";
   }
   return "?";
 }
 
 int64_t ggml_block_elements(GgmlType t) {
-  return t == GgmlType::Q4_0 || t == GgmlType::Q8_0 ? 32 : 1;
+  const auto* s = block_spec(t);
+  return s ? s->block : 1;
 }
 
 int64_t ggml_block_bytes(GgmlType t) {
-  switch (t) {
-    case GgmlType::F32: return 4;
-    case GgmlType::F16: return 2;
-    case GgmlType::Q4_0: return 2 + 16;
-    case GgmlType::Q8_0: return 2 + 32;
-  }
-  return 0;
+  if (t == GgmlType::F32) return 4;
+  if (t == GgmlType::F16) return 2;
+  const auto* s = block_spec(t);
+  return s ? s->block_bytes : 0;
 }
 
-bool ggml_type_known(uint32_t t) { return t == 0 || t == 1 || t == 2 || t == 8; }
+bool ggml_type_known(uint32_t t) {
+  return t == 0 || t == 1 || block_spec(static_cast<GgmlType>(t)) != nullptr;
+}
+
+std::optional<quant::GgmlQuant> ggml_quant_of(GgmlType t) {
+  const auto* s = block_spec(t);
+  if (!s) return std::nullopt;
+  return s->type;
+}
+
+GgmlType ggml_type_of(quant::GgmlQuant t) {
+  return static_cast<GgmlType>(quant::ggml_quant_spec(t).ggml_id);
+}
 
 GgufValue GgufValue::u32(uint32_t v) {
   GgufValue x;

@@ -6,9 +6,12 @@
 // every tensor starting on an aligned offset.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "core/quant/ggml_quant_type.h"
 
 namespace qatwb::exporter {
 
@@ -21,12 +24,18 @@ enum class GgufType : uint32_t {
   Array = 9, U64 = 10, I64 = 11, F64 = 12
 };
 
-enum class GgmlType : uint32_t { F32 = 0, F16 = 1, Q4_0 = 2, Q8_0 = 8 };
+enum class GgmlType : uint32_t {
+  F32 = 0, F16 = 1, Q4_0 = 2, Q8_0 = 8, Q2_K = 10, Q3_K = 11, Q4_K = 12, Q5_K = 13, Q6_K = 14,
+  TQ1_0 = 34, TQ2_0 = 35
+};
 const char* to_string(GgmlType t);
 // Elements per block and bytes per block of a ggml type (F32: 1, 4; Q4_0: 32, 18; ...).
 int64_t ggml_block_elements(GgmlType t);
 int64_t ggml_block_bytes(GgmlType t);
 bool ggml_type_known(uint32_t t);
+// The block formats of core/quant/ggml_quant_type.h (Q4_0, Q8_0, K-quants, TQ*) by ggml type.
+std::optional<quant::GgmlQuant> ggml_quant_of(GgmlType t);
+GgmlType ggml_type_of(quant::GgmlQuant t);
 
 // One metadata value. Numbers (scalars and array elements) are held as double / int64, which
 // holds every u32, i32, f32 and u64 below 2^63 exactly.

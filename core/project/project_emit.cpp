@@ -123,12 +123,15 @@ ConfigNode quant_node(const quant::QuantScheme& q) {
   MapBuilder m;
   m.boolean("enabled", q.enabled).str("format", quant::to_string(q.format));
   if (q.format == quant::Format::Int) m.number("bits", q.bits);
-  m.str("granularity", quant::to_string(q.granularity))
-      .integer("group_size", q.group_size)
-      .boolean("symmetric", q.symmetric)
-      .str("scale", quant::to_string(q.scale_mode))
-      .str("scale_init", quant::to_string(q.scale_init))
-      .str("surrogate", quant::to_string(q.surrogate))
+  if (q.format == quant::Format::Gguf) m.str("gguf_type", quant::to_string(q.gguf_type));
+  const bool ggml = q.format == quant::Format::Gguf;  // the type fixes layout and init
+  if (!ggml)
+    m.str("granularity", quant::to_string(q.granularity))
+        .integer("group_size", q.group_size)
+        .boolean("symmetric", q.symmetric);
+  m.str("scale", quant::to_string(q.scale_mode));
+  if (!ggml) m.str("scale_init", quant::to_string(q.scale_init));
+  m.str("surrogate", quant::to_string(q.surrogate))
       .child("surrogate_params", params.node)
       .child("activations", act.node)
       .child("include", string_list(q.include))

@@ -206,12 +206,18 @@ class ProjectTyper {
         r_.section(&root_, "quant", "",
                    {"enabled", "format", "bits", "granularity", "group_size", "symmetric", "scale",
                     "scale_init", "surrogate", "surrogate_params", "activations", "include",
-                    "exclude", "overrides", "schedule"});
+                    "exclude", "overrides", "schedule", "gguf_type"});
     r_.read_bool(sec, "enabled", P, q.enabled);
-    read_enum(sec, "format", P, {"int", "mxfp4", "nvfp4"}, q.format);
+    read_enum(sec, "format", P, {"int", "mxfp4", "nvfp4", "gguf"}, q.format);
     auto* bits = r_.read_number(sec, "bits", P, q.bits);
+    if (q.format == quant::Format::Gguf) {
+      read_gguf_type(sec, bits);
+    } else if (auto* gt = sec ? sec->find("gguf_type") : nullptr) {
+      fail(gt, "quant.gguf_type",
+           std::string("applies to format: gguf, the format is ") + quant::to_string(q.format));
+    }
     if (q.format != quant::Format::Int) {
-      if (bits && q.bits != 4)
+      if (bits && q.bits != 4 && q.format != quant::Format::Gguf)
         fail(bits, "quant.bits",
              std::string(quant::to_string(q.format)) +
                  " is 4-bit by definition; remove bits or "
@@ -269,6 +275,34 @@ class ProjectTyper {
            "expected a list of {match: REGEX, bits, group_size, granularity, format, surrogate, "
            "enabled}, got " +
                ov->describe());
+    }
+  }
+
+  // quant.format: gguf: the ggml block type fixes bits, block layout and scales.
+  void read_gguf_type(const ConfigNode* sec, const ConfigNode* bits) {
+    auto& q = config_.quant;
+    std::vector<std::string> names;
+    for (const auto& t : quant::kGgmlQuantSpecs) names.push_back(t.name);
+    if (!sec || !sec->find("gguf_type"))
+      fail(sec ? sec->find("format") : nullptr, "quant.format",
+           "gguf requires gguf_type (q2_k, q3_k, q4_k, q5_k, q6_k, q8_0, q4_0, tq1_0, tq2_0)");
+    else
+      read_enum_node(sec, "gguf_type", "quant", names, q.gguf_type);
+    if (!sec) return;
+    if (bits)
+      fail(bits, "quant.bits",
+           std::string("format gguf takes its bits from gguf_type (") +
+               quant::to_string(q.gguf_type) + "); remove bits");
+    for (const char* key : {"granularity", "group_size", "symmetric", "scale_init"})
+      if (auto* n = sec->find(key))
+        fail(n, std::string("quant.") + key,
+             std::string("does not apply to format gguf: ") + quant::to_string(q.gguf_type) +
+                 " has ggml's own blocks, sub-block scales and reference initialisation");
+    if (auto* n = sec->find("scale")) {
+      std::string mode = n->scalar;
+      if (mode == "minmax")
+        fail(n, "quant.scale", "format gguf scales are learned or frozen (ggml's reference "
+                               "quantization at step 0), not minmax");
     }
   }
 

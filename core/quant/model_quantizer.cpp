@@ -229,7 +229,7 @@ std::map<std::string, torch::Tensor> ModelQuantizer::dequantized_weights() const
 }
 
 torch::Tensor ModelQuantizer::comparable_codes(const Entry& e, const QuantizedTensor& q) {
-  if (e.wq->format() == Format::Int) return q.codes;
+  if (e.wq->format() == Format::Int || e.wq->format() == Format::Gguf) return q.codes;
   // E2M1: -0 (code 8) and +0 are the same level.
   return torch::where(q.codes == 8, torch::zeros_like(q.codes), q.codes);
 }

@@ -7,12 +7,20 @@
 namespace qatwb::quant {
 
 BlockLayout QuantizedTensor::layout() const {
+  if (format == Format::Gguf)
+    return make_block_layout(Granularity::PerGroup, group_size, shape, "dequantize");
   if (format != Format::Int)
     return make_block_layout(Granularity::PerGroup, fp4_block_size(format), shape, "dequantize");
   return make_block_layout(granularity, group_size, shape, "dequantize");
 }
 
 torch::Tensor dequantize(const QuantizedTensor& q) {
+  if (q.format == Format::Gguf) {
+    auto out = torch::empty({q.ggml.numel}, torch::kFloat);
+    dequantize_ggml_blocks(q.ggml, out.data_ptr<float>());
+    if (q.codes.defined()) out = out.to(q.codes.device());
+    return out.to(q.dtype).view(q.shape);
+  }
   if (!q.codes.defined() || !q.scales.defined())
     throw Error("dequantize: the quantized tensor has no codes or scales");
   const BlockLayout l = q.layout();

@@ -3,6 +3,7 @@
 #pragma once
 #include <vector>
 
+#include "core/quant/ggml_blocks.h"
 #include "core/quant/grid.h"
 
 namespace qatwb::quant {
@@ -18,13 +19,16 @@ struct QuantizedTensor {
                                 // MXFP4: 2^e; NVFP4: the E4M3 block scale (without scale_2)
   torch::Tensor zeros;          // int32, same shape as scales (asymmetric INT only)
   torch::Tensor scale_2;        // NVFP4: 0-dim fp32 tensor scale
+  GgmlBlocks ggml;              // GGUF: the blocks as ggml stores them (codes: their codes;
+                                // scales: the sub-block scales fp16(d) * s; group_size: sub)
   std::vector<int64_t> shape;
   torch::Dtype dtype = torch::kFloat;  // dtype of the latent weight; dequantize returns it
 
   BlockLayout layout() const;
 };
 
-// Dequantized weight in `q.dtype`: s * level(code) (INT), divisor * E2M1(code) (FP4).
+// Dequantized weight in `q.dtype`: s * level(code) (INT), divisor * E2M1(code) (FP4), ggml's
+// dequantization of the blocks (GGUF).
 torch::Tensor dequantize(const QuantizedTensor& q);
 
 }  // namespace qatwb::quant

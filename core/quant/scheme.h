@@ -7,9 +7,13 @@
 #include <string>
 #include <vector>
 
+#include "core/quant/ggml_quant_type.h"
+
 namespace qatwb::quant {
 
-enum class Format { Int, MxFp4, NvFp4 };
+// Gguf: one of ggml's block formats (QuantScheme::gguf_type, ggml_quant_type.h), trained on and
+// exported as is.
+enum class Format { Int, MxFp4, NvFp4, Gguf };
 enum class Granularity { PerTensor, PerChannel, PerGroup };
 // How scales are obtained: min/max every forward (not learned; symmetric s = max|w|/max(Qp, 1),
 // asymmetric s = (max - min)/(2^b - 1); scale_init does not apply), learned with LSQ's gradient,
@@ -99,6 +103,7 @@ struct QuantScheme {
   Format format = Format::Int;
   // 1, 1.58 (ternary), 2, 3, 4, 8. Only INT uses it; MXFP4/NVFP4 are 4-bit by definition.
   double bits = 4;
+  GgmlQuant gguf_type = GgmlQuant::Q4_K;  // Gguf only
   Granularity granularity = Granularity::PerChannel;
   int group_size = 128;  // PerGroup only
   bool symmetric = true;

@@ -23,7 +23,7 @@ bool value_of(const std::pair<E, const char*> (&table)[N], const std::string& s,
 }
 
 const std::pair<Format, const char*> kFormats[] = {
-    {Format::Int, "int"}, {Format::MxFp4, "mxfp4"}, {Format::NvFp4, "nvfp4"}};
+    {Format::Int, "int"}, {Format::MxFp4, "mxfp4"}, {Format::NvFp4, "nvfp4"}, {Format::Gguf, "gguf"}};
 const std::pair<Granularity, const char*> kGranularities[] = {
     {Granularity::PerTensor, "per_tensor"},
     {Granularity::PerChannel, "per_channel"},

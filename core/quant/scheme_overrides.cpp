@@ -42,6 +42,7 @@ double bits_per_weight(const QuantScheme& s, int64_t rows, int64_t cols) {
   const double n = static_cast<double>(rows) * static_cast<double>(cols);
   if (s.format == Format::MxFp4) return 4.0 + 8.0 / 32.0;
   if (s.format == Format::NvFp4) return 4.0 + 8.0 / 16.0 + 32.0 / n;
+  if (s.format == Format::Gguf) return ggml_bits_per_weight(s.gguf_type);
   const double code = s.ternary() ? std::log2(3.0) : s.bits;
   double scales = 0;
   switch (s.granularity) {
@@ -85,6 +86,7 @@ ModelBits model_bits(const QuantScheme& scheme, const std::vector<LinearShape>& 
 std::string describe_module_scheme(const QuantScheme& s) {
   if (!s.enabled) return "not quantized";
   std::string out = to_string(s.format);
+  if (s.format == Format::Gguf) return out + " " + to_string(s.gguf_type) + " " + to_string(s.surrogate);
   if (s.format == Format::Int) {
     char buf[32];
     std::snprintf(buf, sizeof buf, " %g-bit", s.bits);

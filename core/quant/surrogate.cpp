@@ -87,7 +87,12 @@ SurrogateImpl surrogate_impl(const QuantScheme& scheme, const std::string& where
        (scheme.bits == 1 && impl.weight_grad == WeightGrad::Fourier)))
     throw Error(where + ": surrogate " + to_string(scheme.surrogate) + " needs an integer grid; " +
                 "it is not defined for bits " + num(scheme.bits));
-  if (scheme.format != Format::Int && impl.weight_grad != WeightGrad::ClippedSte)
+  if (scheme.format == Format::Gguf) {
+    if ((impl.weight_grad != WeightGrad::ClippedSte && impl.weight_grad != WeightGrad::Fourier) ||
+        impl.stretched_grid || impl.pact_inputs)
+      throw Error(where + ": format gguf trains with the ste, lsq or stableqat surrogates; " +
+                  to_string(scheme.surrogate) + " is not available for it");
+  } else if (scheme.format != Format::Int && impl.weight_grad != WeightGrad::ClippedSte)
     throw Error(where + ": format " + to_string(scheme.format) +
                 " trains with the clipped STE only; surrogate " + to_string(scheme.surrogate) +
                 " is not available for it");

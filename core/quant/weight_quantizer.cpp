@@ -33,6 +33,14 @@ WeightQuantizer::WeightQuantizer(const QuantScheme& scheme, const std::string& m
   if (!weight.is_floating_point())
     throw Error(module + ": weight must be a floating-point tensor");
   const SurrogateImpl impl = surrogate_impl(scheme, module);
+  if (scheme.format == Format::Gguf) {
+    const auto& sp = ggml_quant_spec(scheme.gguf_type);
+    ggml_ = std::make_shared<GgmlFakeQuant>(scheme.gguf_type, impl, scheme.params.amplitude,
+                                            scheme.params.fourier_order, module, weight);
+    layout_ = make_block_layout(Granularity::PerGroup, sp.sub, weight.sizes().vec(), module);
+    if (scheme.scale_mode == ScaleMode::Frozen) ggml_->freeze();
+    return;
+  }
   if (scheme.format != Format::Int) {
     layout_ = make_block_layout(Granularity::PerGroup, fp4_block_size(scheme.format),
                                 weight.sizes().vec(), module);
@@ -119,11 +127,16 @@ void WeightQuantizer::set_bits(double bits, const torch::Tensor& w, bool reinit)
 }
 
 void WeightQuantizer::set_surrogate_values(double amplitude, double ewgs_delta) {
+  if (ggml_) ggml_->set_amplitude(amplitude);
   spec_.amplitude = amplitude;
   spec_.ewgs_delta = ewgs_delta;
 }
 
 int WeightQuantizer::levels_total() const {
+  if (ggml_) {
+    const auto& sp = ggml_quant_spec(scheme_.gguf_type);
+    return sp.qmax - sp.qmin + 1;
+  }
   if (scheme_.format != Format::Int) return 15;  // E2M1: 8 magnitudes, +-0 counted once
   return spec_.grid.levels_total();
 }
@@ -142,6 +155,7 @@ torch::Tensor WeightQuantizer::forward(const torch::Tensor& w) const {
   if (w.sizes().vec() != layout_.shape)
     throw Error(module_ + ": weight shape " + shape_str(w.sizes()) + " differs from " +
                 shape_str(layout_.shape) + " the quantizer was built for");
+  if (ggml_) return ggml_->forward(w);
   if (scheme_.format != Format::Int) return fp4_fake_quant(scheme_.format, layout_, w);
   if (round_v_.defined()) {
     if (!torch::GradMode::is_enabled()) return dequantize(quantize(w));
@@ -166,6 +180,19 @@ QuantizedTensor WeightQuantizer::quantize(const torch::Tensor& w_in) const {
   q.shape = layout_.shape;
   q.dtype = w.scalar_type();
   auto w2d = w.reshape({layout_.rows, layout_.cols});
+  if (ggml_) {
+    q.bits = ggml_bits_per_weight(scheme_.gguf_type);
+    q.granularity = Granularity::PerGroup;
+    q.group_size = layout_.cols;
+    q.ggml = ggml_->blocks(w);
+    q.codes = torch::from_blob(q.ggml.codes.data(), {static_cast<int64_t>(q.ggml.codes.size())},
+                               torch::kChar)
+                  .clone()
+                  .to(w.device())
+                  .view(layout_.shape);
+    q.scales = ggml_->sub_scales(w).view(layout_.scale_shape).to(w.device());
+    return q;
+  }
   if (scheme_.format != Format::Int) {
     q.granularity = Granularity::PerGroup;
     q.group_size = layout_.cols;
@@ -195,6 +222,7 @@ QuantizedTensor WeightQuantizer::quantize(const torch::Tensor& w_in) const {
 }
 
 std::vector<torch::Tensor> WeightQuantizer::parameters() const {
+  if (ggml_) return ggml_->parameters();
   std::vector<torch::Tensor> p;
   if (scale_.defined() && scale_.requires_grad()) p.push_back(scale_);
   if (alpha_.defined() && alpha_.requires_grad()) p.push_back(alpha_);
@@ -203,6 +231,7 @@ std::vector<torch::Tensor> WeightQuantizer::parameters() const {
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> WeightQuantizer::state() const {
+  if (ggml_) return ggml_->state();
   std::vector<std::pair<std::string, torch::Tensor>> s;
   if (scale_.defined()) s.emplace_back("weight_scale", scale_);
   if (zero_.defined()) s.emplace_back("weight_zero_point", zero_);
@@ -212,6 +241,7 @@ std::vector<std::pair<std::string, torch::Tensor>> WeightQuantizer::state() cons
 }
 
 void WeightQuantizer::load_state(const std::string& name, const torch::Tensor& t) {
+  if (ggml_ && ggml_->load_state(name, t)) return;
   torch::Tensor* dst = nullptr;
   if (name == "weight_scale") dst = &scale_;
   if (name == "weight_zero_point") dst = &zero_;
@@ -228,6 +258,7 @@ void WeightQuantizer::load_state(const std::string& name, const torch::Tensor& t
 }
 
 void WeightQuantizer::project() {
+  if (ggml_) return ggml_->project();
   torch::NoGradGuard g;
   if (scale_.defined()) scale_.clamp_min_(kMinScale);
   if (alpha_.defined()) alpha_.clamp_(kDsqAlphaMin, kDsqAlphaMax);
@@ -235,6 +266,7 @@ void WeightQuantizer::project() {
 
 torch::Tensor WeightQuantizer::current_scale(const torch::Tensor& w) const {
   torch::NoGradGuard g;
+  if (ggml_) return ggml_->sub_scales(w).view(layout_.scale_shape);
   if (scheme_.format != Format::Int) {
     const Fp4Scales s = fp4_scales(scheme_.format, w.reshape({layout_.rows, layout_.cols}));
     return s.divisor.view(layout_.scale_shape);

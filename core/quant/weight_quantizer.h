@@ -1,10 +1,12 @@
 // One Linear weight's quantizer: the grid, block layout, scales (learned / frozen / min-max),
 // zero points, DSQ alpha, and the surrogate chosen by the scheme (surrogate.h registry).
 #pragma once
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "core/quant/ggml_fake_quant.h"
 #include "core/quant/int_kernels.h"
 #include "core/quant/quantized_tensor.h"
 
@@ -73,6 +75,7 @@ class WeightQuantizer {
   torch::Tensor zero_;   // same shape fp32 (asymmetric INT)
   torch::Tensor alpha_;  // 0-dim fp32 (DSQ)
   torch::Tensor round_v_;  // [rows, cols] fp32 (AdaRound)
+  std::shared_ptr<GgmlFakeQuant> ggml_;  // format gguf: everything above unused
 };
 
 // Round-to-nearest quantization of one tensor with the scheme's initial scales.

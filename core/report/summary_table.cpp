@@ -5,6 +5,7 @@
 #include <deque>
 #include <map>
 
+#include "core/quant/ggml_quant_type.h"
 #include "core/util/error.h"
 
 namespace qatwb::report {
@@ -116,6 +117,13 @@ void describe_scheme(const Params& p, SummaryRow& r) {
   const std::string gran = param(p, "quant.granularity");
   r.scheme = r.format;
   if (r.format == "int") r.scheme += " W" + fmt("%g", r.bits);
+  if (r.format == "gguf") {  // the code's bits: log2 of the levels (TQ: 1.58)
+    r.scheme += " " + param(p, "quant.gguf_type");
+    quant::GgmlQuant t;
+    r.bits = quant::parse(param(p, "quant.gguf_type"), t)
+                 ? std::log2(double(quant::ggml_quant_spec(t).qmax - quant::ggml_quant_spec(t).qmin + 1))
+                 : NAN;
+  }
   if (!gran.empty()) r.scheme += " " + gran;
   if (gran == "per_group" && p.count("quant.group_size"))
     r.scheme += " g" + param(p, "quant.group_size");

@@ -6,8 +6,11 @@
 // With --text it also reports how llama.cpp's own tokenizer (built from the GGUF's
 // tokenizer.ggml.* metadata) tokenizes the text.
 //
+// With --protocol llamacpp it follows llama-perplexity instead: each chunk's first token is
+// replaced by --bos ID and only the second half is scored (logits at positions L/2 .. L-2).
+//
 // Usage: node gguf_llama_ppl.mjs --addon-dir DIR --model FILE.gguf --ids IDS.json --seq-len L
-//        [--max-windows N] [--text FILE] [--threads T]
+//        [--max-windows N] [--text FILE] [--threads T] [--protocol llamacpp --bos ID]
 // Prints one JSON line: {"ppl", "nll", "tokens", "windows", "nlls" (per predicted token, in
 // order), "vocab_tokens"?}.
 import fs from "node:fs";
@@ -44,17 +47,21 @@ if (!(await ctx.init())) fail("llama.cpp could not create a context");
 const sampler = new addon.AddonSampler(model);
 sampler.applyConfig({ temperature: 0 });
 
+const first = args.protocol === "llamacpp" ? Math.floor(L / 2) : 0;
+const scored = L - 1 - first;
 let nll = 0;
 let count = 0;
 const nlls = [];
 for (let w = 0; w < windows; ++w) {
   const tokens = Uint32Array.from(ids.slice(w * L, (w + 1) * L));
+  if (args.protocol === "llamacpp" && args.bos !== undefined) tokens[0] = Number(args.bos);
   ctx.removeTokenCellsFromSequence(0, 0, -1);
   ctx.initBatch(L);
-  const logitIdx = ctx.addToBatch(0, 0, tokens, Uint32Array.from({ length: L - 1 }, (_, k) => k));
+  const logitIdx = ctx.addToBatch(0, 0, tokens, Uint32Array.from({ length: scored }, (_, k) => k + first));
   await ctx.decodeBatch();
-  for (let k = 0; k < L - 1; ++k) {
-    const [, , , pairs] = await ctx.sampleToken(logitIdx[k], sampler, false, false, true);
+  for (let j = 0; j < scored; ++j) {
+    const k = j + first;
+    const [, , , pairs] = await ctx.sampleToken(logitIdx[j], sampler, false, false, true);
     let max = -Infinity;
     let target = null;
     for (let i = 1; i < pairs.length; i += 2) {
