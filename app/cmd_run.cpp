@@ -1,6 +1,10 @@
 // qatwb run PROJECT.yaml [--run-dir D] | --resume D
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <optional>
 
 #include "app/command.h"
@@ -12,8 +16,64 @@
 #include "core/train/data_parallel.h"
 #include "core/train/run_pipeline.h"
 #include "core/util/error.h"
+#include "core/util/openmp_env.h"
+#include "core/util/progress.h"
 
 namespace {
+
+volatile std::sig_atomic_t g_stop_signal = 0;
+extern "C" void on_stop_signal(int) { g_stop_signal = 1; }
+
+void log_line(const std::string& line) {
+  std::fflush(stdout);
+  std::cerr << "qatwb run: " << line << std::endl;
+}
+
+// The environment, read here once: the data-parallel rank, the data cache, threads per rank,
+// the OpenMP policy note and the test hooks.
+void read_environment(qatwb::train::RunRequest& req) {
+  req.dist = qatwb::train::DistEnv::from_environment();
+  if (const char* c = std::getenv("QATWB_CACHE"); c && *c) req.cache_root = c;
+  if (const char* t = std::getenv("QATWB_THREADS_PER_RANK"); t && *t) {
+    req.threads_per_rank = std::atoi(t);
+    if (req.threads_per_rank <= 0)
+      throw qatwb::Error(std::string("QATWB_THREADS_PER_RANK=") + t + ": expected a positive integer");
+  }
+  if (const char* omp = std::getenv("OMP_WAIT_POLICY"))
+    req.openmp_note = *qatwb::openmp_policy_reason() ? qatwb::openmp_policy_reason() : omp;
+  req.test_hooks = qatwb::train::TrainerTestHooks::from_environment();
+}
+
+// Trains in this process: signals stop the run after the current step (with a checkpoint),
+// progress goes to stderr, the outcome becomes the exit code (0 finished, 1 failed, 130 stopped).
+int run_here(const qatwb::train::RunRequest& req) {
+  using qatwb::train::TrainStatus;
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+  std::unique_ptr<qatwb::Progress> bar;
+  qatwb::train::RunHooks hooks;
+  hooks.log = log_line;
+  hooks.progress_begin = [&bar](int64_t total, int64_t first) {
+    bar = std::make_unique<qatwb::Progress>("train", total);
+    bar->update(first);
+  };
+  hooks.progress_step = [&bar](int64_t step, double loss, double tps) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "train  loss %.4f  %.0f tok/s", loss, tps);
+    bar->set_label(buf);
+    bar->update(step + 1);
+  };
+  hooks.progress_end = [&bar]() { bar->finish(); };
+  hooks.stop_requested = []() { return g_stop_signal != 0; };
+  const auto outcome = qatwb::train::run_project(req, hooks);
+  const int code = outcome.status == TrainStatus::Finished  ? 0
+                   : outcome.status == TrainStatus::Stopped ? 130
+                                                            : 1;
+  if (!req.dist.is_main()) return code;
+  for (const auto& [k, v] : outcome.final_eval) log_line("final " + k + " = " + std::to_string(v));
+  if (code != 0) log_line(std::string(to_string(outcome.status)) + ": " + outcome.reason);
+  return code;
+}
 
 // When a rank fails, the launcher stops the others (they would wait for it in their next
 // all-reduce); rank 0 may then have had no chance to write its end event. The run must still
@@ -121,7 +181,8 @@ qatwb::cli::CommandRegistration reg(
           req->db_path.clear();
         else if (req->db_path.empty())
           req->db_path = qatwb::store::default_db_path();
-        const auto dist = qatwb::train::DistEnv::from_environment();
+        read_environment(*req);
+        const auto& dist = req->dist;
         if (!dist.enabled() || dist.is_main()) prepare_run(*req);
         if (*nproc > 1 && !dist.enabled()) {
           // The launcher: fix the run directory, then start one `qatwb run` per rank.
@@ -146,7 +207,7 @@ qatwb::cli::CommandRegistration reg(
           if (code != 0) close_run_after_rank_failure(req->run_dir, code);
           return code;
         }
-        return qatwb::train::run_project(*req);
+        return run_here(*req);
       };
     });
 

@@ -2,7 +2,6 @@
 
 #include <unistd.h>
 
-#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -26,22 +25,12 @@
 #include "core/train/trainer.h"
 #include "core/util/cpu_features.h"
 #include "core/util/error.h"
-#include "core/util/openmp_env.h"
-#include "core/util/progress.h"
 #include "core/util/sha256.h"
 
 namespace fs = std::filesystem;
 
 namespace qatwb::train {
 namespace {
-
-volatile std::sig_atomic_t g_stop_signal = 0;
-extern "C" void on_stop_signal(int) { g_stop_signal = 1; }
-
-void log_line(const std::string& line) {
-  std::fflush(stdout);
-  std::cerr << "qatwb run: " << line << std::endl;
-}
 
 std::string tokenizer_path(const project::ProjectConfig& c) {
   if (!c.model.tokenizer.empty()) return c.model.tokenizer;
@@ -52,7 +41,8 @@ std::string tokenizer_path(const project::ProjectConfig& c) {
 // Samples and tokenizes into a cache folder keyed by everything that determines its content,
 // so runs of the same data (e.g. a sweep over surrogates) share one copy.
 std::string prepare_tokens(const project::ProjectConfig& c, const text::Tokenizer& tok,
-                           const std::string& tokenizer_sha, const std::string& cache_root) {
+                           const std::string& tokenizer_sha, const std::string& cache_root,
+                           const std::function<void(const std::string&)>& log_line) {
   nlohmann::json key = nlohmann::json::parse(project::to_json(c));
   nlohmann::json identity = {
       {"data", key["data"]}, {"tokenize", key["tokenize"]}, {"tokenizer_sha256", tokenizer_sha}};
@@ -136,23 +126,15 @@ std::vector<int32_t> heldout_ids(const project::ProjectConfig& c, const text::To
   return tok.encode(text, /*add_special_tokens=*/true, /*replace_invalid=*/false);
 }
 
-struct ConsoleProgress {
-  explicit ConsoleProgress(int64_t total) : bar("train", total) {}
-  void step(int64_t step, double loss, double tps) {
-    char buf[96];
-    std::snprintf(buf, sizeof buf, "train  loss %.4f  %.0f tok/s", loss, tps);
-    bar.set_label(buf);
-    bar.update(step + 1);
-  }
-  Progress bar;
-};
-
 }  // namespace
 
-int run_project(const RunRequest& request) {
+RunOutcome run_project(const RunRequest& request, const RunHooks& hooks) {
   // Data parallel: under `--nproc N`, srun or torchrun every rank runs this function; rank 0
   // alone owns the run directory (lock, config, events, checkpoints, final model).
-  const DistEnv dist = DistEnv::from_environment();
+  const DistEnv& dist = request.dist;
+  const auto log_line = [&hooks](const std::string& line) {
+    if (hooks.log) hooks.log(line);
+  };
   const bool main_rank = dist.is_main();
   project::ProjectConfig config;
   std::unique_ptr<run::RunDir> rd;
@@ -173,9 +155,8 @@ int run_project(const RunRequest& request) {
     }
   }
   if (request.threads > 0) config.train.threads = request.threads;
-  if (const char* per_rank = std::getenv("QATWB_THREADS_PER_RANK");
-      per_rank && request.threads <= 0)
-    config.train.threads = std::atoi(per_rank);
+  if (request.threads_per_rank > 0 && request.threads <= 0)
+    config.train.threads = request.threads_per_rank;
   std::unique_ptr<run::RunLock> lock;
   std::unique_ptr<run::EventWriter> events;
   std::unique_ptr<store::LiveIngest> live;  // rank 0 with a store
@@ -190,9 +171,7 @@ int run_project(const RunRequest& request) {
     events = std::make_unique<run::EventWriter>(rd->events_path());
   }
   std::string threads_line = configure_threads(config.train.threads);
-  if (const char* omp = std::getenv("OMP_WAIT_POLICY"))
-    threads_line += std::string("; OpenMP wait policy ") +
-                    (*openmp_policy_reason() ? openmp_policy_reason() : omp);
+  if (!request.openmp_note.empty()) threads_line += "; OpenMP wait policy " + request.openmp_note;
   const torch::Device device(config.train.device);
   if (events) {
     run::StartInfo info;
@@ -221,26 +200,24 @@ int run_project(const RunRequest& request) {
       log_line(w);
   }
 
-  std::signal(SIGINT, on_stop_signal);
-  std::signal(SIGTERM, on_stop_signal);
-
   TrainOutcome outcome;
   try {
     const std::string tok_path = tokenizer_path(config);
     auto tokenizer = text::Tokenizer::from_file(tok_path);
     const std::string tok_sha = sha256_file(tok_path);
     // Runs beside each other (a project's runs, a sweep) share sampled and tokenized data.
-    const char* cache_env = std::getenv("QATWB_CACHE");
-    const fs::path cache_root = cache_env && *cache_env
-                                    ? fs::path(cache_env)
+    const fs::path cache_root = !request.cache_root.empty()
+                                    ? fs::path(request.cache_root)
                                     : fs::absolute(rd->path()).parent_path() / ".cache";
     // Rank 0 prepares the data; the others find it in the cache afterwards.
     std::string tokens_dir;
     if (main_rank)
-      tokens_dir = prepare_tokens(config, tokenizer, tok_sha, (cache_root / "data").string());
+      tokens_dir = prepare_tokens(config, tokenizer, tok_sha, (cache_root / "data").string(),
+                                  log_line);
     if (dp) dp->barrier();
     if (!main_rank)
-      tokens_dir = prepare_tokens(config, tokenizer, tok_sha, (cache_root / "data").string());
+      tokens_dir = prepare_tokens(config, tokenizer, tok_sha, (cache_root / "data").string(),
+                                  log_line);
 
     model::Llama model = config.model.path.empty()
                              ? model::create_from_preset(config.model.preset,
@@ -274,10 +251,7 @@ int run_project(const RunRequest& request) {
       bits = quant::model_bits(config.quant, shapes, model->config().num_parameters());
       if (main_rank) {
         log_line("quant: " + std::to_string(quantizer->modules().size()) + " modules, " +
-                 quant::to_string(config.quant.format) + " " +
-                 project::format_number(config.quant.bits) + "-bit " +
-                 quant::to_string(config.quant.granularity) + ", surrogate " +
-                 quant::to_string(config.quant.surrogate) +
+                 quant::describe_module_scheme(config.quant) +
                  (config.quant.overrides.empty()
                       ? std::string()
                       : ", " + std::to_string(config.quant.overrides.size()) +
@@ -336,19 +310,17 @@ int run_project(const RunRequest& request) {
       log_line(msg);
     }
     if (dp) dp->barrier();
-    std::unique_ptr<ConsoleProgress> progress;
-    if (main_rank) {
-      progress = std::make_unique<ConsoleProgress>(config.train.steps);
-      progress->bar.update(trainer.start_step());
-    }
+    const bool progress = main_rank && hooks.progress_begin;
+    if (progress) hooks.progress_begin(config.train.steps, trainer.start_step());
+    trainer.set_test_hooks(request.test_hooks);
     trainer.set_step_callback([&](int64_t step, double loss, double tps) {
-      if (progress) progress->step(step, loss, tps);
+      if (progress && hooks.progress_step) hooks.progress_step(step, loss, tps);
       if (live) live->poll();
-      if (g_stop_signal) trainer.request_stop();
+      if (hooks.stop_requested && hooks.stop_requested()) trainer.request_stop();
     });
     outcome = trainer.run();
-    if (progress) progress->bar.finish();
-    if (outcome.status == "finished" && main_rank) {
+    if (progress && hooks.progress_end) hooks.progress_end();
+    if (outcome.status == TrainStatus::Finished && main_rank) {
       model::save_hf(model, rd->model_dir(), torch::kFloat32,
                      {{"qatwb_run", rd->name()}, {"qatwb_project", config.name}});
       model::copy_tokenizer_files(tok_path, rd->model_dir());
@@ -366,13 +338,11 @@ int run_project(const RunRequest& request) {
     }
     throw;
   }
-  if (!main_rank) return outcome.status == "finished" ? 0 : outcome.status == "stopped" ? 130 : 1;
-  events->end(outcome.status, outcome.reason, outcome.final_eval);
+  RunOutcome result{outcome.status, outcome.reason, outcome.final_eval, rd->path()};
+  if (!main_rank) return result;
+  events->end(to_string(outcome.status), outcome.reason, outcome.final_eval);
   if (!request.db_path.empty()) store::Store::open(request.db_path).ingest_run_dir(rd->path());
-  for (const auto& [k, v] : outcome.final_eval) log_line("final " + k + " = " + std::to_string(v));
-  if (outcome.status == "finished") return 0;
-  log_line(outcome.status + ": " + outcome.reason);
-  return outcome.status == "stopped" ? 130 : 1;
+  return result;
 }
 
 }  // namespace qatwb::train

@@ -22,13 +22,23 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::vector<int64_t> parse_step_list(const char* text) {
+// "2,3" -> {2, 3}; throws naming the variable on anything but non-negative integers.
+std::vector<int64_t> parse_step_list(const char* name, const std::string& text, char sep = ',') {
   std::vector<int64_t> out;
-  if (!text) return out;
   std::stringstream ss(text);
   std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(std::stoll(item));
+  while (std::getline(ss, item, sep)) {
+    if (item.empty()) continue;
+    size_t used = 0;
+    long long v = -1;
+    try {
+      v = std::stoll(item, &used);
+    } catch (const std::exception&) {
+    }
+    if (v < 0 || used != item.size())
+      throw Error(std::string(name) + "=" + text + ": expected non-negative integers");
+    out.push_back(v);
+  }
   return out;
 }
 
@@ -46,6 +56,36 @@ std::string centre_tensor_name(size_t k) {
 
 }  // namespace
 
+const char* to_string(TrainStatus s) {
+  switch (s) {
+    case TrainStatus::Finished:
+      return "finished";
+    case TrainStatus::Stopped:
+      return "stopped";
+    case TrainStatus::Failed:
+      break;
+  }
+  return "failed";
+}
+
+TrainerTestHooks TrainerTestHooks::from_environment() {
+  TrainerTestHooks h;
+  if (const char* v = std::getenv("QATWB_TEST_NAN_STEPS"))
+    h.nan_steps = parse_step_list("QATWB_TEST_NAN_STEPS", v);
+  if (const char* v = std::getenv("QATWB_TEST_STOP_AT_STEP")) {
+    const auto s = parse_step_list("QATWB_TEST_STOP_AT_STEP", v);
+    if (s.size() != 1) throw Error(std::string("QATWB_TEST_STOP_AT_STEP=") + v + ": one step");
+    h.stop_at_step = s[0];
+  }
+  if (const char* v = std::getenv("QATWB_TEST_CRASH_RANK_AT")) {
+    const auto s = parse_step_list("QATWB_TEST_CRASH_RANK_AT", v, ':');
+    if (s.size() != 2) throw Error(std::string("QATWB_TEST_CRASH_RANK_AT=") + v + ": RANK:STEP");
+    h.crash_rank = s[0];
+    h.crash_at_step = s[1];
+  }
+  return h;
+}
+
 Trainer::Trainer(const project::ProjectConfig& config, model::Llama model,
                  std::shared_ptr<quant::ModelQuantizer> quantizer, data::TokenLoader& loader,
                  eval::RunEvaluator& evaluator, run::EventWriter* events,
@@ -60,20 +100,6 @@ Trainer::Trainer(const project::ProjectConfig& config, model::Llama model,
       device_(config.train.device),
       grad_stats_(config.train.spike_window, config.train.spike_k) {
   build_optimizer();
-  // Test hooks (documented in README, "Testing"): poison the loss of the listed steps, or stop
-  // as if signalled once the given number of steps is done.
-  nan_injection_steps_ = parse_step_list(std::getenv("QATWB_TEST_NAN_STEPS"));
-  if (const char* stop = std::getenv("QATWB_TEST_STOP_AT_STEP")) stop_at_step_ = std::atoll(stop);
-  // QATWB_TEST_CRASH_RANK_AT=R:S: rank R dies (exit 3, no end event) once S steps are done.
-  if (const char* crash = std::getenv("QATWB_TEST_CRASH_RANK_AT")) {
-    std::string spec = crash;
-    std::replace(spec.begin(), spec.end(), ':', ',');
-    const auto steps = parse_step_list(spec.c_str());
-    if (steps.size() == 2) {
-      crash_rank_ = steps[0];
-      crash_at_step_ = steps[1];
-    }
-  }
 }
 
 Trainer::~Trainer() = default;
@@ -230,7 +256,7 @@ Trainer::StepResult Trainer::train_step() {
   double loss_sum = 0;
   torch::Tensor nll_sum, kd_sum;  // distillation's terms, summed on the device (read once)
   int64_t token_count = 0;
-  const bool inject_nan = contains(nan_injection_steps_, step_);
+  const bool inject_nan = contains(hooks_.nan_steps, step_);
   for (int64_t micro = 0; micro < t.grad_accum; ++micro) {
     auto batch = loader_.next_batch();
     auto windows =
@@ -414,16 +440,16 @@ TrainOutcome Trainer::run() {
   TrainOutcome out;
   const int64_t tokens_per_step = t.batch_size * t.grad_accum * config_.tokenize.seq_len;
   while (step_ < t.steps) {
-    if (stop_at_step_ >= 0 && step_ >= stop_at_step_) stop_requested_ = true;
-    if (crash_at_step_ >= 0 && step_ >= crash_at_step_ &&
-        (dp_ ? dp_->env().rank : 0) == crash_rank_)
+    if (hooks_.stop_at_step >= 0 && step_ >= hooks_.stop_at_step) stop_requested_ = true;
+    if (hooks_.crash_at_step >= 0 && step_ >= hooks_.crash_at_step &&
+        (dp_ ? dp_->env().rank : 0) == hooks_.crash_rank)
       std::_Exit(3);
     // Every rank must leave the loop at the same step, whichever got the signal first.
     if (dp_ && dp_->sum(torch::tensor({stop_requested_ ? 1.0 : 0.0})).item<double>() > 0)
       stop_requested_ = true;
     if (stop_requested_) {
       save_checkpoint(step_);
-      out.status = "stopped";
+      out.status = TrainStatus::Stopped;
       out.reason = "stopped by request after step " + std::to_string(step_);
       out.steps_done = step_;
       return out;
@@ -455,7 +481,7 @@ TrainOutcome Trainer::run() {
           << " in a row, limit " << t.max_bad_steps << ")";
       if (events_) events_->warning(step, msg.str(), "non_finite");
       if (bad_streak_ >= t.max_bad_steps) {
-        out.status = "failed";
+        out.status = TrainStatus::Failed;
         out.reason = "stopped after " + std::to_string(bad_streak_) +
                      " consecutive steps with non-finite loss or gradients (last: step " +
                      std::to_string(step) + "); last good checkpoint kept";
@@ -504,7 +530,7 @@ TrainOutcome Trainer::run() {
     easgd->adopt_centre();
     if (quantizer_) quantizer_->set_rounding(quant::Rounding::Nearest);
   }
-  out.status = "finished";
+  out.status = TrainStatus::Finished;
   out.steps_done = step_;
   return out;
 }

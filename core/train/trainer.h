@@ -25,8 +25,24 @@ class ModelQuantizer;
 
 namespace qatwb::train {
 
+enum class TrainStatus { Finished, Failed, Stopped };
+// The status word of events.jsonl's end event and of the store: "finished", "failed", "stopped".
+const char* to_string(TrainStatus s);
+
+// Test hooks (README, "Tests"), read from the environment by the command at the edge:
+//   QATWB_TEST_NAN_STEPS=2,3        poison the loss of those steps
+//   QATWB_TEST_STOP_AT_STEP=N       stop as if signalled once N steps are done
+//   QATWB_TEST_CRASH_RANK_AT=R:S    rank R dies (exit 3, no end event) once S steps are done
+struct TrainerTestHooks {
+  std::vector<int64_t> nan_steps;
+  int64_t stop_at_step = -1;
+  int64_t crash_rank = -1, crash_at_step = -1;
+  // Throws qatwb::Error naming a malformed variable.
+  static TrainerTestHooks from_environment();
+};
+
 struct TrainOutcome {
-  std::string status;  // "finished", "failed", "stopped"
+  TrainStatus status = TrainStatus::Failed;
   std::string reason;
   int64_t steps_done = 0;
   std::map<std::string, double> final_eval;
@@ -58,6 +74,7 @@ class Trainer {
   void set_teacher(std::unique_ptr<Teacher> teacher) { teacher_ = std::move(teacher); }
   // Asks the loop to stop after the current step (from a signal handler's flag, or the GUI).
   void request_stop() { stop_requested_ = true; }
+  void set_test_hooks(const TrainerTestHooks& hooks) { hooks_ = hooks; }
   const volatile bool* stop_flag() const { return &stop_requested_; }
 
   TrainOutcome run();
@@ -110,9 +127,7 @@ class Trainer {
   int64_t skipped_steps_ = 0;
   volatile bool stop_requested_ = false;
   StepCallback on_step_;
-  std::vector<int64_t> nan_injection_steps_;      // test hook: QATWB_TEST_NAN_STEPS
-  int64_t stop_at_step_ = -1;                     // test hook: QATWB_TEST_STOP_AT_STEP
-  int64_t crash_rank_ = -1, crash_at_step_ = -1;  // test hook: QATWB_TEST_CRASH_RANK_AT
+  TrainerTestHooks hooks_;
 };
 
 }  // namespace qatwb::train
