@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <deque>
 #include <map>
 
 #include "core/quant/ggml_quant_type.h"
+#include "core/train/grad_stats.h"
 #include "core/util/error.h"
 
 namespace qatwb::report {
@@ -84,25 +84,11 @@ std::vector<double> values_of(const std::vector<std::pair<int64_t, double>>& pts
   return v;
 }
 
-// The trainer's spike rule (core/train/grad_stats.cpp): a value above mean + k * std (sample
-// std) of the previous `window` values, once at least 8 values have been seen.
+// The trainer's own spike rule (train::GradNormStats) replayed over the logged norms.
 int64_t count_spikes(const std::vector<double>& v, int64_t window, double k) {
-  std::deque<double> w;
-  int64_t spikes = 0;
-  for (double x : v) {
-    if (w.size() >= 8) {
-      double m = 0;
-      for (double y : w) m += y;
-      m /= static_cast<double>(w.size());
-      double s = 0;
-      for (double y : w) s += (y - m) * (y - m);
-      s = std::sqrt(s / static_cast<double>(w.size() - 1));
-      if (x > m + k * s) ++spikes;
-    }
-    w.push_back(x);
-    while (static_cast<int64_t>(w.size()) > std::max<int64_t>(1, window)) w.pop_front();
-  }
-  return spikes;
+  train::GradNormStats stats(std::max<int64_t>(1, window), k);
+  for (double x : v) stats.add(x);
+  return stats.spikes();
 }
 
 void describe_scheme(const Params& p, SummaryRow& r) {

@@ -10,6 +10,7 @@
 #include "core/data/token_loader.h"
 #include "core/data/token_shards.h"
 #include "core/util/error.h"
+#include "tests/common/error_of.h"
 
 using namespace qatwb::data;
 
@@ -61,14 +62,7 @@ LoaderOptions opts(int64_t seq_len, int64_t batch, uint64_t seed = 0, int rank =
   return o;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const qatwb::Error& e) {
-    return e.what();
-  }
-  return {};
-}
+using qatwb::test::error_of;
 
 }  // namespace
 

@@ -17,6 +17,7 @@
 #include "core/data/sampler.h"
 #include "core/util/error.h"
 #include "core/util/sha256.h"
+#include "tests/common/error_of.h"
 #include "tests/common/test_env.h"
 
 using namespace qatwb::data;
@@ -94,14 +95,7 @@ std::vector<std::string> split_texts(const QString& jsonl) {
   return out;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const qatwb::Error& e) {
-    return e.what();
-  }
-  return {};
-}
+using qatwb::test::error_of;
 
 }  // namespace
 

@@ -13,6 +13,7 @@
 #include "core/model/llama.h"
 #include "core/model/safetensors.h"
 #include "core/util/error.h"
+#include "tests/common/error_of.h"
 #include "tests/common/test_env.h"
 
 using qatwb::model::Llama;
@@ -20,15 +21,7 @@ using qatwb::model::LlamaConfig;
 
 namespace {
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const qatwb::Error& e) {
-    return e.what();
-  }
-  return {};
-}
+using qatwb::test::error_of;
 
 LlamaConfig micro(int64_t vocab = 97, bool tied = true) {
   auto c = qatwb::model::preset("llama-micro", vocab);

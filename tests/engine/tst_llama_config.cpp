@@ -5,6 +5,7 @@
 
 #include "core/model/llama_config.h"
 #include "core/util/error.h"
+#include "tests/common/error_of.h"
 
 using nlohmann::json;
 using qatwb::model::LlamaConfig;
@@ -52,15 +53,7 @@ const char* kMistral7b = R"({
   "tie_word_embeddings": false, "torch_dtype": "bfloat16", "transformers_version": "4.42.0.dev0",
   "use_cache": true, "vocab_size": 32768})";
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const qatwb::Error& e) {
-    return e.what();
-  }
-  return {};
-}
+using qatwb::test::error_of;
 
 std::string parse_error(json j) {
   return error_of([&] { LlamaConfig::from_json(j, "cfg.json"); });

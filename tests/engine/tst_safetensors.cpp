@@ -6,6 +6,7 @@
 
 #include "core/model/safetensors.h"
 #include "core/util/error.h"
+#include "tests/common/error_of.h"
 
 using qatwb::model::NamedTensors;
 using qatwb::model::SafetensorsFile;
@@ -31,15 +32,7 @@ std::string raw_file(const std::string& header, const std::string& data) {
   return out + header + data;
 }
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const qatwb::Error& e) {
-    return e.what();
-  }
-  return {};
-}
+using qatwb::test::error_of;
 
 std::string f32_bytes(std::initializer_list<float> values) {
   std::string out;
