@@ -1,5 +1,5 @@
-// Activation quantizers for the inputs of the quantized Linears (QAT_METHODS.md, "Activations"):
-// PACT (learned clip alpha, k-bit unsigned) and dynamic INT8 per token.
+// Activation quantizers of the quantized Linears' inputs (QAT_METHODS.md, "Activations"): PACT
+// (learned clip alpha; signed [-alpha, alpha] by default, or unsigned) and dynamic INT8 per token.
 #pragma once
 #include <string>
 #include <utility>

@@ -50,7 +50,7 @@ class GgmlFakeQuant {
   void freeze();  // scales fixed at ggml's reference quantization (quant.scale: frozen)
   std::vector<std::pair<std::string, torch::Tensor>> state() const;
   bool load_state(const std::string& name, const torch::Tensor& t);  // false: not ours
-  void project();  // s~, m~ kept within one step of their ranges; rd, rm > -1
+  void project();  // s~, m~ clamped to their ranges; rd, rm > -1
   void set_amplitude(double a) { amplitude_ = a; }
 
  private:
