@@ -13,7 +13,7 @@ namespace qatwb::project {
 
 struct ModelSection {
   // Exactly one of: an HF folder (config.json + safetensors), or a named preset with random
-  // init ("llama-tiny", "llama-small", ... model::preset(), llama_config.h), or the checkpoint produced
+  // init ("llama-tiny", ...: model::preset() in llama_config.h), or the checkpoint produced
   // by another run of the same project file ("run:<name>" -> that run's final model folder).
   std::string path;
   std::string preset;
