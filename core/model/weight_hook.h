@@ -1,7 +1,7 @@
-// How quantization reaches into the model without the model knowing about quantization: every
-// Linear of the Llama decoder calls the hook (when set) with its HF module name, e.g.
-// "model.layers.3.self_attn.q_proj", its latent weight, and its input activation.
+// How quantization reaches the model without the model knowing of it: every decoder Linear calls
+// the hook (when set) with its HF module name, latent weight and input activation.
 #pragma once
+#include <torch/torch.h>
 #include <string>
 
 namespace qatwb::model {

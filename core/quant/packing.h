@@ -6,6 +6,8 @@
 //    in bit i%32 of int32 word i/32. For b in {2, 4, 8} that is GPTQ's / compressed-tensors'
 //    "pf = 32/b elements per word, LSB first"; 3-bit codes straddle words (elements 10 and 21).
 #pragma once
+#include <torch/torch.h>
+
 namespace qatwb::quant {
 
 torch::Tensor pack_nibbles(const torch::Tensor& codes);     // uint8 [..., 2n] -> uint8 [..., n]

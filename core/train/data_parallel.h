@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <torch/torch.h>
+
 namespace qatwb::train {
 
 struct DistEnv {
