@@ -73,6 +73,19 @@ ALTER TABLE ingest_state ADD COLUMN last_line TEXT;
 PRAGMA user_version = 2;
 )SQL";
 
+// Version 3: what a person says about a run. Tags (many per run, "baseline", "w2-final") and one
+// free-text note; both survive re-ingest (ingest never writes them) and go with the run when it
+// is deleted.
+const char* kSchemaV3 = R"SQL(
+ALTER TABLE runs ADD COLUMN note TEXT NOT NULL DEFAULT '';
+CREATE TABLE run_tags(
+  run INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  tag TEXT NOT NULL,
+  PRIMARY KEY(run, tag)) WITHOUT ROWID;
+CREATE INDEX run_tags_by_tag ON run_tags(tag);
+PRAGMA user_version = 3;
+)SQL";
+
 int64_t query_int(sqlite3* db, const std::string& path, const char* sql) {
   Stmt s(db, path, sql);
   return s.step() ? s.col_int(0) : 0;
@@ -129,6 +142,13 @@ Store Store::open_impl(const std::string& path, bool create) {
       Transaction tx(db, path);
       exec_sql(db, path, kSchemaV2);
       tx.commit();
+      version = 2;
+    }
+    if (version == 2) {
+      Transaction tx(db, path);
+      exec_sql(db, path, kSchemaV3);
+      tx.commit();
+      version = 3;
     }
     // Cheap structural check of the schema page: a corrupt file fails here, not later.
     query_int(db, path, "SELECT COUNT(*) FROM runs");
@@ -175,8 +195,8 @@ std::string Store::journal_mode() const {
 
 std::map<std::string, int64_t> Store::table_counts() const {
   std::map<std::string, int64_t> out;
-  for (const char* t :
-       {"projects", "runs", "params", "metric_keys", "metrics", "events", "ingest_state"}) {
+  for (const char* t : {"projects", "runs", "params", "metric_keys", "metrics", "events",
+                        "ingest_state", "run_tags"}) {
     std::string sql = std::string("SELECT COUNT(*) FROM ") + t;
     out[t] = query_int(db_, path_, sql.c_str());
   }
