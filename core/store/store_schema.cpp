@@ -127,28 +127,20 @@ Store Store::open_impl(const std::string& path, bool create) {
     if (version > kSchemaVersion)
       throw Error(path + ": run database schema version " + std::to_string(version) +
                   " is newer than this qatwb understands (" + std::to_string(kSchemaVersion) + ")");
-    if (version == 0) {
-      if (query_int(db, path, "SELECT COUNT(*) FROM sqlite_master") != 0)
+    // Each step re-reads the version under the write lock, so two processes opening an old
+    // database at once (a GUI and a worker) migrate it once: the second finds it done.
+    //  v1: the tables. v2: ingest_state remembers the last line it read (offset and text), so an
+    //  ingest can tell that a resume rewrote the log before its offset (metric lines are not kept
+    //  in `events`, so that table alone cannot show it). v3: tags and notes.
+    const char* steps[] = {kSchemaV1, kSchemaV2, kSchemaV3};
+    while (version < kSchemaVersion) {
+      Transaction tx(db, path);
+      version = query_int(db, path, "PRAGMA user_version");
+      if (version == 0 && query_int(db, path, "SELECT COUNT(*) FROM sqlite_master") != 0)
         throw Error(path + ": not a qatwb run database (it has other tables)");
-      Transaction tx(db, path);
-      exec_sql(db, path, kSchemaV1);
+      if (version < kSchemaVersion) exec_sql(db, path, steps[version]);
       tx.commit();
-      version = 1;
-    }
-    if (version == 1) {
-      // v2: ingest_state remembers the last line it read (offset and text), so an ingest can
-      // tell that a resume rewrote the log before its offset (metric lines are not kept in
-      // `events`, so that table alone cannot show it).
-      Transaction tx(db, path);
-      exec_sql(db, path, kSchemaV2);
-      tx.commit();
-      version = 2;
-    }
-    if (version == 2) {
-      Transaction tx(db, path);
-      exec_sql(db, path, kSchemaV3);
-      tx.commit();
-      version = 3;
+      version = query_int(db, path, "PRAGMA user_version");
     }
     // Cheap structural check of the schema page: a corrupt file fails here, not later.
     query_int(db, path, "SELECT COUNT(*) FROM runs");

@@ -8,6 +8,7 @@
 #include <QtTest>
 
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "core/run/event_log.h"
 #include "core/run/run_dir.h"
@@ -104,6 +105,31 @@ class TestStoreTags : public QObject {
     QCOMPARE(runs[1].tags, strings({"baseline", "lab-a"}));
     QCOMPARE(runs[1].note, std::string("the first copy"));
     QCOMPARE(again.run_summary(runs[1].id).run.tags, strings({"baseline", "lab-a"}));
+  }
+
+  void concurrent_opens_migrate_once() {
+    // A GUI and a worker opening the same v2 database at once: each finds it migrated or
+    // migrates it, neither fails on a half-done migration ("duplicate column name: note").
+    for (int round = 0; round < 5; ++round) {
+      QTemporaryDir tmp;
+      const QString db = tmp.filePath("v2.sqlite");
+      QVERIFY(QFile::copy(test::fixture("store/v2-two-copied-runs.sqlite"), db));
+      QFile::setPermissions(db, QFile::ReadOwner | QFile::WriteOwner);
+      std::vector<std::string> errors(6);
+      std::vector<std::thread> threads;
+      for (size_t i = 0; i < errors.size(); ++i)
+        threads.emplace_back([&, i] {
+          try {
+            Store s = Store::open_existing(db.toStdString());
+            if (s.list_runs().size() != 2) errors[i] = "runs lost";
+          } catch (const std::exception& e) {
+            errors[i] = e.what();
+          }
+        });
+      for (auto& t : threads) t.join();
+      for (const auto& e : errors) QVERIFY2(e.empty(), e.c_str());
+      QCOMPARE(scalar_of(db.toStdString(), "PRAGMA user_version"), int64_t(3));
+    }
   }
 
   void tags_and_notes_round_trip() {
