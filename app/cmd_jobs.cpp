@@ -130,7 +130,7 @@ static qatwb::cli::CommandRegistration registration(
       submit->add_option("--partition", a->slurm.partition, "slurm: partition");
       submit->add_option("--nodes", a->slurm.nodes, "slurm: nodes");
       submit->add_option("--tasks-per-node", a->slurm.tasks_per_node,
-                         "slurm: tasks (worker processes) per node");
+                         "slurm: tasks (worker processes) per node (default: one per GPU)");
       submit->add_option("--gpus", a->slurm.gpus_per_node, "slurm: GPUs per node (gres gpu:N)");
       submit->add_option("--cpus-per-task", a->slurm.cpus_per_task, "slurm: CPUs per task");
       submit->add_option("--time", a->slurm.time, "slurm: time limit (e.g. 01:00:00)");

@@ -1,6 +1,8 @@
 // qatwb runs list [--db PATH] [--project NAME] [--status S] [--json]
 // qatwb runs show RUN [--db PATH] [--json]
 // qatwb runs ingest RUN_DIR... [--db PATH]
+// qatwb runs tag RUN TAG... [--remove | --replace] [--db PATH]
+// qatwb runs note RUN TEXT [--db PATH]   ("" clears the note)
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -23,6 +25,9 @@ struct RunsOptions {
   std::string status;
   std::string run;
   std::vector<std::string> run_dirs;
+  std::vector<std::string> tags;
+  std::string note;
+  bool remove = false, replace = false;
   bool json = false;
 };
 
@@ -65,6 +70,8 @@ Json run_json(const RunInfo& r) {
   j["device"] = r.device;
   j["reason"] = r.reason;
   j["last_step"] = r.last_step >= 0 ? Json(r.last_step) : Json(nullptr);
+  j["tags"] = r.tags;
+  j["note"] = r.note;
   return j;
 }
 
@@ -98,6 +105,12 @@ std::string escaped(const std::string& s) {
   return out;
 }
 
+std::string joined_tags(const std::vector<std::string>& tags) {
+  std::string out;
+  for (const auto& t : tags) out += (out.empty() ? "" : ",") + t;
+  return out.empty() ? "-" : out;
+}
+
 int run_list(const RunsOptions& o) {
   Store store = Store::open_existing(db_path(o));
   qatwb::store::RunFilter filter;
@@ -110,13 +123,14 @@ int run_list(const RunsOptions& o) {
     std::cout << arr.dump(2) << "\n";
     return 0;
   }
-  std::printf("%-5s %-24s %-20s %-9s %8s %-19s %s\n", "ID", "NAME", "PROJECT", "STATUS", "STEP",
-              "STARTED", "RUN_DIR");
+  std::printf("%-5s %-24s %-20s %-9s %8s %-19s %-16s %s\n", "ID", "NAME", "PROJECT", "STATUS",
+              "STEP", "STARTED", "TAGS", "RUN_DIR");
   for (const auto& r : runs)
-    std::printf("%-5lld %-24s %-20s %-9s %8s %-19s %s\n", static_cast<long long>(r.id),
+    std::printf("%-5lld %-24s %-20s %-9s %8s %-19s %-16s %s\n", static_cast<long long>(r.id),
                 escaped(r.name).c_str(), r.project.empty() ? "-" : escaped(r.project).c_str(),
                 r.status.c_str(), r.last_step >= 0 ? std::to_string(r.last_step).c_str() : "-",
-                format_time(r.started).c_str(), escaped(r.run_dir).c_str());
+                format_time(r.started).c_str(), joined_tags(r.tags).c_str(),
+                escaped(r.run_dir).c_str());
   return 0;
 }
 
@@ -149,6 +163,8 @@ int run_show(const RunsOptions& o) {
   std::printf("started:  %s  ended: %s\n", format_time(r.started).c_str(),
               format_time(r.ended).c_str());
   std::printf("step:     %s\n", r.last_step >= 0 ? std::to_string(r.last_step).c_str() : "-");
+  std::printf("tags:     %s\n", joined_tags(r.tags).c_str());
+  if (!r.note.empty()) std::printf("note:     %s\n", escaped(r.note).c_str());
   auto section = [](const char* title, const std::map<std::string, double>& values) {
     if (values.empty()) return;
     std::printf("%s\n", title);
@@ -183,8 +199,53 @@ int run_ingest(const RunsOptions& o) {
   return failures == 0 ? 0 : 1;
 }
 
+// Tags are words: "a,b c" gives a, b and c.
+std::vector<std::string> tag_words(const std::vector<std::string>& args) {
+  std::vector<std::string> out;
+  for (const auto& a : args) {
+    auto words = qatwb::store::split_tags(a);
+    out.insert(out.end(), words.begin(), words.end());
+  }
+  return out;
+}
+
+int run_tag(const RunsOptions& o) {
+  if (o.remove && o.replace)
+    throw qatwb::Error("runs tag: --remove and --replace exclude each other");
+  const auto tags = tag_words(o.tags);
+  if (tags.empty() && !o.replace)
+    throw qatwb::Error("runs tag: no tags given (--replace with none clears them)");
+  Store store = Store::open_existing(db_path(o));
+  const int64_t run = store.find_run(o.run);
+  if (o.remove)
+    store.remove_tags(run, tags);
+  else if (o.replace)
+    store.set_tags(run, tags);
+  else
+    store.add_tags(run, tags);
+  const auto now = store.tags(run);
+  if (o.json) {
+    std::cout << Json{{"id", run}, {"tags", now}}.dump(2) << "\n";
+  } else {
+    std::printf("%lld: %s\n", static_cast<long long>(run), joined_tags(now).c_str());
+  }
+  return 0;
+}
+
+int run_note(const RunsOptions& o) {
+  Store store = Store::open_existing(db_path(o));
+  const int64_t run = store.find_run(o.run);
+  store.set_note(run, o.note);
+  if (o.json)
+    std::cout << Json{{"id", run}, {"note", o.note}}.dump(2) << "\n";
+  else
+    std::printf("%lld: %s\n", static_cast<long long>(run),
+                o.note.empty() ? "note cleared" : "note set");
+  return 0;
+}
+
 qatwb::cli::CommandRegistration reg(
-    "runs", "List, show and ingest runs (the SQLite run database)",
+    "runs", "List, show, ingest, tag and annotate runs (the SQLite run database)",
     [](CLI::App& sub) -> std::function<int()> {
       auto o = std::make_shared<RunsOptions>();
       sub.require_subcommand(1);
@@ -203,9 +264,24 @@ qatwb::cli::CommandRegistration reg(
           sub.add_subcommand("ingest", "Read new events of run directories into the database");
       ingest->add_option("run_dirs", o->run_dirs, "run directories")->required();
       ingest->add_option("--db", o->db, db_help);
-      return [o, list, show]() {
+      CLI::App* tag = sub.add_subcommand(
+          "tag", "Add tags to a run (words without spaces or commas; shown by list, GUI, report)");
+      tag->add_option("run", o->run, "run name, project/name, id or run directory")->required();
+      tag->add_option("tags", o->tags, "tags to add (remove with --remove)");
+      tag->add_flag("--remove", o->remove, "remove these tags instead");
+      tag->add_flag("--replace", o->replace, "replace all the run's tags with these (none: clear)");
+      tag->add_option("--db", o->db, db_help);
+      tag->add_flag("--json", o->json, "print the run's tags as JSON");
+      CLI::App* note = sub.add_subcommand("note", "Set a run's note (\"\" clears it)");
+      note->add_option("run", o->run, "run name, project/name, id or run directory")->required();
+      note->add_option("text", o->note, "the note")->required();
+      note->add_option("--db", o->db, db_help);
+      note->add_flag("--json", o->json, "print JSON");
+      return [o, list, show, tag, note]() {
         if (list->parsed()) return run_list(*o);
         if (show->parsed()) return run_show(*o);
+        if (tag->parsed()) return run_tag(*o);
+        if (note->parsed()) return run_note(*o);
         return run_ingest(*o);
       };
     });

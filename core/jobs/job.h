@@ -11,6 +11,7 @@
 // or crashed on a signal -> failed, killed by SIGKILL or vanished without a trace -> lost.
 // `resume` moves a failed, cancelled or lost job back to starting (same run directory).
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -30,14 +31,18 @@ const char* to_string(LauncherKind kind);
 struct SlurmOptions {
   std::string partition;
   int nodes = 1;
-  int tasks_per_node = 1;
-  int gpus_per_node = 0;  // --gres=gpu:N
-  int cpus_per_task = 0;  // 0: not set
-  std::string time;       // --time, e.g. "01:00:00"
+  int tasks_per_node = 0;  // ranks (worker processes) per node; 0: one per GPU (at least 1)
+  int gpus_per_node = 0;   // --gres=gpu:N
+  int cpus_per_task = 0;   // 0: not set
+  std::string time;        // --time, e.g. "01:00:00"
   std::string account;
   std::string job_name;  // default qatwb-<project>
   int master_port = 29500;
   std::vector<std::string> extra_lines;  // appended verbatim as "#SBATCH <line>"
+
+  int ranks_per_node() const {
+    return tasks_per_node > 0 ? tasks_per_node : std::max(1, gpus_per_node);
+  }
 };
 
 struct Job {

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "core/jobs/launcher.h"
+#include "core/jobs/runner_slurm.h"
 #include "core/jobs/slurm_script.h"
 #include "core/jobs/subprocess.h"
 #include "core/jobs/worker_wrapper.h"
@@ -125,9 +126,7 @@ std::string launcher_from_project(const std::string& yaml, SlurmOptions& slurm) 
         throw Error(yaml +
                     ": runner.host: submitting to Slurm through a remote login host is not "
                     "supported; run `qatwb jobs submit` on the login node (or use ssh:HOST)");
-      if (slurm.partition.empty()) slurm.partition = r.partition;
-      if (slurm.gpus_per_node == 0) slurm.gpus_per_node = r.gpus;
-      if (slurm.time.empty()) slurm.time = r.time_limit;
+      fill_slurm_options(r, slurm);
       return "slurm";
   }
   return "local";

@@ -15,7 +15,8 @@ static void check_line(const std::string& value, const std::string& field) {
 
 static void write_header(std::ostringstream& s, const SlurmOptions& opts) {
   if (opts.nodes < 1) throw Error("slurm.nodes: must be >= 1");
-  if (opts.tasks_per_node < 1) throw Error("slurm.tasks_per_node: must be >= 1");
+  if (opts.tasks_per_node < 0)
+    throw Error("slurm.tasks_per_node: must be >= 0 (0: one rank per GPU)");
   if (opts.gpus_per_node < 0) throw Error("slurm.gpus: must be >= 0");
   check_line(opts.partition, "partition");
   check_line(opts.time, "time");
@@ -25,7 +26,7 @@ static void write_header(std::ostringstream& s, const SlurmOptions& opts) {
   if (!opts.job_name.empty()) s << "#SBATCH --job-name=" << opts.job_name << "\n";
   if (!opts.partition.empty()) s << "#SBATCH --partition=" << opts.partition << "\n";
   s << "#SBATCH --nodes=" << opts.nodes << "\n";
-  s << "#SBATCH --ntasks-per-node=" << opts.tasks_per_node << "\n";
+  s << "#SBATCH --ntasks-per-node=" << opts.ranks_per_node() << "\n";
   if (opts.gpus_per_node > 0) s << "#SBATCH --gres=gpu:" << opts.gpus_per_node << "\n";
   if (opts.cpus_per_task > 0) s << "#SBATCH --cpus-per-task=" << opts.cpus_per_task << "\n";
   if (!opts.time.empty()) s << "#SBATCH --time=" << opts.time << "\n";

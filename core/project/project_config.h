@@ -2,6 +2,7 @@
 // project_yaml.cpp (every mistake reported as file:line: field: message before work starts).
 // Relative paths are resolved against the YAML file's folder by the parser.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -134,8 +135,13 @@ struct RunnerSection {
   std::string host;  // ssh: user@host[:port]; slurm: login host ("" for local sbatch)
   std::string remote_dir;
   std::string partition;
-  int gpus = 0;
+  int gpus = 0;  // per node
   std::string time_limit;
+  // Slurm: nodes, ranks per node (0: one per GPU, at least one) and the account to charge.
+  int nodes = 1;
+  int tasks_per_node = 0;
+  std::string account;
+  int ranks_per_node() const { return tasks_per_node > 0 ? tasks_per_node : std::max(1, gpus); }
 };
 
 struct ProjectConfig {

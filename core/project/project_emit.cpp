@@ -42,6 +42,10 @@ const char* to_string(RunnerSection::Kind kind) {
   return "?";
 }
 
+const char* to_string(EasgdSection::Mode mode) {
+  return mode == EasgdSection::Mode::Symmetric ? "symmetric" : "sequential";
+}
+
 const char* to_string(quant::ActivationQuant::Kind kind) {
   switch (kind) {
     case quant::ActivationQuant::Kind::None:
@@ -252,7 +256,7 @@ ConfigNode to_node(const ProjectConfig& c) {
     std::vector<std::string> rounding;
     for (auto r : c.easgd.worker_rounding) rounding.push_back(quant::to_string(r));
     easgd.boolean("enabled", true)
-        .str("mode", c.easgd.mode == EasgdSection::Mode::Symmetric ? "symmetric" : "sequential")
+        .str("mode", to_string(c.easgd.mode))
         .number("alpha", c.easgd.alpha)
         .number("beta", c.easgd.beta)
         .integer("tau", c.easgd.tau)
@@ -272,7 +276,10 @@ ConfigNode to_node(const ProjectConfig& c) {
       .str("remote_dir", c.runner.remote_dir)
       .str("partition", c.runner.partition)
       .integer("gpus", c.runner.gpus)
-      .str("time_limit", c.runner.time_limit);
+      .str("time_limit", c.runner.time_limit)
+      .integer("nodes", c.runner.nodes)
+      .integer("tasks_per_node", c.runner.tasks_per_node)
+      .str("account", c.runner.account);
 
   MapBuilder root;
   root.str("name", c.name)

@@ -123,8 +123,11 @@ runner:
   # host: user@gpu-box          # ssh / slurm login host
   # remote_dir: /scratch/qatwb
   # partition: gpu
-  # gpus: 1
+  # gpus: 1                     # per node
   # time_limit: "04:00:00"
+  # nodes: 1                    # slurm
+  # tasks_per_node: 0           # slurm ranks per node; 0: one per GPU
+  # account: my-account         # slurm
 )YAML";
 
 const char* project_template() { return kTemplate; }

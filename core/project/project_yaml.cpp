@@ -684,8 +684,9 @@ class ProjectTyper {
   void read_runner() {
     auto& rn = config_.runner;
     const std::string P = "runner";
-    const ConfigNode* sec = r_.section(
-        &root_, "runner", "", {"kind", "host", "remote_dir", "partition", "gpus", "time_limit"});
+    const ConfigNode* sec = r_.section(&root_, "runner", "",
+                                       {"kind", "host", "remote_dir", "partition", "gpus",
+                                        "time_limit", "nodes", "tasks_per_node", "account"});
     std::string kind;
     auto* kind_node = r_.read_choice(sec, "kind", P, {"local", "ssh", "slurm"}, kind);
     if (kind_node)
@@ -698,6 +699,14 @@ class ProjectTyper {
     if (auto* n = r_.read_int(sec, "gpus", P, rn.gpus); n && rn.gpus < 0)
       fail(n, "runner.gpus", "must be >= 0");
     r_.read_string(sec, "time_limit", P, rn.time_limit);
+    if (auto* n = r_.read_int(sec, "nodes", P, rn.nodes); n && rn.nodes < 1)
+      fail(n, "runner.nodes", "must be >= 1");
+    if (auto* n = r_.read_int(sec, "tasks_per_node", P, rn.tasks_per_node);
+        n && rn.tasks_per_node < 0)
+      fail(n, "runner.tasks_per_node", "must be >= 0 (0: one rank per GPU)");
+    if (auto* n = r_.read_string(sec, "account", P, rn.account);
+        n && rn.account.find_first_of(" \t\r\n") != std::string::npos)
+      fail(n, "runner.account", "must be one word (a Slurm account name)");
     if (rn.kind == RunnerSection::Kind::Ssh && rn.host.empty())
       fail(kind_node, "runner.host", "the ssh runner needs host (user@host[:port])");
   }

@@ -58,6 +58,7 @@ const char* to_string(TokenizeSection::Bos bos);
 const char* to_string(ScheduleSection::Kind kind);
 const char* to_string(RunnerSection::Kind kind);
 const char* to_string(quant::ActivationQuant::Kind kind);
+const char* to_string(EasgdSection::Mode mode);
 // Formats a double so that it reads back exactly ("0.1", "1e-08", "1.58").
 std::string format_number(double v);
 

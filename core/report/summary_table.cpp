@@ -139,6 +139,16 @@ const char* kNone = "\u2013";  // en dash: no value
 
 }  // namespace
 
+namespace {
+
+std::string joined(const std::vector<std::string>& items, const std::string& sep) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : sep) + i;
+  return out;
+}
+
+}  // namespace
+
 std::vector<SummaryRow> summary_rows(const store::Store& store, const std::vector<int64_t>& runs) {
   std::vector<SummaryRow> rows;
   rows.reserve(runs.size());
@@ -148,6 +158,7 @@ std::vector<SummaryRow> summary_rows(const store::Store& store, const std::vecto
     SummaryRow r;
     r.run_id = id;
     r.name = sum.run.name;
+    r.tags = sum.run.tags;
     r.project = sum.run.project;
     r.status = sum.run.status;
     describe_scheme(p, r);
@@ -234,8 +245,11 @@ std::string summary_cell(const SummaryRow& r, size_t column) {
   auto num = [](double v, const char* spec) { return std::isfinite(v) ? fmt(spec, v) : kNone; };
   auto text = [](const std::string& s) { return s.empty() ? std::string(kNone) : s; };
   switch (column) {
-    case 0:
-      return text(r.name);
+    case 0: {
+      std::string tags;
+      for (const auto& t : r.tags) tags += (tags.empty() ? " [" : ", ") + t;
+      return text(r.name) + (tags.empty() ? "" : tags + "]");
+    }
     case 1:
       return text(r.project);
     case 2:
@@ -368,7 +382,7 @@ std::string summary_csv(const std::vector<SummaryRow>& rows) {
   std::string out =
       "run_id,name,project,status,surrogate,format,scheme,bits,bpw,steps,final_loss,ppl_fp,ppl_rtn,"
       "ppl_final,ppl_best,recovery,grad_norm_cv,grad_spikes,flip_rate,ms_per_step,overhead,"
-      "overhead_vs\n";
+      "overhead_vs,tags\n";
   for (const auto& r : rows) {
     out += std::to_string(r.run_id) + "," + csv_field(r.name) + "," + csv_field(r.project) + "," +
            csv_field(r.status) + "," + csv_field(r.surrogate) + "," + csv_field(r.format) + "," +
@@ -378,7 +392,7 @@ std::string summary_csv(const std::vector<SummaryRow>& rows) {
            csv_num(r.recovery) + "," + csv_num(r.grad_norm_cv) + "," +
            std::to_string(r.grad_spikes) + "," + csv_num(r.flip_rate) + "," +
            csv_num(r.ms_per_step) + "," + csv_num(r.overhead) + "," + csv_field(r.overhead_vs) +
-           "\n";
+           "," + csv_field(joined(r.tags, " ")) + "\n";
   }
   return out;
 }
@@ -411,7 +425,8 @@ nlohmann::json summary_json(const std::vector<SummaryRow>& rows) {
                    {"ms_per_step", num(r.ms_per_step)},
                    {"overhead", num(r.overhead)},
                    {"overhead_vs", r.overhead_vs},
-                   {"overhead_noisy", r.overhead_noisy}});
+                   {"overhead_noisy", r.overhead_noisy},
+                   {"tags", r.tags}});
   return arr;
 }
 

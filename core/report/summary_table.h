@@ -15,6 +15,9 @@ namespace qatwb::report {
 struct SummaryRow {
   int64_t run_id = 0;
   std::string name, project, status, surrogate, format, scheme;  // scheme e.g. "int W2 per_channel"
+  // The run's tags (store v3): the "run" cell reads "name [a, b]" so that runs of the same name
+  // (copies of a runs folder) are told apart; CSV and JSON carry them in their own field.
+  std::vector<std::string> tags;
   double bits = NAN;
   double bpw = NAN;  // bits per weight of the whole model, scales included (the run's step 0)
   int64_t steps = 0;

@@ -2,7 +2,8 @@
 // filled by ingesting run directories' events.jsonl, read by `qatwb runs`, `qatwb watch` and the
 // GUI. Tables (store_schema.cpp): projects, runs, params (flattened start config), metric_keys,
 // metrics (run, key, step) -> (time, value), events (every non-metric line, by byte offset),
-// ingest_state (run -> byte offset already ingested).
+// ingest_state (run -> byte offset already ingested), run_tags (run, tag) and runs.note (v3: what
+// a person wrote about a run; ingest never touches them).
 //  - Ingest is incremental (from the saved offset, complete lines only), one transaction per
 //    batch together with the new offset, so an interrupted ingest resumes where it stopped.
 //  - Idempotent: a metric (run, key, step) seen again is overwritten by the later line, an event
@@ -21,7 +22,7 @@ struct sqlite3;
 
 namespace qatwb::store {
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 struct RunInfo {
   int64_t id = 0;
@@ -35,6 +36,8 @@ struct RunInfo {
   std::string device;
   std::string reason;
   int64_t last_step = -1;  // highest metric step; -1: none
+  std::vector<std::string> tags;  // sorted
+  std::string note;
   // Metric steps are the 0-based index of the optimizer step just taken (the trainer's), so a
   // run whose last metric is step 99 has done 100 steps.
   int64_t steps_done() const { return last_step + 1; }
@@ -112,6 +115,16 @@ class Store {
   std::optional<double> first_time(int64_t run, const std::string& key) const;
   // Every point of a series (for small ones and tests), sorted by step.
   std::vector<std::pair<int64_t, double>> points(int64_t run, const std::string& key) const;
+  // Tags and note (store_tags.cpp). A tag is 1-64 characters without whitespace, control
+  // characters or commas ("baseline", "w2/final", "lr=2e-4"); a bad one throws qatwb::Error
+  // naming it, before anything is written. Throws for an unknown run id.
+  void add_tags(int64_t run, const std::vector<std::string>& tags);
+  void remove_tags(int64_t run, const std::vector<std::string>& tags);
+  void set_tags(int64_t run, const std::vector<std::string>& tags);  // replaces all
+  std::vector<std::string> tags(int64_t run) const;                  // sorted
+  void set_note(int64_t run, const std::string& note);               // "" clears it
+  std::string note(int64_t run) const;
+
   // Row counts per table (for tests and `runs show --json`).
   std::map<std::string, int64_t> table_counts() const;
   std::string journal_mode() const;
@@ -125,6 +138,11 @@ class Store {
   sqlite3* db_ = nullptr;
   std::string path_;
 };
+
+// Throws qatwb::Error saying what is wrong with `tag` (see Store::add_tags).
+void check_tag(const std::string& tag);
+// "a, b,c" or "a b" -> {"a", "b", "c"}: the GUI's tag field and the CLI's words.
+std::vector<std::string> split_tags(const std::string& text);
 
 // $QATWB_DB if set, else ./runs/qatwb.sqlite.
 std::string default_db_path();

@@ -17,7 +17,9 @@ namespace {
 const char* kRunColumns =
     "SELECT id, name, COALESCE(project, ''), run_dir, status, COALESCE(started, 0), "
     "COALESCE(ended, 0), COALESCE(host, ''), COALESCE(device, ''), COALESCE(reason, ''), "
-    "COALESCE(last_step, -1) FROM runs ";
+    "COALESCE(last_step, -1), note, "
+    "(SELECT group_concat(tag, char(31)) FROM "
+    "(SELECT tag FROM run_tags t WHERE t.run = runs.id ORDER BY tag)) FROM runs ";
 
 RunInfo read_run(const Stmt& s) {
   RunInfo r;
@@ -32,6 +34,14 @@ RunInfo read_run(const Stmt& s) {
   r.device = s.col_text(8);
   r.reason = s.col_text(9);
   r.last_step = s.col_int(10);
+  r.note = s.col_text(11);
+  const std::string tags = s.col_text(12);
+  for (size_t begin = 0; begin < tags.size();) {
+    size_t end = tags.find('\x1f', begin);
+    if (end == std::string::npos) end = tags.size();
+    r.tags.push_back(tags.substr(begin, end - begin));
+    begin = end + 1;
+  }
   return r;
 }
 

@@ -73,6 +73,19 @@ ALTER TABLE ingest_state ADD COLUMN last_line TEXT;
 PRAGMA user_version = 2;
 )SQL";
 
+// Version 3: what a person says about a run. Tags (many per run, "baseline", "w2-final") and one
+// free-text note; both survive re-ingest (ingest never writes them) and go with the run when it
+// is deleted.
+const char* kSchemaV3 = R"SQL(
+ALTER TABLE runs ADD COLUMN note TEXT NOT NULL DEFAULT '';
+CREATE TABLE run_tags(
+  run INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  tag TEXT NOT NULL,
+  PRIMARY KEY(run, tag)) WITHOUT ROWID;
+CREATE INDEX run_tags_by_tag ON run_tags(tag);
+PRAGMA user_version = 3;
+)SQL";
+
 int64_t query_int(sqlite3* db, const std::string& path, const char* sql) {
   Stmt s(db, path, sql);
   return s.step() ? s.col_int(0) : 0;
@@ -114,21 +127,20 @@ Store Store::open_impl(const std::string& path, bool create) {
     if (version > kSchemaVersion)
       throw Error(path + ": run database schema version " + std::to_string(version) +
                   " is newer than this qatwb understands (" + std::to_string(kSchemaVersion) + ")");
-    if (version == 0) {
-      if (query_int(db, path, "SELECT COUNT(*) FROM sqlite_master") != 0)
+    // Each step re-reads the version under the write lock, so two processes opening an old
+    // database at once (a GUI and a worker) migrate it once: the second finds it done.
+    //  v1: the tables. v2: ingest_state remembers the last line it read (offset and text), so an
+    //  ingest can tell that a resume rewrote the log before its offset (metric lines are not kept
+    //  in `events`, so that table alone cannot show it). v3: tags and notes.
+    const char* steps[] = {kSchemaV1, kSchemaV2, kSchemaV3};
+    while (version < kSchemaVersion) {
+      Transaction tx(db, path);
+      version = query_int(db, path, "PRAGMA user_version");
+      if (version == 0 && query_int(db, path, "SELECT COUNT(*) FROM sqlite_master") != 0)
         throw Error(path + ": not a qatwb run database (it has other tables)");
-      Transaction tx(db, path);
-      exec_sql(db, path, kSchemaV1);
+      if (version < kSchemaVersion) exec_sql(db, path, steps[version]);
       tx.commit();
-      version = 1;
-    }
-    if (version == 1) {
-      // v2: ingest_state remembers the last line it read (offset and text), so an ingest can
-      // tell that a resume rewrote the log before its offset (metric lines are not kept in
-      // `events`, so that table alone cannot show it).
-      Transaction tx(db, path);
-      exec_sql(db, path, kSchemaV2);
-      tx.commit();
+      version = query_int(db, path, "PRAGMA user_version");
     }
     // Cheap structural check of the schema page: a corrupt file fails here, not later.
     query_int(db, path, "SELECT COUNT(*) FROM runs");
@@ -175,8 +187,8 @@ std::string Store::journal_mode() const {
 
 std::map<std::string, int64_t> Store::table_counts() const {
   std::map<std::string, int64_t> out;
-  for (const char* t :
-       {"projects", "runs", "params", "metric_keys", "metrics", "events", "ingest_state"}) {
+  for (const char* t : {"projects", "runs", "params", "metric_keys", "metrics", "events",
+                        "ingest_state", "run_tags"}) {
     std::string sql = std::string("SELECT COUNT(*) FROM ") + t;
     out[t] = query_int(db_, path_, sql.c_str());
   }

@@ -139,25 +139,27 @@ class TestStore : public QObject {
       QCOMPARE(scalar(s, "PRAGMA user_version"), int64_t(store::kSchemaVersion));
       QCOMPARE(scalar(s, "PRAGMA foreign_keys"), int64_t(1));
       auto counts = s.table_counts();
-      QCOMPARE(counts.size(), size_t(7));
+      QCOMPARE(counts.size(), size_t(8));
       for (const auto& [table, n] : counts) QCOMPARE(n, int64_t(0));
     }
     {
       Store again = Store::open_existing(path);  // reopening keeps the schema
-      QCOMPARE(scalar(again, "PRAGMA user_version"), int64_t(2));
+      QCOMPARE(scalar(again, "PRAGMA user_version"), int64_t(store::kSchemaVersion));
     }
-    // A v1 database (before ingest_state kept the last line it read) is migrated on open.
+    // A v1 database (before ingest_state kept the last line it read) is migrated on open (v2 -> v3
+    // on a database made by the v2 qatwb: tst_store_tags).
     sqlite3* db = nullptr;
     QCOMPARE(sqlite3_open(path.c_str(), &db), SQLITE_OK);
     QCOMPARE(sqlite3_exec(db,
                           "ALTER TABLE ingest_state DROP COLUMN last_line; "
                           "ALTER TABLE ingest_state DROP COLUMN last_offset; "
+                          "DROP TABLE run_tags; ALTER TABLE runs DROP COLUMN note; "
                           "PRAGMA user_version = 1",
                           nullptr, nullptr, nullptr),
              SQLITE_OK);
     sqlite3_close(db);
     Store migrated = Store::open_existing(path);
-    QCOMPARE(scalar(migrated, "PRAGMA user_version"), int64_t(2));
+    QCOMPARE(scalar(migrated, "PRAGMA user_version"), int64_t(store::kSchemaVersion));
     QCOMPARE(scalar(migrated,
                     "SELECT COUNT(*) FROM pragma_table_info('ingest_state') "
                     "WHERE name IN ('last_offset', 'last_line')"),

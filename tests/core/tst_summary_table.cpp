@@ -176,11 +176,11 @@ class TestSummaryTable : public QObject {
     const std::string expect_csv =
         "run_id,name,project,status,surrogate,format,scheme,bits,bpw,steps,final_loss,ppl_fp,"
         "ppl_rtn,ppl_final,ppl_best,recovery,grad_norm_cv,grad_spikes,flip_rate,ms_per_step,"
-        "overhead,overhead_vs\n" +
+        "overhead,overhead_vs,tags\n" +
         std::to_string(ids_[1]) +
         ",ste,proj,finished,ste,int,int W2 "
         "per_channel,2,2.375,5,2.25,20,100,40,35,0.75,0.4472135955,0,"
-        "0.02,200,1,ste\n";
+        "0.02,200,1,ste,\n";
     QCOMPARE(csv, expect_csv);
   }
 
@@ -193,7 +193,7 @@ class TestSummaryTable : public QObject {
     QVERIFY(md.find("| a,b | \u2013 | \u2013 | \u2013 | \u2013 | \u2013 | 0 | \u2013 |") !=
             std::string::npos);
     const std::string csv = report::summary_csv({r});
-    QVERIFY(csv.find("\n7,\"a,b\",,,,,,,,0,,,,,,,,0,,,,\n") != std::string::npos);
+    QVERIFY(csv.find("\n7,\"a,b\",,,,,,,,0,,,,,,,,0,,,,,\n") != std::string::npos);
     const auto j = report::summary_json({r});
     QVERIFY(j[0]["ppl_final"].is_null());
     QVERIFY(j[0]["recovery"].is_null());

@@ -1,6 +1,6 @@
 // "Run project" asks before it submits: the confirmation names the project, where it runs (the
 // project's runner section when Jobs says "as the project says": here Slurm with its host,
-// partition, GPUs and time limit) and what it trains; cancelling submits nothing.
+// partition, nodes x ranks, GPUs and time limit) and what it trains; cancelling submits nothing.
 #include <QAbstractButton>
 #include <QApplication>
 #include <QMessageBox>
@@ -40,8 +40,11 @@ class TestRunConfirmation : public QObject {
     const QString text = w.run_confirmation_text(yaml);
     QVERIFY2(text.startsWith("Run confirm-me?"), qPrintable(text));
     QVERIFY2(text.contains("Project: " + yaml), qPrintable(text));
-    QVERIFY2(text.contains("Where: Slurm via login1, partition gpu, 4 GPU(s), time limit 01:00:00"),
-             qPrintable(text));
+    // Ranks follow the GPUs: 4 GPUs on one node are 4 ranks.
+    QVERIFY2(
+        text.contains("Where: Slurm via login1, partition gpu, 1 node(s) x 4 rank(s), 4 GPU(s) "
+                      "per node, time limit 01:00:00"),
+        qPrintable(text));
     QVERIFY2(text.contains("What: 8 steps of 4 x 32 tokens"), qPrintable(text));
     QVERIFY2(text.contains("stableqat"), qPrintable(text));
 

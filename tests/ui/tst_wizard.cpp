@@ -1,11 +1,18 @@
 // The new-project wizard driven like a user: a real HF folder (made by `qatwb model create`) is
 // checked by the real `qatwb model info`, fields are filled, bad input is refused next to its
 // field with Next disabled, and Finish writes a YAML that `qatwb project check` and
-// core/project's load_project both accept with the values entered.
+// core/project's load_project both accept with the values entered. Slurm ranks follow GPUs (the
+// #SBATCH lines shown and the script `qatwb jobs submit` writes, through a fake sbatch), and every
+// field of issue #16 (nodes, ranks, account, checkpoint cadence, activation checkpointing, EASGD,
+// scale init, activation quantization, final lr, optimizer states, ZeRO-1) reaches the YAML.
 #include <QAbstractButton>
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDir>
+#include <QDirIterator>
+#include <QDoubleSpinBox>
 #include <QFile>
+#include <QGroupBox>
 #include <QLineEdit>
 #include <QPlainTextEdit>
 #include <QRadioButton>
@@ -31,6 +38,7 @@ class TestWizard : public QObject {
   void preset_model_with_bad_group_size();
   void validation_names_file_line_field();
   void schedule_and_overrides_fields_parse_like_the_project();
+  void slurm_ranks_follow_gpus_and_new_fields_round_trip();
 
  private:
   template <class W>
@@ -292,6 +300,158 @@ void TestWizard::schedule_and_overrides_fields_parse_like_the_project() {
   QCOMPARE(*o[0].enabled, true);
   QCOMPARE(*o[0].bits, 8.0);
   QCOMPARE(*o[1].enabled, false);
+}
+
+void TestWizard::slurm_ranks_follow_gpus_and_new_fields_round_trip() {
+  ProjectWizard w;
+  w.show();
+  const QString out = tmp_.path() + "/slurm/ranks.yaml";
+  field<QLineEdit>(w, "name")->setText("ranks");
+  field<QLineEdit>(w, "file")->setText(out);
+  field<QRadioButton>(w, "use_preset")->setChecked(true);
+  field<QComboBox>(w, "preset")->setCurrentText("llama-micro");
+  w.next();
+  static_cast<qatwb::ui::DataPage*>(w.currentPage())->add_source(data_);
+  w.next();
+  field<QLineEdit>(w, "tokenizer")->setText(tokenizer_);
+  w.next();
+  QCOMPARE(w.currentId(), int(ProjectWizard::QuantPageId));
+  // Scale init and activation quantization, spelled as core spells them.
+  auto* scale_init = field<QComboBox>(w, "scale_init");
+  QVERIFY(scale_init->findText("mse") >= 0);
+  scale_init->setCurrentText("mse");
+  auto* act_kind = field<QComboBox>(w, "act_kind");
+  QCOMPARE(act_kind->count(), 3);
+  QVERIFY(!field<QSpinBox>(w, "act_bits")->isEnabled());  // none: no PACT fields
+  act_kind->setCurrentText("pact");
+  QVERIFY(field<QSpinBox>(w, "act_bits")->isEnabled());
+  field<QSpinBox>(w, "act_bits")->setValue(6);
+  field<QDoubleSpinBox>(w, "act_alpha_init")->setValue(4.5);
+  field<QDoubleSpinBox>(w, "act_l2")->setValue(0.001);
+  field<QCheckBox>(w, "act_signed")->setChecked(false);  // refused, as the parser refuses it
+  QVERIFY(!next_enabled(w));
+  QVERIFY(field<FieldMessage>(w, "act_message")->text().contains("signed"));
+  field<QCheckBox>(w, "act_signed")->setChecked(true);
+  QVERIFY(next_enabled(w));
+  w.next();
+  QCOMPARE(w.currentId(), int(ProjectWizard::TrainPageId));
+  field<QSpinBox>(w, "steps")->setValue(20);
+  field<QLineEdit>(w, "min_lr_ratio")->setText("1.5");
+  QVERIFY(!next_enabled(w));
+  QVERIFY(field<FieldMessage>(w, "min_lr_ratio_message")->text().contains("[0, 1]"));
+  field<QLineEdit>(w, "min_lr_ratio")->setText("0.1");
+  QVERIFY(next_enabled(w));
+  field<QSpinBox>(w, "checkpoint_every")->setValue(5);
+  field<QCheckBox>(w, "activation_checkpointing")->setChecked(true);
+  field<QComboBox>(w, "optimizer_states")->setCurrentText("bf16");
+  field<QCheckBox>(w, "zero1")->setChecked(true);
+  w.next();
+  QCOMPARE(w.currentId(), int(ProjectWizard::RunnerPageId));
+  field<QComboBox>(w, "runner_kind")->setCurrentText("slurm");
+  field<QComboBox>(w, "runner_host")->setEditText(QString());  // sbatch on this machine
+  field<QLineEdit>(w, "partition")->setText("gpu");
+  field<QSpinBox>(w, "gpus")->setValue(4);
+  // GPUs=4 on one node: four ranks, not one rank with four GPUs.
+  auto* preview = field<QPlainTextEdit>(w, "sbatch_preview");
+  QVERIFY2(preview->toPlainText().contains("#SBATCH --ntasks-per-node=4"),
+           qPrintable(preview->toPlainText()));
+  QVERIFY(preview->toPlainText().contains("#SBATCH --gres=gpu:4"));
+  QVERIFY(preview->toPlainText().contains("#SBATCH --nodes=1"));
+  field<QSpinBox>(w, "tasks_per_node")->setValue(2);  // explicit tasks win
+  QVERIFY(preview->toPlainText().contains("#SBATCH --ntasks-per-node=2"));
+  field<QSpinBox>(w, "tasks_per_node")->setValue(0);  // back to one per GPU
+  field<QSpinBox>(w, "nodes")->setValue(2);
+  field<QLineEdit>(w, "account")->setText("two words");
+  QVERIFY(!next_enabled(w));
+  field<QLineEdit>(w, "account")->setText("proj123");
+  QVERIFY(next_enabled(w));
+  QVERIFY2(preview->toPlainText().contains("#SBATCH --nodes=2") &&
+               preview->toPlainText().contains("#SBATCH --ntasks-per-node=4") &&
+               preview->toPlainText().contains("#SBATCH --account=proj123"),
+           qPrintable(preview->toPlainText()));
+  // EASGD: refused beside ZeRO-1 (chosen on the training page), with the reason shown.
+  auto* easgd = field<QGroupBox>(w, "easgd");
+  easgd->setChecked(true);
+  QVERIFY(!next_enabled(w));
+  QVERIFY(field<FieldMessage>(w, "easgd_message")->text().contains("ZeRO-1"));
+  w.back();
+  field<QCheckBox>(w, "zero1")->setChecked(false);
+  w.next();
+  QVERIFY(next_enabled(w));
+  field<QComboBox>(w, "easgd_mode")->setCurrentText("sequential");
+  field<QDoubleSpinBox>(w, "easgd_alpha")->setValue(0.2);
+  field<QDoubleSpinBox>(w, "easgd_beta")->setValue(0.8);
+  field<QSpinBox>(w, "easgd_tau")->setValue(4);
+  field<QSpinBox>(w, "easgd_stickiness")->setValue(3);
+  field<QLineEdit>(w, "easgd_worker_betas")->setText("0.9, 2.5");
+  QVERIFY(!next_enabled(w));
+  field<QLineEdit>(w, "easgd_worker_betas")->setText("0.9, 0.5");
+  field<QLineEdit>(w, "easgd_rounding")->setText("nearest, sideways");
+  QVERIFY(!next_enabled(w));
+  QVERIFY(field<FieldMessage>(w, "easgd_message")->text().contains("nearest, up, down"));
+  field<QLineEdit>(w, "easgd_rounding")->setText("nearest, up");
+  QVERIFY(next_enabled(w));
+  w.next();
+  QCOMPARE(w.currentId(), int(ProjectWizard::SummaryPageId));
+  QVERIFY2(field<FieldMessage>(w, "summary_errors")->text().isEmpty(),
+           qPrintable(field<FieldMessage>(w, "summary_errors")->text()));
+  w.button(QWizard::FinishButton)->click();
+  QCOMPARE(w.written_path(), out);
+
+  const auto check = qatwb::test::run_qatwb({"project", "check", out});
+  QVERIFY2(check.exit_code == 0, check.err.constData());
+  const auto c = qatwb::project::load_project(out.toStdString());
+  QVERIFY(c.quant.scale_init == qatwb::quant::ScaleInit::MseSearch);
+  QVERIFY(c.quant.activations.kind == qatwb::quant::ActivationQuant::Kind::Pact);
+  QCOMPARE(c.quant.activations.pact_bits, 6);
+  QCOMPARE(c.quant.activations.pact_alpha_init, 4.5);
+  QCOMPARE(c.quant.activations.pact_l2, 0.001);
+  QVERIFY(c.quant.activations.pact_signed);
+  QCOMPARE(c.train.schedule.min_lr_ratio, 0.1);
+  QCOMPARE(c.train.checkpoint_every, int64_t(5));
+  QVERIFY(c.train.activation_checkpointing);
+  QCOMPARE(QString::fromStdString(c.train.optimizer_states), QString("bf16"));
+  QVERIFY(!c.train.zero1);
+  QVERIFY(c.runner.kind == qatwb::project::RunnerSection::Kind::Slurm);
+  QCOMPARE(c.runner.gpus, 4);
+  QCOMPARE(c.runner.nodes, 2);
+  QCOMPARE(c.runner.tasks_per_node, 0);
+  QCOMPARE(c.runner.ranks_per_node(), 4);
+  QCOMPARE(QString::fromStdString(c.runner.account), QString("proj123"));
+  QCOMPARE(QString::fromStdString(c.runner.partition), QString("gpu"));
+  QVERIFY(c.easgd.enabled);
+  QVERIFY(c.easgd.mode == qatwb::project::EasgdSection::Mode::Sequential);
+  QCOMPARE(c.easgd.alpha, 0.2);
+  QCOMPARE(c.easgd.beta, 0.8);
+  QCOMPARE(c.easgd.tau, int64_t(4));
+  QCOMPARE(c.easgd.stickiness, int64_t(3));
+  QCOMPARE(c.easgd.worker_betas, std::vector<double>({0.9, 0.5}));
+  QCOMPARE(int(c.easgd.worker_rounding.size()), 2);
+  QVERIFY(c.easgd.worker_rounding[1] == qatwb::quant::Rounding::Up);
+
+  // What `qatwb jobs submit` hands to sbatch for this project (a fake sbatch that only answers
+  // with a job id; the script stays in the run's .job folder).
+  const QString bin = tmp_.path() + "/fake-slurm-bin";
+  QVERIFY(QDir().mkpath(bin));
+  QFile sbatch(bin + "/sbatch");
+  QVERIFY(sbatch.open(QIODevice::WriteOnly));
+  sbatch.write("#!/bin/sh\necho 4242\n");
+  sbatch.close();
+  sbatch.setPermissions(QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner);
+  const QString root = tmp_.path() + "/slurm-runs";
+  const auto submit = qatwb::test::run_qatwb_env(
+      {"jobs", "--db", tmp_.path() + "/slurm-jobs.sqlite", "--runs-root", root, "submit", out},
+      {{"PATH", bin + ":" + qEnvironmentVariable("PATH")}});
+  QVERIFY2(submit.exit_code == 0, submit.err.constData());
+  QDirIterator it(root, {"sbatch-*.sh"}, QDir::Files | QDir::Hidden, QDirIterator::Subdirectories);
+  QVERIFY2(it.hasNext(), "no sbatch script written");
+  QFile script(it.next());
+  QVERIFY(script.open(QIODevice::ReadOnly));
+  const QString text = QString::fromUtf8(script.readAll());
+  for (const char* line :
+       {"#SBATCH --nodes=2\n", "#SBATCH --ntasks-per-node=4\n", "#SBATCH --gres=gpu:4\n",
+        "#SBATCH --account=proj123\n", "#SBATCH --partition=gpu\n"})
+    QVERIFY2(text.contains(line), qPrintable(line + QString(" not in:\n") + text));
 }
 
 QTEST_MAIN(TestWizard)

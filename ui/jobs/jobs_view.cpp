@@ -41,13 +41,7 @@ JobsView::JobsView(const QString& db_path, QWidget* parent) : QWidget(parent), d
   launcher_->setObjectName("job_launcher");
   launcher_->addItem(tr("as the project says"), QString());  // its runner section, else local
   launcher_->addItem(tr("local"), "local");
-  try {
-    for (const auto& [name, host] : jobs::load_hosts_config(jobs::default_hosts_path()).hosts)
-      launcher_->addItem(tr("ssh: %1").arg(QString::fromStdString(name)),
-                         QString("ssh:%1").arg(QString::fromStdString(name)));
-  } catch (const std::exception&) {
-    // No hosts file (or a broken one): local and Slurm only; `qatwb jobs` reports the details.
-  }
+  add_ssh_launchers();
   launcher_->addItem(tr("slurm"), "slurm");
   auto* buttons = new QHBoxLayout;
   buttons->addWidget(launcher_);
@@ -169,7 +163,36 @@ JobsView::JobsView(const QString& db_path, QWidget* parent) : QWidget(parent), d
 
 JobsView::~JobsView() = default;
 
+void JobsView::add_ssh_launchers() {
+  const QString file = QString::fromStdString(jobs::default_hosts_path());
+  QString problem;
+  try {
+    const auto hosts = jobs::load_hosts_config(file.toStdString()).hosts;
+    for (const auto& [name, host] : hosts)
+      launcher_->addItem(tr("ssh: %1").arg(QString::fromStdString(name)),
+                         QString("ssh:%1").arg(QString::fromStdString(name)));
+    if (!hosts.empty()) return;
+    problem = tr("%1 names no hosts").arg(file);
+  } catch (const std::exception& e) {
+    problem = QString::fromUtf8(e.what());
+  }
+  // Offered all the same, saying what it needs: picking it and pressing Start explains.
+  ssh_problem_ =
+      tr("ssh needs a host in %1 (%2). Add one:\n  hosts:\n    gpu1:\n      host: 10.0.0.5\n"
+         "      user: alice\n      remote_dir: /scratch/alice/qatwb\n"
+         "(QATWB_HOSTS names another file.)")
+          .arg(file, problem);
+  launcher_->addItem(tr("ssh (no hosts: set up hosts.yaml)"), QString("ssh:"));
+  launcher_->setItemData(launcher_->count() - 1, ssh_problem_, Qt::ToolTipRole);
+}
+
 void JobsView::start_project(const QString& yaml, const QString& launcher) {
+  const QString chosen = launcher.isEmpty() ? launcher_->currentData().toString() : launcher;
+  if (chosen == "ssh:") {
+    message_->setStyleSheet("color: #c0392b;");
+    message_->setText(ssh_problem_);
+    return;
+  }
   message_->setStyleSheet({});
   message_->setText(tr("Submitting %1 ...").arg(yaml));
   controller_->submit(yaml, launcher.isEmpty() ? launcher_->currentData().toString() : launcher,

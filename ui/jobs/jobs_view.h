@@ -39,7 +39,9 @@ class JobsView : public QWidget {
   }
   // Opens the report of the selected sweep (QDesktopServices); false when it has none yet.
   bool open_selected_report();
-  // The launcher chosen in the list: its data ("", "local", "ssh:HOST", "slurm") and text.
+  // The launcher chosen in the list: its data ("", "local", "ssh:HOST", "slurm") and text. Without
+  // a usable hosts file the list still offers ssh (data "ssh:"); starting with it submits
+  // nothing and says what the hosts file needs.
   QString launcher() const;
   QString launcher_text() const;
   void select_job(qint64 id);
@@ -62,6 +64,8 @@ class JobsView : public QWidget {
  private:
   void update_buttons();
   void update_log();
+  void add_ssh_launchers();
+  QString ssh_problem_;  // why ssh has no host ("" when the hosts file names some)
   JobsController* controller_;
   JobTableModel* model_;
   QTableView* table_;

@@ -10,6 +10,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
+#include <QMenu>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QPushButton>
@@ -34,6 +35,7 @@
 #include "ui/models/run_list_poller.h"
 #include "ui/models/run_table_model.h"
 #include "ui/widgets/log_tail_view.h"
+#include "ui/widgets/run_notes_dialog.h"
 #include "ui/wizard/project_wizard.h"
 
 namespace qatwb::ui {
@@ -68,7 +70,7 @@ MainWindow::MainWindow(const QString& db_path, QWidget* parent)
   projects_->addItem(all);
   filter_ = new QLineEdit;
   filter_->setObjectName("run_filter");
-  filter_->setPlaceholderText(tr("Filter runs by name, project, surrogate"));
+  filter_->setPlaceholderText(tr("Filter runs by name, project, surrogate, tag"));
   filter_->setClearButtonEnabled(true);
   runs_view_ = new QTableView;
   runs_view_->setObjectName("runs");
@@ -87,7 +89,8 @@ MainWindow::MainWindow(const QString& db_path, QWidget* parent)
     QHeaderView* h = runs_view_->horizontalHeader();
     const int order[] = {RunTableModel::Name,     RunTableModel::Status,  RunTableModel::Progress,
                          RunTableModel::BestPpl,  RunTableModel::Bits,    RunTableModel::Surrogate,
-                         RunTableModel::LastLoss, RunTableModel::Project, RunTableModel::Folder};
+                         RunTableModel::LastLoss, RunTableModel::Project, RunTableModel::Tags,
+                         RunTableModel::Folder};
     for (int visual = 0; visual < RunTableModel::ColumnCount; ++visual)
       h->moveSection(h->visualIndex(order[visual]), visual);
   }
@@ -104,6 +107,16 @@ MainWindow::MainWindow(const QString& db_path, QWidget* parent)
                                                                                    : 110));
   });
   runs_view_->setTextElideMode(Qt::ElideMiddle);
+  // Right-click: tags and note of the run under the pointer.
+  runs_view_->setContextMenuPolicy(Qt::CustomContextMenu);
+  connect(runs_view_, &QWidget::customContextMenuRequested, this, [this](const QPoint& pos) {
+    const QModelIndex i = runs_view_->indexAt(pos);
+    if (!i.isValid()) return;
+    const qint64 id = i.data(RunTableModel::RunIdRole).value<qint64>();
+    QMenu menu(this);
+    menu.addAction(tr("Tags and note..."), this, [this, id] { edit_tags_and_note(id); });
+    menu.exec(runs_view_->viewport()->mapToGlobal(pos));
+  });
 
   auto* runs_panel = new QWidget;
   auto* runs_layout = new QVBoxLayout(runs_panel);
@@ -333,6 +346,35 @@ void MainWindow::refresh_runs_now() {
   }
 }
 
+bool MainWindow::edit_tags_and_note(qint64 run_id) {
+  const int row = run_model_->row_of(run_id);
+  const RunRow* r = run_model_->row_at(row);
+  if (!r) return false;
+  RunNotesDialog dialog(QString::fromStdString(r->name), r->tags, QString::fromStdString(r->note),
+                        this);
+  if (dialog.exec() != QDialog::Accepted) return false;
+  QString error;
+  if (!set_tags_and_note(run_id, dialog.tags(), dialog.note(), &error)) {
+    QMessageBox::critical(this, tr("Tags and note"), error);
+    return false;
+  }
+  return true;
+}
+
+bool MainWindow::set_tags_and_note(qint64 run_id, const std::vector<std::string>& tags,
+                                   const QString& note, QString* error) {
+  try {
+    store::Store store = store::Store::open_existing(db_path_.toStdString());
+    store.set_tags(run_id, tags);
+    store.set_note(run_id, note.toStdString());
+  } catch (const std::exception& e) {
+    if (error) *error = QString::fromUtf8(e.what());
+    return false;
+  }
+  refresh_runs_now();
+  return true;
+}
+
 void MainWindow::select_runs(const QList<qint64>& run_ids) {
   QItemSelection selection;
   for (int r = 0; r < proxy_->rowCount(); ++r) {
@@ -437,12 +479,17 @@ QString MainWindow::run_confirmation_text(const QString& yaml) const {
                       .arg(QString::fromStdString(r.host), QString::fromStdString(r.remote_dir));
           break;
         case project::RunnerSection::Kind::Slurm:
+          // Ranks follow GPUs unless runner.tasks_per_node says otherwise (core/jobs).
           where =
-              tr("Slurm%1%2, %3 GPU(s), time limit %4")
+              tr("Slurm%1%2, %3 node(s) x %4 rank(s), %5 GPU(s) per node%6, time limit %7")
                   .arg(r.host.empty() ? QString() : " via " + QString::fromStdString(r.host))
                   .arg(r.partition.empty() ? QString()
                                            : ", partition " + QString::fromStdString(r.partition))
+                  .arg(r.nodes)
+                  .arg(r.ranks_per_node())
                   .arg(r.gpus)
+                  .arg(r.account.empty() ? QString()
+                                         : ", account " + QString::fromStdString(r.account))
                   .arg(r.time_limit.empty() ? tr("none") : QString::fromStdString(r.time_limit));
           break;
       }
@@ -453,6 +500,8 @@ QString MainWindow::run_confirmation_text(const QString& yaml) const {
                .arg(c.tokenize.seq_len)
                .arg(c.quant.enabled ? QString::fromStdString(quant::describe_module_scheme(c.quant))
                                     : tr("full precision"));
+    if (c.easgd.enabled)
+      what += tr(", EASGD %1").arg(QString::fromUtf8(project::to_string(c.easgd.mode)));
     if (!c.model.path.empty())
       what += tr("\nModel: %1").arg(QString::fromStdString(c.model.path));
     else if (!c.model.preset.empty())

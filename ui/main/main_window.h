@@ -6,6 +6,8 @@
 #pragma once
 #include <QList>
 #include <QMainWindow>
+#include <string>
+#include <vector>
 
 class QDockWidget;
 class QLineEdit;
@@ -47,6 +49,11 @@ class MainWindow : public QMainWindow {
 
   // Reads the run list now on this thread (the background poller keeps it fresh afterwards).
   void refresh_runs_now();
+  // Tags and note of a run: the dialog (right-click on a run), and the write to the store behind
+  // it (false with the store's error, e.g. a bad tag, in `error`).
+  bool edit_tags_and_note(qint64 run_id);
+  bool set_tags_and_note(qint64 run_id, const std::vector<std::string>& tags, const QString& note,
+                         QString* error = nullptr);
   void select_runs(const QList<qint64>& run_ids);
   void select_all_runs();
   QList<qint64> selected_runs() const;

@@ -39,7 +39,8 @@ bool RunRow::operator==(const RunRow& o) const {
   return id == o.id && name == o.name && project == o.project && surrogate == o.surrogate &&
          status == o.status && run_dir == o.run_dir && same(bits, o.bits) &&
          last_step == o.last_step && total_steps == o.total_steps && same(last_loss, o.last_loss) &&
-         same(best_ppl, o.best_ppl) && colour_index == o.colour_index;
+         same(best_ppl, o.best_ppl) && colour_index == o.colour_index && tags == o.tags &&
+         note == o.note;
 }
 
 std::string resolve_run_dir(const std::string& db_path, const std::string& run_dir) {
@@ -79,6 +80,8 @@ std::vector<RunRow> load_run_rows(const store::Store& store) {
     r.run_dir = resolve_run_dir(store.path(), info.run_dir);
     r.last_step = info.last_step;
     r.colour_index = colours.count(info.id) ? colours.at(info.id) : 0;
+    r.tags = info.tags;
+    r.note = info.note;
     const bool quantized = param(s, "quant.enabled") != "false";
     r.surrogate = quantized ? param(s, "quant.surrogate") : "fp";
     if (quantized) {

@@ -21,6 +21,8 @@ struct RunRow {
   double last_loss = NAN;
   double best_ppl = NAN;  // lowest post-quantization perplexity seen (eval/ppl_postquant)
   int colour_index = 0;   // the run's colour slot (core/report/run_style.h), as in its charts
+  std::vector<std::string> tags;  // sorted (store schema v3)
+  std::string note;
 
   int64_t steps_done() const { return last_step + 1; }
   double progress() const;  // steps_done / total_steps in [0, 1]; NaN when unknown

@@ -81,6 +81,12 @@ QVariant RunTableModel::data(const QModelIndex& index, int role) const {
       return sort ? number_sort(r.last_loss) : QVariant(number_text(r.last_loss, 4));
     case BestPpl:
       return sort ? number_sort(r.best_ppl) : QVariant(number_text(r.best_ppl, 4));
+    case Tags: {
+      if (role == Qt::ToolTipRole) return r.note.empty() ? QVariant() : QVariant(qs(r.note));
+      QStringList tags;
+      for (const auto& t : r.tags) tags << qs(t);
+      return tags.join(", ");
+    }
     case Folder: {
       // Home as ~, so that two copies of a runs folder read apart at a glance.
       QString dir = qs(r.run_dir);
@@ -96,6 +102,8 @@ QVariant RunTableModel::data(const QModelIndex& index, int role) const {
 QVariant RunTableModel::headerData(int section, Qt::Orientation orientation, int role) const {
   if (orientation == Qt::Horizontal && role == Qt::ToolTipRole && section == BestPpl)
     return tr("Lowest post-quantization perplexity evaluated (eval/ppl_postquant)");
+  if (orientation == Qt::Horizontal && role == Qt::ToolTipRole && section == Tags)
+    return tr("Tags and note: right-click a run (or `qatwb runs tag` / `qatwb runs note`)");
   if (orientation != Qt::Horizontal || role != Qt::DisplayRole) return {};
   switch (section) {
     case Name:
@@ -114,6 +122,8 @@ QVariant RunTableModel::headerData(int section, Qt::Orientation orientation, int
       return tr("Last loss");
     case BestPpl:
       return tr("Best PPL");
+    case Tags:
+      return tr("Tags");
     case Folder:
       return tr("Folder");
   }
@@ -196,7 +206,8 @@ bool RunFilterProxy::filterAcceptsRow(int source_row, const QModelIndex& source_
       m->index(source_row, RunTableModel::Project, source_parent).data().toString() != project_)
     return false;
   if (text_.isEmpty()) return true;
-  for (int col : {RunTableModel::Name, RunTableModel::Project, RunTableModel::Surrogate}) {
+  for (int col : {RunTableModel::Name, RunTableModel::Project, RunTableModel::Surrogate,
+                  RunTableModel::Tags}) {
     const QString v = m->index(source_row, col, source_parent).data().toString();
     if (v.contains(text_, Qt::CaseInsensitive)) return true;
   }

@@ -1,7 +1,7 @@
 // The run list: a table over the store's runs, keyed by run id and updated in place
 // (dataChanged for changed rows, row inserts for new runs, removals for vanished ones) so that
 // views keep their selection across refreshes. RunFilterProxy sorts numbers as numbers and
-// filters by text over name, project and surrogate.
+// filters by text over name, project, surrogate and tags.
 #pragma once
 #include <QAbstractTableModel>
 #include <QSortFilterProxyModel>
@@ -24,6 +24,7 @@ class RunTableModel : public QAbstractTableModel {
     Progress,
     LastLoss,
     BestPpl,
+    Tags,    // the run's tags ("a, b"); its note is the tooltip
     Folder,  // the run's folder (where a copied runs folder's copy is, resolve_run_dir)
     ColumnCount
   };
@@ -57,7 +58,7 @@ class RunFilterProxy : public QSortFilterProxyModel {
 
  public:
   explicit RunFilterProxy(QObject* parent = nullptr);
-  // Case-insensitive substring over name, project and surrogate; "" shows every run.
+  // Case-insensitive substring over name, project, surrogate and tags; "" shows every run.
   void set_filter_text(const QString& text);
   // Only runs of this project name ("" : every project).
   void set_project(const QString& project);

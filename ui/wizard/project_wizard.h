@@ -3,7 +3,10 @@
 // project::ProjectConfig; the summary emits it with project::to_yaml and validates it with
 // project::load_project, so what is written is what `qatwb project check` accepts. Bad input is
 // shown next to its field and keeps Next (or Finish) disabled. Widgets carry objectNames (the
-// project field they edit: "name", "model_path", "lr", "group_size", ...) for tests.
+// project field they edit: "name", "model_path", "lr", "group_size", "act_kind", "min_lr_ratio",
+// "checkpoint_every", "zero1", "nodes", "tasks_per_node", "account", ...) for tests. Choices
+// that core names (runner kinds, scale inits, activation kinds, EASGD modes, roundings) are
+// listed from core's to_string tables (core_names.h).
 #pragma once
 #include <QProcess>
 #include <QWizard>
@@ -23,6 +26,7 @@ class QSpinBox;
 
 namespace qatwb::ui {
 
+class EasgdBox;
 class FieldMessage;
 
 // The shape of the chosen model, for checks such as "group size divides every Linear input".
@@ -144,6 +148,13 @@ class QuantPage : public QWizardPage {
   QPlainTextEdit *exclude_, *overrides_;
   QLineEdit* schedule_;
   FieldMessage *group_msg_, *surrogate_help_, *exclude_msg_, *overrides_msg_, *schedule_msg_;
+  // quant.activations
+  bool pact_activations() const;  // PACT clips the inputs (kind pact, or none with surrogate pact)
+  QComboBox* act_kind_;
+  QSpinBox* act_bits_;
+  QDoubleSpinBox *act_alpha_, *act_l2_;
+  QCheckBox* act_signed_;
+  FieldMessage* act_msg_;
 
  public:
   // The "Per-module bits" field: "REGEX BITS" or "REGEX off" per line -> quant.overrides; the
@@ -163,10 +174,11 @@ class TrainPage : public QWizardPage {
 
  private:
   void validate();
-  QSpinBox *steps_, *batch_, *accum_, *warmup_, *eval_every_;
-  QLineEdit *lr_, *weight_decay_, *grad_clip_, *teacher_, *temperature_, *kd_weight_;
-  QComboBox *schedule_, *device_, *dtype_, *distill_;
-  FieldMessage *lr_msg_, *wd_msg_, *clip_msg_, *warmup_msg_, *distill_msg_;
+  QSpinBox *steps_, *batch_, *accum_, *warmup_, *eval_every_, *checkpoint_every_;
+  QLineEdit *lr_, *weight_decay_, *grad_clip_, *teacher_, *temperature_, *kd_weight_, *min_lr_;
+  QComboBox *schedule_, *device_, *dtype_, *distill_, *optimizer_states_;
+  QCheckBox *act_ckpt_, *zero1_;
+  FieldMessage *lr_msg_, *wd_msg_, *clip_msg_, *warmup_msg_, *distill_msg_, *min_lr_msg_;
 };
 
 class RunnerPage : public QWizardPage {
@@ -174,15 +186,20 @@ class RunnerPage : public QWizardPage {
 
  public:
   explicit RunnerPage(QWidget* parent = nullptr);
+  void initializePage() override;
   bool isComplete() const override;
-  void fill(project::ProjectConfig& c) const;
+  void fill(project::ProjectConfig& c) const;  // runner and easgd
+  // Slurm: the #SBATCH lines `qatwb jobs submit` writes for this runner section ("" otherwise).
+  QString sbatch_header() const;
 
  private:
   void validate();
   QComboBox *kind_, *host_;
-  QLineEdit *remote_dir_, *partition_, *time_limit_;
-  QSpinBox* gpus_;
-  FieldMessage *host_msg_, *time_msg_;
+  QLineEdit *remote_dir_, *partition_, *time_limit_, *account_;
+  QSpinBox *gpus_, *nodes_, *tasks_per_node_;
+  QPlainTextEdit* sbatch_preview_;
+  EasgdBox* easgd_;
+  FieldMessage *host_msg_, *time_msg_, *account_msg_;
 };
 
 class SummaryPage : public QWizardPage {

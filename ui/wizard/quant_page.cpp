@@ -11,8 +11,10 @@
 
 #include <regex>
 
+#include "core/project/project_yaml.h"
 #include "core/quant/scheme.h"
 #include "ui/widgets/field_message.h"
+#include "ui/wizard/core_names.h"
 #include "ui/wizard/project_wizard.h"
 
 namespace qatwb::ui {
@@ -97,8 +99,7 @@ QuantPage::QuantPage(QWidget* parent) : QWizardPage(parent) {
   form->addRow(tr("Scales"), scale_);
   scale_init_ = new QComboBox;
   scale_init_->setObjectName("scale_init");
-  scale_init_->addItems(
-      {"auto", "stableqat", "max_over_qp", "max_over_qn", "max_abs", "mean_abs", "lsq", "mse"});
+  scale_init_->addItems(scale_init_names());
   scale_init_->setToolTip(
       tr("Initial learned / frozen scale. auto: max|w|/Qp, but max|w|/2 at 2 bits (level -2 "
          "reachable); stableqat: StableQAT's max|w|/Qp (max|w| at 2 bits); lsq: "
@@ -153,6 +154,39 @@ QuantPage::QuantPage(QWidget* parent) : QWizardPage(parent) {
       tr("Weight of AdaRound's rounding regulariser (per weight, beta annealed 20 -> 2 after "
          "the first 20% of steps)"));
   form->addRow(tr("AdaRound regulariser"), round_reg_);
+  // quant.activations: the Linear inputs quantized too (W+A), per token to int8 or by PACT.
+  act_kind_ = new QComboBox;
+  act_kind_->setObjectName("act_kind");
+  act_kind_->addItems(activation_kind_names());
+  act_kind_->setToolTip(
+      tr("none: weights only (PACT as the surrogate still clips inputs); int8_per_token: "
+         "dynamic per-token int8; pact: learned clip alpha per Linear, then BITS"));
+  form->addRow(tr("Activations"), act_kind_);
+  act_bits_ = new QSpinBox;
+  act_bits_->setObjectName("act_bits");
+  act_bits_->setRange(2, 16);
+  act_bits_->setValue(quant::ActivationQuant{}.pact_bits);
+  form->addRow(tr("PACT activation bits"), act_bits_);
+  act_alpha_ = new QDoubleSpinBox;
+  act_alpha_->setObjectName("act_alpha_init");
+  act_alpha_->setDecimals(3);
+  act_alpha_->setRange(0.001, 1000);
+  act_alpha_->setValue(quant::ActivationQuant{}.pact_alpha_init);
+  form->addRow(tr("PACT initial alpha"), act_alpha_);
+  act_l2_ = new QDoubleSpinBox;
+  act_l2_->setObjectName("act_l2");
+  act_l2_->setDecimals(6);
+  act_l2_->setRange(0, 10);
+  act_l2_->setSingleStep(1e-4);
+  act_l2_->setValue(quant::ActivationQuant{}.pact_l2);
+  form->addRow(tr("PACT alpha L2"), act_l2_);
+  act_signed_ = new QCheckBox(tr("Signed range [-alpha, alpha]"));
+  act_signed_->setObjectName("act_signed");
+  act_signed_->setChecked(true);
+  act_msg_ = new FieldMessage;
+  act_msg_->setObjectName("act_message");
+  form->addRow(QString(), act_signed_);
+  form->addRow(QString(), act_msg_);
   schedule_ = new QLineEdit;
   schedule_->setObjectName("schedule");
   schedule_->setPlaceholderText(tr("e.g. 4:100, 3:200 (4 bits until step 100, 3 until 200)"));
@@ -195,6 +229,8 @@ QuantPage::QuantPage(QWidget* parent) : QWizardPage(parent) {
   connect(exclude_, &QPlainTextEdit::textChanged, this, changed);
   connect(overrides_, &QPlainTextEdit::textChanged, this, changed);
   connect(schedule_, &QLineEdit::textChanged, this, changed);
+  connect(act_kind_, &QComboBox::currentTextChanged, this, changed);
+  connect(act_signed_, &QCheckBox::toggled, this, changed);
   // AdaRound rounds on a fixed grid: picking it moves learned scales to frozen, visibly.
   connect(surrogate_, &QComboBox::currentTextChanged, this, [this](const QString& s) {
     if (s == "adaround" && scale_->currentText() == "learned") scale_->setCurrentText("frozen");
@@ -223,6 +259,10 @@ void QuantPage::update_visibility() {
   scale_init_->setEnabled(on && int_format && scale_->currentText() != "minmax");
   ewgs_delta_->setEnabled(on && s == "ewgs");
   surrogate_help_->show_info(surrogate_help(s));
+  act_kind_->setEnabled(on);
+  const bool pact = pact_activations();
+  for (QWidget* w : std::initializer_list<QWidget*>{act_bits_, act_alpha_, act_l2_, act_signed_})
+    w->setEnabled(on && pact);
 }
 
 void QuantPage::validate() {
@@ -253,6 +293,11 @@ void QuantPage::validate() {
       scale_->currentText() == "learned")
     override_error = tr("AdaRound rounds on a fixed grid: choose frozen or minmax scales.");
   overrides_msg_->show_error(override_error);
+  // The project parser refuses unsigned PACT (every quantized Llama Linear reads signed inputs).
+  act_msg_->show_error(enabled_->isChecked() && pact_activations() && !act_signed_->isChecked()
+                           ? tr("Unsigned PACT would zero the negative inputs of every "
+                                "quantized Linear (they are signed in a Llama); keep it signed.")
+                           : QString());
   QString schedule_error;
   if (schedule_->isEnabled()) parse_schedule(schedule_->text(), &schedule_error);
   schedule_msg_->show_error(schedule_error);
@@ -261,7 +306,14 @@ void QuantPage::validate() {
 
 bool QuantPage::isComplete() const {
   return !group_msg_->has_error() && !exclude_msg_->has_error() && !overrides_msg_->has_error() &&
-         !schedule_msg_->has_error();
+         !schedule_msg_->has_error() && !act_msg_->has_error();
+}
+
+bool QuantPage::pact_activations() const {
+  const QString kind = act_kind_->currentText();
+  return kind == project::to_string(quant::ActivationQuant::Kind::Pact) ||
+         (kind == project::to_string(quant::ActivationQuant::Kind::None) &&
+          surrogate_->currentText() == quant::to_string(quant::Surrogate::Pact));
 }
 
 void QuantPage::fill(project::ProjectConfig& c) const {
@@ -291,6 +343,15 @@ void QuantPage::fill(project::ProjectConfig& c) const {
   for (const QString& line : exclude_->toPlainText().split('\n', Qt::SkipEmptyParts))
     if (!line.trimmed().isEmpty()) q.exclude.push_back(line.trimmed().toStdString());
   q.overrides = parse_overrides(overrides_->toPlainText(), nullptr);
+  auto& a = q.activations;
+  const QString kind = act_kind_->currentText();
+  for (auto k : {quant::ActivationQuant::Kind::None, quant::ActivationQuant::Kind::Int8PerToken,
+                 quant::ActivationQuant::Kind::Pact})
+    if (kind == project::to_string(k)) a.kind = k;
+  a.pact_bits = act_bits_->value();
+  a.pact_alpha_init = act_alpha_->value();
+  a.pact_l2 = act_l2_->value();
+  a.pact_signed = act_signed_->isChecked();
 }
 
 // "BITS:UNTIL, BITS:UNTIL" -> quant.schedule bits phases, each ending after the previous one.

@@ -1,14 +1,22 @@
 // Wizard pages 5 and 6: the training recipe, and where the project runs (local, an SSH host from
-// the hosts YAML, or Slurm).
+// the hosts YAML, or Slurm: nodes, ranks per node, account, the #SBATCH lines it gives; EASGD
+// across the ranks).
+#include <QCheckBox>
 #include <QComboBox>
 #include <QFileInfo>
 #include <QFormLayout>
 #include <QLineEdit>
+#include <QPlainTextEdit>
 #include <QRegularExpression>
 #include <QSpinBox>
 
 #include "core/jobs/hosts_config.h"
+#include "core/jobs/runner_slurm.h"
+#include "core/jobs/slurm_script.h"
+#include "core/project/project_yaml.h"
 #include "ui/widgets/field_message.h"
+#include "ui/wizard/core_names.h"
+#include "ui/wizard/easgd_box.h"
 #include "ui/wizard/project_wizard.h"
 
 namespace qatwb::ui {
@@ -63,6 +71,12 @@ TrainPage::TrainPage(QWidget* parent) : QWizardPage(parent) {
   warmup_msg_ = new FieldMessage;
   form->addRow(tr("Warm-up steps"), warmup_);
   form->addRow(QString(), warmup_msg_);
+  min_lr_ = number_edit("min_lr_ratio", "0");
+  min_lr_->setToolTip(tr("train.schedule.min_lr_ratio: the schedule ends at lr x this (0 to 1)"));
+  min_lr_msg_ = new FieldMessage;
+  min_lr_msg_->setObjectName("min_lr_ratio_message");
+  form->addRow(tr("Final lr (fraction of lr)"), min_lr_);
+  form->addRow(QString(), min_lr_msg_);
   weight_decay_ = number_edit("weight_decay", "0");
   wd_msg_ = new FieldMessage;
   form->addRow(tr("Weight decay"), weight_decay_);
@@ -83,6 +97,21 @@ TrainPage::TrainPage(QWidget* parent) : QWizardPage(parent) {
   dtype_->setObjectName("dtype");
   dtype_->addItems({"fp32", "bf16"});
   form->addRow(tr("Precision"), dtype_);
+  checkpoint_every_ = spin("checkpoint_every", 0, 100000000, 0);
+  checkpoint_every_->setSpecialValueText(tr("only at the end"));
+  form->addRow(tr("Checkpoint every (steps)"), checkpoint_every_);
+  act_ckpt_ = new QCheckBox(tr("Activation checkpointing (recompute in backward, less memory)"));
+  act_ckpt_->setObjectName("activation_checkpointing");
+  form->addRow(QString(), act_ckpt_);
+  optimizer_states_ = new QComboBox;
+  optimizer_states_->setObjectName("optimizer_states");
+  optimizer_states_->addItems({"fp32", "bf16"});
+  optimizer_states_->setToolTip(
+      tr("AdamW's two moments per parameter: bf16 (stochastically rounded) halves their memory"));
+  form->addRow(tr("Optimizer states"), optimizer_states_);
+  zero1_ = new QCheckBox(tr("ZeRO-1 (each rank keeps its share of the optimizer states)"));
+  zero1_->setObjectName("zero1");
+  form->addRow(QString(), zero1_);
   distill_ = new QComboBox;
   distill_->setObjectName("distill");
   distill_->addItems({"off", "kl", "ce+kl"});
@@ -103,7 +132,7 @@ TrainPage::TrainPage(QWidget* parent) : QWizardPage(parent) {
   distill_msg_ = new FieldMessage;
   form->addRow(QString(), distill_msg_);
   connect(distill_, &QComboBox::currentTextChanged, this, [this] { validate(); });
-  for (QLineEdit* e : {lr_, weight_decay_, grad_clip_, temperature_, kd_weight_, teacher_})
+  for (QLineEdit* e : {lr_, weight_decay_, grad_clip_, temperature_, kd_weight_, teacher_, min_lr_})
     connect(e, &QLineEdit::textChanged, this, [this] { validate(); });
   for (QSpinBox* s : {steps_, warmup_})
     connect(s, &QSpinBox::valueChanged, this, [this] { validate(); });
@@ -122,6 +151,9 @@ void TrainPage::validate() {
   clip_msg_->show_error(!read_number(grad_clip_, v) || v < 0
                             ? tr("Gradient clip must be a number >= 0 (0: off).")
                             : QString());
+  min_lr_msg_->show_error(!read_number(min_lr_, v) || !(v >= 0 && v <= 1)
+                              ? tr("The final lr fraction must be a number in [0, 1].")
+                              : QString());
   const QString kd = distill_->currentText();
   teacher_->setEnabled(kd != "off");
   temperature_->setEnabled(kd != "off");
@@ -147,7 +179,7 @@ void TrainPage::validate() {
 bool TrainPage::isComplete() const {
   static const QRegularExpression device("^(cpu|cuda(:\\d+)?)$");
   return !lr_msg_->has_error() && !wd_msg_->has_error() && !clip_msg_->has_error() &&
-         !warmup_msg_->has_error() && !distill_msg_->has_error() &&
+         !warmup_msg_->has_error() && !distill_msg_->has_error() && !min_lr_msg_->has_error() &&
          device.match(device_->currentText()).hasMatch();
 }
 
@@ -164,8 +196,13 @@ void TrainPage::fill(project::ProjectConfig& c) const {
                     : s == "linear" ? project::ScheduleSection::Kind::Linear
                                     : project::ScheduleSection::Kind::Cosine;
   t.schedule.warmup_steps = warmup_->value();
+  read_number(min_lr_, t.schedule.min_lr_ratio);
   t.device = device_->currentText().toStdString();
   t.dtype = dtype_->currentText().toStdString();
+  t.checkpoint_every = checkpoint_every_->value();
+  t.activation_checkpointing = act_ckpt_->isChecked();
+  t.optimizer_states = optimizer_states_->currentText().toStdString();
+  t.zero1 = zero1_->isChecked();
   c.eval.every = eval_every_->value();
   auto& d = t.distill;
   const QString kd = distill_->currentText();
@@ -184,7 +221,7 @@ RunnerPage::RunnerPage(QWidget* parent) : QWizardPage(parent) {
   auto* form = new QFormLayout(this);
   kind_ = new QComboBox;
   kind_->setObjectName("runner_kind");
-  kind_->addItems({"local", "ssh", "slurm"});
+  kind_->addItems(runner_kind_names());
   form->addRow(tr("Runner"), kind_);
   host_ = new QComboBox;
   host_->setObjectName("runner_host");
@@ -209,17 +246,62 @@ RunnerPage::RunnerPage(QWidget* parent) : QWizardPage(parent) {
   partition_->setObjectName("partition");
   form->addRow(tr("Slurm partition"), partition_);
   gpus_ = spin("gpus", 0, 64, 0);
-  form->addRow(tr("GPUs"), gpus_);
+  form->addRow(tr("GPUs per node"), gpus_);
+  nodes_ = spin("nodes", 1, 4096, 1);
+  form->addRow(tr("Nodes"), nodes_);
+  tasks_per_node_ = spin("tasks_per_node", 0, 256, 0);
+  tasks_per_node_->setSpecialValueText(tr("one per GPU"));
+  tasks_per_node_->setToolTip(
+      tr("Ranks (worker processes) per node; data parallel over nodes x ranks. Default: one "
+         "per GPU, at least one."));
+  form->addRow(tr("Ranks per node"), tasks_per_node_);
+  account_ = new QLineEdit;
+  account_->setObjectName("account");
+  account_msg_ = new FieldMessage;
+  form->addRow(tr("Slurm account"), account_);
+  form->addRow(QString(), account_msg_);
   time_limit_ = new QLineEdit;
   time_limit_->setObjectName("time_limit");
   time_limit_->setPlaceholderText("04:00:00");
   time_msg_ = new FieldMessage;
   form->addRow(tr("Time limit"), time_limit_);
   form->addRow(QString(), time_msg_);
+  // What `qatwb jobs submit` will put in the batch script for this runner section.
+  sbatch_preview_ = new QPlainTextEdit;
+  sbatch_preview_->setObjectName("sbatch_preview");
+  sbatch_preview_->setReadOnly(true);
+  sbatch_preview_->setLineWrapMode(QPlainTextEdit::NoWrap);
+  sbatch_preview_->setMaximumHeight(110);
+  form->addRow(tr("sbatch"), sbatch_preview_);
+  easgd_ = new EasgdBox;
+  form->addRow(easgd_);
   connect(kind_, &QComboBox::currentTextChanged, this, [this] { validate(); });
   connect(host_, &QComboBox::currentTextChanged, this, [this] { validate(); });
-  connect(time_limit_, &QLineEdit::textChanged, this, [this] { validate(); });
+  for (QLineEdit* e : {time_limit_, partition_, account_})
+    connect(e, &QLineEdit::textChanged, this, [this] { validate(); });
+  for (QSpinBox* s : {gpus_, nodes_, tasks_per_node_})
+    connect(s, &QSpinBox::valueChanged, this, [this] { validate(); });
+  connect(easgd_, &EasgdBox::changed, this, [this] { validate(); });
   validate();
+}
+
+void RunnerPage::initializePage() { validate(); }
+
+QString RunnerPage::sbatch_header() const {
+  project::ProjectConfig c;
+  fill(c);
+  if (c.runner.kind != project::RunnerSection::Kind::Slurm) return {};
+  jobs::SlurmOptions opts;
+  jobs::fill_slurm_options(c.runner, opts);
+  try {
+    const std::string script = jobs::make_sbatch_script(opts, {"qatwb", "run"});
+    QStringList lines;
+    for (const QString& line : QString::fromStdString(script).split('\n'))
+      if (line.startsWith("#SBATCH")) lines << line;
+    return lines.join('\n');
+  } catch (const std::exception& e) {
+    return QString::fromUtf8(e.what());
+  }
 }
 
 void RunnerPage::validate() {
@@ -229,6 +311,19 @@ void RunnerPage::validate() {
   partition_->setEnabled(kind == "slurm");
   gpus_->setEnabled(kind != "local");
   time_limit_->setEnabled(kind == "slurm");
+  for (QWidget* w : std::initializer_list<QWidget*>{nodes_, tasks_per_node_, account_})
+    w->setEnabled(kind == "slurm");
+  static const QRegularExpression word("^\\S*$");
+  account_msg_->show_error(kind == "slurm" && !word.match(account_->text().trimmed()).hasMatch()
+                               ? tr("A Slurm account is one word.")
+                               : QString());
+  sbatch_preview_->setVisible(kind == "slurm");
+  sbatch_preview_->setPlainText(sbatch_header());
+  const auto* zero1 = wizard() ? wizard()->findChild<QCheckBox*>("zero1") : nullptr;
+  easgd_->validate(zero1 && zero1->isChecked()
+                       ? tr("ZeRO-1 (training page) does not combine with EASGD: each EASGD "
+                            "worker keeps its own optimizer.")
+                       : QString());
   host_msg_->show_error(kind == "ssh" && host_->currentText().trimmed().isEmpty()
                             ? tr("The ssh runner needs a host (user@host[:port]); hosts come "
                                  "from %1")
@@ -242,14 +337,18 @@ void RunnerPage::validate() {
   Q_EMIT completeChanged();
 }
 
-bool RunnerPage::isComplete() const { return !host_msg_->has_error() && !time_msg_->has_error(); }
+bool RunnerPage::isComplete() const {
+  return !host_msg_->has_error() && !time_msg_->has_error() && !account_msg_->has_error() &&
+         !easgd_->has_error();
+}
 
 void RunnerPage::fill(project::ProjectConfig& c) const {
+  easgd_->fill(c.easgd);
   auto& r = c.runner;
   const QString kind = kind_->currentText();
-  r.kind = kind == "ssh"     ? project::RunnerSection::Kind::Ssh
-           : kind == "slurm" ? project::RunnerSection::Kind::Slurm
-                             : project::RunnerSection::Kind::Local;
+  for (auto k : {project::RunnerSection::Kind::Local, project::RunnerSection::Kind::Ssh,
+                 project::RunnerSection::Kind::Slurm})
+    if (kind == project::to_string(k)) r.kind = k;
   if (kind == "local") return;
   const int i = host_->findText(host_->currentText());
   r.host = (i >= 0 && host_->itemData(i).isValid() ? host_->itemData(i).toString()
@@ -260,6 +359,9 @@ void RunnerPage::fill(project::ProjectConfig& c) const {
   if (kind == "slurm") {
     r.partition = partition_->text().trimmed().toStdString();
     r.time_limit = time_limit_->text().trimmed().toStdString();
+    r.nodes = nodes_->value();
+    r.tasks_per_node = tasks_per_node_->value();
+    r.account = account_->text().trimmed().toStdString();
   }
 }
 

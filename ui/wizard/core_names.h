@@ -1,0 +1,14 @@
+// Combo-box items spelled by core's name tables (to_string of each enum value), so the wizard
+// offers exactly the words the project parser reads.
+#pragma once
+#include <QStringList>
+
+namespace qatwb::ui {
+
+QStringList scale_init_names();       // quant.scale_init (auto first)
+QStringList activation_kind_names();  // quant.activations.kind
+QStringList rounding_names();         // easgd.rounding entries
+QStringList easgd_mode_names();       // easgd.mode
+QStringList runner_kind_names();      // runner.kind
+
+}  // namespace qatwb::ui
