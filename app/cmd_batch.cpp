@@ -8,6 +8,7 @@
 #include "app/report_plots.h"
 #include "core/jobs/shell_quote.h"
 #include "core/report/report_writer.h"
+#include "core/run/run_dir.h"
 #include "core/store/store.h"
 #include "core/sweep/sweep_runner.h"
 #include "core/util/error.h"
@@ -65,7 +66,7 @@ int run_batch(BatchArgs& a) {
     req.group_by = spec.report.group_by;
     req.metrics = spec.report.metrics;
     for (const auto& p : r.state.points)  // points that never started have no run to show
-      if (std::filesystem::exists(p.run_dir + "/events.jsonl")) req.run_dirs.push_back(p.run_dir);
+      if (qatwb::run::RunDir(p.run_dir).has_events()) req.run_dirs.push_back(p.run_dir);
     if (req.run_dirs.empty()) {
       std::cerr << "report: skipped (no point has started a run)" << std::endl;
       if (a.json) std::cout << out.dump(2) << std::endl;

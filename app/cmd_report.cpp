@@ -7,6 +7,7 @@
 #include "app/command.h"
 #include "app/report_plots.h"
 #include "core/report/report_writer.h"
+#include "core/run/run_dir.h"
 #include "core/store/store.h"
 #include "core/sweep/sweep_runner.h"
 #include "core/util/error.h"
@@ -30,7 +31,7 @@ int run_report(ReportArgs& a) {
     sweep::SweepState st = sweep::load_sweep_state(state_path);
     if (st.points.empty()) throw Error(state_path + ": the sweep has no points yet");
     for (const auto& p : st.points)
-      if (fs::exists(p.run_dir + "/events.jsonl")) req.run_dirs.push_back(p.run_dir);
+      if (qatwb::run::RunDir(p.run_dir).has_events()) req.run_dirs.push_back(p.run_dir);
     if (a.db.empty() && !st.db.empty()) req.db_path = st.db;
     if (a.title.empty()) req.title = "Sweep " + st.sweep;
     default_out = fs::path(state_path).parent_path().string() + "/report";

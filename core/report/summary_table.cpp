@@ -99,17 +99,11 @@ void describe_scheme(const Params& p, SummaryRow& r) {
   }
   r.surrogate = param(p, "quant.surrogate");
   r.format = param(p, "quant.format");
-  r.bits = param_num(p, "quant.bits", r.format == "int" ? NAN : 4.0);
+  r.bits = scheme_bits(p);
   const std::string gran = param(p, "quant.granularity");
   r.scheme = r.format;
   if (r.format == "int") r.scheme += " W" + fmt("%g", r.bits);
-  if (r.format == "gguf") {  // the code's bits: log2 of the levels (TQ: 1.58)
-    r.scheme += " " + param(p, "quant.gguf_type");
-    quant::GgmlQuant t;
-    r.bits = quant::parse(param(p, "quant.gguf_type"), t)
-                 ? std::log2(double(quant::ggml_quant_spec(t).qmax - quant::ggml_quant_spec(t).qmin + 1))
-                 : NAN;
-  }
+  if (r.format == "gguf") r.scheme += " " + param(p, "quant.gguf_type");
   if (!gran.empty()) r.scheme += " " + gran;
   if (gran == "per_group" && p.count("quant.group_size"))
     r.scheme += " g" + param(p, "quant.group_size");
@@ -148,6 +142,19 @@ std::string joined(const std::vector<std::string>& items, const std::string& sep
 }
 
 }  // namespace
+
+double scheme_bits(const Params& p) {
+  if (!p.count("quant.format") || param(p, "quant.enabled", "true") == "false") return NAN;
+  const std::string format = param(p, "quant.format");
+  if (format == "int") return param_num(p, "quant.bits", NAN);
+  if (format == "gguf") {
+    quant::GgmlQuant t;
+    if (!quant::parse(param(p, "quant.gguf_type"), t)) return NAN;
+    const auto& spec = quant::ggml_quant_spec(t);
+    return std::log2(static_cast<double>(spec.qmax - spec.qmin + 1));
+  }
+  return 4.0;  // MXFP4, NVFP4
+}
 
 std::vector<SummaryRow> summary_rows(const store::Store& store, const std::vector<int64_t>& runs) {
   std::vector<SummaryRow> rows;

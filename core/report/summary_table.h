@@ -3,6 +3,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,10 @@ struct SummaryRow {
 };
 
 std::vector<SummaryRow> summary_rows(const store::Store& store, const std::vector<int64_t>& runs);
+
+// Bits of a run's weight codes from its stored parameters: quant.bits for INT, 4 for MXFP4 and
+// NVFP4, log2 of the levels of a gguf type (q2_k: 2, tq1_0: 1.58); NaN when not quantized.
+double scheme_bits(const std::map<std::string, std::string>& params);
 std::string summary_text(const std::vector<SummaryRow>& rows);  // fixed-width, terminals
 std::string summary_markdown(const std::vector<SummaryRow>& rows);
 std::string summary_csv(const std::vector<SummaryRow>& rows);

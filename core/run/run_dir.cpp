@@ -23,13 +23,28 @@ RunDir::RunDir(std::string path) : path_(std::move(path)) {
 
 std::string RunDir::name() const { return fs::path(path_).filename().string(); }
 std::string RunDir::config_path() const { return path_ + "/config.yaml"; }
-std::string RunDir::events_path() const { return path_ + "/events.jsonl"; }
-std::string RunDir::log_path() const { return path_ + "/worker.log"; }
+std::string RunDir::events_path() const { return path_ + "/" + kEventsFile; }
+std::string RunDir::log_path() const { return path_ + "/" + kLogFile; }
+bool RunDir::has_events() const {
+  std::error_code ec;
+  return fs::exists(events_path(), ec);
+}
 std::string RunDir::lock_path() const { return path_ + "/.lock"; }
 std::string RunDir::data_dir() const { return path_ + "/data"; }
 std::string RunDir::checkpoints_dir() const { return path_ + "/checkpoints"; }
 std::string RunDir::model_dir() const { return path_ + "/model"; }
 std::string RunDir::exports_dir() const { return path_ + "/exports"; }
+
+std::string checkpoint_model_dir(const std::string& checkpoint) { return checkpoint + "/model"; }
+std::string checkpoint_trainer_state(const std::string& checkpoint) {
+  return checkpoint + "/trainer.json";
+}
+std::string checkpoint_optimizer_file(const std::string& checkpoint) {
+  return checkpoint + "/optimizer.pt";
+}
+std::string quantizer_file(const std::string& model_or_checkpoint_dir) {
+  return model_or_checkpoint_dir + "/quantizer.safetensors";
+}
 
 std::string RunDir::checkpoint_path(int64_t step) const {
   char buf[32];

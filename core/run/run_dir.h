@@ -4,8 +4,9 @@
 //   <run>/worker.log           the worker's stdout/stderr
 //   <run>/.lock                held (flock) by the process running in the directory
 //   <run>/data/                sampled documents and token shards
-//   <run>/checkpoints/step-00000100/   one folder per checkpoint (written by core/train)
-//   <run>/model/               the final model (HF layout)
+//   <run>/checkpoints/step-00000100/   one folder per checkpoint (written by core/train):
+//       model/ (HF layout), quantizer.safetensors, optimizer.pt, trainer.json
+//   <run>/model/               the final model (HF layout) and its quantizer.safetensors
 //   <run>/exports/             exported formats (GPTQ, GGUF, ...)
 // Default location of a new run: <runs_root>/<project-name>/<YYYYmmdd-HHMMSS>[-N].
 #pragma once
@@ -34,6 +35,13 @@ class RunDir {
   std::string model_dir() const;
   std::string exports_dir() const;
 
+  // True when the run has written its event log.
+  bool has_events() const;
+
+  // Names relative to the run folder, for shells that run inside it (ssh, Slurm scripts).
+  static constexpr const char* kEventsFile = "events.jsonl";
+  static constexpr const char* kLogFile = "worker.log";
+
   // Creates the directory and its subfolders (mkdir -p). Throws qatwb::Error naming the path.
   void create() const;
   // True when the folder holds an event log or a config (looks like a run).
@@ -49,6 +57,12 @@ class RunDir {
  private:
   std::string path_;
 };
+
+// Inside a checkpoint folder (or, for the quantizer, the final model folder).
+std::string checkpoint_model_dir(const std::string& checkpoint);
+std::string checkpoint_trainer_state(const std::string& checkpoint);   // trainer.json
+std::string checkpoint_optimizer_file(const std::string& checkpoint);  // optimizer.pt
+std::string quantizer_file(const std::string& model_or_checkpoint_dir);
 
 // An exclusive lock on a run directory (flock on <run>/.lock, which also records the pid). Held
 // until destruction or process death; a second holder (any process) gets qatwb::Error.

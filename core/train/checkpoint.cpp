@@ -6,14 +6,13 @@
 #include "core/model/hf_checkpoint.h"
 #include "core/model/safetensors.h"
 #include "core/quant/model_quantizer.h"
+#include "core/run/run_dir.h"
 #include "core/util/error.h"
 
 namespace fs = std::filesystem;
 
 namespace qatwb::train {
 namespace {
-
-const char* kTrainerJson = "trainer.json";
 
 nlohmann::json rng_state() {
   auto gen = at::detail::getDefaultCPUGenerator();
@@ -34,33 +33,32 @@ void restore_rng(const nlohmann::json& j) {
 
 }  // namespace
 
-void write_checkpoint(const std::string& dir, model::Llama& model,
-                      quant::ModelQuantizer* quantizer, torch::optim::Optimizer& optimizer,
-                      const nlohmann::json& trainer_state,
+void write_checkpoint(const std::string& dir, model::Llama& model, quant::ModelQuantizer* quantizer,
+                      torch::optim::Optimizer& optimizer, const nlohmann::json& trainer_state,
                       const std::map<std::string, model::NamedTensors>& extra_files) {
   const fs::path final_dir(dir);
   const fs::path tmp = final_dir.string() + ".tmp";
   std::error_code ec;
   fs::remove_all(tmp, ec);
   fs::create_directories(tmp);
-  model::save_hf(model, (tmp / "model").string(), torch::kFloat32);
+  model::save_hf(model, run::checkpoint_model_dir(tmp.string()), torch::kFloat32);
   if (quantizer) {
-    model::save_safetensors((tmp / "quantizer.safetensors").string(), quantizer->state());
+    model::save_safetensors(run::quantizer_file(tmp.string()), quantizer->state());
   }
   for (const auto& [file, tensors] : extra_files)
     model::save_safetensors((tmp / file).string(), tensors);
   {
     torch::serialize::OutputArchive archive;
     optimizer.save(archive);
-    archive.save_to((tmp / "optimizer.pt").string());
+    archive.save_to(run::checkpoint_optimizer_file(tmp.string()));
   }
   nlohmann::json state = trainer_state;
   state["rng"] = rng_state();
   {
-    std::ofstream out(tmp / kTrainerJson);
+    std::ofstream out(run::checkpoint_trainer_state(tmp.string()));
     out << state.dump() << "\n";
     out.flush();
-    if (!out) throw Error("cannot write " + (tmp / kTrainerJson).string());
+    if (!out) throw Error("cannot write " + run::checkpoint_trainer_state(tmp.string()));
   }
   fs::remove_all(final_dir, ec);
   fs::rename(tmp, final_dir, ec);
@@ -79,7 +77,7 @@ model::NamedTensors read_checkpoint_tensors(const std::string& dir, const std::s
 void write_optimizer_shard(const std::string& dir, torch::optim::Optimizer& optimizer) {
   std::error_code ec;
   fs::create_directories(dir, ec);
-  const fs::path final_file = fs::path(dir) / "optimizer.pt";
+  const fs::path final_file = run::checkpoint_optimizer_file(dir);
   const fs::path tmp = final_file.string() + ".tmp";
   torch::serialize::OutputArchive archive;
   optimizer.save(archive);
@@ -89,26 +87,25 @@ void write_optimizer_shard(const std::string& dir, torch::optim::Optimizer& opti
 }
 
 nlohmann::json read_checkpoint(const std::string& dir, model::Llama& model,
-                               quant::ModelQuantizer* quantizer,
-                               torch::optim::Optimizer& optimizer,
+                               quant::ModelQuantizer* quantizer, torch::optim::Optimizer& optimizer,
                                const std::string& optimizer_dir) {
-  const fs::path d(dir);
-  if (!fs::exists(d / kTrainerJson))
-    throw Error(dir + ": not a complete checkpoint (no " + kTrainerJson + ")");
-  auto loaded = model::load_hf((d / "model").string(), torch::kCPU);
+  if (!fs::exists(run::checkpoint_trainer_state(dir)))
+    throw Error(dir + ": not a complete checkpoint (no trainer.json)");
+  auto loaded = model::load_hf(run::checkpoint_model_dir(dir), torch::kCPU);
   {
     torch::NoGradGuard no_grad;
     auto src = loaded->named_parameters();
     for (auto& p : model->named_parameters()) p.value().copy_(src[p.key()]);
   }
   if (quantizer) {
-    auto reader = model::SafetensorsReader::open((d / "quantizer.safetensors").string());
+    auto reader = model::SafetensorsReader::open(run::quantizer_file(dir));
     model::NamedTensors tensors;
     for (const auto& name : reader.names()) tensors.emplace_back(name, reader.tensor(name));
     quantizer->load_state(tensors);
   }
   {
-    const fs::path file = fs::path(optimizer_dir.empty() ? dir : optimizer_dir) / "optimizer.pt";
+    const fs::path file =
+        run::checkpoint_optimizer_file(optimizer_dir.empty() ? dir : optimizer_dir);
     if (!fs::exists(file)) throw Error(file.string() + ": missing from the checkpoint");
     torch::serialize::InputArchive archive;
     archive.load_from(file.string());
@@ -120,9 +117,9 @@ nlohmann::json read_checkpoint(const std::string& dir, model::Llama& model,
 }
 
 nlohmann::json read_trainer_state(const std::string& dir) {
-  const fs::path file = fs::path(dir) / kTrainerJson;
+  const fs::path file = run::checkpoint_trainer_state(dir);
   std::ifstream in(file);
-  if (!in) throw Error(dir + ": not a complete checkpoint (no " + kTrainerJson + ")");
+  if (!in) throw Error(dir + ": not a complete checkpoint (no trainer.json)");
   nlohmann::json state;
   try {
     in >> state;

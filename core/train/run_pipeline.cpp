@@ -212,12 +212,12 @@ RunOutcome run_project(const RunRequest& request, const RunHooks& hooks) {
     // Rank 0 prepares the data; the others find it in the cache afterwards.
     std::string tokens_dir;
     if (main_rank)
-      tokens_dir = prepare_tokens(config, tokenizer, tok_sha, (cache_root / "data").string(),
-                                  log_line);
+      tokens_dir =
+          prepare_tokens(config, tokenizer, tok_sha, (cache_root / "data").string(), log_line);
     if (dp) dp->barrier();
     if (!main_rank)
-      tokens_dir = prepare_tokens(config, tokenizer, tok_sha, (cache_root / "data").string(),
-                                  log_line);
+      tokens_dir =
+          prepare_tokens(config, tokenizer, tok_sha, (cache_root / "data").string(), log_line);
 
     model::Llama model = config.model.path.empty()
                              ? model::create_from_preset(config.model.preset,
@@ -325,8 +325,8 @@ RunOutcome run_project(const RunRequest& request, const RunHooks& hooks) {
                      {{"qatwb_run", rd->name()}, {"qatwb_project", config.name}});
       model::copy_tokenizer_files(tok_path, rd->model_dir());
       if (quantizer)
-        model::save_safetensors((fs::path(rd->model_dir()) / "quantizer.safetensors").string(),
-                                quantizer->state(), {{"project", project::to_json(config)}});
+        model::save_safetensors(run::quantizer_file(rd->model_dir()), quantizer->state(),
+                                {{"project", project::to_json(config)}});
     }
   } catch (const std::exception& e) {
     if (events) events->end("failed", e.what(), {});

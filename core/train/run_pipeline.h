@@ -27,11 +27,11 @@ struct RunRequest {
   std::vector<std::string> overrides;  // "key.path=value", applied before validation (new run)
 
   // What the environment says, read once by the caller.
-  DistEnv dist;                   // this process's data-parallel rank (RANK, WORLD_SIZE, ...)
-  std::string cache_root;         // data cache ($QATWB_CACHE); empty: <run dir>/../.cache
-  int threads_per_rank = 0;       // QATWB_THREADS_PER_RANK, used when threads <= 0
-  std::string openmp_note;        // how the OpenMP wait policy was chosen, for the log
-  TrainerTestHooks test_hooks;    // QATWB_TEST_*
+  DistEnv dist;                 // this process's data-parallel rank (RANK, WORLD_SIZE, ...)
+  std::string cache_root;       // data cache ($QATWB_CACHE); empty: <run dir>/../.cache
+  int threads_per_rank = 0;     // QATWB_THREADS_PER_RANK, used when threads <= 0
+  std::string openmp_note;      // how the OpenMP wait policy was chosen, for the log
+  TrainerTestHooks test_hooks;  // QATWB_TEST_*
 };
 
 struct RunHooks {

@@ -120,10 +120,9 @@ void Trainer::build_optimizer() {
     for (const auto& p : owned_by_rank_[static_cast<size_t>(dp_->env().rank)])
       mine.insert(p.unsafeGetTensorImpl());
     auto keep_mine = [&](std::vector<torch::Tensor>& v) {
-      v.erase(std::remove_if(v.begin(), v.end(),
-                             [&](const torch::Tensor& p) {
-                               return !mine.count(p.unsafeGetTensorImpl());
-                             }),
+      v.erase(std::remove_if(
+                  v.begin(), v.end(),
+                  [&](const torch::Tensor& p) { return !mine.count(p.unsafeGetTensorImpl()); }),
               v.end());
     };
     keep_mine(weights);
@@ -190,8 +189,7 @@ void Trainer::resume_from(const std::string& checkpoint_dir) {
   const std::string own_dir = easgd ? worker_checkpoint_path(checkpoint_dir) : checkpoint_dir;
   {
     // A ZeRO-1 checkpoint holds one optimizer shard per rank: it resumes on as many ranks.
-    const int64_t saved =
-        read_trainer_state(checkpoint_dir).value("zero1_ranks", int64_t{0});
+    const int64_t saved = read_trainer_state(checkpoint_dir).value("zero1_ranks", int64_t{0});
     const int64_t now = sharded() ? static_cast<int64_t>(owned_by_rank_.size()) : 0;
     if (saved != now)
       throw Error(checkpoint_dir + ": written with " +

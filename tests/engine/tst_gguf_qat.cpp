@@ -16,6 +16,7 @@
 #include "core/quant/weight_quantizer.h"
 #include "core/util/error.h"
 #include "tests/engine/ggml_lib.h"
+#include "tests/engine/gguf_micro_model.h"
 
 using namespace qatwb;
 using namespace qatwb::quant;
@@ -190,14 +191,7 @@ class TestGgufQat : public QObject {
     QFETCH(int, type);
     const bool stable = type < 0;
     const auto t = static_cast<GgmlQuant>(stable ? -type - 1 : type);
-    auto c = model::preset("llama-micro", 256);
-    c.hidden_size = 256;
-    c.intermediate_size = 512;
-    c.num_hidden_layers = 1;
-    c.num_attention_heads = 4;
-    c.num_key_value_heads = 2;
-    c.head_dim = 64;
-    model::Llama m(c);
+    model::Llama m(test::gguf_micro_config(256));
     m->init_weights(7);
     auto scheme = gguf_scheme(t, stable ? Surrogate::StableQat : Surrogate::Ste);
     auto q = std::make_shared<ModelQuantizer>(scheme, m->linear_weights());

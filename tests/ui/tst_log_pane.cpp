@@ -34,17 +34,21 @@ class TestLogPane : public QObject {
       w.metric(0, {{"loss", 2.0}, {"lr", 0.001}, {"grad_norm/model.layers.0.mlp.up_proj", 0.5}});
       w.warning(1, "loss spike", "spike");
       w.eval(1, {{"ppl_postquant", 412.5}});
+      w.checkpoint(2, "/elsewhere/machine/runs/p/cli-run/checkpoints/step-00000002");
     }
     ui::LogTailView view;
     view.set_events_file(QString::fromStdString(dir.events_path()));
     QVERIFY(view.following_events());
     const QStringList lines = view.toPlainText().split('\n', Qt::SkipEmptyParts);
-    QCOMPARE(lines.size(), 4);
+    QCOMPARE(lines.size(), 5);
     QVERIFY2(lines[0].endsWith("start cli-run (project p) on box cpu"), qPrintable(lines[0]));
     QVERIFY2(lines[1].endsWith("step 0  loss 2  lr 0.001"), qPrintable(lines[1]));
     QVERIFY(!view.toPlainText().contains("grad_norm/"));
     QVERIFY2(lines[2].endsWith("warning step 1: loss spike"), qPrintable(lines[2]));
     QVERIFY2(lines[3].endsWith("eval step 1: ppl_postquant 412.5"), qPrintable(lines[3]));
+    // A checkpoint reads as its place in the run, not the machine path the trainer logged.
+    QVERIFY2(lines[4].endsWith("checkpoint step 2: checkpoints/step-00000002"),
+             qPrintable(lines[4]));
 
     // Half a line is held back until its newline arrives.
     QFile f(QString::fromStdString(dir.events_path()));
@@ -52,13 +56,13 @@ class TestLogPane : public QObject {
     f.write(R"({"v":1,"type":"end","time":1700000000,"status":"finished",)");
     f.flush();
     view.refresh();
-    QCOMPARE(view.toPlainText().split('\n', Qt::SkipEmptyParts).size(), 4);
+    QCOMPARE(view.toPlainText().split('\n', Qt::SkipEmptyParts).size(), 5);
     f.write("\"reason\":\"done\"}\n");
     f.close();
     view.refresh();
     const QStringList after = view.toPlainText().split('\n', Qt::SkipEmptyParts);
-    QCOMPARE(after.size(), 5);
-    QVERIFY2(after[4].endsWith("end: finished (done)"), qPrintable(after[4]));
+    QCOMPARE(after.size(), 6);
+    QVERIFY2(after[5].endsWith("end: finished (done)"), qPrintable(after[5]));
   }
 
   void main_window_follows_a_cli_run() {

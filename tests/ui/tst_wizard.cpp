@@ -39,6 +39,7 @@ class TestWizard : public QObject {
   void validation_names_file_line_field();
   void schedule_and_overrides_fields_parse_like_the_project();
   void slurm_ranks_follow_gpus_and_new_fields_round_trip();
+  void gguf_format_follows_the_parser_rules();
 
  private:
   template <class W>
@@ -48,6 +49,20 @@ class TestWizard : public QObject {
     return f;
   }
   bool next_enabled(ProjectWizard& w) { return w.button(QWizard::NextButton)->isEnabled(); }
+  // A llama-micro preset project with the test's data and tokenizer, up to the quant page.
+  void to_quant_page(ProjectWizard& w, const QString& name, const QString& out) {
+    w.show();
+    field<QLineEdit>(w, "name")->setText(name);
+    field<QLineEdit>(w, "file")->setText(out);
+    field<QRadioButton>(w, "use_preset")->setChecked(true);
+    field<QComboBox>(w, "preset")->setCurrentText("llama-micro");
+    w.next();
+    static_cast<qatwb::ui::DataPage*>(w.currentPage())->add_source(data_);
+    w.next();
+    field<QLineEdit>(w, "tokenizer")->setText(tokenizer_);
+    w.next();
+    QCOMPARE(w.currentId(), int(ProjectWizard::QuantPageId));
+  }
 
   QTemporaryDir tmp_;
   QString model_, data_, tokenizer_;
@@ -282,8 +297,7 @@ void TestWizard::schedule_and_overrides_fields_parse_like_the_project() {
   QFile f(p);
   QVERIFY(f.open(QIODevice::WriteOnly));
   f.write(("model: {preset: llama-micro, tokenizer: '" + tokenizer_ + "'}\n" +
-           "data: {sources: [{path: '" + data_ + "'}]}\n" +
-           "train: {steps: 300}\n" +
+           "data: {sources: [{path: '" + data_ + "'}]}\n" + "train: {steps: 300}\n" +
            "quant:\n  bits: 2\n  schedule:\n    - {until: 100, bits: 4}\n"
            "    - {until: 200, bits: 3}\n")
               .toUtf8());
@@ -304,18 +318,8 @@ void TestWizard::schedule_and_overrides_fields_parse_like_the_project() {
 
 void TestWizard::slurm_ranks_follow_gpus_and_new_fields_round_trip() {
   ProjectWizard w;
-  w.show();
   const QString out = tmp_.path() + "/slurm/ranks.yaml";
-  field<QLineEdit>(w, "name")->setText("ranks");
-  field<QLineEdit>(w, "file")->setText(out);
-  field<QRadioButton>(w, "use_preset")->setChecked(true);
-  field<QComboBox>(w, "preset")->setCurrentText("llama-micro");
-  w.next();
-  static_cast<qatwb::ui::DataPage*>(w.currentPage())->add_source(data_);
-  w.next();
-  field<QLineEdit>(w, "tokenizer")->setText(tokenizer_);
-  w.next();
-  QCOMPARE(w.currentId(), int(ProjectWizard::QuantPageId));
+  to_quant_page(w, "ranks", out);
   // Scale init and activation quantization, spelled as core spells them.
   auto* scale_init = field<QComboBox>(w, "scale_init");
   QVERIFY(scale_init->findText("mse") >= 0);
@@ -452,6 +456,56 @@ void TestWizard::slurm_ranks_follow_gpus_and_new_fields_round_trip() {
        {"#SBATCH --nodes=2\n", "#SBATCH --ntasks-per-node=4\n", "#SBATCH --gres=gpu:4\n",
         "#SBATCH --account=proj123\n", "#SBATCH --partition=gpu\n"})
     QVERIFY2(text.contains(line), qPrintable(line + QString(" not in:\n") + text));
+}
+
+// quant.format gguf: the types are core's table; a module whose rows are not whole blocks is
+// refused next to the field until excluded (llama-micro: down_proj reads 172 = 5.4 x 32), minmax
+// scales and other surrogates are refused as the parser refuses them, and the project written
+// trains that type with the bits per weight shown.
+void TestWizard::gguf_format_follows_the_parser_rules() {
+  ProjectWizard w;
+  const QString out = tmp_.path() + "/gguf.yaml";
+  to_quant_page(w, "gguf", out);
+  auto* type = field<QComboBox>(w, "gguf_type");
+  QVERIFY(!type->isEnabled());
+  QCOMPARE(type->count(), 9);
+  QVERIFY(type->findText("q2_k") >= 0 && type->findText("tq1_0") >= 0);
+  field<QComboBox>(w, "format")->setCurrentText("gguf");
+  QVERIFY(type->isEnabled());
+  QVERIFY(!field<QComboBox>(w, "granularity")->isEnabled());
+  QVERIFY(!field<QComboBox>(w, "bits")->isEnabled());
+  auto* msg = field<FieldMessage>(w, "gguf_message");
+  type->setCurrentText("q8_0");
+  QVERIFY(!next_enabled(w));  // hidden 64 is 2 blocks of 32, but down_proj reads 172
+  QVERIFY2(msg->has_error() && msg->text().contains("mlp.down_proj") && msg->text().contains("172"),
+           qPrintable(msg->text()));
+  field<QPlainTextEdit>(w, "exclude")->setPlainText("mlp\\.down_proj");
+  QVERIFY2(!msg->has_error(), qPrintable(msg->text()));
+  QVERIFY(msg->text().contains("8.5 bits per weight"));
+  QVERIFY(next_enabled(w));
+  type->setCurrentText("q2_k");  // super-blocks of 256: no llama-micro width holds one
+  QVERIFY(!next_enabled(w));
+  QVERIFY(msg->text().contains("256"));
+  type->setCurrentText("q4_0");
+  QVERIFY(next_enabled(w));
+  field<QComboBox>(w, "scale")->setCurrentText("minmax");
+  QVERIFY(!next_enabled(w));
+  field<QComboBox>(w, "scale")->setCurrentText("learned");
+  field<QComboBox>(w, "surrogate")->setCurrentText("dsq");
+  QVERIFY(!next_enabled(w));
+  QVERIFY(msg->text().contains("dsq"));
+  field<QComboBox>(w, "surrogate")->setCurrentText("stableqat");
+  QVERIFY(next_enabled(w));
+  while (w.currentId() != int(ProjectWizard::SummaryPageId)) w.next();
+  w.button(QWizard::FinishButton)->click();
+  const auto check = qatwb::test::run_qatwb({"project", "check", out});
+  QVERIFY2(check.exit_code == 0, check.err.constData());
+  QVERIFY2(check.err.contains("4.5"), check.err.constData());  // q4_0's bits per weight
+  const auto c = qatwb::project::load_project(out.toStdString());
+  QVERIFY(c.quant.format == qatwb::quant::Format::Gguf);
+  QVERIFY(c.quant.gguf_type == qatwb::quant::GgmlQuant::Q4_0);
+  QVERIFY(c.quant.surrogate == qatwb::quant::Surrogate::StableQat);
+  QCOMPARE(c.quant.exclude, std::vector<std::string>({"mlp\\.down_proj"}));
 }
 
 QTEST_MAIN(TestWizard)

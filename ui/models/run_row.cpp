@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "core/report/run_style.h"
+#include "core/report/summary_table.h"
 #include "core/store/store.h"
 
 namespace qatwb::ui {
@@ -84,10 +85,7 @@ std::vector<RunRow> load_run_rows(const store::Store& store) {
     r.note = info.note;
     const bool quantized = param(s, "quant.enabled") != "false";
     r.surrogate = quantized ? param(s, "quant.surrogate") : "fp";
-    if (quantized) {
-      const std::string format = param(s, "quant.format");
-      r.bits = (format == "mxfp4" || format == "nvfp4") ? 4.0 : to_double(param(s, "quant.bits"));
-    }
+    if (quantized) r.bits = report::scheme_bits(s.params);
     const double steps = to_double(param(s, "train.steps"));
     r.total_steps = std::isnan(steps) ? 0 : int64_t(steps);
     if (auto it = s.last_metrics.find("loss"); it != s.last_metrics.end()) r.last_loss = it->second;

@@ -31,6 +31,13 @@ QString values_text(const std::map<std::string, double>& values) {
   return parts.join("  ");
 }
 
+// A checkpoint as its place inside the run ("checkpoints/step-00000100"): the absolute path the
+// trainer logged names the machine it ran on, not where the run folder is now.
+QString checkpoint_in_run(const QString& path) {
+  const int at = path.lastIndexOf("checkpoints/");
+  return at > 0 && path[at - 1] == '/' ? path.mid(at) : path;
+}
+
 }  // namespace
 
 QString event_line_text(const QByteArray& line) {
@@ -59,7 +66,7 @@ QString event_line_text(const QByteArray& line) {
       text = "eval " + step + ": " + values_text(e->values);
       break;
     case run::EventType::Checkpoint:
-      text = "checkpoint " + step + ": " + QString::fromStdString(e->path);
+      text = "checkpoint " + step + ": " + checkpoint_in_run(QString::fromStdString(e->path));
       break;
     case run::EventType::Warning:
       text = "warning" + (step.isEmpty() ? QString() : " " + step) + ": " +

@@ -23,6 +23,17 @@ QStringList quant_names(std::initializer_list<Enum> values) {
 
 }  // namespace
 
+QStringList format_names() {
+  using F = quant::Format;
+  return quant_names({F::Int, F::MxFp4, F::NvFp4, F::Gguf});
+}
+
+QStringList gguf_type_names() {
+  QStringList out;
+  for (const auto& t : quant::kGgmlQuantSpecs) out << QString::fromUtf8(t.name);
+  return out;
+}
+
 QStringList scale_init_names() {
   using I = quant::ScaleInit;
   return quant_names({I::Auto, I::StableQat, I::MaxOverQp, I::MaxOverQn, I::MaxAbs, I::MeanAbs,

@@ -5,6 +5,8 @@
 
 namespace qatwb::ui {
 
+QStringList format_names();           // quant.format
+QStringList gguf_type_names();        // quant.gguf_type (ggml block types)
 QStringList scale_init_names();       // quant.scale_init (auto first)
 QStringList activation_kind_names();  // quant.activations.kind
 QStringList rounding_names();         // easgd.rounding entries

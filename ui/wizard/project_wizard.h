@@ -142,6 +142,8 @@ class QuantPage : public QWizardPage {
   void update_visibility();
   QCheckBox* enabled_;
   QComboBox *format_, *bits_, *granularity_, *scale_, *scale_init_, *surrogate_, *dsq_scale_grad_;
+  QComboBox* gguf_type_;  // format gguf: the ggml block type
+  FieldMessage* gguf_msg_;
   QSpinBox* group_size_;
   QDoubleSpinBox *amplitude_, *dsq_alpha_, *ewgs_delta_, *round_reg_;
   QSpinBox* fourier_order_;
@@ -149,6 +151,7 @@ class QuantPage : public QWizardPage {
   QLineEdit* schedule_;
   FieldMessage *group_msg_, *surrogate_help_, *exclude_msg_, *overrides_msg_, *schedule_msg_;
   // quant.activations
+  void validate_gguf();
   bool pact_activations() const;  // PACT clips the inputs (kind pact, or none with surrogate pact)
   QComboBox* act_kind_;
   QSpinBox* act_bits_;

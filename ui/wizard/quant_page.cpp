@@ -73,8 +73,17 @@ QuantPage::QuantPage(QWidget* parent) : QWizardPage(parent) {
   form->addRow(QString(), enabled_);
   format_ = new QComboBox;
   format_->setObjectName("format");
-  format_->addItems({"int", "mxfp4", "nvfp4"});
+  format_->addItems(format_names());
+  format_->setToolTip(tr("gguf: train on one of llama.cpp's block formats and export it as is"));
   form->addRow(tr("Format"), format_);
+  gguf_type_ = new QComboBox;
+  gguf_type_->setObjectName("gguf_type");
+  gguf_type_->addItems(gguf_type_names());
+  gguf_type_->setCurrentText("q4_k");
+  gguf_msg_ = new FieldMessage;
+  gguf_msg_->setObjectName("gguf_message");
+  form->addRow(tr("ggml type"), gguf_type_);
+  form->addRow(QString(), gguf_msg_);
   bits_ = new QComboBox;
   bits_->setObjectName("bits");
   bits_->addItems({"1", "1.58", "2", "3", "4", "8"});
@@ -222,6 +231,7 @@ QuantPage::QuantPage(QWidget* parent) : QWizardPage(parent) {
   };
   connect(enabled_, &QCheckBox::toggled, this, changed);
   connect(format_, &QComboBox::currentTextChanged, this, changed);
+  connect(gguf_type_, &QComboBox::currentTextChanged, this, changed);
   connect(scale_, &QComboBox::currentTextChanged, this, changed);
   connect(granularity_, &QComboBox::currentTextChanged, this, changed);
   connect(surrogate_, &QComboBox::currentTextChanged, this, changed);
@@ -243,6 +253,7 @@ void QuantPage::initializePage() { validate(); }
 void QuantPage::update_visibility() {
   const bool on = enabled_->isChecked();
   const bool int_format = format_->currentText() == "int";
+  const bool gguf = format_->currentText() == quant::to_string(quant::Format::Gguf);
   for (QWidget* w : std::initializer_list<QWidget*>{
            format_, granularity_, scale_, scale_init_, surrogate_, amplitude_, fourier_order_,
            dsq_alpha_, dsq_scale_grad_, ewgs_delta_, exclude_, overrides_, schedule_})
@@ -250,7 +261,9 @@ void QuantPage::update_visibility() {
   round_reg_->setEnabled(on && surrogate_->currentText() == "adaround");
   schedule_->setEnabled(on && int_format);
   bits_->setEnabled(on && int_format);
-  group_size_->setEnabled(on && granularity_->currentText() == "per_group");
+  gguf_type_->setEnabled(on && gguf);
+  granularity_->setEnabled(on && !gguf);  // a ggml type fixes its blocks and scales
+  group_size_->setEnabled(on && !gguf && granularity_->currentText() == "per_group");
   const QString s = surrogate_->currentText();
   amplitude_->setEnabled(on && s == "stableqat");
   fourier_order_->setEnabled(on && s == "stableqat");
@@ -267,7 +280,7 @@ void QuantPage::update_visibility() {
 
 void QuantPage::validate() {
   QString group_error;
-  if (enabled_->isChecked() && granularity_->currentText() == "per_group") {
+  if (enabled_->isChecked() && group_size_->isEnabled()) {
     const int g = group_size_->value();
     const auto* w = static_cast<ProjectWizard*>(wizard());
     const auto shape = w ? w->model_shape() : std::nullopt;
@@ -282,9 +295,13 @@ void QuantPage::validate() {
   }
   group_msg_->show_error(group_error);
   QStringList bad;
+  // The parser's regex engine (std::regex, ECMAScript), so both accept the same patterns.
   for (const QString& line : exclude_->toPlainText().split('\n', Qt::SkipEmptyParts)) {
-    const QRegularExpression re(line.trimmed());
-    if (!re.isValid()) bad << QString("'%1': %2").arg(line.trimmed(), re.errorString());
+    try {
+      std::regex re(line.trimmed().toStdString(), std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      bad << QString("'%1': %2").arg(line.trimmed(), QString::fromUtf8(e.what()));
+    }
   }
   exclude_msg_->show_error(bad.isEmpty() ? QString() : tr("Bad pattern %1").arg(bad.join("; ")));
   QString override_error;
@@ -298,6 +315,7 @@ void QuantPage::validate() {
                            ? tr("Unsigned PACT would zero the negative inputs of every "
                                 "quantized Linear (they are signed in a Llama); keep it signed.")
                            : QString());
+  validate_gguf();
   QString schedule_error;
   if (schedule_->isEnabled()) parse_schedule(schedule_->text(), &schedule_error);
   schedule_msg_->show_error(schedule_error);
@@ -305,8 +323,64 @@ void QuantPage::validate() {
 }
 
 bool QuantPage::isComplete() const {
-  return !group_msg_->has_error() && !exclude_msg_->has_error() && !overrides_msg_->has_error() &&
-         !schedule_msg_->has_error() && !act_msg_->has_error();
+  return !group_msg_->has_error() && !gguf_msg_->has_error() && !exclude_msg_->has_error() &&
+         !overrides_msg_->has_error() && !schedule_msg_->has_error() && !act_msg_->has_error();
+}
+
+// Format gguf: the ggml type's rules as the parser applies them (learned or frozen scales; ste,
+// lsq or stableqat), and every module it quantizes (core's include/exclude/override rules) reads
+// rows of whole blocks; otherwise the message says which module to exclude.
+void QuantPage::validate_gguf() {
+  const bool gguf = enabled_->isChecked() && gguf_type_->isEnabled();
+  if (!gguf) {
+    gguf_msg_->show_error(QString());
+    return;
+  }
+  project::ProjectConfig c;
+  fill(c);
+  const auto& spec = quant::ggml_quant_spec(c.quant.gguf_type);
+  QString error;
+  if (c.quant.scale_mode == quant::ScaleMode::MinMax)
+    error = tr("%1 scales are learned or frozen (llama-quantize's at step 0), not minmax.")
+                .arg(spec.name);
+  const QString s = surrogate_->currentText();
+  if (error.isEmpty() && s != "ste" && s != "lsq" && s != "stableqat")
+    error = tr("Format gguf trains with the ste, lsq or stableqat surrogates, not %1.").arg(s);
+  const auto* w = static_cast<ProjectWizard*>(wizard());
+  const auto shape = w ? w->model_shape() : std::nullopt;
+  if (error.isEmpty() && shape && !exclude_msg_->has_error() && !overrides_msg_->has_error()) {
+    const std::pair<const char*, int64_t> modules[] = {
+        {"self_attn.q_proj", shape->hidden},   {"self_attn.k_proj", shape->hidden},
+        {"self_attn.v_proj", shape->hidden},   {"self_attn.o_proj", shape->attention},
+        {"mlp.gate_proj", shape->hidden},      {"mlp.up_proj", shape->hidden},
+        {"mlp.down_proj", shape->intermediate}};
+    for (const auto& [m, width] : modules) {
+      const std::string module = std::string("model.layers.0.") + m;
+      quant::QuantScheme ms;
+      try {
+        ms = quant::scheme_for_module(c.quant, module);
+      } catch (const std::exception&) {  // a pattern the other fields already report
+        break;
+      }
+      if (!ms.enabled || ms.format != quant::Format::Gguf || width <= 0) continue;
+      const int block = quant::ggml_quant_spec(ms.gguf_type).block;
+      if (width % block == 0) continue;
+      error = tr("%1 reads rows of %2, not whole %3-blocks of %4: exclude it (e.g. '%5').")
+                  .arg(m)
+                  .arg(width)
+                  .arg(block)
+                  .arg(quant::ggml_quant_spec(ms.gguf_type).name)
+                  .arg(QString(m).replace('.', "\\."));
+      break;
+    }
+  }
+  if (!error.isEmpty())
+    gguf_msg_->show_error(error);
+  else
+    gguf_msg_->show_info(tr("%1: %2 bits per weight, scales included; step 0 is llama-quantize's "
+                            "own quantization, and the GGUF export writes the trained codes.")
+                             .arg(spec.name)
+                             .arg(quant::ggml_bits_per_weight(c.quant.gguf_type)));
 }
 
 bool QuantPage::pact_activations() const {
@@ -320,6 +394,7 @@ void QuantPage::fill(project::ProjectConfig& c) const {
   auto& q = c.quant;
   q.enabled = enabled_->isChecked();
   quant::parse(format_->currentText().toStdString(), q.format);
+  quant::parse(gguf_type_->currentText().toStdString(), q.gguf_type);
   q.bits = q.format == quant::Format::Int ? bits_->currentText().toDouble() : 4.0;
   quant::parse(granularity_->currentText().toStdString(), q.granularity);
   q.group_size = group_size_->value();
