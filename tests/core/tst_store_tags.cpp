@@ -63,6 +63,14 @@ std::vector<std::string> strings(std::initializer_list<const char*> list) {
   return {list.begin(), list.end()};
 }
 
+// A store in `tmp` holding one run "alpha" of project "p", written at `a`.
+Store store_with_run(const QTemporaryDir& tmp, const run::RunDir& a) {
+  write_run(a, "alpha", "p");
+  Store s = Store::open(tmp.filePath("t.sqlite").toStdString());
+  s.ingest_run_dir(a.path());
+  return s;
+}
+
 }  // namespace
 
 class TestStoreTags : public QObject {
@@ -134,10 +142,8 @@ class TestStoreTags : public QObject {
 
   void tags_and_notes_round_trip() {
     QTemporaryDir tmp;
-    run::RunDir a(tmp.filePath("runs/p/alpha").toStdString());
-    write_run(a, "alpha", "p");
-    Store s = Store::open(tmp.filePath("t.sqlite").toStdString());
-    s.ingest_run_dir(a.path());
+    const run::RunDir a(tmp.filePath("runs/p/alpha").toStdString());
+    Store s = store_with_run(tmp, a);
     const int64_t id = s.find_run("alpha");
     s.add_tags(id, strings({"w2", "final", "w2"}));
     QCOMPARE(s.tags(id), strings({"final", "w2"}));
@@ -165,10 +171,8 @@ class TestStoreTags : public QObject {
 
   void bad_tags_are_clear_errors() {
     QTemporaryDir tmp;
-    run::RunDir a(tmp.filePath("runs/p/alpha").toStdString());
-    write_run(a, "alpha", "p");
-    Store s = Store::open(tmp.filePath("t.sqlite").toStdString());
-    s.ingest_run_dir(a.path());
+    const run::RunDir a(tmp.filePath("runs/p/alpha").toStdString());
+    Store s = store_with_run(tmp, a);
     const int64_t id = s.find_run("alpha");
     s.add_tags(id, strings({"kept"}));
     const QList<QPair<std::string, QString>> bad = {{"two words", "a space"},
