@@ -70,16 +70,7 @@ GgmlFakeQuant::GgmlFakeQuant(GgmlQuant type, const SurrogateImpl& impl, double a
       m_ = torch::tensor(std::vector<float>(b.mins.begin(), b.mins.end()), fopts);
     }
   } else {  // the fp32 scale of ggml's _ref rule (the codes round with 1/d in fp32)
-    for (int64_t i = 0; i < nb; ++i) {
-      const float* xb = x + i * sp.block;
-      float amax = 0, mx = 0;
-      for (int j = 0; j < sp.block; ++j)
-        if (amax < std::fabs(xb[j])) {
-          amax = std::fabs(xb[j]);
-          mx = xb[j];
-        }
-      d[i] = type == GgmlQuant::Q4_0 ? mx / -8 : type == GgmlQuant::Q8_0 ? amax / 127 : amax;
-    }
+    for (int64_t i = 0; i < nb; ++i) d[i] = ggml_block_scale(type, x + i * sp.block);
   }
   const auto dev = weight.device();
   d0_ = d0_.to(dev);

@@ -20,6 +20,18 @@ int nearest_int(float v) {
 // Asymmetric fit of n values to levels 0..nmax: x ~ scale * l - the_min. Starts from the
 // min/max grid, then tries nstep+1 grids (rmin + rdelta*is + nmax)/(max - min) and keeps the
 // weighted least-squares (scale, min) of the best one (error: |diff| or diff^2, weighted).
+// The signed value of largest |x| (the first one on ties); *amax = its magnitude.
+float signed_extreme(int n, const float* x, float* amax) {
+  float mx = 0;
+  *amax = 0;
+  for (int i = 0; i < n; ++i)
+    if (std::fabs(x[i]) > *amax) {
+      *amax = std::fabs(x[i]);
+      mx = x[i];
+    }
+  return mx;
+}
+
 float fit_scale_min(int n, int nmax, const float* x, const float* w, uint8_t* L, float* the_min,
                     float rmin, float rdelta, int nstep, bool use_mad) {
   float mn = x[0], mx = x[0];
@@ -89,14 +101,8 @@ float fit_scale_min(int n, int nmax, const float* x, const float* w, uint8_t* L,
 // the signed extreme) and 18 neighbours -(nmax + 0.1 is)/max, keeping the one with the largest
 // sum(w x l)^2 / sum(w l^2); returns the least-squares scale of the kept codes.
 float fit_signed_rmse(int n, int nmax, const float* x, uint8_t* L) {
-  float mx = 0, amax = 0;
-  for (int i = 0; i < n; ++i) {
-    const float ax = std::fabs(x[i]);
-    if (ax > amax) {
-      amax = ax;
-      mx = x[i];
-    }
-  }
+  float amax;
+  const float mx = signed_extreme(n, x, &amax);
   if (amax < kGroupMaxEps) {
     for (int i = 0; i < n; ++i) L[i] = 0;
     return 0.f;
@@ -140,14 +146,8 @@ float fit_signed_rmse(int n, int nmax, const float* x, uint8_t* L) {
 // codes to nearest(x * sum(w l^2) / sum(w x l)) of the others where that raises
 // sum(w x l)^2 / sum(w l^2), w = x^2. Codes stored + nmax.
 float fit_q3(int n, int nmax, const float* x, uint8_t* Lout) {
-  float mx = 0, amax = 0;
-  for (int i = 0; i < n; ++i) {
-    const float ax = std::fabs(x[i]);
-    if (ax > amax) {
-      amax = ax;
-      mx = x[i];
-    }
-  }
+  float amax;
+  const float mx = signed_extreme(n, x, &amax);
   if (amax < kGroupMaxEps) {
     for (int i = 0; i < n; ++i) Lout[i] = 0;
     return 0.f;
@@ -346,13 +346,7 @@ void q6_k_block(const float* x, GgmlBlocks& b, int64_t i) {
 }
 
 void q4_0_block(const float* x, GgmlBlocks& b, int64_t i) {
-  float amax = 0, mx = 0;
-  for (int j = 0; j < 32; ++j)
-    if (amax < std::fabs(x[j])) {
-      amax = std::fabs(x[j]);
-      mx = x[j];
-    }
-  const float d = mx / -8;
+  const float d = ggml_block_scale(GgmlQuant::Q4_0, x);
   const float id = d != 0 ? 1.0f / d : 0.0f;
   b.d[i] = fp32_to_fp16(d);
   for (int j = 0; j < 32; ++j) {
@@ -362,23 +356,28 @@ void q4_0_block(const float* x, GgmlBlocks& b, int64_t i) {
 }
 
 void q8_0_block(const float* x, GgmlBlocks& b, int64_t i) {
-  float amax = 0;
-  for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[j]));
-  const float d = amax / 127;
+  const float d = ggml_block_scale(GgmlQuant::Q8_0, x);
   const float id = d != 0 ? 1.0f / d : 0.0f;
   b.d[i] = fp32_to_fp16(d);
   for (int j = 0; j < 32; ++j) b.codes[i * 32 + j] = static_cast<int8_t>(std::round(x[j] * id));
 }
 
 void tq_block(const float* x, GgmlBlocks& b, int64_t i) {
-  float amax = 0;
-  for (int j = 0; j < 256; ++j) amax = std::max(amax, std::fabs(x[j]));
+  const float amax = ggml_block_scale(GgmlQuant::TQ1_0, x);
   const float id = amax != 0 ? 1.0f / amax : 0.0f;
   b.d[i] = fp32_to_fp16(amax);
   for (int j = 0; j < 256; ++j) b.codes[i * 256 + j] = static_cast<int8_t>(std::lround(x[j] * id));
 }
 
 }  // namespace
+
+float ggml_block_scale(GgmlQuant type, const float* x) {
+  float amax;
+  const float mx = signed_extreme(ggml_quant_spec(type).block, x, &amax);
+  if (type == GgmlQuant::Q4_0) return mx / -8;
+  if (type == GgmlQuant::Q8_0) return amax / 127;
+  return amax;  // TQ1_0, TQ2_0
+}
 
 GgmlBlocks ggml_reference_quantize(GgmlQuant type, const float* x, int64_t numel,
                                    const std::string& what) {

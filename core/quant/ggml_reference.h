@@ -26,4 +26,8 @@ namespace qatwb::quant {
 GgmlBlocks ggml_reference_quantize(GgmlQuant type, const float* x, int64_t numel,
                                    const std::string& what);
 
+// The fp32 block scale d of the types without sub-scales (Q4_0, Q8_0, TQ1_0, TQ2_0) for one
+// block at x, before its fp16 rounding (the codes round with 1/d in fp32).
+float ggml_block_scale(GgmlQuant type, const float* x);
+
 }  // namespace qatwb::quant
