@@ -10,17 +10,11 @@
 #include <cstring>
 
 #include "core/util/error.h"
+#include "core/util/strings.h"
 
 namespace qatwb::data {
 
-namespace {
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 Compression compression_for_path(const std::string& path) {
   if (ends_with(path, ".gz")) return Compression::Gzip;

@@ -8,6 +8,7 @@
 #include "core/data/compressed_file.h"
 #include "core/text/utf8.h"
 #include "core/util/error.h"
+#include "core/util/strings.h"
 
 namespace qatwb::data {
 
@@ -16,11 +17,6 @@ namespace fs = std::filesystem;
 namespace {
 
 enum class Format { Jsonl, Txt, Unknown };
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 Format format_for_path(const std::string& path) {
   std::string base = strip_compression_suffix(path);

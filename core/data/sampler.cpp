@@ -10,6 +10,7 @@
 #include "core/data/seeded_random.h"
 #include "core/util/error.h"
 #include "core/util/progress.h"
+#include "core/util/strings.h"
 
 namespace qatwb::data {
 
@@ -61,12 +62,6 @@ class Selection {
   double cutoff_ = HUGE_VAL;
   std::vector<Candidate> heap_;
 };
-
-std::string absolute_path(const std::string& p) {
-  std::error_code ec;
-  fs::path a = fs::absolute(p, ec);
-  return (ec ? fs::path(p) : a).lexically_normal().string();
-}
 
 void write_split(const std::vector<const Candidate*>& docs, SplitFile& split) {
   AtomicFile out(split.path);

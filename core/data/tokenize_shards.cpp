@@ -17,6 +17,7 @@
 #include "core/util/error.h"
 #include "core/util/progress.h"
 #include "core/util/sha256.h"
+#include "core/util/strings.h"
 
 namespace qatwb::data {
 
@@ -29,12 +30,6 @@ struct SplitInput {
   std::string path;
   std::string expected_sha256;  // from the sample manifest; empty when unknown
 };
-
-std::string absolute_path(const std::string& p) {
-  std::error_code ec;
-  fs::path a = fs::absolute(p, ec);
-  return (ec ? fs::path(p) : a).lexically_normal().string();
-}
 
 std::string split_name_for_file(const std::string& path) {
   std::string name = fs::path(strip_compression_suffix(path)).filename().string();

@@ -6,6 +6,7 @@
 
 #include "core/model/safetensors.h"
 #include "core/util/error.h"
+#include "core/util/strings.h"
 
 namespace qatwb::model {
 
@@ -17,11 +18,6 @@ std::string shape_str(c10::IntArrayRef shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
   return s + "]";
-}
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 struct Source {

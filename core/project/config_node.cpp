@@ -173,7 +173,7 @@ ConfigNode convert(const YAML::Node& y, ConvertState& st, int depth) {
   return n;
 }
 
-std::string read_file(const std::string& path) {
+std::string read_project_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot open project file");
   std::ostringstream ss;
@@ -189,7 +189,7 @@ ConfigNode load_chain(const std::string& path, std::vector<std::string>& chain) 
   for (const auto& f : chain)
     if (f == file) throw Error(file + ": 'extends' forms a cycle (" + chain.front() + " ... )");
   chain.push_back(file);
-  ConfigNode root = parse_yaml(read_file(file), file, abs.parent_path().string());
+  ConfigNode root = parse_yaml(read_project_file(file), file, abs.parent_path().string());
   if (root.kind == ConfigNode::Kind::Null) {
     root = ConfigNode::make_map();
     root.origin.file = file;

@@ -105,7 +105,6 @@ namespace rows_avx2 {
 
 const bool kHaveAvx2 = __builtin_cpu_supports("avx2");
 
-
 // Calls f(grid kind, asym) with both as compile-time constants.
 template <typename F>
 void dispatch_grid(const KParams& p, F&& f) {
@@ -159,10 +158,12 @@ bool use_fused(const torch::Tensor& w) {
          (w.scalar_type() == torch::kFloat || w.scalar_type() == torch::kBFloat16);
 }
 
-int64_t grain_rows(int64_t cols) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(cols, 1)); }
+int64_t grain_rows(int64_t cols) {
+  return std::max<int64_t>(1, 32768 / std::max<int64_t>(cols, 1));
+}
 
 // Per-row broadcast [rows, 1] of a per-scale tensor.
-torch::Tensor per_row(const torch::Tensor& t, int64_t rps) {
+torch::Tensor scale_column(const torch::Tensor& t, int64_t rps) {
   auto flat = t.reshape({-1});
   if (rps != 1) flat = flat.repeat_interleave(rps);
   return flat.unsqueeze(1);
@@ -170,7 +171,9 @@ torch::Tensor per_row(const torch::Tensor& t, int64_t rps) {
 
 torch::Tensor table_tensor(const WeightGrid& g, const torch::Device& dev) {
   auto t = level_table(g);
-  return torch::from_blob(t.data(), {static_cast<int64_t>(t.size())}, torch::kFloat).clone().to(dev);
+  return torch::from_blob(t.data(), {static_cast<int64_t>(t.size())}, torch::kFloat)
+      .clone()
+      .to(dev);
 }
 
 torch::Tensor round_codes(const torch::Tensor& v, Rounding r) {
@@ -222,12 +225,10 @@ torch::Tensor torch_levels(const IntQuantSpec& spec, const torch::Tensor& c,
 }
 
 void check_inputs(const torch::Tensor& w2d, const torch::Tensor& scale, int64_t rps) {
-  if (w2d.dim() != 2 || rps <= 0 || w2d.size(0) % rps != 0 ||
-      scale.numel() != w2d.size(0) / rps)
+  if (w2d.dim() != 2 || rps <= 0 || w2d.size(0) % rps != 0 || scale.numel() != w2d.size(0) / rps)
     throw Error("int fake quant: scale count " + std::to_string(scale.numel()) +
                 " does not match the blocked weight [" + std::to_string(w2d.size(0)) + ", " +
-                std::to_string(w2d.size(1)) + "] with " + std::to_string(rps) +
-                " rows per scale");
+                std::to_string(w2d.size(1)) + "] with " + std::to_string(rps) + " rows per scale");
 }
 
 }  // namespace
@@ -306,8 +307,8 @@ torch::Tensor int_forward_values(const IntQuantSpec& spec, const torch::Tensor& 
     });
     return out;
   }
-  auto s_rows = per_row(sc.clamp_min(kMinScale), rps);
-  auto z_rows = zp.defined() ? per_row(zp, rps) : torch::Tensor();
+  auto s_rows = scale_column(sc.clamp_min(kMinScale), rps);
+  auto z_rows = zp.defined() ? scale_column(zp, rps) : torch::Tensor();
   auto v = w2d.detach().to(torch::kFloat) / s_rows;
   auto c = torch_codes(spec, v, z_rows);
   return (s_rows * torch_levels(spec, c, z_rows)).to(w2d.scalar_type());
@@ -347,8 +348,8 @@ torch::Tensor int_forward_codes(const IntQuantSpec& spec, const torch::Tensor& w
     });
     return codes;
   }
-  auto s_rows = per_row(sc.clamp_min(kMinScale), rps);
-  auto z_rows = zp.defined() ? per_row(zp, rps) : torch::Tensor();
+  auto s_rows = scale_column(sc.clamp_min(kMinScale), rps);
+  auto z_rows = zp.defined() ? scale_column(zp, rps) : torch::Tensor();
   auto v = wd.to(torch::kFloat) / s_rows;
   return torch_codes(spec, v, z_rows).to(code_type);
 }
@@ -357,16 +358,15 @@ torch::Tensor int_levels_to_values(const IntQuantSpec& spec, const torch::Tensor
                                    const torch::Tensor& scale, const torch::Tensor& zero,
                                    int64_t rps) {
   check_inputs(codes2d, scale, rps);
-  auto s_rows = per_row(scale.to(torch::kFloat).clamp_min(kMinScale), rps);
-  auto z_rows = zero.defined() ? per_row(zero.to(torch::kFloat), rps) : torch::Tensor();
+  auto s_rows = scale_column(scale.to(torch::kFloat).clamp_min(kMinScale), rps);
+  auto z_rows = zero.defined() ? scale_column(zero.to(torch::kFloat), rps) : torch::Tensor();
   auto c = codes2d.to(torch::kFloat);
   return s_rows * torch_levels(spec, c, z_rows);
 }
 
 IntBackward int_backward(const IntQuantSpec& spec, const torch::Tensor& w2d,
                          const torch::Tensor& scale, const torch::Tensor& zero, int64_t rps,
-                         const torch::Tensor& g2d, double alpha, bool need_scale,
-                         bool need_alpha) {
+                         const torch::Tensor& g2d, double alpha, bool need_scale, bool need_alpha) {
   check_inputs(w2d, scale, rps);
   IntBackward res;
   const bool dsq = spec.weight_grad == WeightGrad::Dsq;
@@ -396,19 +396,19 @@ IntBackward int_backward(const IntQuantSpec& spec, const torch::Tensor& w2d,
             constexpr bool a = decltype(asym)::value;
             constexpr KGrad gk = decltype(grad)::value;
             if (kHaveAvx2)
-              rows_avx2::backward_rows<scalar_t, k, a, gk>(p, w, gp, s, z, rps, cols, b, e, o,
-                                                           dsp, dap);
+              rows_avx2::backward_rows<scalar_t, k, a, gk>(p, w, gp, s, z, rps, cols, b, e, o, dsp,
+                                                           dap);
             else
-              rows_base::backward_rows<scalar_t, k, a, gk>(p, w, gp, s, z, rps, cols, b, e, o,
-                                                           dsp, dap);
+              rows_base::backward_rows<scalar_t, k, a, gk>(p, w, gp, s, z, rps, cols, b, e, o, dsp,
+                                                           dap);
           });
         });
       });
     });
   } else {
     const WeightGrid& gr = spec.grid;
-    auto s_rows = per_row(sc.clamp_min(kMinScale), rps);
-    auto z_rows = zp.defined() ? per_row(zp, rps) : torch::Tensor();
+    auto s_rows = scale_column(sc.clamp_min(kMinScale), rps);
+    auto z_rows = zp.defined() ? scale_column(zp, rps) : torch::Tensor();
     auto v = w2d.detach().to(torch::kFloat) / s_rows;
     auto g = g2d.to(torch::kFloat);
     torch::Tensor inside, q, d, rc;
@@ -452,7 +452,8 @@ IntBackward int_backward(const IntQuantSpec& spec, const torch::Tensor& w2d,
         const double c = std::sqrt(2.0) * M_PI * spec.amplitude;
         auto s = torch::zeros_like(v);
         for (int m = 0; m <= spec.fourier_order; ++m)
-          s = s + (c * ((m % 2 == 0) ? 1.0 : -1.0) / (2 * m + 1)) * torch::cos(rc * ((2 * m + 1) * M_PI));
+          s = s + (c * ((m % 2 == 0) ? 1.0 : -1.0) / (2 * m + 1)) *
+                      torch::cos(rc * ((2 * m + 1) * M_PI));
         big_g = (1 - s) / (1 + s);
         break;
       }
@@ -486,8 +487,8 @@ IntBackward int_backward(const IntQuantSpec& spec, const torch::Tensor& w2d,
     auto s_rows = sc.clamp_min(kMinScale).to(torch::kDouble).cpu().reshape({-1});
     if (rps != 1) s_rows = s_rows.repeat_interleave(rps);
     const double total = (s_rows * da_row).sum().item<double>() * 0.5 * dk_dalpha;
-    res.grad_alpha = torch::full({}, total, torch::TensorOptions().dtype(torch::kFloat))
-                         .to(scale.device());
+    res.grad_alpha =
+        torch::full({}, total, torch::TensorOptions().dtype(torch::kFloat)).to(scale.device());
   }
   return res;
 }

@@ -2,6 +2,7 @@
 #include <sstream>
 
 #include "core/quant/scheme.h"
+#include "core/util/strings.h"
 
 namespace qatwb::quant {
 namespace {
@@ -23,12 +24,6 @@ double value_at(const QuantScheme& q, size_t i, int64_t step,
   const double target = phase_value(q, i + 1, field, own);
   const double f = static_cast<double>(step - start) / static_cast<double>(p.until - start);
   return here + (target - here) * f;
-}
-
-std::string num(double x) {
-  std::ostringstream os;
-  os << x;
-  return os.str();
 }
 
 }  // namespace
@@ -55,14 +50,14 @@ std::string describe_schedule(const QuantScheme& q) {
   int64_t start = 0;
   for (const auto& p : q.schedule) {
     os << "steps " << start << "-" << p.until - 1 << ":";
-    if (p.bits) os << " " << num(*p.bits) << " bits";
+    if (p.bits) os << " " << number_text(*p.bits) << " bits";
     const char* ramp = p.linear ? " ramped" : "";
-    if (p.amplitude) os << " amplitude " << num(*p.amplitude) << ramp;
-    if (p.ewgs_delta) os << " ewgs_delta " << num(*p.ewgs_delta) << ramp;
+    if (p.amplitude) os << " amplitude " << number_text(*p.amplitude) << ramp;
+    if (p.ewgs_delta) os << " ewgs_delta " << number_text(*p.ewgs_delta) << ramp;
     os << "; ";
     start = p.until;
   }
-  os << "from step " << start << ": the scheme (" << num(q.bits) << " bits)";
+  os << "from step " << start << ": the scheme (" << number_text(q.bits) << " bits)";
   return os.str();
 }
 

@@ -4,17 +4,9 @@
 #include <sstream>
 
 #include "core/util/error.h"
+#include "core/util/strings.h"
 
 namespace qatwb::quant {
-namespace {
-
-std::string num(double x) {
-  std::ostringstream os;
-  os << x;
-  return os.str();
-}
-
-}  // namespace
 
 SurrogateImpl surrogate_impl(const QuantScheme& scheme, const std::string& where) {
   const SurrogateParams& p = scheme.params;
@@ -28,7 +20,7 @@ SurrogateImpl surrogate_impl(const QuantScheme& scheme, const std::string& where
       break;
     case Surrogate::StableQat:
       if (!(p.amplitude >= 0) || p.amplitude >= kStableQatMaxAmplitude)
-        throw Error(where + ": surrogate.amplitude " + num(p.amplitude) +
+        throw Error(where + ": surrogate.amplitude " + number_text(p.amplitude) +
                     " must be in [0, 1/(sqrt2*pi) = 0.2251) so that StableQAT's G stays in (0, 1]");
       if (p.fourier_order < 0 || p.fourier_order > 7)
         throw Error(where + ": surrogate.fourier_order " + std::to_string(p.fourier_order) +
@@ -38,7 +30,8 @@ SurrogateImpl surrogate_impl(const QuantScheme& scheme, const std::string& where
       break;
     case Surrogate::Dsq:
       if (!(p.dsq_alpha > 0 && p.dsq_alpha < 0.5))
-        throw Error(where + ": surrogate.dsq_alpha " + num(p.dsq_alpha) + " must be in (0, 0.5)");
+        throw Error(where + ": surrogate.dsq_alpha " + number_text(p.dsq_alpha) +
+                    " must be in (0, 0.5)");
       impl.weight_grad = WeightGrad::Dsq;
       impl.description = scheme.params.dsq_scale_grad == DsqScaleGrad::Chain
                              ? "DSQ differentiable soft quantization (chain-rule scale gradient)"
@@ -46,7 +39,8 @@ SurrogateImpl surrogate_impl(const QuantScheme& scheme, const std::string& where
       break;
     case Surrogate::Ewgs:
       if (!(p.ewgs_delta >= 0))
-        throw Error(where + ": surrogate.ewgs_delta " + num(p.ewgs_delta) + " must be >= 0");
+        throw Error(where + ": surrogate.ewgs_delta " + number_text(p.ewgs_delta) +
+                    " must be >= 0");
       impl.weight_grad = WeightGrad::Ewgs;
       impl.description = "EWGS element-wise gradient scaling";
       break;
@@ -60,33 +54,35 @@ SurrogateImpl surrogate_impl(const QuantScheme& scheme, const std::string& where
       break;
     case Surrogate::AdaRound:
       if (!(p.adaround_reg_weight >= 0))
-        throw Error(where + ": surrogate_params.reg_weight " + num(p.adaround_reg_weight) +
+        throw Error(where + ": surrogate_params.reg_weight " + number_text(p.adaround_reg_weight) +
                     " must be >= 0");
       if (!(p.adaround_beta_start >= p.adaround_beta_end && p.adaround_beta_end > 0))
-        throw Error(where + ": surrogate_params.beta_start " + num(p.adaround_beta_start) +
-                    " and beta_end " + num(p.adaround_beta_end) +
+        throw Error(where + ": surrogate_params.beta_start " + number_text(p.adaround_beta_start) +
+                    " and beta_end " + number_text(p.adaround_beta_end) +
                     " must satisfy beta_start >= beta_end > 0");
       if (!(p.adaround_reg_warmup >= 0 && p.adaround_reg_warmup < 1))
-        throw Error(where + ": surrogate_params.reg_warmup " + num(p.adaround_reg_warmup) +
+        throw Error(where + ": surrogate_params.reg_warmup " + number_text(p.adaround_reg_warmup) +
                     " must be in [0, 1)");
       if (scheme.format != Format::Int || scheme.bits < 2 || scheme.ternary())
-        throw Error(where + ": surrogate adaround learns up/down rounding on an INT grid of 2+ "
-                    "bits; it is not defined for " + std::string(to_string(scheme.format)) +
-                    " bits " + num(scheme.bits));
+        throw Error(where +
+                    ": surrogate adaround learns up/down rounding on an INT grid of 2+ "
+                    "bits; it is not defined for " +
+                    std::string(to_string(scheme.format)) + " bits " + number_text(scheme.bits));
       if (scheme.scale_mode == ScaleMode::Learned)
-        throw Error(where + ": surrogate adaround learns the rounding of fixed weights on a fixed "
+        throw Error(where +
+                    ": surrogate adaround learns the rounding of fixed weights on a fixed "
                     "grid; set quant.scale to frozen (scales from scale_init) or minmax");
       impl.learned_rounding = true;
       impl.description = "AdaRound learned rounding (latent weights and scales fixed)";
       break;
   }
-  const bool special_grid = scheme.bits == 1 || scheme.ternary() ||
-                            (scheme.bits == 2 && impl.stretched_grid);
+  const bool special_grid =
+      scheme.bits == 1 || scheme.ternary() || (scheme.bits == 2 && impl.stretched_grid);
   if (scheme.format == Format::Int && special_grid &&
       (impl.weight_grad == WeightGrad::Dsq ||
        (scheme.bits == 1 && impl.weight_grad == WeightGrad::Fourier)))
     throw Error(where + ": surrogate " + to_string(scheme.surrogate) + " needs an integer grid; " +
-                "it is not defined for bits " + num(scheme.bits));
+                "it is not defined for bits " + number_text(scheme.bits));
   if (scheme.format == Format::Gguf) {
     if ((impl.weight_grad != WeightGrad::ClippedSte && impl.weight_grad != WeightGrad::Fourier) ||
         impl.stretched_grid || impl.pact_inputs)

@@ -18,7 +18,7 @@ torch::Tensor per_row(const torch::Tensor& t, int64_t rows_per_scale) {
   return flat.unsqueeze(1);
 }
 
-std::string shape_str(torch::IntArrayRef s) {
+std::string shape_text(torch::IntArrayRef s) {
   std::string out = "[";
   for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
   return out + "]";
@@ -30,8 +30,7 @@ WeightQuantizer::WeightQuantizer(const QuantScheme& scheme, const std::string& m
                                  const torch::Tensor& weight)
     : scheme_(scheme), module_(module) {
   if (!weight.defined()) throw Error(module + ": no weight to quantize");
-  if (!weight.is_floating_point())
-    throw Error(module + ": weight must be a floating-point tensor");
+  if (!weight.is_floating_point()) throw Error(module + ": weight must be a floating-point tensor");
   const SurrogateImpl impl = surrogate_impl(scheme, module);
   if (scheme.format == Format::Gguf) {
     const auto& sp = ggml_quant_spec(scheme.gguf_type);
@@ -70,9 +69,9 @@ WeightQuantizer::WeightQuantizer(const QuantScheme& scheme, const std::string& m
 void WeightQuantizer::init_state(const torch::Tensor& weight) {
   torch::NoGradGuard g;
   if (scheme_.scale_mode != ScaleMode::MinMax) {
-    InitScales s = init_scales(spec_, scheme_.scale_init,
-                               weight.detach().reshape({layout_.rows, layout_.cols}),
-                               layout_.rows_per_scale);
+    InitScales s =
+        init_scales(spec_, scheme_.scale_init,
+                    weight.detach().reshape({layout_.rows, layout_.cols}), layout_.rows_per_scale);
     if (scale_.defined())
       scale_.copy_(s.scale.view(layout_.scale_shape));
     else
@@ -93,12 +92,11 @@ void WeightQuantizer::init_state(const torch::Tensor& weight) {
 torch::Tensor WeightQuantizer::rounded_codes(const torch::Tensor& w, bool hard,
                                              torch::Tensor& s_rows, torch::Tensor& z_rows) const {
   const Scales s = scales_for(w);
-  s_rows = per_row(s.scale.detach().to(torch::kFloat).clamp_min(kMinScale),
-                   layout_.rows_per_scale);
+  s_rows = per_row(s.scale.detach().to(torch::kFloat).clamp_min(kMinScale), layout_.rows_per_scale);
   z_rows = s.zero.defined() ? per_row(s.zero.detach().to(torch::kFloat), layout_.rows_per_scale)
                             : torch::Tensor();
-  auto base = torch::floor(w.detach().reshape({layout_.rows, layout_.cols}).to(torch::kFloat) /
-                           s_rows);
+  auto base =
+      torch::floor(w.detach().reshape({layout_.rows, layout_.cols}).to(torch::kFloat) / s_rows);
   if (z_rows.defined()) base = base + z_rows;
   auto up = hard ? (round_v_.detach() >= 0).to(torch::kFloat) : adaround_h(round_v_);
   return (base + up).clamp(spec_.grid.cmin, spec_.grid.cmax);
@@ -153,8 +151,8 @@ WeightQuantizer::Scales WeightQuantizer::scales_for(const torch::Tensor& w) cons
 
 torch::Tensor WeightQuantizer::forward(const torch::Tensor& w) const {
   if (w.sizes().vec() != layout_.shape)
-    throw Error(module_ + ": weight shape " + shape_str(w.sizes()) + " differs from " +
-                shape_str(layout_.shape) + " the quantizer was built for");
+    throw Error(module_ + ": weight shape " + shape_text(w.sizes()) + " differs from " +
+                shape_text(layout_.shape) + " the quantizer was built for");
   if (ggml_) return ggml_->forward(w);
   if (scheme_.format != Format::Int) return fp4_fake_quant(scheme_.format, layout_, w);
   if (round_v_.defined()) {
@@ -172,8 +170,8 @@ QuantizedTensor WeightQuantizer::quantize(const torch::Tensor& w_in) const {
   torch::NoGradGuard no_grad;
   auto w = w_in.detach();
   if (w.sizes().vec() != layout_.shape)
-    throw Error(module_ + ": weight shape " + shape_str(w.sizes()) + " differs from " +
-                shape_str(layout_.shape) + " the quantizer was built for");
+    throw Error(module_ + ": weight shape " + shape_text(w.sizes()) + " differs from " +
+                shape_text(layout_.shape) + " the quantizer was built for");
   QuantizedTensor q;
   q.format = scheme_.format;
   q.bits = scheme_.format == Format::Int ? scheme_.bits : 4;
@@ -213,8 +211,8 @@ QuantizedTensor WeightQuantizer::quantize(const torch::Tensor& w_in) const {
                   .to(spec_.grid.symmetric ? torch::kInt8 : torch::kUInt8)
                   .view(layout_.shape);
   } else {
-    q.codes = int_forward_codes(spec_, w2d, scale, s.zero, layout_.rows_per_scale)
-                  .view(layout_.shape);
+    q.codes =
+        int_forward_codes(spec_, w2d, scale, s.zero, layout_.rows_per_scale).view(layout_.shape);
   }
   q.scales = scale.view(layout_.scale_shape).clone();
   if (s.zero.defined()) q.zeros = s.zero.detach().to(torch::kInt).view(layout_.scale_shape);
@@ -251,8 +249,8 @@ void WeightQuantizer::load_state(const std::string& name, const torch::Tensor& t
     throw Error("quant state: unexpected tensor " + module_ + "." + name + " (the scheme has no " +
                 "such state for this module)");
   if (t.numel() != dst->numel())
-    throw Error("quant state: " + module_ + "." + name + " has shape " + shape_str(t.sizes()) +
-                ", expected " + shape_str(dst->sizes()));
+    throw Error("quant state: " + module_ + "." + name + " has shape " + shape_text(t.sizes()) +
+                ", expected " + shape_text(dst->sizes()));
   torch::NoGradGuard g;
   dst->copy_(t.reshape(dst->sizes()).to(dst->options()));
 }

@@ -12,7 +12,7 @@ namespace qatwb::report {
 
 namespace {
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kNoValue = std::numeric_limits<double>::quiet_NaN();
 
 // Tokens consumed per optimizer step from the run's flattened config; 0 when unknown.
 double tokens_per_step(const std::map<std::string, std::string>& params) {
@@ -121,7 +121,7 @@ ChartSpec metric_chart(const store::Store& store, const std::vector<int64_t>& ru
     s.colour_index = colours.count(run) ? colours.at(run) : 0;
     const store::RunSummary summary = store.run_summary(run);
     s.line_style = line_style_for_surrogate(run_surrogate(summary));
-    double per_step = 0, t0 = info->started > 0 ? info->started : kNaN;
+    double per_step = 0, t0 = info->started > 0 ? info->started : kNoValue;
     if (query.x == XAxis::tokens) per_step = tokens_per_step(summary.params);
     auto buckets = store.series(run, key, query.max_points, query.step_min, query.step_max);
     if (key == "eval/ppl_postquant" && (!query.step_min || *query.step_min <= 0) &&
@@ -133,7 +133,7 @@ ChartSpec metric_chart(const store::Store& store, const std::vector<int64_t>& ru
         store::Bucket b;
         b.count = 1;
         b.min = b.max = b.last = rtn.front().second;
-        b.time_last = store.first_time(run, "eval/ppl_rtn").value_or(kNaN);
+        b.time_last = store.first_time(run, "eval/ppl_rtn").value_or(kNoValue);
         buckets.insert(buckets.begin(), b);
       }
     }
@@ -150,7 +150,7 @@ ChartSpec metric_chart(const store::Store& store, const std::vector<int64_t>& ru
         case XAxis::step:
           break;
         case XAxis::tokens:
-          xv = per_step > 0 ? xv * per_step : kNaN;
+          xv = per_step > 0 ? xv * per_step : kNoValue;
           break;
         case XAxis::wall_time:
           xv = b.time_last;
@@ -233,8 +233,8 @@ std::vector<double> smooth_ema(const std::vector<double>& y, double weight) {
 void rolling_mean_std(const std::vector<double>& y, int window, std::vector<double>& mean,
                       std::vector<double>& stddev) {
   window = std::max(1, window);
-  mean.assign(y.size(), kNaN);
-  stddev.assign(y.size(), kNaN);
+  mean.assign(y.size(), kNoValue);
+  stddev.assign(y.size(), kNoValue);
   std::vector<double> ring;
   ring.reserve(static_cast<size_t>(window));
   size_t head = 0;

@@ -10,6 +10,7 @@
 #include "core/data/atomic_file.h"
 #include "core/report/report_html.h"
 #include "core/util/error.h"
+#include "core/util/strings.h"
 
 namespace qatwb::report {
 namespace fs = std::filesystem;
@@ -63,13 +64,6 @@ std::vector<RunGroup> group_runs(const store::Store& store, const std::vector<in
 }
 
 namespace {
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
 
 std::string csv_number(double v) {
   if (!std::isfinite(v)) return "";

@@ -7,6 +7,7 @@
 #include "core/quant/ggml_quant_type.h"
 #include "core/train/grad_stats.h"
 #include "core/util/error.h"
+#include "core/util/strings.h"
 
 namespace qatwb::report {
 
@@ -107,16 +108,6 @@ void describe_scheme(const Params& p, SummaryRow& r) {
   if (!gran.empty()) r.scheme += " " + gran;
   if (gran == "per_group" && p.count("quant.group_size"))
     r.scheme += " g" + param(p, "quant.group_size");
-}
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
 }
 
 std::string csv_num(double v) { return std::isfinite(v) ? fmt("%.10g", v) : ""; }

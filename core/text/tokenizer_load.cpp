@@ -15,7 +15,7 @@ using nlohmann::json;
 
 namespace {
 
-std::string read_file(const std::string& path) {
+std::string read_tokenizer_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot open tokenizer file");
   std::ostringstream ss;
@@ -181,7 +181,7 @@ void load_bos_eos(const std::string& path, TokenizerData& impl) {
 
 Tokenizer Tokenizer::from_file(const std::string& tokenizer_json_path) {
   const std::string& where = tokenizer_json_path;
-  std::string text = read_file(where);
+  std::string text = read_tokenizer_file(where);
   auto impl = std::make_unique<Impl>();
   impl->path = where;
   try {
