@@ -31,8 +31,8 @@ namespace qatwb::ui {
 
 namespace {
 
-const std::vector<std::string> kKeys = {"eval/ppl_postquant", "loss", "grad_norm",
-                                        "code_flip_fraction", "step_time_s"};
+const std::vector<std::string> kCompareKeys = {"eval/ppl_postquant", "loss", "grad_norm",
+                                               "code_flip_fraction", "step_time_s"};
 
 }  // namespace
 
@@ -78,7 +78,7 @@ CompareView::CompareView(QWidget* parent) : QWidget(parent), d_(std::make_unique
   bar->addWidget(d_->small_multiples);
   bar->addWidget(new QLabel(tr("Metric"), top));
   d_->metric = new QComboBox(top);
-  for (const auto& k : kKeys) d_->metric->addItem(QString::fromStdString(k));
+  for (const auto& k : kCompareKeys) d_->metric->addItem(QString::fromStdString(k));
   d_->metric->setEnabled(false);
   bar->addWidget(d_->metric);
   bar->addStretch(1);
@@ -320,7 +320,7 @@ void CompareView::rebuild_charts() {
     const std::string key = d_->metric->currentText().toStdString();
     for (int64_t r : d_->runs) panels.push_back({key, {r}});
   } else {
-    for (const auto& k : kKeys) panels.push_back({k, d_->runs});
+    for (const auto& k : kCompareKeys) panels.push_back({k, d_->runs});
   }
   for (size_t i = 0; i < panels.size(); ++i) {
     auto* c = new plot::MetricChartWidget(d_->panel_host);

@@ -19,8 +19,8 @@ namespace qatwb::ui {
 
 namespace {
 
-const std::vector<std::string> kKeys = {"loss", "grad_norm", "eval/ppl_postquant", "lr",
-                                        "tokens_per_s"};
+const std::vector<std::string> kDashboardKeys = {"loss", "grad_norm", "eval/ppl_postquant", "lr",
+                                                 "tokens_per_s"};
 
 }  // namespace
 
@@ -46,7 +46,7 @@ struct DashboardView::Impl {
     DashboardRequest r;
     r.db_path = db;
     r.runs = runs;
-    r.keys = kKeys;
+    r.keys = kDashboardKeys;
     r.x = static_cast<report::XAxis>(x_axis->currentData().toInt());
     r.max_points = max_points;
     for (auto* c : charts) r.zoom.emplace_back(c->zoom_step_min(), c->zoom_step_max());
@@ -84,11 +84,11 @@ DashboardView::DashboardView(QWidget* parent) : QWidget(parent), d_(std::make_un
   auto* grid_host = new QWidget(this);
   auto* grid = new QGridLayout(grid_host);
   grid->setContentsMargins(0, 0, 0, 0);
-  for (size_t i = 0; i < kKeys.size(); ++i) {
+  for (size_t i = 0; i < kDashboardKeys.size(); ++i) {
     auto* c = new plot::MetricChartWidget(grid_host);
-    c->setObjectName(QString::fromStdString("chart_" + kKeys[i]));
+    c->setObjectName(QString::fromStdString("chart_" + kDashboardKeys[i]));
     c->setMinimumHeight(220);
-    if (kKeys[i] == "grad_norm") c->set_grad_norm_view(true);
+    if (kDashboardKeys[i] == "grad_norm") c->set_grad_norm_view(true);
     grid->addWidget(c, static_cast<int>(i / 2), static_cast<int>(i % 2));
     d_->charts.push_back(c);
     connect(c, &plot::MetricChartWidget::step_range_changed, this, [this] {
@@ -109,7 +109,8 @@ DashboardView::DashboardView(QWidget* parent) : QWidget(parent), d_(std::make_un
   });
   connect(d_->log_y, &QCheckBox::toggled, this, [this](bool on) {
     for (size_t i = 0; i < d_->charts.size(); ++i)
-      if (kKeys[i] == "loss" || kKeys[i] == "grad_norm") d_->charts[i]->set_log_y(on);
+      if (kDashboardKeys[i] == "loss" || kDashboardKeys[i] == "grad_norm")
+        d_->charts[i]->set_log_y(on);
   });
   connect(d_->x_axis, qOverload<int>(&QComboBox::currentIndexChanged), this, [this](int) {
     for (auto* c : d_->charts) c->autoscale();
@@ -206,8 +207,8 @@ plot::MetricChartWidget* DashboardView::chart(int index) const {
 }
 
 plot::MetricChartWidget* DashboardView::chart_for(const QString& metric_key) const {
-  for (size_t i = 0; i < kKeys.size(); ++i)
-    if (QString::fromStdString(kKeys[i]) == metric_key) return d_->charts[i];
+  for (size_t i = 0; i < kDashboardKeys.size(); ++i)
+    if (QString::fromStdString(kDashboardKeys[i]) == metric_key) return d_->charts[i];
   return nullptr;
 }
 
