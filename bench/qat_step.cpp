@@ -6,6 +6,7 @@
 // same run. Targets: STE/StableQAT <= 1.05x, DSQ <= 1.15x, peak memory <= 1.2x.
 #include <CLI/CLI.hpp>
 
+#include <unistd.h>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -14,17 +15,17 @@
 #include <map>
 #include <sstream>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
-#include "core/train/threads.h"
-#include "core/util/allocator.h"
-#include "core/util/openmp_env.h"
+#include "core/eval/causal_lm_loss.h"
+#include "core/model/fused_layers.h"
 #include "core/model/llama.h"
 #include "core/model/llama_config.h"
 #include "core/quant/model_quantizer.h"
 #include "core/train/autocast.h"
-#include "core/eval/causal_lm_loss.h"
+#include "core/train/threads.h"
+#include "core/util/allocator.h"
+#include "core/util/openmp_env.h"
 
 namespace {
 
@@ -39,10 +40,12 @@ struct Variant {
   ScaleMode scale_mode = ScaleMode::Learned;
   double bits = 4;
   bool bf16 = false;
+  bool unfused_layers = false;  // RMSNorm and SwiGLU as LibTorch expressions (fused_layers.h)
 };
 
 std::vector<Variant> variants() {
   std::vector<Variant> v = {{"none", false}};
+  v.push_back({"none-unfused", false, Surrogate::Ste, ScaleMode::Learned, 4, false, true});
   for (double bits : {4.0, 2.0}) {
     const std::string b = bits == 4 ? "-w4" : "-w2";
     v.push_back({"ste" + b, true, Surrogate::Ste, ScaleMode::Frozen, bits});
@@ -87,6 +90,7 @@ int run_child(const Options& o, const std::string& name) {
   const Variant v = *it;
   qatwb::keep_large_allocations_mapped();
   qatwb::configure_threads(o.threads);
+  qatwb::model::set_fused_layers_enabled(!v.unfused_layers);
   torch::manual_seed(0);
   qatwb::model::Llama model(qatwb::model::preset(o.preset, o.vocab));
   std::shared_ptr<qatwb::quant::ModelQuantizer> quant;
@@ -189,7 +193,8 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   qatwb::ensure_openmp_wait_policy(argv);  // the same process setup as `qatwb run`
-  CLI::App app{"QAT step cost per surrogate: ms/step, tokens/s, peak RSS, ratios to no quantization"};
+  CLI::App app{
+      "QAT step cost per surrogate: ms/step, tokens/s, peak RSS, ratios to no quantization"};
   Options o;
   std::string child;
   app.add_option("--preset", o.preset, "model preset (llama-micro, llama-tiny, llama-small, ...)");
@@ -241,8 +246,8 @@ int main(int argc, char** argv) {
       continue;
     }
     // bf16 variants compare against bf16 "none" when it ran, else against fp32 "none".
-    const Collected& b = (v.bf16 && base_bf16.error.empty() && !base_bf16.ms.empty()) ? base_bf16
-                                                                                       : base;
+    const Collected& b =
+        (v.bf16 && base_bf16.error.empty() && !base_bf16.ms.empty()) ? base_bf16 : base;
     const double med = median(c.ms), mn = *std::min_element(c.ms.begin(), c.ms.end());
     const double x_time = med / median(b.ms);
     const double peak = c.peak_kb / 1024.0, step = (c.peak_kb - c.base_kb) / 1024.0;
@@ -253,13 +258,13 @@ int main(int argc, char** argv) {
       const double limit = v.surrogate == Surrogate::Dsq ? 1.15 : 1.05;
       const bool has_target = v.surrogate != Surrogate::Lsq;
       const bool ok_time = x_time <= limit, ok_mem = x_peak <= 1.2;
-      target = has_target ? std::string(ok_time ? "time ok" : "time MISS") + "(<=" +
-                                std::to_string(limit).substr(0, 4) + "x)"
+      target = has_target ? std::string(ok_time ? "time ok" : "time MISS") +
+                                "(<=" + std::to_string(limit).substr(0, 4) + "x)"
                           : std::string("-");
       target += ok_mem ? ", mem ok" : ", mem MISS";
     }
-    std::printf("%-18s %9.1f %9.1f %9.0f %7.3f %9.1f %7.3f %9.1f %7.3f  %s\n", v.name.c_str(),
-                med, mn, o.batch * o.seq / (med / 1000.0), x_time, peak, x_peak, step, x_step,
+    std::printf("%-18s %9.1f %9.1f %9.0f %7.3f %9.1f %7.3f %9.1f %7.3f  %s\n", v.name.c_str(), med,
+                mn, o.batch * o.seq / (med / 1000.0), x_time, peak, x_peak, step, x_step,
                 target.c_str());
   }
   std::cout << "x_time: median ms/step over all rounds relative to 'none' (bf16 rows: to "

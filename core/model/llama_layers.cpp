@@ -5,6 +5,8 @@
 #include <cmath>
 #include <limits>
 
+#include "core/model/fused_layers.h"
+
 namespace qatwb::model {
 
 RMSNormImpl::RMSNormImpl(int64_t dim, double eps, torch::TensorOptions options) : eps_(eps) {
@@ -12,9 +14,7 @@ RMSNormImpl::RMSNormImpl(int64_t dim, double eps, torch::TensorOptions options) 
 }
 
 torch::Tensor RMSNormImpl::apply(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
-  const auto h = x.to(torch::kFloat32);
-  const auto var = h.pow(2).mean(-1, /*keepdim=*/true);
-  return weight * (h * torch::rsqrt(var + eps)).to(x.scalar_type());
+  return rms_norm(x, weight, eps);
 }
 
 HookedLinearImpl::HookedLinearImpl(std::string name, int64_t in_features, int64_t out_features,
@@ -125,7 +125,7 @@ MlpImpl::MlpImpl(const LlamaConfig& c, const std::string& prefix, torch::TensorO
 torch::Tensor MlpImpl::forward(const torch::Tensor& x, WeightHook* hook, const LayerTensors* t) {
   const auto gate = gate_proj->forward(x, hook, weight_of(t, 4));
   const auto up = up_proj->forward(x, hook, weight_of(t, 5));
-  return down_proj->forward(torch::silu(gate) * up, hook, weight_of(t, 6));
+  return down_proj->forward(swiglu(gate, up), hook, weight_of(t, 6));
 }
 
 DecoderLayerImpl::DecoderLayerImpl(const LlamaConfig& c, int64_t index,

@@ -57,9 +57,12 @@ MemoryEstimate estimate_training_memory(const LlamaConfig& c, const MemoryInputs
   // Tensors autograd keeps per decoder layer and token (see llama_layers.cpp): the residual and
   // two RMSNorm outputs per norm (6 d, float32), q and k with their RoPE terms and the
   // attention output (4 q_dim + 4 kv_dim), the SwiGLU's gate, up, silu and product (4 I), and
-  // the float32 attention probabilities (heads x T per token).
+  // the float32 attention probabilities (heads x T per token). The fused RMSNorm and SwiGLU
+  // (fused_layers.cpp: float32 on the CPU) keep one output per norm (4 d) and no silu (3 I).
+  const bool fused = in.cpu && !in.bf16;
   const double per_token_layer =
-      4.0 * 6 * d + a * (4.0 * c.q_dim() + 4.0 * c.kv_dim() + 4.0 * c.intermediate_size) +
+      4.0 * (fused ? 4 : 6) * d +
+      a * (4.0 * c.q_dim() + 4.0 * c.kv_dim() + (fused ? 3.0 : 4.0) * c.intermediate_size) +
       (4.0 + (in.bf16 ? 2.0 : 0.0)) * c.num_attention_heads * T;
   const double layers = static_cast<double>(c.num_hidden_layers);
   const double acts = in.activation_checkpointing
