@@ -14,7 +14,7 @@ done
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-pkgs=(build-essential cmake ninja-build ccache pkg-config git
+pkgs=(build-essential cmake ninja-build ccache pkg-config git clang-format
       libtorch-dev libopenblas0-openmp libopenblas-openmp-dev
       libyaml-cpp-dev libsqlite3-dev sqlite3 nlohmann-json3-dev libpcre2-dev libzstd-dev zlib1g-dev
       libcli11-dev libjemalloc-dev libgloo-dev libncurses-dev

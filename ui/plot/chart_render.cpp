@@ -3,10 +3,14 @@
 #include <algorithm>
 
 #include <QApplication>
+#include <QDir>
+#include <QFile>
 #include <QFileInfo>
 #include <QImage>
 #include <cmath>
 #include <memory>
+
+#include <unistd.h>
 
 #include "core/util/error.h"
 #include "ui/plot/qcustomplot_include.h"
@@ -263,6 +267,14 @@ void save_chart_png(const report::ChartSpec& spec, const std::string& path, int 
   std::unique_ptr<QApplication> own_app;
   if (!QCoreApplication::instance()) {
     if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
+    // Without a session (cron, ssh, CI) Qt falls back to /tmp/runtime-<user> and says so on
+    // stderr at every report; use the same private folder without the noise.
+    if (qEnvironmentVariableIsEmpty("XDG_RUNTIME_DIR")) {
+      const QString dir = QDir::tempPath() + "/runtime-" + QString::number(::getuid());
+      if (QDir().mkpath(dir) &&
+          QFile::setPermissions(dir, QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner))
+        qputenv("XDG_RUNTIME_DIR", QFile::encodeName(dir));
+    }
     static int argc = 1;
     static char arg0[] = "qatwb";
     static char* argv[] = {arg0, nullptr};
