@@ -1,8 +1,9 @@
 // StoreWorker over a real SQLite store in a temporary folder: jobs run on the worker thread in
 // the order posted and their results arrive on the GUI thread; the connection is opened, used and
-// closed on the worker thread only; a bad path or a throwing job reports its message and the next
-// job opens the store again; results for a receiver that is gone are dropped; destroying the
-// worker with jobs queued behind a slow one neither hangs nor runs them nor delivers anything.
+// closed on the worker thread only; a bad path or a throwing job reports its message, the next job
+// opens the store again after an open failure, and after a throw when the worker reopens; results
+// for a receiver that is gone are dropped; destroying the worker with jobs queued behind a slow
+// one neither hangs nor runs them nor delivers anything.
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFileInfo>
@@ -15,7 +16,6 @@
 #include <set>
 #include <stdexcept>
 
-#include "core/run/event_log.h"
 #include "core/store/store.h"
 #include "ui/widgets/store_worker.h"
 
@@ -27,7 +27,7 @@ namespace {
 struct ThreadLog {
   std::mutex mutex;
   std::set<QThread*> opened_on, used_on, closed_on;
-  int opened = 0, closed = 0;
+  std::atomic<int> opened{0}, closed{0};
   void note(std::set<QThread*>& where) {
     std::lock_guard<std::mutex> lock(mutex);
     where.insert(QThread::currentThread());
@@ -59,16 +59,10 @@ TracedWorker::Opener traced(std::shared_ptr<ThreadLog> log) {
   return [log](const std::string& path) { return std::make_unique<TracedStore>(path, log); };
 }
 
-// A run directory with a start event, named `name`.
-std::string make_run(const QString& root, const QString& name) {
+// An empty run directory (ingesting it registers the run).
+std::string make_run_dir(const QString& root, const QString& name) {
   const QString dir = root + "/" + name;
   QDir().mkpath(dir);
-  qatwb::run::EventWriter w((dir + "/events.jsonl").toStdString());
-  qatwb::run::StartInfo s;
-  s.run = name.toStdString();
-  s.project = "proj";
-  s.config_json = R"({"name":"proj"})";
-  w.start(s);
   return dir.toStdString();
 }
 
@@ -80,7 +74,8 @@ class TestStoreWorker : public QObject {
  private Q_SLOTS:
   void results_arrive_on_the_gui_thread_in_order();
   void connection_stays_on_the_worker_thread();
-  void failures_report_and_reopen();
+  void failures_report_and_reopen_or_keep_data();
+  void failures_report_and_reopen_or_keep();
   void switching_database_reopens();
   void results_for_a_gone_receiver_are_dropped();
   void destruction_with_jobs_queued_is_prompt();
@@ -91,8 +86,8 @@ class TestStoreWorker : public QObject {
 
 void TestStoreWorker::results_arrive_on_the_gui_thread_in_order() {
   const QString db = tmp_.path() + "/order.sqlite";
-  const std::string run_a = make_run(tmp_.path() + "/runs", "run-a");
-  const std::string run_b = make_run(tmp_.path() + "/runs", "run-b");
+  const std::string run_a = make_run_dir(tmp_.path() + "/runs", "run-a");
+  const std::string run_b = make_run_dir(tmp_.path() + "/runs", "run-b");
   StoreWorker<qatwb::store::Store> worker("test-store-worker", qatwb::ui::open_store, db);
   QObject receiver;
   std::vector<QString> order;
@@ -145,10 +140,10 @@ void TestStoreWorker::connection_stays_on_the_worker_thread() {
             ++done;
           });
     QTRY_COMPARE_WITH_TIMEOUT(done, 5, 10000);
-    QCOMPARE(log->opened, 1);  // kept open between jobs
-    QCOMPARE(log->closed, 0);
+    QCOMPARE(log->opened.load(), 1);  // kept open between jobs
+    QCOMPARE(log->closed.load(), 0);
   }
-  QCOMPARE(log->closed, 1);  // closed by the destructor...
+  QCOMPARE(log->closed.load(), 1);  // closed by the destructor...
   const std::set<QThread*> only_worker{worker_thread};
   QCOMPARE(log->opened_on, only_worker);  // ...and opened, used, closed on the worker thread
   QCOMPARE(log->used_on, only_worker);
@@ -156,12 +151,25 @@ void TestStoreWorker::connection_stays_on_the_worker_thread() {
   QVERIFY(worker_thread != QThread::currentThread());
 }
 
-void TestStoreWorker::failures_report_and_reopen() {
+void TestStoreWorker::failures_report_and_reopen_or_keep_data() {
+  QTest::addColumn<bool>("keep");
+  QTest::addColumn<int>("opened");  // connections opened by the end
+  QTest::addColumn<int>("closed");
+  QTest::newRow("reopen") << false << 2 << 1;
+  QTest::newRow("keep") << true << 1 << 0;
+}
+
+void TestStoreWorker::failures_report_and_reopen_or_keep() {
+  QFETCH(bool, keep);
+  QFETCH(int, opened);
+  QFETCH(int, closed);
+  const QString name = QTest::currentDataTag();
   auto log = std::make_shared<ThreadLog>();
   // A folder where the database file should be: it cannot be opened.
-  const QString bad = tmp_.path() + "/not-a-db.sqlite";
+  const QString bad = tmp_.path() + "/not-a-db-" + name + ".sqlite";
   QDir().mkpath(bad);
-  TracedWorker worker("test-failures", traced(log), bad);
+  TracedWorker worker("test-failures", traced(log), bad,
+                      keep ? qatwb::ui::AfterFailure::keep : qatwb::ui::AfterFailure::reopen);
   QObject receiver;
   QStringList failures;
   QThread* failed_on = nullptr;
@@ -174,11 +182,13 @@ void TestStoreWorker::failures_report_and_reopen() {
       });
   QTRY_COMPARE_WITH_TIMEOUT(failures.size(), 1, 10000);
   QVERIFY(!ran);
-  QVERIFY2(failures[0].contains("not-a-db.sqlite"), qPrintable(failures[0]));
+  QVERIFY2(failures[0].contains("not-a-db-" + name + ".sqlite"), qPrintable(failures[0]));
   QCOMPARE(failed_on, QThread::currentThread());
-  QCOMPARE(log->opened, 0);
+  QCOMPARE(log->opened.load(), 0);
 
-  worker.set_database(tmp_.path() + "/failures.sqlite");
+  // Opening is tried again either way; a job that throws closes the connection (reopen: the next
+  // job opens it again) or leaves it open (keep).
+  worker.set_database(tmp_.path() + "/failures-" + name + ".sqlite");
   worker.post(
       &receiver, [](TracedStore&) -> int { throw std::runtime_error("job broke"); },
       [](int) { QFAIL("the job threw"); }, [&](const QString& m) { failures << m; });
@@ -189,8 +199,8 @@ void TestStoreWorker::failures_report_and_reopen() {
   QTRY_VERIFY_WITH_TIMEOUT(tables > 0, 10000);
   QCOMPARE(failures.size(), 2);
   QCOMPARE(failures[1], QString("job broke"));
-  QCOMPARE(log->opened, 2);  // closed after the throwing job, opened again for the next
-  QCOMPARE(log->closed, 1);
+  QCOMPARE(log->opened.load(), opened);
+  QCOMPARE(log->closed.load(), closed);
 }
 
 void TestStoreWorker::switching_database_reopens() {
@@ -254,7 +264,7 @@ void TestStoreWorker::destruction_with_jobs_queued_is_prompt() {
     for (int i = 0; i < 200; ++i)
       worker.post(
           &receiver,
-          [&](TracedStore& c) {
+          [&started, i](TracedStore& c) {
             ++started;
             c.use();
             QThread::msleep(50);  // 10 s if they all ran
@@ -268,8 +278,8 @@ void TestStoreWorker::destruction_with_jobs_queued_is_prompt() {
   QCOMPARE(started.load(), 1);  // the queued jobs were skipped
   QTest::qWait(100);
   QCOMPARE(delivered, 0);  // the slow job's result came after the end: dropped
-  QCOMPARE(log->opened, 1);
-  QCOMPARE(log->closed, 1);
+  QCOMPARE(log->opened.load(), 1);
+  QCOMPARE(log->closed.load(), 1);
   QCOMPARE(int(log->closed_on.size()), 1);
   QVERIFY(*log->closed_on.begin() != QThread::currentThread());
 }

@@ -108,10 +108,13 @@ struct DashboardConnection {
 };
 
 DashboardLoader::DashboardLoader()
-    : worker_("qatwb-dashboard-loader", [](const std::string& db_path) {
-        return std::make_unique<DashboardConnection>(
-            DashboardConnection{store::Store::open_existing(db_path), SeriesCache()});
-      }) {}
+    : worker_(
+          "qatwb-dashboard-loader",
+          [](const std::string& db_path) {
+            return std::make_unique<DashboardConnection>(
+                DashboardConnection{store::Store::open_existing(db_path), SeriesCache()});
+          },
+          {}, AfterFailure::keep) {}
 
 DashboardLoader::~DashboardLoader() = default;
 

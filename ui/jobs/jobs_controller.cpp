@@ -41,7 +41,7 @@ JobsController::JobsController(const QString& db_path, const QString& qatwb_path
             config.qatwb_path = qatwb;
             return std::make_unique<JobsConnection>(config);
           },
-          db_path) {
+          db_path, AfterFailure::keep) {
   qRegisterMetaType<std::vector<JobRow>>();
   connect(&timer_, &QTimer::timeout, this, &JobsController::poll_now);
 }

@@ -1,7 +1,6 @@
 #include "ui/widgets/child_process.h"
 
 #include <QDeadlineTimer>
-#include <utility>
 
 namespace qatwb::ui {
 
@@ -17,8 +16,6 @@ void ChildProcess::start(const QString& program, const QStringList& args) {
   args_ = args;
   out_.clear();
   err_.clear();
-  partial_[0].clear();
-  partial_[1].clear();
   end_ = End::none;
   exit_code_ = -1;
   cancelling_ = false;
@@ -109,33 +106,14 @@ void ChildProcess::read(Channel channel) {
                                                    : process_->readAllStandardError();
   if (bytes.isEmpty()) return;
   (channel == Channel::out ? out_ : err_) += bytes;
-  partial_[int(channel)] += bytes;
   Q_EMIT output(bytes, channel);
-  split_lines(channel, false);
-}
-
-void ChildProcess::split_lines(Channel channel, bool flush) {
-  // Taken out first: a slot of line() may start() again, which clears partial_.
-  const QByteArray buffer = std::exchange(partial_[int(channel)], QByteArray());
-  qsizetype from = 0;
-  auto emit_line = [&](qsizetype end) {
-    QByteArray l = buffer.mid(from, end - from);
-    if (l.endsWith('\r')) l.chop(1);
-    Q_EMIT line(QString::fromUtf8(l), channel);
-  };
-  for (qsizetype nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n', from)) {
-    emit_line(nl);
-    from = nl + 1;
-  }
-  if (flush && from < buffer.size())
-    emit_line(buffer.size());
-  else
-    partial_[int(channel)].prepend(buffer.mid(from));
 }
 
 void ChildProcess::on_exit(int exit_code, QProcess::ExitStatus status) {
+  const QProcess* child = process_;
   read(Channel::out);
-  read(Channel::err);
+  if (!merged_) read(Channel::err);
+  if (process_ != child) return;  // a slot of output() started another child
   if (status == QProcess::NormalExit)
     report(End::exited, exit_code);
   else
@@ -144,8 +122,6 @@ void ChildProcess::on_exit(int exit_code, QProcess::ExitStatus status) {
 
 void ChildProcess::report(End end, int exit_code) {
   if (!running()) return;
-  split_lines(Channel::out, true);
-  split_lines(Channel::err, true);
   end_ = end;
   exit_code_ = exit_code;
   Q_EMIT finished(ok());

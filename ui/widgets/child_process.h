@@ -1,9 +1,9 @@
 // One child process run from the GUI (a `qatwb` command: export, model info, batch): started
 // with a program and its arguments, its stdout and stderr collected (apart, or merged into stdout
-// as a terminal shows them) and streamed as chunks and as whole lines while it runs, and its end
-// reported once by finished(): a normal exit with its code, a crash, a program that could not
-// start, or a cancel, each with one clear message(). Destroying it kills a child still running
-// without reporting anything.
+// as a terminal shows them) and streamed as chunks while it runs, and its end reported once by
+// finished(): a normal exit with its code, a crash, a program that could not start, or a cancel,
+// each with one clear message(). Destroying it kills a child still running without reporting
+// anything.
 #pragma once
 #include <QByteArray>
 #include <QObject>
@@ -59,21 +59,16 @@ class ChildProcess : public QObject {
 
  Q_SIGNALS:
   void output(const QByteArray& bytes, qatwb::ui::ChildProcess::Channel channel);
-  // Each complete line (without its "\n" or "\r\n"); the unterminated rest comes before
-  // finished().
-  void line(const QString& text, qatwb::ui::ChildProcess::Channel channel);
   void finished(bool ok);
 
  private:
   void read(Channel channel);
-  void split_lines(Channel channel, bool flush);
   void report(End end, int exit_code);
   void on_exit(int exit_code, QProcess::ExitStatus status);
   QProcess* process_ = nullptr;
   QString program_;
   QStringList args_;
   QByteArray out_, err_;
-  QByteArray partial_[2];  // the unterminated line of each channel
   bool merged_ = false, started_ = false, cancelling_ = false;
   End end_ = End::none;
   int exit_code_ = -1;

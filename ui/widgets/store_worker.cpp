@@ -57,8 +57,4 @@ std::unique_ptr<store::Store> open_store(const std::string& db_path) {
   return std::make_unique<store::Store>(store::Store::open(db_path));
 }
 
-std::unique_ptr<store::Store> open_existing_store(const std::string& db_path) {
-  return std::make_unique<store::Store>(store::Store::open_existing(db_path));
-}
-
 }  // namespace qatwb::ui

@@ -1,11 +1,12 @@
 // A worker QThread that owns one connection to the run database (a sqlite3 handle belongs to one
 // thread): a store::Store, or anything opened from the database's path (core/jobs' JobManager,
 // whose registry is a Store; a Store with a cache beside it). The connection is opened on the
-// worker thread by the first job (again when the path changed or a job failed), used there only,
-// and closed there. Jobs run one at a time in the order posted; each result is handed to a
-// callback run on the thread that made the worker (the GUI thread), unless the receiver given
-// with the job is gone by then. The destructor skips the jobs not started, waits for the running
-// one, closes the connection on the worker thread and joins it; nothing is delivered after it.
+// worker thread by the first job (again when the path changed, when opening failed, or, with
+// AfterFailure::reopen, when a job threw), used there only, and closed there. Jobs run one at a
+// time in the order posted; each result is handed to a callback run on the thread that made the
+// worker (the GUI thread), unless the receiver given with the job is gone by then. The destructor
+// skips the jobs not started, waits for the running one, closes the connection on the worker thread
+// and joins it; nothing is delivered after it.
 #pragma once
 #include <QObject>
 #include <QPointer>
@@ -52,15 +53,23 @@ class WorkerThread {
   bool stopped_ = false;
 };
 
-// Connection: store::Store (open_store / open_existing_store below) or any type made by `open`.
+// What a job that threw leaves behind: its connection closed (the next job opens it again) or kept
+// open with what it holds beside the database (a cache).
+enum class AfterFailure { reopen, keep };
+
+// Connection: store::Store (open_store below) or any type made by `open`.
 template <class Connection>
 class StoreWorker {
  public:
   // Called on the worker thread; throws (std::exception) when the database cannot be opened.
   using Opener = std::function<std::unique_ptr<Connection>(const std::string& db_path)>;
 
-  StoreWorker(const QString& thread_name, Opener open, const QString& db_path = {})
-      : thread_(thread_name), open_(std::move(open)), db_path_(db_path) {}
+  StoreWorker(const QString& thread_name, Opener open, const QString& db_path = {},
+              AfterFailure after_failure = AfterFailure::reopen)
+      : thread_(thread_name),
+        open_(std::move(open)),
+        after_failure_(after_failure),
+        db_path_(db_path) {}
   ~StoreWorker() {
     thread_.stop([this] { connection_.reset(); });
   }
@@ -72,8 +81,8 @@ class StoreWorker {
 
   // Runs `job(Connection&)` on the worker thread, then `done(result)` (`done()` for a job that
   // returns void) on the thread that made the worker if `receiver` still exists. When the
-  // connection cannot be opened or the job throws, the connection is closed (the next job opens
-  // it again) and `failed(message)` is called there instead, when given.
+  // connection cannot be opened or the job throws, `failed(message)` is called there instead,
+  // when given (and the connection is closed or kept as AfterFailure says).
   template <class Job, class Done>
   void post(QObject* receiver, Job job, Done done,
             std::function<void(const QString&)> failed = {}) {
@@ -95,8 +104,7 @@ class StoreWorker {
           thread_.deliver(guard, [done, result] { done(std::move(*result)); });
         }
       } catch (const std::exception& e) {
-        connection_.reset();
-        opened_path_.clear();
+        if (after_failure_ == AfterFailure::reopen) connection_.reset();
         if (failed)
           thread_.deliver(guard,
                           [failed, message = QString::fromUtf8(e.what())] { failed(message); });
@@ -107,14 +115,13 @@ class StoreWorker {
  private:
   WorkerThread thread_;
   const Opener open_;
+  const AfterFailure after_failure_;
   QString db_path_;                         // the making thread's
   std::unique_ptr<Connection> connection_;  // the worker thread's
   std::string opened_path_;                 // the worker thread's
 };
 
-// Openers for StoreWorker<store::Store>: Store::open (creates the database) and
-// Store::open_existing.
+// The opener for StoreWorker<store::Store>: Store::open (creates the database).
 std::unique_ptr<store::Store> open_store(const std::string& db_path);
-std::unique_ptr<store::Store> open_existing_store(const std::string& db_path);
 
 }  // namespace qatwb::ui
