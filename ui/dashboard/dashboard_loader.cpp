@@ -1,7 +1,5 @@
 #include "ui/dashboard/dashboard_loader.h"
 
-#include <QPointer>
-#include <QThread>
 #include <algorithm>
 
 #include "core/store/store.h"
@@ -103,47 +101,35 @@ DashboardResult load_dashboard(store::Store& store, const DashboardRequest& requ
   return out;
 }
 
-DashboardLoader::DashboardLoader() : thread_(new QThread), worker_(new QObject) {
-  thread_->setObjectName("qatwb-dashboard-loader");
-  worker_->moveToThread(thread_);
-  connect(thread_, &QThread::finished, worker_, &QObject::deleteLater);
-  thread_->start();
-}
+// Opened by the worker from the request's path; the cache goes with the store it was read from.
+struct DashboardConnection {
+  store::Store store;
+  SeriesCache cache;
+};
 
-DashboardLoader::~DashboardLoader() {
-  // Let a running load finish, then stop; the store is closed on this thread after the worker
-  // thread stopped touching it.
-  thread_->quit();
-  thread_->wait();
-  delete thread_;
-  store_.reset();
-}
+DashboardLoader::DashboardLoader()
+    : worker_(
+          "qatwb-dashboard-loader",
+          [](const std::string& db_path) {
+            return std::make_unique<DashboardConnection>(
+                DashboardConnection{store::Store::open_existing(db_path), SeriesCache()});
+          },
+          {}, AfterFailure::keep) {}
+
+DashboardLoader::~DashboardLoader() = default;
 
 void DashboardLoader::load(const DashboardRequest& request, QObject* receiver,
                            std::function<void(const DashboardResult&)> done) {
-  QPointer<QObject> target(receiver);
-  QMetaObject::invokeMethod(
-      worker_,
-      [this, request, target, done = std::move(done)]() {
+  worker_.set_database(request.db_path);
+  worker_.post(
+      receiver,
+      [request](DashboardConnection& c) { return load_dashboard(c.store, request, &c.cache); },
+      done,
+      [done](const QString& message) {
         DashboardResult result;
-        try {
-          if (!store_ || store_path_ != request.db_path) {
-            store_.reset();
-            store_ = std::make_unique<store::Store>(
-                store::Store::open_existing(request.db_path.toStdString()));
-            store_path_ = request.db_path;
-            cache_ = SeriesCache();
-          }
-          result = load_dashboard(*store_, request, &cache_);
-        } catch (const std::exception& e) {
-          result.error = e.what();
-        }
-        // Posted to the receiver: it runs on the GUI thread, or never if the receiver is gone.
-        if (target)
-          QMetaObject::invokeMethod(
-              target.data(), [done, result]() { done(result); }, Qt::QueuedConnection);
-      },
-      Qt::QueuedConnection);
+        result.error = message.toStdString();
+        done(result);
+      });
 }
 
 }  // namespace qatwb::ui

@@ -1,7 +1,7 @@
-// The dashboard's data work, off the GUI thread: a QObject living on its own QThread with its own
-// Store connection (a sqlite3 handle is never shared across threads). Each request ingests the run
+// The dashboard's data work, off the GUI thread: a StoreWorker (its own QThread with its own Store
+// connection; a sqlite3 handle is never shared across threads). Each request ingests the run
 // directories of live runs (status running / unknown) and queries the buckets of every chart;
-// the result is handed back on the GUI thread through a callback posted to the receiver.
+// the result is handed back on the GUI thread through a callback run there.
 #pragma once
 #include <QObject>
 #include <QString>
@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/report/chart_spec.h"
+#include "ui/widgets/store_worker.h"
 
 namespace qatwb::ui {
 
@@ -48,22 +49,19 @@ class SeriesCache {
 DashboardResult load_dashboard(store::Store& store, const DashboardRequest& request,
                                SeriesCache* cache = nullptr);
 
-class DashboardLoader : public QObject {
-  Q_OBJECT
+struct DashboardConnection;  // dashboard_loader.cpp: the worker's Store and SeriesCache
+
+class DashboardLoader {
  public:
   DashboardLoader();
-  ~DashboardLoader() override;
-  // Runs on the loader's thread; `done` is then called on `receiver`'s thread (dropped if the
-  // receiver is gone).
+  ~DashboardLoader();  // waits for a running load; nothing is delivered after it
+  // Runs on the loader's thread; `done` is then called on the thread that made the loader
+  // (dropped if the receiver is gone).
   void load(const DashboardRequest& request, QObject* receiver,
             std::function<void(const DashboardResult&)> done);
 
  private:
-  class QThread* thread_;
-  QObject* worker_;                      // lives on thread_
-  std::unique_ptr<store::Store> store_;  // used only on thread_
-  SeriesCache cache_;                    // used only on thread_
-  QString store_path_;
+  StoreWorker<DashboardConnection> worker_;
 };
 
 }  // namespace qatwb::ui

@@ -12,6 +12,7 @@
 #include <QPushButton>
 #include <QVBoxLayout>
 
+#include "ui/widgets/child_process.h"
 #include "ui/widgets/qatwb_binary.h"
 
 namespace qatwb::ui {
@@ -106,15 +107,13 @@ ExportDialog::ExportDialog(const QString& source, QWidget* parent) : QDialog(par
   layout->addWidget(status_);
   layout->addWidget(buttons);
   resize(640, 420);
+
+  process_ = new ChildProcess(this);
+  connect(process_, &ChildProcess::output, this, [this](const QByteArray& b) { append(b); });
+  connect(process_, &ChildProcess::finished, this, &ExportDialog::on_finished);
 }
 
-ExportDialog::~ExportDialog() {
-  if (process_ && process_->state() != QProcess::NotRunning) {
-    process_->disconnect(this);
-    process_->kill();
-    process_->waitForFinished(3000);
-  }
-}
+ExportDialog::~ExportDialog() = default;  // process_ kills a running export
 
 void ExportDialog::set_source(const QString& source) { source_->setText(source); }
 void ExportDialog::set_output(const QString& out) { out_->setText(out); }
@@ -136,7 +135,7 @@ QStringList ExportDialog::arguments() const {
   return args;
 }
 
-bool ExportDialog::running() const { return process_ && process_->state() != QProcess::NotRunning; }
+bool ExportDialog::running() const { return process_->running(); }
 
 QString ExportDialog::status_text() const { return status_->text(); }
 QString ExportDialog::log_text() const { return log_->toPlainText(); }
@@ -149,22 +148,7 @@ void ExportDialog::start_export() {
     return;
   }
   log_->clear();
-  stdout_.clear();
   exit_code_ = -1;
-  if (process_) process_->deleteLater();
-  process_ = new QProcess(this);
-  process_->setProcessChannelMode(QProcess::SeparateChannels);
-  connect(process_, &QProcess::readyReadStandardError, this,
-          [this] { append(process_->readAllStandardError()); });
-  connect(process_, &QProcess::readyReadStandardOutput, this, [this] {
-    const QByteArray b = process_->readAllStandardOutput();
-    stdout_ += b;
-    append(b);
-  });
-  connect(process_, &QProcess::finished, this, &ExportDialog::on_finished);
-  connect(process_, &QProcess::errorOccurred, this, [this](QProcess::ProcessError e) {
-    if (e == QProcess::FailedToStart) on_finished(-1, QProcess::CrashExit);
-  });
   const QString program = qatwb_binary();
   append(QString("$ %1 %2\n").arg(program, arguments().join(' ')).toUtf8());
   status_->setStyleSheet({});
@@ -179,29 +163,24 @@ void ExportDialog::append(const QByteArray& bytes) {
   log_->moveCursor(QTextCursor::End);
 }
 
-void ExportDialog::on_finished(int exit_code, QProcess::ExitStatus status) {
-  if (!process_ || exit_code_ != -1) return;
-  append(process_->readAllStandardError());
-  const QByteArray rest = process_->readAllStandardOutput();
-  stdout_ += rest;
-  append(rest);
+void ExportDialog::on_finished() {
   run_->setEnabled(true);
-  const bool ok = status == QProcess::NormalExit && exit_code == 0;
-  exit_code_ = status == QProcess::NormalExit ? exit_code : -2;
+  const bool ok = process_->ok();
+  const bool exited = process_->end() == ChildProcess::End::exited;
+  exit_code_ = exited ? process_->exit_code() : -2;
   if (ok) {
-    const QStringList lines = QString::fromUtf8(stdout_).trimmed().split('\n');
+    const QStringList lines = QString::fromUtf8(process_->standard_output()).trimmed().split('\n');
     status_->setStyleSheet("color: #27ae60;");
     status_->setText(tr("Exported to %1").arg(lines.isEmpty() ? QString() : lines.last()));
   } else {
     // The CLI's last stderr line is its one clear message.
     QStringList lines = log_->toPlainText().trimmed().split('\n');
-    const QString why = process_->error() == QProcess::FailedToStart
-                            ? tr("cannot start %1: %2").arg(qatwb_binary(), process_->errorString())
+    const QString why = process_->end() == ChildProcess::End::failed_to_start
+                            ? process_->message()  // cannot start <qatwb>: <why>
                             : lines.last();
     status_->setStyleSheet("color: #c0392b;");
-    status_->setText(status == QProcess::NormalExit
-                         ? tr("Export failed (exit %1): %2").arg(exit_code).arg(why)
-                         : tr("Export crashed: %1").arg(why));
+    status_->setText(exited ? tr("Export failed (exit %1): %2").arg(exit_code_).arg(why)
+                            : tr("Export crashed: %1").arg(why));
   }
   Q_EMIT export_finished(ok);
 }

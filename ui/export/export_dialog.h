@@ -6,7 +6,6 @@
 // reports them.
 #pragma once
 #include <QDialog>
-#include <QProcess>
 
 class QComboBox;
 class QLabel;
@@ -15,6 +14,8 @@ class QPlainTextEdit;
 class QPushButton;
 
 namespace qatwb::ui {
+
+class ChildProcess;
 
 class ExportDialog : public QDialog {
   Q_OBJECT
@@ -38,15 +39,14 @@ class ExportDialog : public QDialog {
   void export_finished(bool ok);
 
  private:
-  void on_finished(int exit_code, QProcess::ExitStatus status);
+  void on_finished();
   void append(const QByteArray& bytes);
   QLineEdit *source_, *out_;
   QComboBox *format_, *dtype_, *scale_dtype_, *gguf_float_;
   QPlainTextEdit* log_;
   QLabel* status_;
   QPushButton *run_, *close_;
-  QProcess* process_ = nullptr;
-  QByteArray stdout_;
+  ChildProcess* process_;
   int exit_code_ = -1;
 };
 

@@ -10,116 +10,43 @@
 
 namespace qatwb::ui {
 
-namespace {
+// The worker thread's JobManager, and train.steps of each project it polled (read once per file,
+// 0 when it does not load).
+struct JobsConnection {
+  explicit JobsConnection(jobs::JobsConfig config) : manager(std::move(config)) {}
 
-class JobsWorker : public QObject {
-  Q_OBJECT
-
- public:
-  JobsWorker(QString db_path, QString qatwb_path)
-      : db_path_(std::move(db_path)), qatwb_path_(std::move(qatwb_path)) {}
-
-  void poll() {
-    try {
-      const std::vector<jobs::Job> jobs = manager().poll_active();
-      std::vector<JobRow> rows;
-      const double now = jobs::unix_now();
-      for (const auto& j : jobs) rows.push_back({j, total_steps(j.project), now});
-      Q_EMIT polled(rows);
-    } catch (const std::exception& e) {
-      Q_EMIT failed(QString::fromUtf8(e.what()));
-      Q_EMIT polled_failed();
-    }
-  }
-
-  void submit(const jobs::SubmitRequest& request) {
-    try {
-      const jobs::Job job = manager().submit(request);
-      Q_EMIT submitted(job.id);
-    } catch (const std::exception& e) {
-      Q_EMIT failed(QString::fromUtf8(e.what()));
-    }
-  }
-
-  void cancel(int64_t id) {
-    try {
-      manager().request_cancel(id);
-    } catch (const std::exception& e) {
-      Q_EMIT failed(QString::fromUtf8(e.what()));
-    }
-  }
-
-  void resume(int64_t id) {
-    try {
-      manager().resume(id);
-    } catch (const std::exception& e) {
-      Q_EMIT failed(QString::fromUtf8(e.what()));
-    }
-  }
-
- Q_SIGNALS:
-  void polled(const std::vector<qatwb::ui::JobRow>& rows);
-  void polled_failed();
-  void submitted(qint64 id);
-  void failed(const QString& message);
-
- private:
-  jobs::JobManager& manager() {
-    if (!manager_) {
-      jobs::JobsConfig config;
-      config.db_path = db_path_.toStdString();
-      config.qatwb_path = qatwb_path_.toStdString();
-      manager_ = std::make_unique<jobs::JobManager>(config);
-    }
-    return *manager_;
-  }
-
-  // train.steps of a project, read once per file (0 when it does not load).
   int64_t total_steps(const std::string& project) {
-    auto it = steps_.find(project);
-    if (it != steps_.end()) return it->second;
-    int64_t steps = 0;
+    auto it = steps.find(project);
+    if (it != steps.end()) return it->second;
+    int64_t n = 0;
     try {
-      steps = project::load_project(project).train.steps;
+      n = project::load_project(project).train.steps;
     } catch (const std::exception&) {
     }
-    steps_[project] = steps;
-    return steps;
+    steps[project] = n;
+    return n;
   }
 
-  QString db_path_, qatwb_path_;
-  std::unique_ptr<jobs::JobManager> manager_;
-  std::map<std::string, int64_t> steps_;
+  jobs::JobManager manager;
+  std::map<std::string, int64_t> steps;
 };
 
-}  // namespace
-
 JobsController::JobsController(const QString& db_path, const QString& qatwb_path, QObject* parent)
-    : QObject(parent) {
+    : QObject(parent),
+      worker_(
+          "qatwb-jobs",
+          [qatwb = qatwb_path.toStdString()](const std::string& db) {
+            jobs::JobsConfig config;
+            config.db_path = db;
+            config.qatwb_path = qatwb;
+            return std::make_unique<JobsConnection>(config);
+          },
+          db_path, AfterFailure::keep) {
   qRegisterMetaType<std::vector<JobRow>>();
-  auto* worker = new JobsWorker(db_path, qatwb_path);
-  worker->moveToThread(&thread_);
-  connect(&thread_, &QThread::finished, worker, &QObject::deleteLater);
-  worker_ = worker;
-  connect(worker, &JobsWorker::polled, this, [this](const std::vector<JobRow>& rows) {
-    busy_ = false;
-    Q_EMIT jobs_ready(rows);
-  });
-  connect(worker, &JobsWorker::polled_failed, this, [this] { busy_ = false; });
-  connect(worker, &JobsWorker::submitted, this, [this](qint64 id) {
-    Q_EMIT submitted(id);
-    poll_now();
-  });
-  connect(worker, &JobsWorker::failed, this, &JobsController::action_failed);
   connect(&timer_, &QTimer::timeout, this, &JobsController::poll_now);
-  thread_.start();
 }
 
-JobsController::~JobsController() {
-  timer_.stop();
-  thread_.quit();
-  thread_.wait();
-}
+JobsController::~JobsController() { timer_.stop(); }
 
 void JobsController::start_polling(int interval_ms) {
   timer_.start(interval_ms);
@@ -131,9 +58,23 @@ void JobsController::stop_polling() { timer_.stop(); }
 void JobsController::poll_now() {
   if (busy_) return;  // the next tick asks again
   busy_ = true;
-  auto* w = static_cast<JobsWorker*>(worker_);
-  QMetaObject::invokeMethod(
-      w, [w] { w->poll(); }, Qt::QueuedConnection);
+  worker_.post(
+      this,
+      [](JobsConnection& c) {
+        std::vector<JobRow> rows;
+        const double now = jobs::unix_now();
+        for (const auto& j : c.manager.poll_active())
+          rows.push_back({j, c.total_steps(j.project), now});
+        return rows;
+      },
+      [this](const std::vector<JobRow>& rows) {
+        busy_ = false;
+        Q_EMIT jobs_ready(rows);
+      },
+      [this](const QString& message) {
+        Q_EMIT action_failed(message);
+        busy_ = false;
+      });
 }
 
 void JobsController::submit(const QString& project, const QString& launcher,
@@ -142,22 +83,26 @@ void JobsController::submit(const QString& project, const QString& launcher,
   request.project = project.toStdString();
   request.launcher = launcher.toStdString();
   for (const QString& a : worker_cmd) request.worker_cmd.push_back(a.toStdString());
-  auto* w = static_cast<JobsWorker*>(worker_);
-  QMetaObject::invokeMethod(
-      w, [w, request] { w->submit(request); }, Qt::QueuedConnection);
+  worker_.post(
+      this, [request](JobsConnection& c) { return qint64(c.manager.submit(request).id); },
+      [this](qint64 id) {
+        Q_EMIT submitted(id);
+        poll_now();
+      },
+      [this](const QString& message) { Q_EMIT action_failed(message); });
 }
 
 void JobsController::cancel(qint64 id) {
-  auto* w = static_cast<JobsWorker*>(worker_);
-  QMetaObject::invokeMethod(
-      w, [w, id] { w->cancel(id); }, Qt::QueuedConnection);
+  worker_.post(
+      this, [id](JobsConnection& c) { c.manager.request_cancel(id); }, [] {},
+      [this](const QString& message) { Q_EMIT action_failed(message); });
   poll_now();
 }
 
 void JobsController::resume(qint64 id) {
-  auto* w = static_cast<JobsWorker*>(worker_);
-  QMetaObject::invokeMethod(
-      w, [w, id] { w->resume(id); }, Qt::QueuedConnection);
+  worker_.post(
+      this, [id](JobsConnection& c) { c.manager.resume(id); }, [] {},
+      [this](const QString& message) { Q_EMIT action_failed(message); });
   poll_now();
 }
 
@@ -166,5 +111,3 @@ QString JobsController::log_path(const jobs::Job& job) {
 }
 
 }  // namespace qatwb::ui
-
-#include "jobs_controller.moc"

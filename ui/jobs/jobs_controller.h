@@ -1,17 +1,19 @@
-// The jobs view's link to core/jobs: a JobManager that lives on a worker thread (JobManager
+// The jobs view's link to core/jobs: a JobManager that lives on a StoreWorker's thread (JobManager
 // calls can block on ssh, and its registry's sqlite3 handle belongs to that thread). Requests
 // are queued to it; results come back on the GUI thread as signals. A fresh controller over the
 // same database sees the jobs started by others (re-attach is just list/poll).
 #pragma once
 #include <QObject>
 #include <QStringList>
-#include <QThread>
 #include <QTimer>
 #include <vector>
 
 #include "ui/jobs/job_table_model.h"
+#include "ui/widgets/store_worker.h"
 
 namespace qatwb::ui {
+
+struct JobsConnection;  // jobs_controller.cpp: the JobManager and what it read of the projects
 
 class JobsController : public QObject {
   Q_OBJECT
@@ -42,8 +44,7 @@ class JobsController : public QObject {
   void action_failed(const QString& message);
 
  private:
-  QThread thread_;
-  QObject* worker_ = nullptr;
+  StoreWorker<JobsConnection> worker_;
   QTimer timer_;
   bool busy_ = false;
 };

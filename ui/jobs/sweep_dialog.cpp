@@ -18,6 +18,7 @@
 #include <QVBoxLayout>
 
 #include "core/jobs/hosts_config.h"
+#include "ui/widgets/child_process.h"
 #include "ui/widgets/qatwb_binary.h"
 
 namespace qatwb::ui {
@@ -222,16 +223,16 @@ QString SweepDialog::check() {
     message_->setText(error);
     return error;
   }
-  QProcess p;
-  p.setProcessChannelMode(QProcess::MergedChannels);
+  ChildProcess p;
+  p.set_merged(true);
   p.start(qatwb_binary(), {"batch", sweep_file(), "--db", db_path_, "--dry-run"});
-  p.waitForFinished(60000);
-  const QString out = QString::fromUtf8(p.readAll());
+  if (!p.wait(60000)) p.cancel();
+  const QString out = QString::fromUtf8(p.standard_output());
   output_->setPlainText(out);
-  const bool ok = p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0;
+  const bool ok = p.ok();
   message_->setStyleSheet(ok ? QString() : QString("color: #c0392b;"));
   message_->setText(ok ? tr("%1 checked: the points above would run.").arg(sweep_file())
-                       : tr("The sweep does not check (exit %1).").arg(p.exitCode()));
+                       : tr("The sweep does not check (exit %1).").arg(p.exit_code()));
   return out;
 }
 

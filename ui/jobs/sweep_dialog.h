@@ -4,7 +4,6 @@
 // `qatwb batch FILE --dry-run` and shows the points it would run (or the file:line errors).
 #pragma once
 #include <QDialog>
-#include <QProcess>
 #include <QStringList>
 
 class QComboBox;

@@ -4,6 +4,7 @@
 #include <QFileInfo>
 
 #include "core/sweep/sweep_state.h"
+#include "ui/widgets/child_process.h"
 #include "ui/widgets/qatwb_binary.h"
 
 namespace qatwb::ui {
@@ -16,11 +17,7 @@ SweepListModel::SweepListModel(QObject* parent) : QAbstractTableModel(parent) {
 
 SweepListModel::~SweepListModel() {
   for (auto& e : entries_)
-    if (e.process && e.process->state() != QProcess::NotRunning) {
-      e.process->disconnect(this);
-      e.process->terminate();  // batch stops polling; its points keep running
-      if (!e.process->waitForFinished(3000)) e.process->kill();
-    }
+    if (e.process) e.process->stop(3000);  // batch stops polling; its points keep running
 }
 
 int SweepListModel::rowCount(const QModelIndex& parent) const {
@@ -34,7 +31,7 @@ int SweepListModel::columnCount(const QModelIndex& parent) const {
 QString SweepListModel::state(int row) const {
   if (row < 0 || row >= rowCount()) return {};
   const Entry& e = entries_[size_t(row)];
-  if (e.process && e.process->state() != QProcess::NotRunning) return tr("running");
+  if (e.process && e.process->running()) return tr("running");
   if (!e.started_here) return tr("found");
   return e.exit_code == 0 ? tr("finished") : tr("failed (exit %1)").arg(e.exit_code);
 }
@@ -113,8 +110,7 @@ void SweepListModel::read_state(Entry& e) {
 void SweepListModel::start(const QString& name, const QString& sweep_file, const QString& output,
                            const QString& db_path) {
   for (size_t i = 0; i < entries_.size(); ++i)
-    if (entries_[i].output == output && entries_[i].process &&
-        entries_[i].process->state() != QProcess::NotRunning)
+    if (entries_[i].output == output && entries_[i].process && entries_[i].process->running())
       return;  // already running
   int row = -1;
   for (size_t i = 0; i < entries_.size(); ++i)
@@ -132,37 +128,30 @@ void SweepListModel::start(const QString& name, const QString& sweep_file, const
   e.started_here = true;
   e.exit_code = -1;
   e.printed.clear();
-  delete e.process;
-  e.process = new QProcess(this);
-  e.process->setProcessChannelMode(QProcess::MergedChannels);
-  QProcess* p = e.process;
-  connect(p, &QProcess::readyRead, this, [this, p] {
-    for (auto& x : entries_)
-      if (x.process == p) x.printed += p->readAll();
-  });
-  connect(p, &QProcess::finished, this, [this, p](int code, QProcess::ExitStatus status) {
-    for (size_t i = 0; i < entries_.size(); ++i) {
-      Entry& x = entries_[i];
-      if (x.process != p) continue;
-      x.printed += p->readAll();
-      x.exit_code = status == QProcess::NormalExit ? code : -2;
-      read_state(x);
-      Q_EMIT dataChanged(index(int(i), 0), index(int(i), ColumnCount - 1));
-      Q_EMIT sweep_finished(int(i), x.exit_code == 0);
-    }
-  });
-  connect(p, &QProcess::errorOccurred, this, [this, p](QProcess::ProcessError err) {
-    if (err != QProcess::FailedToStart) return;
-    for (size_t i = 0; i < entries_.size(); ++i) {
-      Entry& x = entries_[i];
-      if (x.process != p) continue;
-      x.printed += "cannot start " + qatwb_binary().toUtf8() + "\n";
-      x.exit_code = 127;
-      Q_EMIT dataChanged(index(int(i), 0), index(int(i), ColumnCount - 1));
-      Q_EMIT sweep_finished(int(i), false);
-    }
-  });
-  p->start(qatwb_binary(), {"batch", sweep_file, "--db", db_path});
+  if (!e.process) {
+    ChildProcess* p = e.process = new ChildProcess(this);
+    p->set_merged(true);
+    connect(p, &ChildProcess::output, this, [this, p](const QByteArray& bytes) {
+      for (auto& x : entries_)
+        if (x.process == p) x.printed += bytes;
+    });
+    connect(p, &ChildProcess::finished, this, [this, p] {
+      for (size_t i = 0; i < entries_.size(); ++i) {
+        Entry& x = entries_[i];
+        if (x.process != p) continue;
+        if (p->end() == ChildProcess::End::failed_to_start) {
+          x.printed += "cannot start " + p->program().toUtf8() + "\n";
+          x.exit_code = 127;
+        } else {
+          x.exit_code = p->end() == ChildProcess::End::exited ? p->exit_code() : -2;
+          read_state(x);
+        }
+        Q_EMIT dataChanged(index(int(i), 0), index(int(i), ColumnCount - 1));
+        Q_EMIT sweep_finished(int(i), x.exit_code == 0);
+      }
+    });
+  }
+  e.process->start(qatwb_binary(), {"batch", sweep_file, "--db", db_path});
   Q_EMIT dataChanged(index(row, 0), index(row, ColumnCount - 1));
 }
 

@@ -4,12 +4,13 @@
 // once written.
 #pragma once
 #include <QAbstractTableModel>
-#include <QProcess>
 #include <QString>
 #include <QTimer>
 #include <vector>
 
 namespace qatwb::ui {
+
+class ChildProcess;
 
 class SweepListModel : public QAbstractTableModel {
   Q_OBJECT
@@ -48,7 +49,7 @@ class SweepListModel : public QAbstractTableModel {
  private:
   struct Entry {
     QString name, file, output;
-    QProcess* process = nullptr;
+    ChildProcess* process = nullptr;
     QByteArray printed;
     int exit_code = -1;  // -1: running or never ran here
     bool started_here = false;

@@ -1,15 +1,15 @@
-// Reloads the run list off the GUI thread: a worker object on its own QThread opens its own Store
-// (a sqlite3 handle belongs to one thread) and delivers fresh rows to the GUI thread through a
-// queued signal. Requests made while a load is under way collapse into one more load.
+// Reloads the run list off the GUI thread: a StoreWorker (its own thread with its own Store, as a
+// sqlite3 handle belongs to one thread) loads the rows and they come back to the GUI thread as
+// rows_ready. Requests made while a load is under way collapse into one more load.
 #pragma once
 #include <QMetaType>
 #include <QObject>
 #include <QString>
-#include <QThread>
 #include <QTimer>
 #include <vector>
 
 #include "ui/models/run_row.h"
+#include "ui/widgets/store_worker.h"
 
 namespace qatwb::ui {
 
@@ -30,10 +30,9 @@ class RunListPoller : public QObject {
   void failed(const QString& message);
 
  private:
-  QThread thread_;
-  QObject* worker_ = nullptr;
+  void load_done();
+  StoreWorker<store::Store> worker_;
   QTimer timer_;
-  QString db_path_;
   bool busy_ = false;
   bool pending_ = false;
 };

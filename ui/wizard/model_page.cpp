@@ -16,6 +16,7 @@
 #include <QRegularExpression>
 #include <QSpinBox>
 
+#include "ui/widgets/child_process.h"
 #include "ui/widgets/field_message.h"
 #include "ui/widgets/qatwb_binary.h"
 #include "ui/wizard/project_wizard.h"
@@ -50,6 +51,8 @@ QWidget* with_button(QLineEdit* edit, QPushButton* button) {
 ModelPage::ModelPage(QWidget* parent) : QWizardPage(parent) {
   setTitle(tr("Project and model"));
   setSubTitle(tr("Name the project, choose where its YAML goes, and pick the model to quantize."));
+  process_ = new ChildProcess(this);
+  connect(process_, &ChildProcess::finished, this, &ModelPage::on_info_finished);
   auto* form = new QFormLayout(this);
   name_ = new QLineEdit;
   name_->setObjectName("name");
@@ -116,6 +119,8 @@ ModelPage::ModelPage(QWidget* parent) : QWizardPage(parent) {
   validate();
 }
 
+bool ModelPage::checking() const { return process_->running(); }
+
 QString ModelPage::output_path() const {
   if (!file_->text().trimmed().isEmpty())
     return QFileInfo(file_->text().trimmed()).absoluteFilePath();
@@ -126,13 +131,7 @@ QString ModelPage::output_path() const {
 void ModelPage::check_folder() {
   folder_ok_ = false;
   checked_folder_.clear();
-  if (process_) {
-    process_->disconnect(this);
-    process_->kill();
-    process_->waitForFinished(1000);
-    process_->deleteLater();
-    process_ = nullptr;
-  }
+  process_->stop(0);  // an older check, not reported
   const QString dir = path_->text().trimmed();
   if (dir.isEmpty()) {
     path_msg_->show_error(use_path_->isChecked() ? tr("Choose a model folder.") : QString());
@@ -142,32 +141,23 @@ void ModelPage::check_folder() {
     path_msg_->show_error(tr("%1: no config.json (not a Hugging Face model folder)").arg(dir));
   } else {
     path_msg_->show_info(tr("Checking %1 ...").arg(dir));
-    process_ = new QProcess(this);
-    process_->setProcessChannelMode(QProcess::SeparateChannels);
-    connect(process_, &QProcess::finished, this, &ModelPage::on_info_finished);
-    connect(process_, &QProcess::errorOccurred, this, [this](QProcess::ProcessError e) {
-      if (e == QProcess::FailedToStart) on_info_finished(-1, QProcess::CrashExit);
-    });
-    process_->setProperty("dir", dir);
+    checking_folder_ = dir;
     process_->start(qatwb_binary(), {"model", "info", dir, "--json"});
   }
   validate();
 }
 
-void ModelPage::on_info_finished(int exit_code, QProcess::ExitStatus status) {
-  QProcess* p = process_;
-  if (!p) return;
-  const QString dir = p->property("dir").toString();
-  const QByteArray out = p->readAllStandardOutput();
-  const QString err = QString::fromUtf8(p->readAllStandardError()).trimmed();
-  process_ = nullptr;
-  p->deleteLater();
+void ModelPage::on_info_finished() {
+  const QString dir = checking_folder_;
+  const QByteArray out = process_->standard_output();
+  const QString err = QString::fromUtf8(process_->standard_error()).trimmed();
   if (dir != path_->text().trimmed()) return;  // an older check
   checked_folder_ = dir;
   auto* w = static_cast<ProjectWizard*>(wizard());
-  if (status != QProcess::NormalExit || exit_code != 0) {
+  if (!process_->ok()) {
     path_msg_->show_error(
-        err.isEmpty() ? tr("%1: `qatwb model info` failed (%2)").arg(dir, p->errorString()) : err);
+        err.isEmpty() ? tr("%1: `qatwb model info` failed (%2)").arg(dir, process_->error_string())
+                      : err);
     if (w) w->set_model_shape(std::nullopt);
     validate();
     return;

@@ -8,7 +8,6 @@
 // that core names (runner kinds, scale inits, activation kinds, EASGD modes, roundings) are
 // listed from core's to_string tables (core_names.h).
 #pragma once
-#include <QProcess>
 #include <QWizard>
 #include <QWizardPage>
 #include <optional>
@@ -26,6 +25,7 @@ class QSpinBox;
 
 namespace qatwb::ui {
 
+class ChildProcess;
 class EasgdBox;
 class FieldMessage;
 
@@ -76,19 +76,20 @@ class ModelPage : public QWizardPage {
   void fill(project::ProjectConfig& c) const;
   QString output_path() const;
   // The HF folder check (`qatwb model info DIR --json`) under way or done.
-  bool checking() const { return process_ && process_->state() != QProcess::NotRunning; }
+  bool checking() const;
 
  private:
   void validate();
   void check_folder();
-  void on_info_finished(int exit_code, QProcess::ExitStatus status);
+  void on_info_finished();
   QLineEdit *name_, *file_, *path_;
   QRadioButton *use_path_, *use_preset_;
   QComboBox* preset_;
   QSpinBox* seed_;
   FieldMessage *name_msg_, *file_msg_, *path_msg_;
-  QProcess* process_ = nullptr;
-  QString checked_folder_;  // the folder the last finished check was about
+  ChildProcess* process_;
+  QString checking_folder_;  // the folder process_ is (or was last) about
+  QString checked_folder_;   // the folder the last finished check was about
   bool folder_ok_ = false;
 };
 
