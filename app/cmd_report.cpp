@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/command.h"
+#include "app/environment.h"
 #include "app/report_plots.h"
 #include "core/report/report_writer.h"
 #include "core/run/run_dir.h"
@@ -25,7 +26,7 @@ struct ReportArgs {
 int run_report(ReportArgs& a) {
   using namespace qatwb;
   report::ReportRequest req;
-  req.db_path = a.db.empty() ? store::default_db_path() : a.db;
+  req.db_path = a.db.empty() ? app::environment().db_path() : a.db;
   std::string default_out = "report";
   auto add_sweep_state = [&](const std::string& state_path) {
     sweep::SweepState st = sweep::load_sweep_state(state_path);
@@ -39,7 +40,7 @@ int run_report(ReportArgs& a) {
   if (!a.sweep.empty()) {
     sweep::SweepSpec spec = sweep::load_sweep(a.sweep);
     sweep::BatchOptions opts;
-    opts.db_path = a.db;
+    opts.db_path = req.db_path;
     sweep::PreparedSweep prep = sweep::prepare_sweep(spec, opts, false);
     if (!fs::exists(prep.state_path))
       throw Error(a.sweep + ": not run yet (no " + prep.state_path + "); run `qatwb batch` first");

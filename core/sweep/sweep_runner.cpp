@@ -63,7 +63,7 @@ std::string progress_line(const SweepState& state, double elapsed_s, double mean
 PreparedSweep prepare_sweep(const SweepSpec& spec, const BatchOptions& options, bool write) {
   PreparedSweep out;
   out.spec = spec;
-  out.db_path = options.db_path.empty() ? store::default_db_path() : options.db_path;
+  out.db_path = options.db_path.empty() ? store::kDefaultDbPath : options.db_path;
   out.db_path = fs::absolute(out.db_path).lexically_normal().string();
   if (!options.output.empty())
     out.output = options.output;
@@ -138,6 +138,7 @@ BatchResult run_sweep(const SweepSpec& spec, const BatchOptions& options) {
   cfg.db_path = prep.db_path;
   cfg.runs_root = prep.output + "/runs";
   cfg.hosts_file = options.hosts_file;
+  cfg.home = options.home;
   jobs::JobManager jm(cfg);
 
   std::vector<std::string> prefix = !options.worker_cmd.empty() ? options.worker_cmd : spec.worker;
@@ -146,7 +147,7 @@ BatchResult run_sweep(const SweepSpec& spec, const BatchOptions& options) {
     if (pp.point.worker_args.empty()) return w;
     if (w.empty()) {
       if (launcher.rfind("ssh:", 0) == 0)
-        w = {jobs::load_hosts_config(jm.config().hosts_file).get(launcher.substr(4)).qatwb, "run"};
+        w = {jm.hosts().get(launcher.substr(4)).qatwb, "run"};
       else
         w = {jm.config().qatwb_path, "run"};
     }

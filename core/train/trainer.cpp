@@ -22,26 +22,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// "2,3" -> {2, 3}; throws naming the variable on anything but non-negative integers.
-std::vector<int64_t> parse_step_list(const char* name, const std::string& text, char sep = ',') {
-  std::vector<int64_t> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, sep)) {
-    if (item.empty()) continue;
-    size_t used = 0;
-    long long v = -1;
-    try {
-      v = std::stoll(item, &used);
-    } catch (const std::exception&) {
-    }
-    if (v < 0 || used != item.size())
-      throw Error(std::string(name) + "=" + text + ": expected non-negative integers");
-    out.push_back(v);
-  }
-  return out;
-}
-
 bool contains(const std::vector<int64_t>& v, int64_t x) {
   return std::find(v.begin(), v.end(), x) != v.end();
 }
@@ -66,24 +46,6 @@ const char* to_string(TrainStatus s) {
       break;
   }
   return "failed";
-}
-
-TrainerTestHooks TrainerTestHooks::from_environment() {
-  TrainerTestHooks h;
-  if (const char* v = std::getenv("QATWB_TEST_NAN_STEPS"))
-    h.nan_steps = parse_step_list("QATWB_TEST_NAN_STEPS", v);
-  if (const char* v = std::getenv("QATWB_TEST_STOP_AT_STEP")) {
-    const auto s = parse_step_list("QATWB_TEST_STOP_AT_STEP", v);
-    if (s.size() != 1) throw Error(std::string("QATWB_TEST_STOP_AT_STEP=") + v + ": one step");
-    h.stop_at_step = s[0];
-  }
-  if (const char* v = std::getenv("QATWB_TEST_CRASH_RANK_AT")) {
-    const auto s = parse_step_list("QATWB_TEST_CRASH_RANK_AT", v, ':');
-    if (s.size() != 2) throw Error(std::string("QATWB_TEST_CRASH_RANK_AT=") + v + ": RANK:STEP");
-    h.crash_rank = s[0];
-    h.crash_at_step = s[1];
-  }
-  return h;
 }
 
 Trainer::Trainer(const project::ProjectConfig& config, model::Llama model,

@@ -7,6 +7,7 @@
 #include "core/jobs/job_manager.h"
 #include "core/project/project_yaml.h"
 #include "core/run/run_dir.h"
+#include "ui/widgets/qatwb_binary.h"
 
 namespace qatwb::ui {
 
@@ -69,6 +70,8 @@ class JobsWorker : public QObject {
       jobs::JobsConfig config;
       config.db_path = db_path_.toStdString();
       config.qatwb_path = qatwb_path_.toStdString();
+      config.hosts_file = hosts_file().toStdString();
+      config.home = home_dir().toStdString();
       manager_ = std::make_unique<jobs::JobManager>(config);
     }
     return *manager_;
