@@ -66,7 +66,7 @@ int run_batch(BatchArgs& a) {
   if (!a.no_report && r.total > 0) {
     report::ReportRequest req;
     req.db_path = r.state.db;
-    req.output_dir = r.output + "/report";
+    req.output_dir = sweep::SweepDir(r.output).report_dir();
     req.title = spec.report.title.empty() ? "Sweep " + spec.name : spec.report.title;
     req.group_by = spec.report.group_by;
     req.metrics = spec.report.metrics;

@@ -35,7 +35,7 @@ int run_report(ReportArgs& a) {
       if (qatwb::run::RunDir(p.run_dir).has_events()) req.run_dirs.push_back(p.run_dir);
     if (a.db.empty() && !st.db.empty()) req.db_path = st.db;
     if (a.title.empty()) req.title = "Sweep " + st.sweep;
-    default_out = fs::path(state_path).parent_path().string() + "/report";
+    default_out = sweep::SweepDir(fs::path(state_path).parent_path().string()).report_dir();
   };
   if (!a.sweep.empty()) {
     sweep::SweepSpec spec = sweep::load_sweep(a.sweep);
@@ -50,8 +50,8 @@ int run_report(ReportArgs& a) {
     if (a.title.empty() && !spec.report.title.empty()) req.title = spec.report.title;
   }
   for (const auto& r : a.runs) {
-    if (fs::is_regular_file(fs::path(r) / "sweep.json"))
-      add_sweep_state((fs::path(r) / "sweep.json").string());
+    if (const sweep::SweepDir dir(r); fs::is_regular_file(dir.state_path()))
+      add_sweep_state(dir.state_path());
     else if (fs::is_directory(r))
       req.run_dirs.push_back(r);
     else

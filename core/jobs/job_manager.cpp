@@ -213,8 +213,8 @@ std::vector<Job> JobManager::submit_array(const std::vector<SubmitRequest>& requ
   for (auto& job : jobs) {
     registry_.add(job);
     reset_for_start(job);
-    fs::create_directories(job_state_dir(job.run_dir));
-    run::RunDir dir(job.run_dir);
+    const run::RunDir dir(job.run_dir);
+    fs::create_directories(dir.job_dir());
     tasks.push_back({worker_argv(job.worker_cmd, job.project, job.run_dir, false), job.run_dir,
                      dir.log_path()});
   }

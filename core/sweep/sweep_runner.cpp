@@ -70,9 +70,10 @@ PreparedSweep prepare_sweep(const SweepSpec& spec, const BatchOptions& options, 
   else if (!spec.output.empty())
     out.output = spec.output;
   else
-    out.output = (fs::path(out.db_path).parent_path() / "sweeps" / spec.name).string();
+    out.output = SweepDir::default_for(out.db_path, spec.name).path();
   out.output = fs::absolute(out.output).lexically_normal().string();
-  out.state_path = out.output + "/sweep.json";
+  const SweepDir dir(out.output);
+  out.state_path = dir.state_path();
 
   std::vector<std::string> problems;
   std::set<std::string> seen;
@@ -87,8 +88,7 @@ PreparedSweep prepare_sweep(const SweepSpec& spec, const BatchOptions& options, 
       if (seen.insert(msg).second) problems.push_back("point " + p.name + ": " + msg);
       continue;
     }
-    out.points.push_back(
-        {p, out.output + "/points/" + p.name + ".yaml", out.output + "/runs/" + p.name});
+    out.points.push_back({p, dir.point_project(p.name), dir.point_run_dir(p.name)});
   }
   if (!problems.empty()) {
     std::string all =
@@ -97,7 +97,7 @@ PreparedSweep prepare_sweep(const SweepSpec& spec, const BatchOptions& options, 
     throw Error(all);
   }
   if (write) {
-    fs::create_directories(out.output + "/points");
+    fs::create_directories(dir.points_dir());
     for (size_t i = 0; i < out.points.size(); ++i)
       data::write_file_atomically(out.points[i].project, "# " + spec.name + " / " +
                                                              out.points[i].point.name +
@@ -136,7 +136,7 @@ BatchResult run_sweep(const SweepSpec& spec, const BatchOptions& options) {
 
   jobs::JobsConfig cfg;
   cfg.db_path = prep.db_path;
-  cfg.runs_root = prep.output + "/runs";
+  cfg.runs_root = SweepDir(prep.output).runs_dir();
   cfg.hosts_file = options.hosts_file;
   cfg.home = options.home;
   jobs::JobManager jm(cfg);

@@ -26,8 +26,6 @@ bool contains(const std::vector<int64_t>& v, int64_t x) {
   return std::find(v.begin(), v.end(), x) != v.end();
 }
 
-const char* kCentreFile = "easgd_centre.safetensors";
-
 std::string centre_tensor_name(size_t k) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "param.%05zu", k);
@@ -139,11 +137,7 @@ ElasticAveraging* Trainer::elastic() {
 std::string Trainer::worker_checkpoint_path(const std::string& main_dir) const {
   // checkpoints/step-N (rank 0: its replica and the centre) and
   // checkpoints/workers/rank-R/step-N (the other ranks' replicas).
-  const std::filesystem::path main(main_dir);
-  const int rank = dp_ ? dp_->env().rank : 0;
-  if (rank == 0) return main_dir;
-  return (main.parent_path() / "workers" / ("rank-" + std::to_string(rank)) / main.filename())
-      .string();
+  return run::rank_checkpoint_path(main_dir, dp_ ? dp_->env().rank : 0);
 }
 
 void Trainer::resume_from(const std::string& checkpoint_dir) {
@@ -165,13 +159,14 @@ void Trainer::resume_from(const std::string& checkpoint_dir) {
   auto state = read_checkpoint(own_dir, model_, quantizer_.get(), *optimizer_,
                                sharded() ? worker_checkpoint_path(checkpoint_dir) : "");
   if (easgd) {
-    auto tensors = read_checkpoint_tensors(checkpoint_dir, kCentreFile);
+    auto tensors = read_checkpoint_tensors(checkpoint_dir, run::kEasgdCentreFile);
     std::map<std::string, torch::Tensor> by_name(tensors.begin(), tensors.end());
     std::vector<torch::Tensor> centre;
     for (size_t k = 0; k < easgd->params().size(); ++k) {
       auto it = by_name.find(centre_tensor_name(k));
       if (it == by_name.end())
-        throw Error(checkpoint_dir + "/" + kCentreFile + ": no tensor " + centre_tensor_name(k));
+        throw Error(checkpoint_dir + "/" + run::kEasgdCentreFile + ": no tensor " +
+                    centre_tensor_name(k));
       centre.push_back(it->second);
     }
     easgd->set_centre(centre);
@@ -380,7 +375,8 @@ void Trainer::save_checkpoint(int64_t step) {
       model::NamedTensors centre;
       for (size_t k = 0; k < easgd->centre().size(); ++k)
         centre.emplace_back(centre_tensor_name(k), easgd->centre()[k]);
-      write_checkpoint(dir, model_, quantizer_.get(), *optimizer_, state, {{kCentreFile, centre}});
+      write_checkpoint(dir, model_, quantizer_.get(), *optimizer_, state,
+                       {{run::kEasgdCentreFile, centre}});
       events_->checkpoint(step, dir);
     }
   } else {
