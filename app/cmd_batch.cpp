@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/command.h"
+#include "app/environment.h"
 #include "app/report_plots.h"
 #include "core/jobs/shell_quote.h"
 #include "core/report/report_writer.h"
@@ -26,6 +27,10 @@ int run_batch(BatchArgs& a) {
   using namespace qatwb;
   sweep::SweepSpec spec = sweep::load_sweep(a.sweep_file);
   if (!a.worker_cmd.empty()) a.options.worker_cmd = jobs::split_command_line(a.worker_cmd);
+  const auto& env = app::environment();
+  if (a.options.db_path.empty()) a.options.db_path = env.db_path();
+  if (a.options.hosts_file.empty()) a.options.hosts_file = env.hosts_file();
+  a.options.home = env.home();
   if (a.dry_run) {
     sweep::PreparedSweep prep = sweep::prepare_sweep(spec, a.options, false);
     if (a.json) {
@@ -61,7 +66,7 @@ int run_batch(BatchArgs& a) {
   if (!a.no_report && r.total > 0) {
     report::ReportRequest req;
     req.db_path = r.state.db;
-    req.output_dir = r.output + "/report";
+    req.output_dir = sweep::SweepDir(r.output).report_dir();
     req.title = spec.report.title.empty() ? "Sweep " + spec.name : spec.report.title;
     req.group_by = spec.report.group_by;
     req.metrics = spec.report.metrics;

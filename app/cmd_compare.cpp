@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "app/command.h"
+#include "app/environment.h"
 #include "core/report/summary_table.h"
 #include "core/store/store.h"
 
@@ -35,7 +36,7 @@ qatwb::cli::CommandRegistration reg(
           "first unquantized run given (else the first STE run).");
       return [o]() {
         auto store =
-            qatwb::store::Store::open(o->db.empty() ? qatwb::store::default_db_path() : o->db);
+            qatwb::store::Store::open(o->db.empty() ? qatwb::app::environment().db_path() : o->db);
         std::vector<int64_t> ids;
         for (const auto& r : o->runs) {
           std::error_code ec;

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "app/command.h"
+#include "app/environment.h"
 #include "core/jobs/job_manager.h"
 #include "core/jobs/shell_quote.h"
 #include "core/util/error.h"
@@ -42,8 +43,10 @@ struct JobsArgs {
 
 JobManager open_manager(const JobsArgs& a) {
   JobsConfig c;
-  c.db_path = a.db;
-  c.hosts_file = a.hosts;
+  const auto& env = qatwb::app::environment();
+  c.db_path = a.db.empty() ? env.db_path() : a.db;
+  c.hosts_file = a.hosts.empty() ? env.hosts_file() : a.hosts;
+  c.home = env.home();
   c.runs_root = a.runs_root;
   return JobManager(c);
 }

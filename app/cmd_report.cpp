@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/command.h"
+#include "app/environment.h"
 #include "app/report_plots.h"
 #include "core/report/report_writer.h"
 #include "core/run/run_dir.h"
@@ -25,7 +26,7 @@ struct ReportArgs {
 int run_report(ReportArgs& a) {
   using namespace qatwb;
   report::ReportRequest req;
-  req.db_path = a.db.empty() ? store::default_db_path() : a.db;
+  req.db_path = a.db.empty() ? app::environment().db_path() : a.db;
   std::string default_out = "report";
   auto add_sweep_state = [&](const std::string& state_path) {
     sweep::SweepState st = sweep::load_sweep_state(state_path);
@@ -34,12 +35,12 @@ int run_report(ReportArgs& a) {
       if (qatwb::run::RunDir(p.run_dir).has_events()) req.run_dirs.push_back(p.run_dir);
     if (a.db.empty() && !st.db.empty()) req.db_path = st.db;
     if (a.title.empty()) req.title = "Sweep " + st.sweep;
-    default_out = fs::path(state_path).parent_path().string() + "/report";
+    default_out = sweep::SweepDir(fs::path(state_path).parent_path().string()).report_dir();
   };
   if (!a.sweep.empty()) {
     sweep::SweepSpec spec = sweep::load_sweep(a.sweep);
     sweep::BatchOptions opts;
-    opts.db_path = a.db;
+    opts.db_path = req.db_path;
     sweep::PreparedSweep prep = sweep::prepare_sweep(spec, opts, false);
     if (!fs::exists(prep.state_path))
       throw Error(a.sweep + ": not run yet (no " + prep.state_path + "); run `qatwb batch` first");
@@ -49,8 +50,8 @@ int run_report(ReportArgs& a) {
     if (a.title.empty() && !spec.report.title.empty()) req.title = spec.report.title;
   }
   for (const auto& r : a.runs) {
-    if (fs::is_regular_file(fs::path(r) / "sweep.json"))
-      add_sweep_state((fs::path(r) / "sweep.json").string());
+    if (const sweep::SweepDir dir(r); fs::is_regular_file(dir.state_path()))
+      add_sweep_state(dir.state_path());
     else if (fs::is_directory(r))
       req.run_dirs.push_back(r);
     else

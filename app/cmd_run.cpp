@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "app/command.h"
+#include "app/environment.h"
 #include "core/project/project_yaml.h"
 #include "core/run/event_log.h"
 #include "core/run/run_dir.h"
@@ -16,7 +17,6 @@
 #include "core/train/data_parallel.h"
 #include "core/train/run_pipeline.h"
 #include "core/util/error.h"
-#include "core/util/openmp_env.h"
 #include "core/util/progress.h"
 
 namespace {
@@ -29,20 +29,15 @@ void log_line(const std::string& line) {
   std::cerr << "qatwb run: " << line << std::endl;
 }
 
-// The environment, read here once: the data-parallel rank, the data cache, threads per rank,
-// the OpenMP policy note and the test hooks.
+// What the environment says (app/environment.h): the data-parallel rank, the data cache, threads
+// per rank, the OpenMP policy note and the test hooks.
 void read_environment(qatwb::train::RunRequest& req) {
-  req.dist = qatwb::train::DistEnv::from_environment();
-  if (const char* c = std::getenv("QATWB_CACHE"); c && *c) req.cache_root = c;
-  if (const char* t = std::getenv("QATWB_THREADS_PER_RANK"); t && *t) {
-    req.threads_per_rank = std::atoi(t);
-    if (req.threads_per_rank <= 0)
-      throw qatwb::Error(std::string("QATWB_THREADS_PER_RANK=") + t +
-                         ": expected a positive integer");
-  }
-  if (const char* omp = std::getenv("OMP_WAIT_POLICY"))
-    req.openmp_note = *qatwb::openmp_policy_reason() ? qatwb::openmp_policy_reason() : omp;
-  req.test_hooks = qatwb::train::TrainerTestHooks::from_environment();
+  const auto& env = qatwb::app::environment();
+  req.dist = env.dist();
+  req.cache_root = env.cache_root();
+  req.threads_per_rank = env.threads_per_rank();
+  req.openmp_note = env.openmp_note();
+  req.test_hooks = env.test_hooks();
 }
 
 // Trains in this process: signals stop the run after the current step (with a checkpoint),
@@ -181,7 +176,7 @@ qatwb::cli::CommandRegistration reg(
         if (*no_db)
           req->db_path.clear();
         else if (req->db_path.empty())
-          req->db_path = qatwb::store::default_db_path();
+          req->db_path = qatwb::app::environment().db_path();
         read_environment(*req);
         const auto& dist = req->dist;
         if (!dist.enabled() || dist.is_main()) prepare_run(*req);
@@ -204,7 +199,7 @@ qatwb::cli::CommandRegistration reg(
             argv.insert(argv.end(), {"--db", req->db_path});
           if (req->threads > 0)
             argv.insert(argv.end(), {"--threads", std::to_string(req->threads)});
-          const int code = qatwb::train::launch_local_ranks(*nproc, argv);
+          const int code = qatwb::train::launch_local_ranks(*nproc, argv, req->threads_per_rank);
           if (code != 0) close_run_after_rank_failure(req->run_dir, code);
           return code;
         }

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/command.h"
+#include "app/environment.h"
 #include "core/store/store.h"
 #include "core/util/error.h"
 
@@ -32,7 +33,7 @@ struct RunsOptions {
 };
 
 std::string db_path(const RunsOptions& o) {
-  return o.db.empty() ? qatwb::store::default_db_path() : o.db;
+  return o.db.empty() ? qatwb::app::environment().db_path() : o.db;
 }
 
 std::string format_time(double t) {

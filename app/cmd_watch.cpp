@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "app/command.h"
+#include "app/environment.h"
 #include "core/store/store.h"
 #include "core/util/error.h"
 #include "core/watch/dashboard.h"
@@ -112,7 +113,7 @@ void draw(const qatwb::watch::WatchModel& model) {
 
 int run_watch(WatchArgs& a) {
   using namespace qatwb;
-  const std::string db = a.db.empty() ? store::default_db_path() : a.db;
+  const std::string db = a.db.empty() ? app::environment().db_path() : a.db;
   store::Store store = store::Store::open_existing(db);
   watch::WatchModel model;
   model.source = db;

@@ -36,9 +36,9 @@ bool parse(const std::string& s, ExportFormat& out) {
 
 std::string default_export_path(const ExportSource& source, ExportFormat format) {
   if (!source.run_dir.empty()) {
-    const std::string exports = run::RunDir(source.run_dir).exports_dir();
-    return format == ExportFormat::Gguf ? exports + "/model.gguf"
-                                        : exports + "/" + to_string(format);
+    const run::RunDir run(source.run_dir);
+    return format == ExportFormat::Gguf ? run.gguf_export_path()
+                                        : run.export_dir(to_string(format));
   }
   if (source.model_dir.empty()) throw Error("export: no output path given");
   fs::path m = fs::path(source.model_dir).lexically_normal();

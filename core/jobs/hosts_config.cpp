@@ -22,10 +22,9 @@ const SshHost& HostsConfig::get(const std::string& name) const {
   throw Error(file + ": no host '" + name + "' (known: " + (known.empty() ? "none" : known) + ")");
 }
 
-std::string default_hosts_path() {
-  if (const char* env = std::getenv("QATWB_HOSTS"); env && *env) return env;
-  const char* home = std::getenv("HOME");
-  return std::string(home ? home : ".") + "/.config/qatwb/hosts.yaml";
+std::string default_hosts_path(const std::string& qatwb_hosts, const std::string& home) {
+  if (!qatwb_hosts.empty()) return qatwb_hosts;
+  return (home.empty() ? std::string(".") : home) + "/.config/qatwb/hosts.yaml";
 }
 
 namespace {
@@ -33,6 +32,7 @@ namespace {
 struct Reader {
   std::string file;
   fs::path base;
+  std::string home;
 
   [[noreturn]] void fail(const YAML::Node& node, const std::string& message) const {
     int line = node.Mark().is_null() ? 0 : node.Mark().line + 1;
@@ -55,10 +55,7 @@ struct Reader {
   }
   std::string path(const YAML::Node& node, const std::string& field) const {
     std::string p = str(node, field);
-    if (p.rfind("~/", 0) == 0) {
-      const char* home = std::getenv("HOME");
-      return std::string(home ? home : "") + p.substr(1);
-    }
+    if (p.rfind("~/", 0) == 0) return home + p.substr(1);
     if (!p.empty() && fs::path(p).is_relative()) return (base / p).lexically_normal().string();
     return p;
   }
@@ -66,7 +63,7 @@ struct Reader {
 
 }  // namespace
 
-HostsConfig load_hosts_config(const std::string& path) {
+HostsConfig load_hosts_config(const std::string& path, const std::string& home) {
   HostsConfig config;
   config.file = path;
   if (!fs::exists(path)) throw Error(path + ": hosts file not found");
@@ -78,7 +75,7 @@ HostsConfig load_hosts_config(const std::string& path) {
   } catch (const YAML::Exception& e) {
     throw Error(path + ": " + e.what());
   }
-  Reader r{path, fs::absolute(path).parent_path()};
+  Reader r{path, fs::absolute(path).parent_path(), home};
   if (root.IsNull()) throw Error(path + ": empty hosts file");
   if (!root.IsMap()) r.fail(root, "expected a mapping with 'hosts:'");
   std::string default_known_hosts;

@@ -43,9 +43,11 @@ struct HostsConfig {
   const SshHost& get(const std::string& name) const;
 };
 
-// Throws qatwb::Error (file:line: message) for a missing file, bad YAML or a bad field.
-HostsConfig load_hosts_config(const std::string& path);
-// $QATWB_HOSTS, else ~/.config/qatwb/hosts.yaml.
-std::string default_hosts_path();
+// Throws qatwb::Error (file:line: message) for a missing file, bad YAML or a bad field. `home`
+// ($HOME, read by the program's edge) is what a leading ~/ in the file's paths stands for.
+HostsConfig load_hosts_config(const std::string& path, const std::string& home);
+// `qatwb_hosts` ($QATWB_HOSTS) when not empty, else <home>/.config/qatwb/hosts.yaml (home ""
+// : ./.config/qatwb/hosts.yaml).
+std::string default_hosts_path(const std::string& qatwb_hosts, const std::string& home);
 
 }  // namespace qatwb::jobs

@@ -41,7 +41,7 @@ std::string project_name(const std::string& yaml_path) {
 }
 
 static JobsConfig resolve(JobsConfig c) {
-  if (c.db_path.empty()) c.db_path = store::default_db_path();
+  if (c.db_path.empty()) c.db_path = store::kDefaultDbPath;
   if (c.runs_root.empty()) {
     fs::path parent = fs::absolute(c.db_path).parent_path();
     c.runs_root = parent.string();
@@ -49,7 +49,6 @@ static JobsConfig resolve(JobsConfig c) {
   // The worker starts in its run directory: a relative root would be resolved a second time
   // there (runs/p/r/runs/p/r) and the job's state files looked for in the wrong place.
   c.runs_root = fs::absolute(c.runs_root).lexically_normal().string();
-  if (c.hosts_file.empty()) c.hosts_file = default_hosts_path();
   if (c.qatwb_path.empty()) {
     // The CLI is the worker; a GUI finds `qatwb` next to itself, else in $PATH.
     fs::path self = current_executable();
@@ -67,6 +66,12 @@ static JobsConfig resolve(JobsConfig c) {
 JobManager::JobManager(JobsConfig config)
     : config_(resolve(std::move(config))), registry_(config_.db_path) {}
 
+HostsConfig JobManager::hosts() const {
+  if (config_.hosts_file.empty())
+    throw Error("ssh jobs need a hosts file (--hosts, $QATWB_HOSTS or ~/.config/qatwb/hosts.yaml)");
+  return load_hosts_config(config_.hosts_file, config_.home);
+}
+
 std::unique_ptr<Launcher> JobManager::launcher_for(const Job& job) const {
   switch (job.launcher) {
     case LauncherKind::Local:
@@ -74,7 +79,7 @@ std::unique_ptr<Launcher> JobManager::launcher_for(const Job& job) const {
     case LauncherKind::Slurm:
       return make_slurm_launcher();
     case LauncherKind::Ssh:
-      return make_ssh_launcher(load_hosts_config(config_.hosts_file).get(job.host));
+      return make_ssh_launcher(hosts().get(job.host));
   }
   throw Error("unknown launcher");
 }
@@ -155,7 +160,7 @@ Job JobManager::new_job(const SubmitRequest& request) {
   // The host first (a typo in --launcher or hosts.yaml is the cheaper mistake to report), then
   // the project; both before any job state exists.
   std::optional<SshHost> host;
-  if (job.launcher == LauncherKind::Ssh) host = load_hosts_config(config_.hosts_file).get(job.host);
+  if (job.launcher == LauncherKind::Ssh) host = hosts().get(job.host);
   validate_project(request, l.rfind("ssh:", 0) == 0 ? "ssh" : l);
   job.worker_cmd = request.worker_cmd;
   if (job.worker_cmd.empty()) {
@@ -208,8 +213,8 @@ std::vector<Job> JobManager::submit_array(const std::vector<SubmitRequest>& requ
   for (auto& job : jobs) {
     registry_.add(job);
     reset_for_start(job);
-    fs::create_directories(job_state_dir(job.run_dir));
-    run::RunDir dir(job.run_dir);
+    const run::RunDir dir(job.run_dir);
+    fs::create_directories(dir.job_dir());
     tasks.push_back({worker_argv(job.worker_cmd, job.project, job.run_dir, false), job.run_dir,
                      dir.log_path()});
   }

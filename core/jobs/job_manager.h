@@ -8,15 +8,17 @@
 #include <string>
 #include <vector>
 
+#include "core/jobs/hosts_config.h"
 #include "core/jobs/job.h"
 #include "core/jobs/job_registry.h"
 
 namespace qatwb::jobs {
 
 struct JobsConfig {
-  std::string db_path;     // the run database (store::default_db_path() by default)
+  std::string db_path;     // the run database (default store::kDefaultDbPath)
   std::string runs_root;   // where new run directories go; default: the database's folder
-  std::string hosts_file;  // ssh hosts YAML; default default_hosts_path()
+  std::string hosts_file;  // ssh hosts YAML (the edge's default_hosts_path()); needed for ssh
+  std::string home;        // $HOME: what ~/ means in the hosts file
   std::string qatwb_path;  // qatwb for local/slurm workers; default: this program if it is
                            // qatwb, else qatwb next to it, else qatwb from $PATH
 };
@@ -64,6 +66,8 @@ class JobManager {
   // The local copy of the worker's log (worker.log in the run directory).
   std::string log_path(const Job& job) const;
 
+  // The ssh hosts of config().hosts_file; throws qatwb::Error when no file was given.
+  HostsConfig hosts() const;
   JobRegistry& registry() { return registry_; }
   const JobsConfig& config() const { return config_; }
 

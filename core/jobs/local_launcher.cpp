@@ -32,9 +32,9 @@ class LocalLauncher : public Launcher {
     }
     run::RunDir dir(job.run_dir);
     dir.create();
-    std::string state_dir = job_state_dir(job.run_dir);
+    const std::string state_dir = dir.job_dir();
     fs::create_directories(state_dir);
-    fs::remove(state_dir + "/exit");
+    fs::remove(dir.job_exit_path());
     reset_for_start(job);
     auto worker = worker_argv(job.worker_cmd, job.project, job.run_dir, resume);
     DetachedProcess proc =
@@ -48,7 +48,7 @@ class LocalLauncher : public Launcher {
     ProcessObservation obs;
     obs.alive = process_alive(static_cast<pid_t>(job.pid), job.pid_start);
     if (!obs.alive) {
-      auto rc = read_int_file(job_state_dir(job.run_dir) + "/exit");
+      auto rc = read_int_file(run::RunDir(job.run_dir).job_exit_path());
       if (rc) obs.exit_code = static_cast<int>(*rc);
     }
     // Events after the liveness check: once the worker is gone its last event is on disk.

@@ -44,15 +44,14 @@ class SlurmLauncher : public Launcher {
   void start(Job& job, bool resume) override {
     run::RunDir dir(job.run_dir);
     dir.create();
-    std::string state_dir = job_state_dir(job.run_dir);
-    fs::create_directories(state_dir);
+    fs::create_directories(dir.job_dir());
     reset_for_start(job);
     auto worker = worker_argv(job.worker_cmd, job.project, job.run_dir, resume);
     SlurmOptions opts = job.slurm;
     if (opts.job_name.empty()) {
       opts.job_name = "qatwb-" + fs::path(job.run_dir).parent_path().filename().string();
     }
-    std::string script_path = state_dir + "/sbatch-" + std::to_string(job.attempts) + ".sh";
+    const std::string script_path = dir.sbatch_script_path(job.attempts);
     {
       std::ofstream out(script_path);
       out << make_sbatch_script(opts, worker);

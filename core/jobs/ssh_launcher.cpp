@@ -65,6 +65,9 @@ ProjectBundle project_bundle(const std::string& project) {
   return b;
 }
 
+// A file of the job folder, relative to the run folder (for shells that cd into it).
+std::string job_file(const char* name) { return std::string(run::RunDir::kJobDir) + "/" + name; }
+
 class SshLauncher : public Launcher {
  public:
   explicit SshLauncher(const SshHost& host) : ssh_(host) {}
@@ -91,21 +94,25 @@ class SshLauncher : public Launcher {
     std::string project = job.remote_dir + "/bundle/" + project_bundle(job.project).files.front();
     std::string run = remote_run(job);
     auto worker = worker_argv(job.worker_cmd, project, run, resume);
-    std::string q_run = shell_quote(run);
-    std::string script =
-        "mkdir -p -- " + q_run + "/.job && cd -- " + q_run +
-        " && rm -f .job/exit .job/pid && { setsid " +
-        shell_join(wrap_worker(run + "/.job", worker)) + " >> " +
-        std::string(run::RunDir::kLogFile) +
-        " 2>&1 < /dev/null & } && i=0 && "
-        "while [ ! -s .job/pid ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done && "
-        "cat .job/pid";
+    const run::RunDir remote(run);
+    const std::string pid_file = job_file(run::RunDir::kJobPidFile);
+    std::string script = "mkdir -p -- " + shell_quote(remote.job_dir()) + " && cd -- " +
+                         shell_quote(run) + " && rm -f " + job_file(run::RunDir::kJobExitFile) +
+                         " " + pid_file + " && { setsid " +
+                         shell_join(wrap_worker(remote.job_dir(), worker)) + " >> " +
+                         std::string(run::RunDir::kLogFile) +
+                         " 2>&1 < /dev/null & } && i=0 && "
+                         "while [ ! -s " +
+                         pid_file +
+                         " ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done && "
+                         "cat " +
+                         pid_file;
     std::string out = ssh_.check(script, "starting the worker");
     try {
       job.pid = std::stoll(out);
     } catch (const std::exception&) {
       throw Error("ssh host '" + ssh_.host().name + "': the worker did not start (no pid in " +
-                  run + "/.job/pid)");
+                  remote.job_pid_path() + ")");
     }
     job.pid_start = 0;
     job.state = JobState::Starting;
@@ -120,7 +127,8 @@ class SshLauncher : public Launcher {
     std::ostringstream s;
     s << "cd -- " << shell_quote(remote_run(job)) << " 2>/dev/null || "
       << "{ echo 'qatwb-status 0 0 - 0 0'; exit 0; }\n"
-      << "pid=$(cat .job/pid 2>/dev/null); ex=$(cat .job/exit 2>/dev/null); alive=0\n"
+      << "pid=$(cat " << job_file(run::RunDir::kJobPidFile) << " 2>/dev/null); ex=$(cat "
+      << job_file(run::RunDir::kJobExitFile) << " 2>/dev/null); alive=0\n"
       << "if [ -n \"$pid\" ] && kill -0 \"$pid\" 2>/dev/null; then\n"
       << "  st=$(sed 's/.*) //' \"/proc/$pid/stat\" 2>/dev/null | cut -c1)\n"
       << "  [ \"$st\" = Z ] || alive=1\nfi\n"

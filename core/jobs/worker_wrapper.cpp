@@ -1,26 +1,35 @@
 #include "core/jobs/worker_wrapper.h"
 
-namespace qatwb::jobs {
+#include "core/run/run_dir.h"
 
-static const char* kWrapperScript = R"(jd=$1; shift
-mkdir -p "$jd" || exit 125
-rm -f "$jd/exit" "$jd/worker_pid"
-echo $$ > "$jd/pid.tmp" && mv -f "$jd/pid.tmp" "$jd/pid"
+namespace qatwb::jobs {
+namespace {
+
+// After the first line (core/run/run_dir.h names the files: $pf pid, $wf worker_pid, $xf exit).
+const char* kWrapperBody = R"(mkdir -p "$jd" || exit 125
+rm -f "$xf" "$wf"
+echo $$ > "$pf.tmp" && mv -f "$pf.tmp" "$pf"
 "$@" < /dev/null &
 wpid=$!
-echo "$wpid" > "$jd/worker_pid"
+echo "$wpid" > "$wf"
 trap 'true' TERM INT HUP
 while kill -0 "$wpid" 2> /dev/null; do wait "$wpid"; done
 wait "$wpid"; rc=$?
-echo "$rc" > "$jd/exit.tmp" && mv -f "$jd/exit.tmp" "$jd/exit"
+echo "$rc" > "$xf.tmp" && mv -f "$xf.tmp" "$xf"
 exit "$rc"
 )";
 
-std::string job_state_dir(const std::string& run_dir) { return run_dir + "/.job"; }
+std::string wrapper_script() {
+  using run::RunDir;
+  return std::string("jd=$1; shift\n") + "pf=\"$jd/" + RunDir::kJobPidFile + "\"; wf=\"$jd/" +
+         RunDir::kJobWorkerPidFile + "\"; xf=\"$jd/" + RunDir::kJobExitFile + "\"\n" + kWrapperBody;
+}
+
+}  // namespace
 
 std::vector<std::string> wrap_worker(const std::string& state_dir,
                                      const std::vector<std::string>& worker) {
-  std::vector<std::string> argv = {"bash", "-c", kWrapperScript, "qatwb-job", state_dir};
+  std::vector<std::string> argv = {"bash", "-c", wrapper_script(), "qatwb-job", state_dir};
   argv.insert(argv.end(), worker.begin(), worker.end());
   return argv;
 }

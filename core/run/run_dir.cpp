@@ -31,9 +31,22 @@ bool RunDir::has_events() const {
 }
 std::string RunDir::lock_path() const { return path_ + "/.lock"; }
 std::string RunDir::data_dir() const { return path_ + "/data"; }
-std::string RunDir::checkpoints_dir() const { return path_ + "/checkpoints"; }
+std::string RunDir::checkpoints_dir() const { return path_ + "/" + kCheckpointsDir; }
 std::string RunDir::model_dir() const { return path_ + "/model"; }
 std::string RunDir::exports_dir() const { return path_ + "/exports"; }
+std::string RunDir::export_dir(const std::string& format) const {
+  return exports_dir() + "/" + format;
+}
+std::string RunDir::gguf_export_path() const { return exports_dir() + "/model.gguf"; }
+std::string RunDir::job_dir() const { return path_ + "/" + kJobDir; }
+std::string RunDir::job_pid_path() const { return job_dir() + "/" + kJobPidFile; }
+std::string RunDir::job_exit_path() const { return job_dir() + "/" + kJobExitFile; }
+std::string RunDir::sbatch_script_path(int attempt) const {
+  return job_dir() + "/sbatch-" + std::to_string(attempt) + ".sh";
+}
+std::string RunDir::default_cache_dir() const {
+  return (fs::absolute(path_).parent_path() / ".cache").string();
+}
 
 std::string checkpoint_model_dir(const std::string& checkpoint) { return checkpoint + "/model"; }
 std::string checkpoint_trainer_state(const std::string& checkpoint) {
@@ -44,6 +57,13 @@ std::string checkpoint_optimizer_file(const std::string& checkpoint) {
 }
 std::string quantizer_file(const std::string& model_or_checkpoint_dir) {
   return model_or_checkpoint_dir + "/quantizer.safetensors";
+}
+
+std::string rank_checkpoint_path(const std::string& checkpoint, int rank) {
+  if (rank == 0) return checkpoint;
+  const fs::path main(checkpoint);
+  return (main.parent_path() / "workers" / ("rank-" + std::to_string(rank)) / main.filename())
+      .string();
 }
 
 std::string RunDir::checkpoint_path(int64_t step) const {

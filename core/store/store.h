@@ -144,7 +144,9 @@ void check_tag(const std::string& tag);
 // "a, b,c" or "a b" -> {"a", "b", "c"}: the GUI's tag field and the CLI's words.
 std::vector<std::string> split_tags(const std::string& text);
 
-// $QATWB_DB if set, else ./runs/qatwb.sqlite.
-std::string default_db_path();
+// The run database when neither --db nor $QATWB_DB names one.
+inline constexpr const char* kDefaultDbPath = "runs/qatwb.sqlite";
+// `from_environment` ($QATWB_DB, read by the program's edge) when not empty, else kDefaultDbPath.
+std::string default_db_path(const std::string& from_environment);
 
 }  // namespace qatwb::store

@@ -195,10 +195,8 @@ std::map<std::string, int64_t> Store::table_counts() const {
   return out;
 }
 
-std::string default_db_path() {
-  const char* env = std::getenv("QATWB_DB");
-  if (env && *env) return env;
-  return "runs/qatwb.sqlite";
+std::string default_db_path(const std::string& from_environment) {
+  return from_environment.empty() ? kDefaultDbPath : from_environment;
 }
 
 }  // namespace qatwb::store

@@ -63,16 +63,17 @@ std::string progress_line(const SweepState& state, double elapsed_s, double mean
 PreparedSweep prepare_sweep(const SweepSpec& spec, const BatchOptions& options, bool write) {
   PreparedSweep out;
   out.spec = spec;
-  out.db_path = options.db_path.empty() ? store::default_db_path() : options.db_path;
+  out.db_path = options.db_path.empty() ? store::kDefaultDbPath : options.db_path;
   out.db_path = fs::absolute(out.db_path).lexically_normal().string();
   if (!options.output.empty())
     out.output = options.output;
   else if (!spec.output.empty())
     out.output = spec.output;
   else
-    out.output = (fs::path(out.db_path).parent_path() / "sweeps" / spec.name).string();
+    out.output = SweepDir::default_for(out.db_path, spec.name).path();
   out.output = fs::absolute(out.output).lexically_normal().string();
-  out.state_path = out.output + "/sweep.json";
+  const SweepDir dir(out.output);
+  out.state_path = dir.state_path();
 
   std::vector<std::string> problems;
   std::set<std::string> seen;
@@ -87,8 +88,7 @@ PreparedSweep prepare_sweep(const SweepSpec& spec, const BatchOptions& options, 
       if (seen.insert(msg).second) problems.push_back("point " + p.name + ": " + msg);
       continue;
     }
-    out.points.push_back(
-        {p, out.output + "/points/" + p.name + ".yaml", out.output + "/runs/" + p.name});
+    out.points.push_back({p, dir.point_project(p.name), dir.point_run_dir(p.name)});
   }
   if (!problems.empty()) {
     std::string all =
@@ -97,7 +97,7 @@ PreparedSweep prepare_sweep(const SweepSpec& spec, const BatchOptions& options, 
     throw Error(all);
   }
   if (write) {
-    fs::create_directories(out.output + "/points");
+    fs::create_directories(dir.points_dir());
     for (size_t i = 0; i < out.points.size(); ++i)
       data::write_file_atomically(out.points[i].project, "# " + spec.name + " / " +
                                                              out.points[i].point.name +
@@ -136,8 +136,9 @@ BatchResult run_sweep(const SweepSpec& spec, const BatchOptions& options) {
 
   jobs::JobsConfig cfg;
   cfg.db_path = prep.db_path;
-  cfg.runs_root = prep.output + "/runs";
+  cfg.runs_root = SweepDir(prep.output).runs_dir();
   cfg.hosts_file = options.hosts_file;
+  cfg.home = options.home;
   jobs::JobManager jm(cfg);
 
   std::vector<std::string> prefix = !options.worker_cmd.empty() ? options.worker_cmd : spec.worker;
@@ -146,7 +147,7 @@ BatchResult run_sweep(const SweepSpec& spec, const BatchOptions& options) {
     if (pp.point.worker_args.empty()) return w;
     if (w.empty()) {
       if (launcher.rfind("ssh:", 0) == 0)
-        w = {jobs::load_hosts_config(jm.config().hosts_file).get(launcher.substr(4)).qatwb, "run"};
+        w = {jm.hosts().get(launcher.substr(4)).qatwb, "run"};
       else
         w = {jm.config().qatwb_path, "run"};
     }

@@ -18,9 +18,10 @@
 namespace qatwb::sweep {
 
 struct BatchOptions {
-  std::string db_path;                  // "" : store::default_db_path()
+  std::string db_path;                  // "" : store::kDefaultDbPath
   std::string output;                   // "" : spec.output, else <db folder>/sweeps/<name>
-  std::string hosts_file;               // ssh hosts ("" : jobs default)
+  std::string hosts_file;               // ssh hosts (for ssh:HOST; the edge fills the default)
+  std::string home;                     // $HOME: what ~/ means in the hosts file
   std::string launcher;                 // "" : spec.launcher
   int concurrency = -1;                 // -1: spec.concurrency (default: local 1, else all)
   std::vector<std::string> worker_cmd;  // replaces spec.worker (e.g. the fake trainer in tests)

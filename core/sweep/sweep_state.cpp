@@ -10,6 +10,23 @@
 
 namespace qatwb::sweep {
 
+SweepDir::SweepDir(std::string output) : path_(std::move(output)) {
+  while (path_.size() > 1 && path_.back() == '/') path_.pop_back();
+}
+SweepDir SweepDir::default_for(const std::string& db_path, const std::string& sweep) {
+  return SweepDir((std::filesystem::path(db_path).parent_path() / "sweeps" / sweep).string());
+}
+std::string SweepDir::state_path() const { return path_ + "/sweep.json"; }
+std::string SweepDir::points_dir() const { return path_ + "/points"; }
+std::string SweepDir::point_project(const std::string& point) const {
+  return points_dir() + "/" + point + ".yaml";
+}
+std::string SweepDir::runs_dir() const { return path_ + "/runs"; }
+std::string SweepDir::point_run_dir(const std::string& point) const {
+  return runs_dir() + "/" + point;
+}
+std::string SweepDir::report_dir() const { return path_ + "/report"; }
+
 PointState* SweepState::find(const std::string& name) {
   for (auto& p : points)
     if (p.name == name) return &p;

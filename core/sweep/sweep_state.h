@@ -13,6 +13,29 @@
 
 namespace qatwb::sweep {
 
+// The one place that knows the layout of a sweep's output folder (written by `qatwb batch`):
+//   <output>/sweep.json            the state below
+//   <output>/points/<point>.yaml   each point's resolved project
+//   <output>/runs/<point>/         each point's run directory (core/run/run_dir.h)
+//   <output>/report/               the sweep's report
+class SweepDir {
+ public:
+  explicit SweepDir(std::string output);
+  // <database folder>/sweeps/<sweep>: where a sweep without an output goes.
+  static SweepDir default_for(const std::string& db_path, const std::string& sweep);
+
+  const std::string& path() const { return path_; }
+  std::string state_path() const;
+  std::string points_dir() const;
+  std::string point_project(const std::string& point) const;
+  std::string runs_dir() const;
+  std::string point_run_dir(const std::string& point) const;
+  std::string report_dir() const;
+
+ private:
+  std::string path_;
+};
+
 struct PointState {
   std::string name;
   std::vector<std::string> overrides;

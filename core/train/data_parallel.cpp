@@ -17,16 +17,6 @@
 namespace qatwb::train {
 namespace {
 
-int env_int(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  if (!v || !*v) return fallback;
-  char* end = nullptr;
-  const long x = std::strtol(v, &end, 10);
-  if (*end != '\0' || x < 0) throw Error(std::string("environment variable ") + name + "='" + v +
-                                         "' is not a non-negative integer");
-  return static_cast<int>(x);
-}
-
 int free_tcp_port() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
@@ -48,19 +38,6 @@ volatile sig_atomic_t g_forward_signal = 0;
 extern "C" void remember_signal(int sig) { g_forward_signal = sig; }
 
 }  // namespace
-
-DistEnv DistEnv::from_environment() {
-  DistEnv e;
-  e.world_size = env_int("WORLD_SIZE", 1);
-  e.rank = env_int("RANK", 0);
-  e.local_rank = env_int("LOCAL_RANK", e.rank);
-  if (const char* a = std::getenv("MASTER_ADDR"); a && *a) e.master_addr = a;
-  e.master_port = env_int("MASTER_PORT", 29500);
-  if (e.world_size < 1 || e.rank >= e.world_size)
-    throw Error("RANK=" + std::to_string(e.rank) + " is not below WORLD_SIZE=" +
-                std::to_string(e.world_size));
-  return e;
-}
 
 struct DataParallel::Impl {
   c10::intrusive_ptr<c10d::Store> store;
@@ -150,10 +127,11 @@ void DataParallel::broadcast(const std::vector<torch::Tensor>& tensors, int root
 
 void DataParallel::barrier() { impl_->group->barrier()->wait(); }
 
-int launch_local_ranks(int nproc, const std::vector<std::string>& argv) {
+int launch_local_ranks(int nproc, const std::vector<std::string>& argv, int threads_per_rank) {
   if (nproc < 1) throw Error("--nproc must be at least 1");
   const int port = free_tcp_port();
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = threads_per_rank > 0 ? threads_per_rank : std::max(1, cores / nproc);
   std::vector<pid_t> children;
   for (int rank = 0; rank < nproc; ++rank) {
     const pid_t pid = fork();
@@ -164,8 +142,7 @@ int launch_local_ranks(int nproc, const std::vector<std::string>& argv) {
       setenv("WORLD_SIZE", std::to_string(nproc).c_str(), 1);
       setenv("MASTER_ADDR", "127.0.0.1", 1);
       setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
-      if (!std::getenv("QATWB_THREADS_PER_RANK"))
-        setenv("QATWB_THREADS_PER_RANK", std::to_string(std::max(1, cores / nproc)).c_str(), 1);
+      setenv("QATWB_THREADS_PER_RANK", std::to_string(threads).c_str(), 1);
       std::vector<char*> args;
       for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
       args.push_back(nullptr);

@@ -2,8 +2,7 @@
 // group (NCCL where the LibTorch build has it and the device is CUDA). Each rank reads a disjoint
 // part of the data (core/data TokenLoader rank split); gradients are averaged in buckets after
 // each accumulation step; rank 0 writes events and checkpoints.
-// Environment (as torchrun and srun set it): RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR,
-// MASTER_PORT.
+// Where this process stands: DistEnv (core/train/dist_env.h), filled by the program's edge.
 #pragma once
 #include <memory>
 #include <string>
@@ -11,20 +10,9 @@
 
 #include <torch/torch.h>
 
+#include "core/train/dist_env.h"
+
 namespace qatwb::train {
-
-struct DistEnv {
-  int rank = 0;
-  int world_size = 1;
-  int local_rank = 0;
-  std::string master_addr = "127.0.0.1";
-  int master_port = 29500;
-
-  bool enabled() const { return world_size > 1; }
-  bool is_main() const { return rank == 0; }
-  // Reads the variables above; throws qatwb::Error naming a malformed one.
-  static DistEnv from_environment();
-};
 
 class DataParallel {
  public:
@@ -55,7 +43,9 @@ class DataParallel {
 
 // `qatwb run --nproc N`: starts N copies of this process (argv without --nproc) as ranks
 // 0..N-1 on this machine with the c10d environment, forwards SIGINT/SIGTERM to them and waits.
-// Returns rank 0's exit code, or the first non-zero one.
-int launch_local_ranks(int nproc, const std::vector<std::string>& argv);
+// `threads_per_rank` (> 0: the caller's $QATWB_THREADS_PER_RANK, handed down unchanged; else
+// cores / nproc) goes to each rank as QATWB_THREADS_PER_RANK. Returns rank 0's exit code, or the
+// first non-zero one.
+int launch_local_ranks(int nproc, const std::vector<std::string>& argv, int threads_per_rank);
 
 }  // namespace qatwb::train

@@ -206,9 +206,8 @@ RunOutcome run_project(const RunRequest& request, const RunHooks& hooks) {
     auto tokenizer = text::Tokenizer::from_file(tok_path);
     const std::string tok_sha = sha256_file(tok_path);
     // Runs beside each other (a project's runs, a sweep) share sampled and tokenized data.
-    const fs::path cache_root = !request.cache_root.empty()
-                                    ? fs::path(request.cache_root)
-                                    : fs::absolute(rd->path()).parent_path() / ".cache";
+    const fs::path cache_root =
+        !request.cache_root.empty() ? request.cache_root : rd->default_cache_dir();
     // Rank 0 prepares the data; the others find it in the cache afterwards.
     std::string tokens_dir;
     if (main_rank)

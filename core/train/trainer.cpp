@@ -22,31 +22,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// "2,3" -> {2, 3}; throws naming the variable on anything but non-negative integers.
-std::vector<int64_t> parse_step_list(const char* name, const std::string& text, char sep = ',') {
-  std::vector<int64_t> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, sep)) {
-    if (item.empty()) continue;
-    size_t used = 0;
-    long long v = -1;
-    try {
-      v = std::stoll(item, &used);
-    } catch (const std::exception&) {
-    }
-    if (v < 0 || used != item.size())
-      throw Error(std::string(name) + "=" + text + ": expected non-negative integers");
-    out.push_back(v);
-  }
-  return out;
-}
-
 bool contains(const std::vector<int64_t>& v, int64_t x) {
   return std::find(v.begin(), v.end(), x) != v.end();
 }
-
-const char* kCentreFile = "easgd_centre.safetensors";
 
 std::string centre_tensor_name(size_t k) {
   char buf[32];
@@ -66,24 +44,6 @@ const char* to_string(TrainStatus s) {
       break;
   }
   return "failed";
-}
-
-TrainerTestHooks TrainerTestHooks::from_environment() {
-  TrainerTestHooks h;
-  if (const char* v = std::getenv("QATWB_TEST_NAN_STEPS"))
-    h.nan_steps = parse_step_list("QATWB_TEST_NAN_STEPS", v);
-  if (const char* v = std::getenv("QATWB_TEST_STOP_AT_STEP")) {
-    const auto s = parse_step_list("QATWB_TEST_STOP_AT_STEP", v);
-    if (s.size() != 1) throw Error(std::string("QATWB_TEST_STOP_AT_STEP=") + v + ": one step");
-    h.stop_at_step = s[0];
-  }
-  if (const char* v = std::getenv("QATWB_TEST_CRASH_RANK_AT")) {
-    const auto s = parse_step_list("QATWB_TEST_CRASH_RANK_AT", v, ':');
-    if (s.size() != 2) throw Error(std::string("QATWB_TEST_CRASH_RANK_AT=") + v + ": RANK:STEP");
-    h.crash_rank = s[0];
-    h.crash_at_step = s[1];
-  }
-  return h;
 }
 
 Trainer::Trainer(const project::ProjectConfig& config, model::Llama model,
@@ -177,11 +137,7 @@ ElasticAveraging* Trainer::elastic() {
 std::string Trainer::worker_checkpoint_path(const std::string& main_dir) const {
   // checkpoints/step-N (rank 0: its replica and the centre) and
   // checkpoints/workers/rank-R/step-N (the other ranks' replicas).
-  const std::filesystem::path main(main_dir);
-  const int rank = dp_ ? dp_->env().rank : 0;
-  if (rank == 0) return main_dir;
-  return (main.parent_path() / "workers" / ("rank-" + std::to_string(rank)) / main.filename())
-      .string();
+  return run::rank_checkpoint_path(main_dir, dp_ ? dp_->env().rank : 0);
 }
 
 void Trainer::resume_from(const std::string& checkpoint_dir) {
@@ -203,13 +159,14 @@ void Trainer::resume_from(const std::string& checkpoint_dir) {
   auto state = read_checkpoint(own_dir, model_, quantizer_.get(), *optimizer_,
                                sharded() ? worker_checkpoint_path(checkpoint_dir) : "");
   if (easgd) {
-    auto tensors = read_checkpoint_tensors(checkpoint_dir, kCentreFile);
+    auto tensors = read_checkpoint_tensors(checkpoint_dir, run::kEasgdCentreFile);
     std::map<std::string, torch::Tensor> by_name(tensors.begin(), tensors.end());
     std::vector<torch::Tensor> centre;
     for (size_t k = 0; k < easgd->params().size(); ++k) {
       auto it = by_name.find(centre_tensor_name(k));
       if (it == by_name.end())
-        throw Error(checkpoint_dir + "/" + kCentreFile + ": no tensor " + centre_tensor_name(k));
+        throw Error(checkpoint_dir + "/" + run::kEasgdCentreFile + ": no tensor " +
+                    centre_tensor_name(k));
       centre.push_back(it->second);
     }
     easgd->set_centre(centre);
@@ -418,7 +375,8 @@ void Trainer::save_checkpoint(int64_t step) {
       model::NamedTensors centre;
       for (size_t k = 0; k < easgd->centre().size(); ++k)
         centre.emplace_back(centre_tensor_name(k), easgd->centre()[k]);
-      write_checkpoint(dir, model_, quantizer_.get(), *optimizer_, state, {{kCentreFile, centre}});
+      write_checkpoint(dir, model_, quantizer_.get(), *optimizer_, state,
+                       {{run::kEasgdCentreFile, centre}});
       events_->checkpoint(step, dir);
     }
   } else {

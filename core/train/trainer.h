@@ -18,6 +18,7 @@
 #include "core/train/distillation.h"
 #include "core/train/easgd.h"
 #include "core/train/grad_stats.h"
+#include "core/train/test_hooks.h"
 
 namespace qatwb::quant {
 class ModelQuantizer;
@@ -28,18 +29,6 @@ namespace qatwb::train {
 enum class TrainStatus { Finished, Failed, Stopped };
 // The status word of events.jsonl's end event and of the store: "finished", "failed", "stopped".
 const char* to_string(TrainStatus s);
-
-// Test hooks (README, "Tests"), read from the environment by the command at the edge:
-//   QATWB_TEST_NAN_STEPS=2,3        poison the loss of those steps
-//   QATWB_TEST_STOP_AT_STEP=N       stop as if signalled once N steps are done
-//   QATWB_TEST_CRASH_RANK_AT=R:S    rank R dies (exit 3, no end event) once S steps are done
-struct TrainerTestHooks {
-  std::vector<int64_t> nan_steps;
-  int64_t stop_at_step = -1;
-  int64_t crash_rank = -1, crash_at_step = -1;
-  // Throws qatwb::Error naming a malformed variable.
-  static TrainerTestHooks from_environment();
-};
 
 struct TrainOutcome {
   TrainStatus status = TrainStatus::Failed;

@@ -55,9 +55,4 @@ void ensure_openmp_wait_policy(char** argv) {
   // exec failed (no /proc): carry on with the defaults.
 }
 
-const char* openmp_policy_reason() {
-  const char* r = std::getenv("QATWB_OMP_POLICY");
-  return r ? r : "";
-}
-
 }  // namespace qatwb

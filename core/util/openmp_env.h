@@ -11,12 +11,16 @@ namespace qatwb {
 // runs; bounding GOMP_SPINCOUNT does not help. So the policy is chosen from the machine's state
 // at start: `active` when no other thread is runnable (sampled from /proc/stat's procs_running
 // over 0.1 s), `passive` otherwise. The user's OMP_WAIT_POLICY always wins. The choice and its
-// reason are left in QATWB_OMP_POLICY for the run log.
+// reason ("active (machine idle at start)" etc.) are left in QATWB_OMP_POLICY, which the
+// program's edge reads for the run log (app/environment.h).
 // Call first thing in main(); re-executes the program with the variable set (returns only when
 // no re-exec was needed or it failed).
+//
+// The one place outside main()'s own files that reads the environment, and on purpose: it is a
+// part of process start-up, called first thing in main() (qatwb and the benches) before any
+// thread or any configuration exists, and the environment is its only channel, both ways: libgomp
+// reads OMP_WAIT_POLICY from it when it is loaded, and the re-executed image learns from it
+// that the choice was made (QATWB_OMP_POLICY_PID).
 void ensure_openmp_wait_policy(char** argv);
-
-// "active (machine idle at start)" etc., or "" when the policy came from the user.
-const char* openmp_policy_reason();
 
 }  // namespace qatwb

@@ -289,7 +289,7 @@ class TestJobsSsh : public QObject {
     auto expect = [&](const QByteArray& text, const char* needle) {
       write_text(bad, text);
       try {
-        load_hosts_config(bad.toStdString());
+        load_hosts_config(bad.toStdString(), "/home/q");
         QFAIL(qPrintable("no error for: " + text));
       } catch (const qatwb::Error& e) {
         QVERIFY2(std::string(e.what()).find(needle) != std::string::npos, e.what());
@@ -306,13 +306,15 @@ class TestJobsSsh : public QObject {
     expect("hosts:\n  g:\n    host: h\n    remote_dir: /a\n    work_dir: /b\n",
            "bad_hosts.yaml:5: hosts.g.work_dir: give remote_dir or its old name work_dir");
     write_text(bad, "hosts:\n  g:\n    host: h\n    remote_dir: /scratch/q\n");
-    QCOMPARE(load_hosts_config(bad.toStdString()).get("g").remote_dir, std::string("/scratch/q"));
+    QCOMPARE(load_hosts_config(bad.toStdString(), "/home/q").get("g").remote_dir,
+             std::string("/scratch/q"));
     write_text(bad, "hosts:\n  g:\n    host: h\n    work_dir: /old/q\n");
-    QCOMPARE(load_hosts_config(bad.toStdString()).get("g").remote_dir, std::string("/old/q"));
+    QCOMPARE(load_hosts_config(bad.toStdString(), "/home/q").get("g").remote_dir,
+             std::string("/old/q"));
     write_text(bad,
                "known_hosts: kh\nhosts:\n  g:\n    host: h\n    work_dir: /w\n"
                "    identity_file: keys/id\n");
-    auto cfg = load_hosts_config(bad.toStdString());
+    auto cfg = load_hosts_config(bad.toStdString(), "/home/q");
     QCOMPARE(cfg.get("g").known_hosts, dir_.filePath("kh").toStdString());
     QCOMPARE(cfg.get("g").identity_file, dir_.filePath("keys/id").toStdString());
     QCOMPARE(cfg.get("g").port, 22);

@@ -7,6 +7,7 @@
 #include "core/jobs/job_manager.h"
 #include "core/project/project_yaml.h"
 #include "core/run/run_dir.h"
+#include "ui/widgets/qatwb_binary.h"
 
 namespace qatwb::ui {
 
@@ -35,10 +36,13 @@ JobsController::JobsController(const QString& db_path, const QString& qatwb_path
     : QObject(parent),
       worker_(
           "qatwb-jobs",
-          [qatwb = qatwb_path.toStdString()](const std::string& db) {
+          [qatwb = qatwb_path.toStdString(), hosts = hosts_file().toStdString(),
+           home = home_dir().toStdString()](const std::string& db) {
             jobs::JobsConfig config;
             config.db_path = db;
             config.qatwb_path = qatwb;
+            config.hosts_file = hosts;
+            config.home = home;
             return std::make_unique<JobsConnection>(config);
           },
           db_path, AfterFailure::keep) {

@@ -164,10 +164,10 @@ JobsView::JobsView(const QString& db_path, QWidget* parent) : QWidget(parent), d
 JobsView::~JobsView() = default;
 
 void JobsView::add_ssh_launchers() {
-  const QString file = QString::fromStdString(jobs::default_hosts_path());
+  const QString file = hosts_file();
   QString problem;
   try {
-    const auto hosts = jobs::load_hosts_config(file.toStdString()).hosts;
+    const auto hosts = load_hosts().hosts;
     for (const auto& [name, host] : hosts)
       launcher_->addItem(tr("ssh: %1").arg(QString::fromStdString(name)),
                          QString("ssh:%1").arg(QString::fromStdString(name)));

@@ -81,7 +81,7 @@ SweepDialog::SweepDialog(const QString& db_path, const QString& base_project, QW
   launcher_->setObjectName("sweep_launcher");
   launcher_->addItem(tr("local"), "local");
   try {
-    for (const auto& [name, host] : jobs::load_hosts_config(jobs::default_hosts_path()).hosts)
+    for (const auto& [name, host] : load_hosts().hosts)
       launcher_->addItem(tr("ssh: %1").arg(QString::fromStdString(name)),
                          "ssh:" + QString::fromStdString(name));
   } catch (const std::exception&) {

@@ -26,6 +26,7 @@
 #include "core/jobs/job_manager.h"
 #include "core/project/project_yaml.h"
 #include "core/quant/scheme.h"
+#include "core/run/run_dir.h"
 #include "core/store/store.h"
 #include "ui/compare/compare_view.h"
 #include "ui/dashboard/dashboard_view.h"
@@ -405,12 +406,13 @@ void MainWindow::on_selection_changed() {
   const QModelIndexList rows = runs_view_->selectionModel()->selectedRows();
   const QString dir =
       rows.isEmpty() ? QString() : rows.first().data(RunTableModel::RunDirRole).toString();
+  const run::RunDir run(dir.toStdString());
   if (dir.isEmpty())
     log_->set_file({});
-  else if (QFileInfo::exists(dir + "/worker.log"))
-    log_->set_file(dir + "/worker.log");
+  else if (QFileInfo::exists(QString::fromStdString(run.log_path())))
+    log_->set_file(QString::fromStdString(run.log_path()));
   else
-    log_->set_events_file(dir + "/events.jsonl");
+    log_->set_events_file(QString::fromStdString(run.events_path()));
   statusBar()->showMessage(tr("%n run(s) selected", nullptr, int(ids.size())));
 }
 

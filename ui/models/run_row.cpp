@@ -5,6 +5,7 @@
 
 #include "core/report/run_style.h"
 #include "core/report/summary_table.h"
+#include "core/run/run_dir.h"
 #include "core/store/store.h"
 
 namespace qatwb::ui {
@@ -59,7 +60,8 @@ std::string resolve_run_dir(const std::string& db_path, const std::string& run_d
     fs::path tail;
     for (size_t i = parts.size() - k; i < parts.size(); ++i) tail /= parts[i];
     const fs::path candidate = db_dir / tail;
-    if (fs::is_regular_file(candidate / "events.jsonl", ec)) return candidate.string();
+    if (fs::is_regular_file(run::RunDir(candidate.string()).events_path(), ec))
+      return candidate.string();
   }
   return run_dir;
 }

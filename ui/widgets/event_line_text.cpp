@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/run/event_log.h"
+#include "core/run/run_dir.h"
 
 namespace qatwb::ui {
 
@@ -34,7 +35,7 @@ QString values_text(const std::map<std::string, double>& values) {
 // A checkpoint as its place inside the run ("checkpoints/step-00000100"): the absolute path the
 // trainer logged names the machine it ran on, not where the run folder is now.
 QString checkpoint_in_run(const QString& path) {
-  const int at = path.lastIndexOf("checkpoints/");
+  const int at = path.lastIndexOf(QString(run::RunDir::kCheckpointsDir) + "/");
   return at > 0 && path[at - 1] == '/' ? path.mid(at) : path;
 }
 

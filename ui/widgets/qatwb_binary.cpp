@@ -21,8 +21,19 @@ QString qatwb_binary() {
 
 QString database_path(const QString& option) {
   if (!option.isEmpty()) return option;
-  // default_db_path() already prefers $QATWB_DB.
-  return QString::fromStdString(store::default_db_path());
+  return QString::fromStdString(
+      store::default_db_path(qEnvironmentVariable("QATWB_DB").toStdString()));
+}
+
+QString hosts_file() {
+  return QString::fromStdString(jobs::default_hosts_path(
+      qEnvironmentVariable("QATWB_HOSTS").toStdString(), home_dir().toStdString()));
+}
+
+QString home_dir() { return qEnvironmentVariable("HOME"); }
+
+jobs::HostsConfig load_hosts() {
+  return jobs::load_hosts_config(hosts_file().toStdString(), home_dir().toStdString());
 }
 
 }  // namespace qatwb::ui

@@ -15,6 +15,7 @@
 #include "core/jobs/slurm_script.h"
 #include "core/project/project_yaml.h"
 #include "ui/widgets/field_message.h"
+#include "ui/widgets/qatwb_binary.h"
 #include "ui/wizard/core_names.h"
 #include "ui/wizard/easgd_box.h"
 #include "ui/wizard/project_wizard.h"
@@ -228,7 +229,7 @@ RunnerPage::RunnerPage(QWidget* parent) : QWizardPage(parent) {
   host_->setEditable(true);
   host_msg_ = new FieldMessage;
   try {
-    const auto hosts = jobs::load_hosts_config(jobs::default_hosts_path());
+    const auto hosts = load_hosts();
     for (const auto& [name, h] : hosts.hosts)
       host_->addItem(QString("%1 (%2)").arg(QString::fromStdString(name),
                                             QString::fromStdString(h.destination())),
@@ -327,7 +328,7 @@ void RunnerPage::validate() {
   host_msg_->show_error(kind == "ssh" && host_->currentText().trimmed().isEmpty()
                             ? tr("The ssh runner needs a host (user@host[:port]); hosts come "
                                  "from %1")
-                                  .arg(QString::fromStdString(jobs::default_hosts_path()))
+                                  .arg(hosts_file())
                             : QString());
   static const QRegularExpression time("^(\\d+-)?\\d{1,3}(:\\d\\d){0,2}$");
   const QString t = time_limit_->text().trimmed();
