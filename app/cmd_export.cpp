@@ -22,9 +22,10 @@ qatwb::cli::CommandRegistration reg(
       sub.add_option("source", a->source,
                      "Run directory, <run>/checkpoints/step-N, or a run's model folder")
           ->required();
-      sub.add_option("--format", a->format, "hf, gptq, compressed-tensors or gguf")
+      sub.add_option("--format", a->format,
+                     qatwb::cli::choices_help<qatwb::exporter::ExportFormat>())
           ->required()
-          ->check(CLI::IsMember({"hf", "gptq", "compressed-tensors", "gguf"}));
+          ->check(CLI::IsMember(qatwb::enum_names<qatwb::exporter::ExportFormat>()));
       sub.add_option("--out", a->out,
                      "Output folder (GGUF: file); default <run>/exports/<format> "
                      "(<run>/exports/model.gguf)");
@@ -46,8 +47,8 @@ qatwb::cli::CommandRegistration reg(
           "renamed into place when complete.");
       return [a]() {
         qatwb::configure_threads(a->threads);
-        qatwb::exporter::ExportFormat format;
-        qatwb::exporter::parse(a->format, format);
+        const auto format =
+            qatwb::parse_enum_or_throw<qatwb::exporter::ExportFormat>(a->format, "--format");
         auto log = [](const std::string& line) { std::cerr << line << std::endl; };
         auto source = qatwb::exporter::resolve_export_source(a->source);
         log(source.description);

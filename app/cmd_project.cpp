@@ -1,5 +1,6 @@
 // qatwb project check PROJECT.yaml [--set KEY=VALUE]... [--json] [--no-path-check]
 // qatwb project new NAME [--out FILE]
+// qatwb project choices [FIELD]
 #include <algorithm>
 #include <regex>
 #include <cstdio>
@@ -27,6 +28,7 @@ struct ProjectOptions {
   bool no_path_check = false;
   std::string name;
   std::string out;
+  std::string field;
 };
 
 // Peak training memory by part, to stderr (stdout carries the resolved project).
@@ -137,7 +139,8 @@ int run_check(const ProjectOptions& o) {
       std::cout << to_yaml(config);
     const bool modules_ok = print_quant_modules(config);
     print_memory_estimate(config);
-    if (const auto w = qatwb::util::bf16_cpu_warning(config.train.device, config.train.dtype);
+    if (const auto w = qatwb::util::bf16_cpu_warning(config.train.device,
+                                                     qatwb::enum_name(config.train.dtype));
         !w.empty())
       std::cerr << w << "\n";
     return modules_ok ? 0 : 1;
@@ -159,6 +162,29 @@ int run_check(const ProjectOptions& o) {
               << " in " << o.file << "\n";
     return 1;
   }
+}
+
+// Every field whose value is a table's name, with each accepted name and its description (the
+// same tables the parser reads and the wizard offers); FIELD picks one field or a section.
+int run_choices(const ProjectOptions& o) {
+  int shown = 0;
+  for (const auto& f : qatwb::project::choice_fields()) {
+    if (!o.field.empty() && f.field != o.field && f.field.rfind(o.field + ".", 0) != 0) continue;
+    std::vector<std::string> names;
+    size_t width = 0;
+    for (const auto& c : f.choices) {
+      names.push_back(c.name);
+      width = std::max(width, c.name.size());
+    }
+    std::cout << f.field << ": " << qatwb::join_names(names, " | ") << "\n";
+    for (const auto& c : f.choices)
+      std::cout << "  " << c.name << std::string(width + 2 - c.name.size(), ' ') << c.help << "\n";
+    ++shown;
+  }
+  if (shown == 0)
+    throw qatwb::Error("project choices: no field '" + o.field +
+                       "' takes a name from a table (`qatwb project choices` lists them)");
+  return 0;
 }
 
 int run_new(const ProjectOptions& o) {
@@ -197,7 +223,15 @@ qatwb::cli::CommandRegistration reg(
       make->add_option("name", o->name, "project name (letters, digits, '.', '_', '-')")
           ->required();
       make->add_option("--out", o->out, "file to write (default: stdout); never overwritten");
-      return [o, check]() { return check->parsed() ? run_check(*o) : run_new(*o); };
+      CLI::App* choices =
+          sub.add_subcommand("choices",
+                             "List every field that takes one of a set of names (format, "
+                             "surrogate, ...) with the names it accepts and what each means");
+      choices->add_option("field", o->field,
+                          "one field or section, e.g. quant.surrogate or train (default: all)");
+      return [o, check, choices]() {
+        return check->parsed() ? run_check(*o) : choices->parsed() ? run_choices(*o) : run_new(*o);
+      };
     });
 
 }  // namespace

@@ -31,7 +31,7 @@ int run_tokenize(const TokenizeArgs& a) {
   o.out_dir = a.out;
   o.text_field = a.text_field;
   o.seq_len = a.seq_len;
-  o.bos = qatwb::data::parse_bos_policy(a.bos);
+  o.bos = qatwb::parse_enum_or_throw<qatwb::data::BosPolicy>(a.bos, "BOS policy");
   o.eos = !a.no_eos;
   o.threads = a.threads;
   o.max_shard_tokens = a.shard_tokens;
@@ -74,9 +74,8 @@ const qatwb::cli::CommandRegistration kTokenize(
           ->check(CLI::PositiveNumber)
           ->capture_default_str();
       sub.add_option("--bos", a->bos,
-                     "BOS placement: none, document (before each document), window (start of "
-                     "each seq_len+1 block)")
-          ->check(CLI::IsMember({"none", "document", "window"}))
+                     "BOS placement: " + qatwb::cli::choices_help<qatwb::data::BosPolicy>())
+          ->check(CLI::IsMember(qatwb::enum_names<qatwb::data::BosPolicy>()))
           ->capture_default_str();
       sub.add_flag("--no-eos", a->no_eos, "Do not put EOS after each document");
       sub.add_option("--threads", a->threads, "Tokenizer threads (0: all cores)")

@@ -6,7 +6,18 @@
 #include <string>
 #include <vector>
 
+#include "core/util/enum_table.h"
+
 namespace qatwb::cli {
+
+// An option's choices for its help text, from the enum's table: "a: help of a; b: help of b".
+template <typename E>
+std::string choices_help() {
+  std::string out;
+  for (const auto& r : enum_rows_of<E>())
+    out += (out.empty() ? "" : "; ") + std::string(r.name) + ": " + r.help;
+  return out;
+}
 
 // Adds the subcommand's options to `sub` and returns the function that runs it once parsed.
 // The runner returns the process exit code (0 only for success); it may throw qatwb::Error,

@@ -17,24 +17,15 @@ namespace qatwb::data {
 
 namespace fs = std::filesystem;
 
-const char* bos_policy_name(BosPolicy p) {
-  switch (p) {
-    case BosPolicy::None:
-      return "none";
-    case BosPolicy::Document:
-      return "document";
-    case BosPolicy::Window:
-      return "window";
-  }
-  return "?";
-}
+namespace {
+const EnumRow<BosPolicy> kBosPolicies[] = {
+    {BosPolicy::None, "none", "no BOS; windows start every seq_len tokens"},
+    {BosPolicy::Document, "document", "BOS before every document"},
+    {BosPolicy::Window, "window",
+     "BOS at the start of every window of seq_len+1 tokens (documents flow across windows)"}};
+}  // namespace
 
-BosPolicy parse_bos_policy(const std::string& name) {
-  if (name == "none") return BosPolicy::None;
-  if (name == "document") return BosPolicy::Document;
-  if (name == "window") return BosPolicy::Window;
-  throw Error("unknown BOS policy \"" + name + "\" (expected none, document or window)");
-}
+EnumRows<BosPolicy> enum_rows(BosPolicy) { return kBosPolicies; }
 
 int64_t TokenManifest::window_stride(int64_t len) const {
   return bos == BosPolicy::Window ? len + 1 : len;
@@ -77,7 +68,7 @@ std::string token_manifest_json(const TokenManifest& m) {
         {"vocab_size", m.vocab_size},
         {"bos_id", m.bos_id},
         {"eos_id", m.eos_id}}},
-      {"bos", bos_policy_name(m.bos)},
+      {"bos", enum_name(m.bos)},
       {"eos", m.eos},
       {"seq_len", m.seq_len},
       {"source_manifest", {{"path", m.source_manifest_path}, {"sha256", m.source_manifest_sha256}}},
@@ -127,7 +118,7 @@ TokenManifest read_token_manifest(const std::string& path_in) {
   m.bos_id = field<int32_t>(tok, "bos_id", path, "tokenizer.");
   m.eos_id = field<int32_t>(tok, "eos_id", path, "tokenizer.");
   try {
-    m.bos = parse_bos_policy(field<std::string>(j, "bos", path, ""));
+    m.bos = parse_enum_or_throw<BosPolicy>(field<std::string>(j, "bos", path, ""), "BOS policy");
   } catch (const Error& e) {
     throw Error(at_location(path, 0, std::string("field bos: ") + e.what()));
   }

@@ -16,12 +16,9 @@
 #include <vector>
 
 #include "core/data/atomic_file.h"
+#include "core/data/bos_policy.h"
 
 namespace qatwb::data {
-
-enum class BosPolicy { None, Document, Window };
-const char* bos_policy_name(BosPolicy p);
-BosPolicy parse_bos_policy(const std::string& name);  // throws qatwb::Error
 
 struct ShardInfo {
   std::string file;  // name inside the manifest's folder

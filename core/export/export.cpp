@@ -14,26 +14,6 @@ namespace fs = std::filesystem;
 
 namespace qatwb::exporter {
 
-const char* to_string(ExportFormat f) {
-  switch (f) {
-    case ExportFormat::Hf: return "hf";
-    case ExportFormat::Gptq: return "gptq";
-    case ExportFormat::CompressedTensors: return "compressed-tensors";
-    case ExportFormat::Gguf: return "gguf";
-  }
-  return "?";
-}
-
-bool parse(const std::string& s, ExportFormat& out) {
-  for (ExportFormat f : {ExportFormat::Hf, ExportFormat::Gptq, ExportFormat::CompressedTensors,
-                         ExportFormat::Gguf})
-    if (s == to_string(f)) {
-      out = f;
-      return true;
-    }
-  return false;
-}
-
 std::string default_export_path(const ExportSource& source, ExportFormat format) {
   if (!source.run_dir.empty()) {
     const run::RunDir run(source.run_dir);

@@ -4,13 +4,10 @@
 #include <string>
 
 #include "core/export/export_common.h"
+#include "core/export/export_format.h"
 #include "core/export/export_source.h"
 
 namespace qatwb::exporter {
-
-enum class ExportFormat { Hf, Gptq, CompressedTensors, Gguf };
-const char* to_string(ExportFormat f);  // "hf", "gptq", "compressed-tensors", "gguf"
-bool parse(const std::string& s, ExportFormat& out);
 
 // Where an export goes by default: <run>/exports/<format> (GGUF: <run>/exports/model.gguf), or
 // <model folder>-<format> (GGUF: <model folder>.gguf) for a source outside a run.

@@ -37,7 +37,8 @@ quant::QuantizedTensor recover_int(const std::string& module, const nlohmann::js
   quant::QuantizedTensor q;
   q.format = quant::Format::Int;
   q.bits = mj.at("bits").get<double>();
-  quant::parse(mj.at("granularity").get<std::string>(), q.granularity);
+  q.granularity = parse_enum<quant::Granularity>(mj.at("granularity").get<std::string>())
+                      .value_or(q.granularity);
   q.group_size = mj.at("group_size").get<int64_t>();
   q.shape = weight.sizes().vec();
   q.dtype = weight.scalar_type();

@@ -10,49 +10,32 @@
 
 namespace qatwb::jobs {
 
-const char* to_string(JobState state) {
-  switch (state) {
-    case JobState::Queued:
-      return "queued";
-    case JobState::Starting:
-      return "starting";
-    case JobState::Running:
-      return "running";
-    case JobState::Succeeded:
-      return "succeeded";
-    case JobState::Failed:
-      return "failed";
-    case JobState::Cancelled:
-      return "cancelled";
-    case JobState::Lost:
-      return "lost";
-  }
-  return "?";
-}
+namespace {
 
-JobState parse_job_state(const std::string& name) {
-  for (JobState s : {JobState::Queued, JobState::Starting, JobState::Running, JobState::Succeeded,
-                     JobState::Failed, JobState::Cancelled, JobState::Lost}) {
-    if (name == to_string(s)) return s;
-  }
-  throw Error("unknown job state '" + name + "'");
-}
+const EnumRow<JobState> kJobStates[] = {
+    {JobState::Queued, "queued", "submitted, not started (a Slurm job pending)"},
+    {JobState::Starting, "starting", "the worker exists but has not written its start event"},
+    {JobState::Running, "running", "events are arriving"},
+    {JobState::Succeeded, "succeeded", "the run finished"},
+    {JobState::Failed, "failed", "the run failed, or the worker exited non-zero or crashed"},
+    {JobState::Cancelled, "cancelled", "stopped on request"},
+    {JobState::Lost, "lost", "the worker vanished without a trace, or was killed by SIGKILL"}};
+
+const EnumRow<LauncherKind> kLauncherKinds[] = {
+    {LauncherKind::Local, "local", "a process on this machine"},
+    {LauncherKind::Ssh, "ssh", "a process on an SSH host of the hosts file"},
+    {LauncherKind::Slurm, "slurm", "a Slurm batch job submitted from this machine"}};
+
+}  // namespace
+
+EnumRows<JobState> enum_rows(JobState) { return kJobStates; }
+EnumRows<LauncherKind> enum_rows(LauncherKind) { return kLauncherKinds; }
+const char* to_string(JobState state) { return enum_name(state); }
+const char* to_string(LauncherKind kind) { return enum_name(kind); }
 
 bool is_terminal(JobState state) {
   return state == JobState::Succeeded || state == JobState::Failed ||
          state == JobState::Cancelled || state == JobState::Lost;
-}
-
-const char* to_string(LauncherKind kind) {
-  switch (kind) {
-    case LauncherKind::Local:
-      return "local";
-    case LauncherKind::Ssh:
-      return "ssh";
-    case LauncherKind::Slurm:
-      return "slurm";
-  }
-  return "?";
 }
 
 double unix_now() {

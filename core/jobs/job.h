@@ -17,16 +17,15 @@
 #include <string>
 #include <vector>
 
+#include "core/jobs/launcher_kind.h"
+#include "core/util/enum_table.h"
+
 namespace qatwb::jobs {
 
 enum class JobState { Queued, Starting, Running, Succeeded, Failed, Cancelled, Lost };
+EnumRows<JobState> enum_rows(JobState);  // stored as these names in the registry
 const char* to_string(JobState state);
-// Throws qatwb::Error for an unknown name.
-JobState parse_job_state(const std::string& name);
 bool is_terminal(JobState state);
-
-enum class LauncherKind { Local, Ssh, Slurm };
-const char* to_string(LauncherKind kind);
 
 struct SlurmOptions {
   std::string partition;

@@ -122,11 +122,11 @@ std::string launcher_from_project(const std::string& yaml, SlurmOptions& slurm) 
   }
   const auto& r = config.runner;
   switch (r.kind) {
-    case project::RunnerSection::Kind::Local:
+    case LauncherKind::Local:
       return "local";
-    case project::RunnerSection::Kind::Ssh:
+    case LauncherKind::Ssh:
       return "ssh:" + r.host;
-    case project::RunnerSection::Kind::Slurm:
+    case LauncherKind::Slurm:
       if (!r.host.empty())
         throw Error(yaml +
                     ": runner.host: submitting to Slurm through a remote login host is not "

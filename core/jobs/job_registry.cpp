@@ -58,12 +58,10 @@ Job job_from_json(const std::string& text, const std::string& what) {
   Job job;
   try {
     job.id = j.value("id", int64_t{0});
-    std::string launcher = j.value("launcher", std::string("local"));
-    job.launcher = launcher == "ssh"     ? LauncherKind::Ssh
-                   : launcher == "slurm" ? LauncherKind::Slurm
-                                         : LauncherKind::Local;
+    job.launcher = parse_enum<LauncherKind>(j.value("launcher", std::string("local")))
+                       .value_or(LauncherKind::Local);
     job.host = j.value("host", std::string());
-    job.state = parse_job_state(j.value("state", std::string("queued")));
+    job.state = parse_enum_or_throw<JobState>(j.value("state", std::string("queued")), "job state");
     job.reason = j.value("reason", std::string());
     job.project = j.value("project", std::string());
     job.run_dir = j.value("run_dir", std::string());

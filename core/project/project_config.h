@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "core/data/bos_policy.h"
+#include "core/jobs/launcher_kind.h"
 #include "core/quant/scheme.h"
 
 namespace qatwb::project {
@@ -39,7 +41,7 @@ struct DataSection {
 
 struct TokenizeSection {
   int64_t seq_len = 256;
-  enum class Bos { None, PerDocument, PerWindow } bos = Bos::PerDocument;
+  data::BosPolicy bos = data::BosPolicy::Document;
   bool eos_between_documents = true;
   int threads = 0;  // 0: all cores
 };
@@ -65,6 +67,10 @@ struct DistillSection {
   bool self_teacher() const { return teacher == "self_fp"; }
 };
 
+// Floating-point precision of train.dtype (fp32, or bf16 autocast) and train.optimizer_states
+// (AdamW's moments: fp32, or bf16 stochastically rounded).
+enum class Precision { Fp32, Bf16 };
+
 struct TrainSection {
   int64_t steps = 100;
   int64_t batch_size = 8;  // sequences per micro-batch
@@ -77,11 +83,11 @@ struct TrainSection {
   ScheduleSection schedule;
   int64_t seed = 0;
   std::string device = "cpu";  // "cpu", "cuda", "cuda:1"
-  std::string dtype = "fp32";  // "fp32" or "bf16" (autocast)
+  Precision dtype = Precision::Fp32;  // bf16: autocast
   bool activation_checkpointing = false;
   // AdamW's two moments per parameter: "fp32", or "bf16" (stochastically rounded; half the
   // memory, core/train/compact_adamw.h).
-  std::string optimizer_states = "fp32";
+  Precision optimizer_states = Precision::Fp32;
   // ZeRO-1: with data parallel, each rank keeps the optimizer states of its share of the
   // parameters only, steps them and broadcasts them to the others.
   bool zero1 = false;
@@ -131,7 +137,7 @@ struct EasgdSection {
 };
 
 struct RunnerSection {
-  enum class Kind { Local, Ssh, Slurm } kind = Kind::Local;
+  jobs::LauncherKind kind = jobs::LauncherKind::Local;
   std::string host;  // ssh: user@host[:port]; slurm: login host ("" for local sbatch)
   std::string remote_dir;
   std::string partition;
@@ -157,5 +163,12 @@ struct ProjectConfig {
   EasgdSection easgd;
   RunnerSection runner;
 };
+
+// The tables of the project's own enums (project_enums.cpp; quant's are in scheme.h, BOS in
+// data/bos_policy.h, the runner kind in jobs/launcher_kind.h).
+EnumRows<ScheduleSection::Kind> enum_rows(ScheduleSection::Kind);
+EnumRows<DistillSection::Loss> enum_rows(DistillSection::Loss);
+EnumRows<EasgdSection::Mode> enum_rows(EasgdSection::Mode);
+EnumRows<Precision> enum_rows(Precision);
 
 }  // namespace qatwb::project

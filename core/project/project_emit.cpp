@@ -6,58 +6,6 @@
 
 namespace qatwb::project {
 
-const char* to_string(TokenizeSection::Bos bos) {
-  switch (bos) {
-    case TokenizeSection::Bos::None:
-      return "none";
-    case TokenizeSection::Bos::PerDocument:
-      return "document";
-    case TokenizeSection::Bos::PerWindow:
-      return "window";
-  }
-  return "?";
-}
-
-const char* to_string(ScheduleSection::Kind kind) {
-  switch (kind) {
-    case ScheduleSection::Kind::Constant:
-      return "constant";
-    case ScheduleSection::Kind::Cosine:
-      return "cosine";
-    case ScheduleSection::Kind::Linear:
-      return "linear";
-  }
-  return "?";
-}
-
-const char* to_string(RunnerSection::Kind kind) {
-  switch (kind) {
-    case RunnerSection::Kind::Local:
-      return "local";
-    case RunnerSection::Kind::Ssh:
-      return "ssh";
-    case RunnerSection::Kind::Slurm:
-      return "slurm";
-  }
-  return "?";
-}
-
-const char* to_string(EasgdSection::Mode mode) {
-  return mode == EasgdSection::Mode::Symmetric ? "symmetric" : "sequential";
-}
-
-const char* to_string(quant::ActivationQuant::Kind kind) {
-  switch (kind) {
-    case quant::ActivationQuant::Kind::None:
-      return "none";
-    case quant::ActivationQuant::Kind::Int8PerToken:
-      return "int8_per_token";
-    case quant::ActivationQuant::Kind::Pact:
-      return "pact";
-  }
-  return "?";
-}
-
 std::string format_number(double v) {
   char buf[64];
   for (int precision = 6; precision <= 17; ++precision) {
@@ -119,7 +67,7 @@ ConfigNode quant_node(const quant::QuantScheme& q) {
       .number("beta_end", q.params.adaround_beta_end)
       .number("reg_warmup", q.params.adaround_reg_warmup);
   MapBuilder act;
-  act.str("kind", to_string(q.activations.kind))
+  act.str("kind", enum_name(q.activations.kind))
       .boolean("signed", q.activations.pact_signed)
       .integer("bits", q.activations.pact_bits)
       .number("alpha_init", q.activations.pact_alpha_init)
@@ -176,7 +124,7 @@ ConfigNode train_node(const TrainSection& t) {
   betas.items.push_back(ConfigNode::make_scalar(format_number(t.beta1), Hint::Number));
   betas.items.push_back(ConfigNode::make_scalar(format_number(t.beta2), Hint::Number));
   MapBuilder sched;
-  sched.str("kind", to_string(t.schedule.kind))
+  sched.str("kind", enum_name(t.schedule.kind))
       .integer("warmup_steps", t.schedule.warmup_steps)
       .number("min_lr_ratio", t.schedule.min_lr_ratio);
   MapBuilder m;
@@ -192,9 +140,9 @@ ConfigNode train_node(const TrainSection& t) {
       .child("schedule", sched.node)
       .integer("seed", t.seed)
       .str("device", t.device)
-      .str("dtype", t.dtype)
+      .str("dtype", enum_name(t.dtype))
       .boolean("activation_checkpointing", t.activation_checkpointing)
-      .str("optimizer_states", t.optimizer_states)
+      .str("optimizer_states", enum_name(t.optimizer_states))
       .boolean("zero1", t.zero1)
       .integer("threads", t.threads)
       .integer("checkpoint_every", t.checkpoint_every)
@@ -208,7 +156,7 @@ ConfigNode train_node(const TrainSection& t) {
     d.boolean("enabled", true)
         .str("teacher", t.distill.teacher)
         .number("temperature", t.distill.temperature)
-        .str("loss", t.distill.loss == DistillSection::Loss::Kl ? "kl" : "ce+kl");
+        .str("loss", enum_name(t.distill.loss));
     if (t.distill.loss == DistillSection::Loss::CeKl) d.number("weight", t.distill.weight);
     m.child("distill", d.node);
   }
@@ -240,7 +188,7 @@ ConfigNode to_node(const ProjectConfig& c) {
 
   MapBuilder tok;
   tok.integer("seq_len", c.tokenize.seq_len)
-      .str("bos", to_string(c.tokenize.bos))
+      .str("bos", enum_name(c.tokenize.bos))
       .boolean("eos_between_documents", c.tokenize.eos_between_documents)
       .integer("threads", c.tokenize.threads);
 
@@ -256,7 +204,7 @@ ConfigNode to_node(const ProjectConfig& c) {
     std::vector<std::string> rounding;
     for (auto r : c.easgd.worker_rounding) rounding.push_back(quant::to_string(r));
     easgd.boolean("enabled", true)
-        .str("mode", to_string(c.easgd.mode))
+        .str("mode", enum_name(c.easgd.mode))
         .number("alpha", c.easgd.alpha)
         .number("beta", c.easgd.beta)
         .integer("tau", c.easgd.tau)
@@ -271,7 +219,7 @@ ConfigNode to_node(const ProjectConfig& c) {
   }
 
   MapBuilder runner;
-  runner.str("kind", to_string(c.runner.kind))
+  runner.str("kind", enum_name(c.runner.kind))
       .str("host", c.runner.host)
       .str("remote_dir", c.runner.remote_dir)
       .str("partition", c.runner.partition)

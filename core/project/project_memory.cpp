@@ -24,11 +24,11 @@ std::string project_memory_estimate(const ProjectConfig& c) {
     model::MemoryInputs in;
     in.batch = c.train.batch_size;
     in.seq_len = c.tokenize.seq_len;
-    in.bf16 = c.train.dtype == "bf16";
+    in.bf16 = c.train.dtype == Precision::Bf16;
     in.activation_checkpointing = c.train.activation_checkpointing;
     in.quantized = c.quant.enabled;
     in.cpu = c.train.device == "cpu";
-    in.optimizer_state_bytes = c.train.optimizer_states == "bf16" ? 2 : 4;
+    in.optimizer_state_bytes = c.train.optimizer_states == Precision::Bf16 ? 2 : 4;
     if (const auto& d = c.train.distill; d.enabled) {
       const auto tc = d.self_teacher()
                           ? mc
@@ -39,8 +39,8 @@ std::string project_memory_estimate(const ProjectConfig& c) {
     }
     const auto e = model::estimate_training_memory(mc, in);
     out << "memory estimate (peak per rank, " << mc.num_parameters() / 1e6 << "M parameters, batch "
-        << in.batch << " x seq " << in.seq_len << ", " << c.train.dtype << " on " << c.train.device
-        << "):\n"
+        << in.batch << " x seq " << in.seq_len << ", " << enum_name(c.train.dtype) << " on "
+        << c.train.device << "):\n"
         << model::format_memory_estimate(e);
     if (c.train.zero1) {
       out << "  with train.zero1 (optimizer states split across ranks):";

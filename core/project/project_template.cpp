@@ -1,7 +1,6 @@
 #include "core/project/project_template.h"
 
-#include <regex>
-
+#include "core/project/field_patterns.h"
 #include "core/util/error.h"
 
 namespace qatwb::project {
@@ -41,7 +40,8 @@ tokenize:
 
 quant:
   enabled: true
-  format: int                   # int | mxfp4 | nvfp4 (the FP4 formats are 4-bit: omit bits)
+  format: int                   # int | mxfp4 | nvfp4 | gguf (FP4 is 4-bit: omit bits;
+                                # gguf: set gguf_type, e.g. q4_k)
   bits: 4                       # 1, 1.58 (ternary), 2, 3, 4, 8
   granularity: per_channel      # per_tensor | per_channel | per_group (needs group_size)
   group_size: 128               # power of two
@@ -133,8 +133,7 @@ runner:
 const char* project_template() { return kTemplate; }
 
 std::string render_project_template(const std::string& name) {
-  static const std::regex ok(R"(^[A-Za-z0-9_][A-Za-z0-9._-]*$)");
-  if (!std::regex_match(name, ok))
+  if (!is_plain_name(name))
     throw Error("project name '" + name +
                 "' must be a plain name (letters, digits, '.', '_', '-'): it names the run folder");
   std::string text = kTemplate;

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <regex>
 
+#include "core/project/field_patterns.h"
 #include "core/project/field_reader.h"
 #include "core/project/quant_schedule_yaml.h"
 
@@ -37,9 +37,6 @@ void resolve_path(const ConfigNode* n, std::string& path) {
 }
 
 bool is_power_of_two(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
-
-const std::vector<std::string> kSurrogateNames = {"ste", "stableqat", "dsq",     "lsq",
-                                                   "pact", "paretoq",  "ewgs", "adaround"};
 
 // Reads and validates one section at a time; `r` collects every mistake.
 class ProjectTyper {
@@ -80,8 +77,7 @@ class ProjectTyper {
   void read_top() {
     config_.name = fs::path(config_.file).stem().string();
     if (auto* n = r_.read_string(&root_, "name", "", config_.name)) {
-      static const std::regex ok(R"(^[A-Za-z0-9_][A-Za-z0-9._-]*$)");
-      if (!std::regex_match(config_.name, ok))
+      if (!is_plain_name(config_.name))
         fail(n, "name",
              "must be a plain name (letters, digits, '.', '_', '-'): it names the run folder");
     }
@@ -164,38 +160,32 @@ class ProjectTyper {
         r_.section(&root_, "tokenize", "", {"seq_len", "bos", "eos_between_documents", "threads"});
     if (auto* n = r_.read_int(sec, "seq_len", "tokenize", t.seq_len); n && t.seq_len < 8)
       fail(n, "tokenize.seq_len", "must be >= 8, got " + n->scalar);
-    std::string bos;
-    if (r_.read_choice(sec, "bos", "tokenize", {"none", "document", "window"}, bos))
-      t.bos = bos == "none"       ? TokenizeSection::Bos::None
-              : bos == "document" ? TokenizeSection::Bos::PerDocument
-                                  : TokenizeSection::Bos::PerWindow;
+    read_enum(sec, "bos", "tokenize", t.bos);
     r_.read_bool(sec, "eos_between_documents", "tokenize", t.eos_between_documents);
     if (auto* n = r_.read_int(sec, "threads", "tokenize", t.threads); n && t.threads < 0)
       fail(n, "tokenize.threads", "must be >= 0 (0: all cores)");
   }
 
-  // An optional field (an override's): set only when the key is present and valid.
+  // A field whose value is one name of E's table (core/util/enum_table.h), or of the `names`
+  // subset of it; returns the node when present and valid (out set), else nullptr.
   template <typename E>
-  void read_enum(const ConfigNode* sec, const std::string& key, const std::string& path,
-                 std::vector<std::string> names, std::optional<E>& out) {
-    std::string s;
-    E v{};
-    if (r_.read_choice(sec, key, path, std::move(names), s) && quant::parse(s, v)) out = v;
-  }
-
-  template <typename E>
-  void read_enum(const ConfigNode* sec, const std::string& key, const std::string& path,
-                 std::vector<std::string> names, E& out) {
-    read_enum_node(sec, key, path, std::move(names), out);
-  }
-
-  template <typename E>
-  const ConfigNode* read_enum_node(const ConfigNode* sec, const std::string& key,
-                                   const std::string& path, std::vector<std::string> names,
-                                   E& out) {
+  const ConfigNode* read_enum(const ConfigNode* sec, const std::string& key,
+                              const std::string& path, E& out,
+                              const std::vector<std::string>& names = enum_names<E>()) {
     std::string s;
     const ConfigNode* n = r_.read_choice(sec, key, path, names, s);
-    if (n) quant::parse(s, out);
+    if (n) out = *parse_enum<E>(s);
+    return n;
+  }
+
+  // An optional field (an override's): set only when the key is present and valid.
+  template <typename E>
+  const ConfigNode* read_enum(const ConfigNode* sec, const std::string& key,
+                              const std::string& path, std::optional<E>& out,
+                              const std::vector<std::string>& names = enum_names<E>()) {
+    E v{};
+    const ConfigNode* n = read_enum(sec, key, path, v, names);
+    if (n) out = v;
     return n;
   }
 
@@ -208,7 +198,7 @@ class ProjectTyper {
                     "scale_init", "surrogate", "surrogate_params", "activations", "include",
                     "exclude", "overrides", "schedule", "gguf_type"});
     r_.read_bool(sec, "enabled", P, q.enabled);
-    read_enum(sec, "format", P, {"int", "mxfp4", "nvfp4", "gguf"}, q.format);
+    read_enum(sec, "format", P, q.format);
     auto* bits = r_.read_number(sec, "bits", P, q.bits);
     if (q.format == quant::Format::Gguf) {
       read_gguf_type(sec, bits);
@@ -225,13 +215,13 @@ class ProjectTyper {
                  bits->scalar);
       q.bits = 4;
     } else if (bits) {
-      bool ok = false;
-      for (double b : {1.0, 1.58, 2.0, 3.0, 4.0, 8.0}) ok = ok || std::fabs(q.bits - b) < 1e-9;
-      if (!ok)
-        fail(bits, "quant.bits", "expected one of 1, 1.58, 2, 3, 4, 8, got " + bits->describe());
+      if (!quant::valid_int_bits(q.bits))
+        fail(
+            bits, "quant.bits",
+            "expected one of " + join_names(quant::int_bits_names()) + ", got " + bits->describe());
     }
     auto* gran = sec ? sec->find("granularity") : nullptr;
-    read_enum(sec, "granularity", P, {"per_tensor", "per_channel", "per_group"}, q.granularity);
+    read_enum(sec, "granularity", P, q.granularity);
     int64_t group = q.group_size;
     auto* gs = r_.read_int(sec, "group_size", P, group);
     if (gs) {
@@ -245,20 +235,20 @@ class ProjectTyper {
     if (q.granularity == quant::Granularity::PerGroup && !(sec && sec->find("group_size")))
       fail(gran, "quant.granularity", "per_group requires group_size (e.g. group_size: 128)");
     r_.read_bool(sec, "symmetric", P, q.symmetric);
-    read_enum(sec, "scale", P, {"minmax", "learned", "frozen"}, q.scale_mode);
-    std::string init_name;
-    auto* init = r_.read_choice(
-        sec, "scale_init", P,
-        {"auto", "stableqat", "max_over_qp", "max_over_qn", "max_abs", "mean_abs", "lsq", "mse"},
-        init_name);
-    if (init) quant::parse(init_name, q.scale_init);
+    read_enum(sec, "scale", P, q.scale_mode);
+    auto* init = read_enum(sec, "scale_init", P, q.scale_init);
     if (init && q.scale_mode == quant::ScaleMode::MinMax && q.scale_init != quant::ScaleInit::Auto)
       fail(init, "quant.scale_init",
            "applies to learned and frozen scales; scale: minmax recomputes s = max|w|/Qp "
            "(asymmetric: (max - min)/(2^b - 1)) every forward, got " +
-               init_name);
-    auto* surrogate = read_enum_node(sec, "surrogate", P, kSurrogateNames, q.surrogate);
-    if (q.surrogate == quant::Surrogate::AdaRound) check_adaround(sec, surrogate, P);
+               init->scalar);
+    auto* surrogate = read_enum(sec, "surrogate", P, q.surrogate);
+    if (quant::surrogate_rules(q.surrogate).learned_rounding) check_adaround(sec, surrogate, P);
+    if (surrogate && q.enabled && !quant::surrogate_allowed(q.surrogate, q.format))
+      fail(surrogate, "quant.surrogate",
+           std::string("format ") + quant::to_string(q.format) + " trains with the " +
+               names_or(quant::surrogates_for(q.format)) + " surrogates, got " +
+               quant::to_string(q.surrogate));
     read_surrogate_params(sec);
     read_activations(sec);
     auto* inc = r_.read_string_list(sec, "include", P, q.include);
@@ -286,8 +276,8 @@ class ProjectTyper {
     if (!sec || !sec->find("gguf_type"))
       fail(sec ? sec->find("format") : nullptr, "quant.format",
            "gguf requires gguf_type (q2_k, q3_k, q4_k, q5_k, q6_k, q8_0, q4_0, tq1_0, tq2_0)");
-    else
-      read_enum_node(sec, "gguf_type", "quant", names, q.gguf_type);
+    else if (std::string t; r_.read_choice(sec, "gguf_type", "quant", names, t))
+      quant::parse(t, q.gguf_type);
     if (!sec) return;
     if (bits)
       fail(bits, "quant.bits",
@@ -338,29 +328,28 @@ class ProjectTyper {
     if (o.match.empty()) {
       fail(match ? match : &item, F + ".match",
            "is required: a regex over module names, e.g. 'mlp\\.down_proj$'");
-    } else {
-      try {
-        std::regex re(o.match, std::regex::ECMAScript);
-      } catch (const std::regex_error& e) {
-        fail(match, F + ".match", "invalid regular expression '" + o.match + "': " + e.what());
-      }
+    } else if (const std::string why = regex_error(o.match); !why.empty()) {
+      fail(match, F + ".match", "invalid regular expression '" + o.match + "': " + why);
     }
     bool enabled = true;
     if (r_.read_bool(&item, "enabled", F, enabled)) o.enabled = enabled;
-    read_enum(&item, "format", F, {"int", "mxfp4", "nvfp4"}, o.format);
+    // An override cannot switch a module to gguf (the ggml type is the scheme's).
+    read_enum(&item, "format", F, o.format, enum_names_where<quant::Format>([](quant::Format f) {
+      return f != quant::Format::Gguf;
+    }));
     double bits = 0;
     if (auto* n = r_.read_number(&item, "bits", F, bits)) {
-      bool ok = false;
-      for (double b : {1.0, 1.58, 2.0, 3.0, 4.0, 8.0}) ok = ok || std::fabs(bits - b) < 1e-9;
+      const bool ok = quant::valid_int_bits(bits);
       const bool fp4 = o.format && *o.format != quant::Format::Int;
       if (!ok)
-        fail(n, F + ".bits", "expected one of 1, 1.58, 2, 3, 4, 8, got " + n->describe());
+        fail(n, F + ".bits",
+             "expected one of " + join_names(quant::int_bits_names()) + ", got " + n->describe());
       else if (fp4 && bits != 4)
         fail(n, F + ".bits", std::string(quant::to_string(*o.format)) + " is 4-bit by definition");
       else
         o.bits = bits;
     }
-    read_enum(&item, "granularity", F, {"per_tensor", "per_channel", "per_group"}, o.granularity);
+    read_enum(&item, "granularity", F, o.granularity);
     int64_t group = 0;
     if (auto* n = r_.read_int(&item, "group_size", F, group)) {
       if (!is_power_of_two(group) || group > (int64_t{1} << 20))
@@ -368,8 +357,8 @@ class ProjectTyper {
       else
         o.group_size = static_cast<int>(group);
     }
-    read_enum(&item, "surrogate", F, kSurrogateNames, o.surrogate);
-    if (o.surrogate && *o.surrogate == quant::Surrogate::AdaRound &&
+    read_enum(&item, "surrogate", F, o.surrogate);
+    if (o.surrogate && quant::surrogate_rules(*o.surrogate).learned_rounding &&
         config_.quant.scale_mode == quant::ScaleMode::Learned)
       fail(item.find("surrogate"), F + ".surrogate",
            "adaround learns the rounding on a fixed grid; quant.scale must be frozen or minmax");
@@ -380,12 +369,10 @@ class ProjectTyper {
                      const std::vector<std::string>& patterns) {
     if (!list) return;
     for (size_t i = 0; i < patterns.size(); ++i) {
-      try {
-        std::regex re(patterns[i], std::regex::ECMAScript);
-      } catch (const std::regex_error& e) {
+      if (const std::string why = regex_error(patterns[i]); !why.empty()) {
         const ConfigNode* at = i < list->items.size() ? &list->items[i] : list;
         fail(at, field + "[" + std::to_string(i) + "]",
-             "invalid regular expression '" + patterns[i] + "': " + e.what());
+             "invalid regular expression '" + patterns[i] + "': " + why);
       }
     }
   }
@@ -408,9 +395,7 @@ class ProjectTyper {
         n && !(p.dsq_alpha > 0 && p.dsq_alpha < 0.5))
       fail(n, P + ".alpha", "must be in (0, 0.5), got " + n->scalar);
     r_.read_bool(sec, "learn_alpha", P, p.dsq_learn_alpha);
-    std::string scale_grad;
-    if (r_.read_choice(sec, "scale_grad", P, {"chain", "lsq"}, scale_grad))
-      quant::parse(scale_grad, p.dsq_scale_grad);
+    read_enum(sec, "scale_grad", P, p.dsq_scale_grad);
     if (auto* n = r_.read_number(sec, "delta", P, p.ewgs_delta); n && p.ewgs_delta < 0)
       fail(n, P + ".delta", "must be >= 0 (0 is STE), got " + n->scalar);
     r_.read_number(sec, "lsq_grad_scale", P, p.lsq_grad_scale);
@@ -438,11 +423,7 @@ class ProjectTyper {
     const std::string P = "quant.activations";
     const ConfigNode* sec = r_.section(quant_sec, "activations", "quant",
                                        {"kind", "signed", "bits", "alpha_init", "l2"});
-    std::string kind;
-    if (r_.read_choice(sec, "kind", P, {"none", "int8_per_token", "pact"}, kind))
-      a.kind = kind == "none"             ? quant::ActivationQuant::Kind::None
-               : kind == "int8_per_token" ? quant::ActivationQuant::Kind::Int8PerToken
-                                          : quant::ActivationQuant::Kind::Pact;
+    read_enum(sec, "kind", P, a.kind);
     if (auto* n = r_.read_int(sec, "bits", P, a.pact_bits);
         n && (a.pact_bits < 2 || a.pact_bits > 16))
       fail(n, P + ".bits", "must be in [2, 16], got " + n->scalar);
@@ -498,14 +479,11 @@ class ProjectTyper {
       fail(n, "train.grad_clip", "must be >= 0 (0: off), got " + n->scalar);
     read_schedule(sec);
     r_.read_int(sec, "seed", P, t.seed);
-    if (auto* n = r_.read_string(sec, "device", P, t.device)) {
-      static const std::regex ok(R"(^(cpu|cuda|cuda:\d+)$)");
-      if (!std::regex_match(t.device, ok))
-        fail(n, "train.device", "expected cpu, cuda or cuda:N, got '" + t.device + "'");
-    }
-    r_.read_choice(sec, "dtype", P, {"fp32", "bf16"}, t.dtype);
+    if (auto* n = r_.read_string(sec, "device", P, t.device); n && !is_device(t.device))
+      fail(n, "train.device", "expected cpu, cuda or cuda:N, got '" + t.device + "'");
+    read_enum(sec, "dtype", P, t.dtype);
     r_.read_bool(sec, "activation_checkpointing", P, t.activation_checkpointing);
-    r_.read_choice(sec, "optimizer_states", P, {"fp32", "bf16"}, t.optimizer_states);
+    read_enum(sec, "optimizer_states", P, t.optimizer_states);
     zero1_node_ = r_.read_bool(sec, "zero1", P, t.zero1);
     if (auto* n = r_.read_int(sec, "threads", P, t.threads); n && t.threads < 0)
       fail(n, "train.threads", "must be >= 0 (0: all cores)");
@@ -543,9 +521,7 @@ class ProjectTyper {
     if (auto* n = r_.read_number(sec, "temperature", P, d.temperature);
         n && !(d.temperature > 0 && d.temperature <= 100))
       fail(n, P + ".temperature", "must be in (0, 100], got " + n->scalar);
-    std::string loss;
-    const ConfigNode* loss_node = r_.read_choice(sec, "loss", P, {"kl", "ce+kl"}, loss);
-    if (loss_node) d.loss = loss == "kl" ? DistillSection::Loss::Kl : DistillSection::Loss::CeKl;
+    read_enum(sec, "loss", P, d.loss);
     if (auto* n = r_.read_number(sec, "weight", P, d.weight)) {
       if (!(d.weight > 0 && d.weight <= 1))
         fail(n, P + ".weight", "must be in (0, 1] (the KD term's share), got " + n->scalar);
@@ -585,11 +561,7 @@ class ProjectTyper {
     const std::string P = "train.schedule";
     const ConfigNode* sec =
         r_.section(train_sec, "schedule", "train", {"kind", "warmup_steps", "min_lr_ratio"});
-    std::string kind;
-    if (r_.read_choice(sec, "kind", P, {"constant", "cosine", "linear"}, kind))
-      s.kind = kind == "constant" ? ScheduleSection::Kind::Constant
-               : kind == "cosine" ? ScheduleSection::Kind::Cosine
-                                  : ScheduleSection::Kind::Linear;
+    read_enum(sec, "kind", P, s.kind);
     if (auto* n = r_.read_int(sec, "warmup_steps", P, s.warmup_steps); n && s.warmup_steps < 0)
       fail(n, P + ".warmup_steps", "must be >= 0, got " + n->scalar);
     if (auto* n = r_.read_number(sec, "min_lr_ratio", P, s.min_lr_ratio);
@@ -623,9 +595,7 @@ class ProjectTyper {
     if (!sec) return;
     e.enabled = true;  // a present section means on, unless `enabled: false`
     r_.read_bool(sec, "enabled", P, e.enabled);
-    std::string mode;
-    if (r_.read_choice(sec, "mode", P, {"symmetric", "sequential"}, mode))
-      e.mode = mode == "symmetric" ? EasgdSection::Mode::Symmetric : EasgdSection::Mode::Sequential;
+    read_enum(sec, "mode", P, e.mode);
     if (auto* n = r_.read_number(sec, "alpha", P, e.alpha); n && !(e.alpha >= 0 && e.alpha <= 1))
       fail(n, "easgd.alpha", "must be in [0, 1], got " + n->scalar);
     if (auto* n = r_.read_number(sec, "beta", P, e.beta); n && !(e.beta >= 0 && e.beta <= 2))
@@ -653,31 +623,33 @@ class ProjectTyper {
     std::vector<std::string> rounding;
     if (auto* n = r_.read_string_list(sec, "rounding", P, rounding)) {
       if (rounding.empty())
-        fail(n, "easgd.rounding", "expected a non-empty list of nearest / up / down");
+        fail(n, "easgd.rounding",
+             "expected a non-empty list of " + enum_list<quant::Rounding>(" / "));
       std::vector<quant::Rounding> parsed;
       for (size_t i = 0; i < rounding.size(); ++i) {
-        quant::Rounding r;
-        if (!quant::parse(rounding[i], r)) {
+        const auto r = parse_enum<quant::Rounding>(rounding[i]);
+        if (!r) {
           fail(n, "easgd.rounding[" + std::to_string(i) + "]",
-               "expected nearest, up or down, got '" + rounding[i] + "'");
+               "expected " + names_or(enum_names<quant::Rounding>()) + ", got '" + rounding[i] +
+                   "'");
           continue;
         }
-        parsed.push_back(r);
+        parsed.push_back(*r);
       }
       if (!parsed.empty()) e.worker_rounding = parsed;
       const bool directed = std::any_of(parsed.begin(), parsed.end(), [](quant::Rounding r) {
         return r != quant::Rounding::Nearest;
       });
       const auto& q = config_.quant;
-      const bool remainder_free = q.surrogate == quant::Surrogate::Ste ||
-                                  q.surrogate == quant::Surrogate::Lsq ||
-                                  q.surrogate == quant::Surrogate::Pact;
+      const bool remainder_free = quant::surrogate_rules(q.surrogate).remainder_free;
       if (directed && (!q.enabled || q.format != quant::Format::Int || q.ternary() ||
                        q.bits < 1.5 || !remainder_free))
         fail(n, "easgd.rounding",
              "up / down rounding needs an INT weight grid of 2+ bits and a surrogate whose "
-             "gradient does not depend on the rounding remainder (ste, lsq or pact), got " +
-                 std::string(quant::to_string(q.surrogate)));
+             "gradient does not depend on the rounding remainder (" +
+                 names_or(enum_names_where<quant::Surrogate>(
+                     [](quant::Surrogate s) { return quant::surrogate_rules(s).remainder_free; })) +
+                 "), got " + quant::to_string(q.surrogate));
     }
   }
 
@@ -687,27 +659,25 @@ class ProjectTyper {
     const ConfigNode* sec = r_.section(&root_, "runner", "",
                                        {"kind", "host", "remote_dir", "partition", "gpus",
                                         "time_limit", "nodes", "tasks_per_node", "account"});
-    std::string kind;
-    auto* kind_node = r_.read_choice(sec, "kind", P, {"local", "ssh", "slurm"}, kind);
-    if (kind_node)
-      rn.kind = kind == "local" ? RunnerSection::Kind::Local
-                : kind == "ssh" ? RunnerSection::Kind::Ssh
-                                : RunnerSection::Kind::Slurm;
+    auto* kind_node = read_enum(sec, "kind", P, rn.kind);
     r_.read_string(sec, "host", P, rn.host);
     r_.read_string(sec, "remote_dir", P, rn.remote_dir);
     r_.read_string(sec, "partition", P, rn.partition);
     if (auto* n = r_.read_int(sec, "gpus", P, rn.gpus); n && rn.gpus < 0)
       fail(n, "runner.gpus", "must be >= 0");
-    r_.read_string(sec, "time_limit", P, rn.time_limit);
+    if (auto* n = r_.read_string(sec, "time_limit", P, rn.time_limit);
+        n && !rn.time_limit.empty() && !is_slurm_time(rn.time_limit))
+      fail(n, "runner.time_limit",
+           "expected a Slurm time limit such as 04:00:00, 1-00:00:00 or 90 (minutes), got '" +
+               rn.time_limit + "'");
     if (auto* n = r_.read_int(sec, "nodes", P, rn.nodes); n && rn.nodes < 1)
       fail(n, "runner.nodes", "must be >= 1");
     if (auto* n = r_.read_int(sec, "tasks_per_node", P, rn.tasks_per_node);
         n && rn.tasks_per_node < 0)
       fail(n, "runner.tasks_per_node", "must be >= 0 (0: one rank per GPU)");
-    if (auto* n = r_.read_string(sec, "account", P, rn.account);
-        n && rn.account.find_first_of(" \t\r\n") != std::string::npos)
+    if (auto* n = r_.read_string(sec, "account", P, rn.account); n && !is_one_word(rn.account))
       fail(n, "runner.account", "must be one word (a Slurm account name)");
-    if (rn.kind == RunnerSection::Kind::Ssh && rn.host.empty())
+    if (rn.kind == jobs::LauncherKind::Ssh && rn.host.empty())
       fail(kind_node, "runner.host", "the ssh runner needs host (user@host[:port])");
   }
 

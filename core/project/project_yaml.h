@@ -53,12 +53,23 @@ ConfigNode to_node(const ProjectConfig& config);
 std::string to_yaml(const ProjectConfig& config);
 std::string to_json(const ProjectConfig& config, int indent = -1);
 
-// Value tables shared by the parser and the emitter.
-const char* to_string(TokenizeSection::Bos bos);
+// enum_name of the project's enums (the YAML spelling; tables in project_enums.cpp).
 const char* to_string(ScheduleSection::Kind kind);
-const char* to_string(RunnerSection::Kind kind);
-const char* to_string(quant::ActivationQuant::Kind kind);
+const char* to_string(DistillSection::Loss loss);
 const char* to_string(EasgdSection::Mode mode);
+const char* to_string(Precision precision);
+// Every field whose value is one name of a table (core/util/enum_table.h): the field ("[]" for
+// each item of a list) and each accepted name with its one-line description, in the order the
+// parser's "expected one of" messages list them (`qatwb project choices`).
+struct Choice {
+  std::string name, help;
+};
+struct ChoiceField {
+  std::string field;
+  std::vector<Choice> choices;
+};
+std::vector<ChoiceField> choice_fields();
+
 // Formats a double so that it reads back exactly ("0.1", "1e-08", "1.58").
 std::string format_number(double v);
 

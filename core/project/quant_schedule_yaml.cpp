@@ -42,15 +42,15 @@ void read_quant_schedule(FieldReader& r, const ConfigNode* list, quant::QuantSch
     }
     double bits = 0;
     if (auto* n = r.read_number(&item, "bits", F, bits)) {
-      bool ok = false;
-      for (double b : {2.0, 3.0, 4.0, 8.0}) ok = ok || std::fabs(bits - b) < 1e-9;
+      const bool ok = quant::valid_int_bits(bits, /*schedule_phase=*/true);
       if (q.format != quant::Format::Int)
         r.error(n->origin, F + ".bits",
                 std::string("changes the INT grid's bits; format ") + quant::to_string(q.format) +
                     " is 4-bit by definition");
       else if (!ok)
         r.error(n->origin, F + ".bits",
-                "expected one of 2, 3, 4, 8 (an INT grid), got " + n->describe());
+                "expected one of " + join_names(quant::int_bits_names(true)) +
+                    " (an INT grid), got " + n->describe());
       else
         p.bits = bits;
     }

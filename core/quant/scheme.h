@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/quant/ggml_quant_type.h"
+#include "core/util/enum_table.h"
 
 namespace qatwb::quant {
 
@@ -163,6 +164,17 @@ std::string describe_schedule(const QuantScheme& scheme);
 // "int 2-bit per_channel ste"-style description of one module's scheme.
 std::string describe_module_scheme(const QuantScheme& module_scheme);
 
+// One table per enum (core/util/enum_table.h; rows in scheme_names.cpp): the YAML spelling and a
+// one-line description of every value, in the order messages list them.
+EnumRows<Format> enum_rows(Format);
+EnumRows<Granularity> enum_rows(Granularity);
+EnumRows<ScaleMode> enum_rows(ScaleMode);
+EnumRows<ScaleInit> enum_rows(ScaleInit);
+EnumRows<Surrogate> enum_rows(Surrogate);
+EnumRows<Rounding> enum_rows(Rounding);
+EnumRows<DsqScaleGrad> enum_rows(DsqScaleGrad);
+EnumRows<ActivationQuant::Kind> enum_rows(ActivationQuant::Kind);
+// enum_name of each (the YAML spelling).
 const char* to_string(Format f);
 const char* to_string(Granularity g);
 const char* to_string(ScaleMode m);
@@ -170,13 +182,30 @@ const char* to_string(ScaleInit i);
 const char* to_string(Surrogate s);
 const char* to_string(Rounding r);
 const char* to_string(DsqScaleGrad g);
-// Parsers return false on an unknown name (the caller reports file:line:field).
-bool parse(const std::string& s, Format& out);
-bool parse(const std::string& s, Granularity& out);
-bool parse(const std::string& s, ScaleMode& out);
-bool parse(const std::string& s, ScaleInit& out);
-bool parse(const std::string& s, Surrogate& out);
-bool parse(const std::string& s, Rounding& out);
-bool parse(const std::string& s, DsqScaleGrad& out);
+const char* to_string(ActivationQuant::Kind k);
+
+// The INT grid widths quant.bits and an override's bits accept, as YAML spells them ("1.58":
+// ternary); a quant.schedule phase takes the whole widths of 2 bits and more.
+std::vector<std::string> int_bits_names(bool schedule_phase = false);
+bool valid_int_bits(double bits, bool schedule_phase = false);  // to 1e-9
+
+// The surrogate table's parameter rules, applied by the project parser and the wizard alike.
+struct SurrogateRules {
+  std::vector<std::string> params;  // the quant.surrogate_params keys it reads
+  bool on_gguf = false;             // trains on format gguf (ggml's blocks)
+  bool on_fp4 = false;              // trains on mxfp4 / nvfp4 (clipped STE weight gradient)
+  // Its gradient does not depend on the rounding remainder, so EASGD's up / down rounding
+  // workers may use it.
+  bool remainder_free = false;
+  // Learns the rounding of fixed weights on a fixed INT grid of 2..8 bits: scales frozen or
+  // minmax, never learned.
+  bool learned_rounding = false;
+};
+const SurrogateRules& surrogate_rules(Surrogate s);
+bool surrogate_takes(Surrogate s, const std::string& param);
+// Whether `s` trains on weight format `f` (every surrogate trains on int).
+bool surrogate_allowed(Surrogate s, Format f);
+// The surrogates `f` trains with, in table order ("ste", "lsq", "stableqat" for gguf).
+std::vector<std::string> surrogates_for(Format f);
 
 }  // namespace qatwb::quant

@@ -50,41 +50,22 @@ std::string title_for(const std::string& key) {
 
 }  // namespace
 
-const char* to_string(XAxis x) {
-  switch (x) {
-    case XAxis::step:
-      return "step";
-    case XAxis::tokens:
-      return "tokens";
-    case XAxis::wall_time:
-      return "wall_time";
-    case XAxis::relative_time:
-      return "relative_time";
-  }
-  return "step";
-}
+const EnumRow<XAxis> kXAxes[] = {{XAxis::step, "step", "step"},
+                                 {XAxis::tokens, "tokens", "tokens"},
+                                 {XAxis::wall_time, "wall_time", "wall time"},
+                                 {XAxis::relative_time, "relative_time", "time since start (s)"}};
+
+EnumRows<XAxis> enum_rows(XAxis) { return kXAxes; }
+const char* to_string(XAxis x) { return enum_name(x); }
 
 std::optional<XAxis> parse_x_axis(const std::string& s) {
-  for (XAxis x : {XAxis::step, XAxis::tokens, XAxis::wall_time, XAxis::relative_time})
-    if (s == to_string(x)) return x;
+  if (auto x = parse_enum<XAxis>(s)) return x;
   if (s == "wall") return XAxis::wall_time;
   if (s == "relative") return XAxis::relative_time;
   return std::nullopt;
 }
 
-std::string x_axis_label(XAxis x) {
-  switch (x) {
-    case XAxis::step:
-      return "step";
-    case XAxis::tokens:
-      return "tokens";
-    case XAxis::wall_time:
-      return "wall time";
-    case XAxis::relative_time:
-      return "time since start (s)";
-  }
-  return "step";
-}
+std::string x_axis_label(XAxis x) { return enum_help(x); }
 
 bool smoothing_applies(const std::string& key) {
   if (key.rfind("eval/", 0) == 0) return false;

@@ -14,9 +14,11 @@
 namespace qatwb::report {
 
 enum class XAxis { step, tokens, wall_time, relative_time };
-const char* to_string(XAxis x);  // "step", "tokens", "wall_time", "relative_time"
-std::optional<XAxis> parse_x_axis(const std::string& s);
-std::string x_axis_label(XAxis x);  // "step", "tokens", "wall time", "time (s)"
+// Names "step", "tokens", "wall_time", "relative_time"; the description is the axis label.
+EnumRows<XAxis> enum_rows(XAxis);
+const char* to_string(XAxis x);
+std::optional<XAxis> parse_x_axis(const std::string& s);  // also "wall", "relative"
+std::string x_axis_label(XAxis x);  // "step", "tokens", "wall time", "time since start (s)"
 
 struct ChartSeries {
   std::string label;  // run name

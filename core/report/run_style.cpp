@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <limits>
 
+#include "core/quant/scheme.h"
 #include "core/store/store.h"
 
 namespace qatwb::report {
@@ -28,36 +29,42 @@ std::string hex(Rgb c) {
   return buf;
 }
 
-const char* to_string(LineStyle s) {
-  switch (s) {
-    case LineStyle::solid:
-      return "solid";
-    case LineStyle::dash:
-      return "dash";
-    case LineStyle::dot:
-      return "dot";
-    case LineStyle::dash_dot:
-      return "dash-dot";
-    case LineStyle::dash_dot_dot:
-      return "dash-dot-dot";
-    case LineStyle::long_dash:
-      return "long dash";
-    case LineStyle::short_dash:
-      return "short dash";
-  }
-  return "solid";
-}
+namespace {
+const EnumRow<LineStyle> kLineStyles[] = {
+    {LineStyle::solid, "solid", "solid line"},
+    {LineStyle::dash, "dash", "dashes"},
+    {LineStyle::dot, "dot", "dots"},
+    {LineStyle::dash_dot, "dash-dot", "dash, dot"},
+    {LineStyle::dash_dot_dot, "dash-dot-dot", "dash, dot, dot"},
+    {LineStyle::long_dash, "long dash", "long dashes"},
+    {LineStyle::short_dash, "short dash", "short dashes"}};
+}  // namespace
+
+EnumRows<LineStyle> enum_rows(LineStyle) { return kLineStyles; }
+const char* to_string(LineStyle s) { return enum_name(s); }
 
 LineStyle line_style_for_surrogate(const std::string& surrogate) {
-  static const std::map<std::string, LineStyle> table = {
-      {"ste", LineStyle::solid},         {"fp", LineStyle::solid},
-      {"stableqat", LineStyle::dash},    {"dsq", LineStyle::dot},
-      {"lsq", LineStyle::dash_dot},      {"pact", LineStyle::dash_dot_dot},
-      {"paretoq", LineStyle::long_dash}, {"ewgs", LineStyle::short_dash},
-      {"adaround", LineStyle::dash_dot},
-  };
-  auto it = table.find(surrogate);
-  return it == table.end() ? LineStyle::solid : it->second;
+  using quant::Surrogate;
+  const auto s = parse_enum<Surrogate>(surrogate);
+  if (!s) return LineStyle::solid;  // "fp" (quantization off), or a name of another version
+  switch (*s) {
+    case Surrogate::Ste:
+      return LineStyle::solid;
+    case Surrogate::StableQat:
+      return LineStyle::dash;
+    case Surrogate::Dsq:
+      return LineStyle::dot;
+    case Surrogate::Lsq:
+    case Surrogate::AdaRound:
+      return LineStyle::dash_dot;
+    case Surrogate::Pact:
+      return LineStyle::dash_dot_dot;
+    case Surrogate::ParetoQ:
+      return LineStyle::long_dash;
+    case Surrogate::Ewgs:
+      return LineStyle::short_dash;
+  }
+  return LineStyle::solid;
 }
 
 std::vector<double> dash_pattern(LineStyle s) {

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "core/util/enum_table.h"
+
 namespace qatwb::store {
 class Store;
 struct RunSummary;
@@ -26,9 +28,11 @@ Rgb palette_colour(int colour_index);
 std::string hex(Rgb c);  // "#0072b2"
 
 enum class LineStyle { solid, dash, dot, dash_dot, dash_dot_dot, long_dash, short_dash };
+EnumRows<LineStyle> enum_rows(LineStyle);  // "solid", "dash", "dot", "dash-dot", ...
 const char* to_string(LineStyle s);
-// ste (and an unquantized run) solid, stableqat dash, dsq dot, lsq dash-dot, pact dash-dot-dot,
-// paretoq long dash, ewgs short dash, adaround dash-dot; anything else solid.
+// By the surrogate table's values (a name quant::Surrogate does not have is drawn solid): ste
+// (and an unquantized run, "fp") solid, stableqat dash, dsq dot, lsq dash-dot, pact
+// dash-dot-dot, paretoq long dash, ewgs short dash, adaround dash-dot.
 LineStyle line_style_for_surrogate(const std::string& surrogate);
 // Alternating on/off lengths in line widths (Qt's QPen::setDashPattern units); empty: solid.
 std::vector<double> dash_pattern(LineStyle s);

@@ -19,10 +19,13 @@ using Json = nlohmann::ordered_json;
 
 namespace {
 
-const std::pair<EventType, const char*> kTypes[] = {
-    {EventType::Start, "start"},     {EventType::Metric, "metric"},
-    {EventType::Eval, "eval"},       {EventType::Checkpoint, "checkpoint"},
-    {EventType::Warning, "warning"}, {EventType::End, "end"}};
+const EnumRow<EventType> kEventTypes[] = {
+    {EventType::Start, "start", "the run started (config, host, device)"},
+    {EventType::Metric, "metric", "training metrics of one optimizer step"},
+    {EventType::Eval, "eval", "an evaluation (perplexities)"},
+    {EventType::Checkpoint, "checkpoint", "a checkpoint was written"},
+    {EventType::Warning, "warning", "something the run survived"},
+    {EventType::End, "end", "the run ended: finished, failed or stopped"}};
 
 bool valid_status(const std::string& s) {
   return s == "finished" || s == "failed" || s == "stopped";
@@ -134,20 +137,8 @@ void write_all(int fd, const std::string& data, const std::string& path) {
 
 }  // namespace
 
-const char* to_string(EventType type) {
-  for (const auto& [t, n] : kTypes)
-    if (t == type) return n;
-  return "?";
-}
-
-bool parse(std::string_view s, EventType& out) {
-  for (const auto& [t, n] : kTypes)
-    if (s == n) {
-      out = t;
-      return true;
-    }
-  return false;
-}
+EnumRows<EventType> enum_rows(EventType) { return kEventTypes; }
+const char* to_string(EventType type) { return enum_name(type); }
 
 std::string to_json_line(const Event& e) {
   Json j;
@@ -212,7 +203,9 @@ std::optional<Event> parse_event_line(std::string_view line, std::string* error)
   Event e;
   auto t = j.find("type");
   if (t == j.end() || !t->is_string()) return fail("missing \"type\"");
-  if (!parse(t->get_ref<const std::string&>(), e.type))
+  if (const auto type = parse_enum<EventType>(t->get_ref<const std::string&>()))
+    e.type = *type;
+  else
     return fail("unknown event type '" + t->get<std::string>() + "'");
   auto time = j.find("time");
   if (time == j.end() || !time->is_number()) return fail("missing \"time\"");

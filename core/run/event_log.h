@@ -20,13 +20,15 @@
 #include <string_view>
 #include <vector>
 
+#include "core/util/enum_table.h"
+
 namespace qatwb::run {
 
 constexpr int kEventVersion = 1;
 
 enum class EventType { Start, Metric, Eval, Checkpoint, Warning, End };
+EnumRows<EventType> enum_rows(EventType);
 const char* to_string(EventType type);
-bool parse(std::string_view s, EventType& out);
 
 struct StartInfo {
   std::string run;

@@ -87,10 +87,7 @@ std::string prepare_tokens(const project::ProjectConfig& c, const text::Tokenize
   to.input = so.out_dir;
   to.out_dir = tokens.string();
   to.seq_len = c.tokenize.seq_len;
-  using Bos = project::TokenizeSection::Bos;
-  to.bos = c.tokenize.bos == Bos::None        ? data::BosPolicy::None
-           : c.tokenize.bos == Bos::PerWindow ? data::BosPolicy::Window
-                                              : data::BosPolicy::Document;
+  to.bos = c.tokenize.bos;
   to.eos = c.tokenize.eos_between_documents;
   to.threads = c.tokenize.threads;
   to.show_progress = true;
@@ -196,7 +193,8 @@ RunOutcome run_project(const RunRequest& request, const RunHooks& hooks) {
   if (main_rank) {
     log_line(threads_line + "; device " + device.str() + "; run dir " + rd->path() +
              (dp ? "; data parallel over " + std::to_string(dist.world_size) + " ranks" : ""));
-    if (const auto w = util::bf16_cpu_warning(config.train.device, config.train.dtype); !w.empty())
+    if (const auto w = util::bf16_cpu_warning(config.train.device, enum_name(config.train.dtype));
+        !w.empty())
       log_line(w);
   }
 
@@ -228,7 +226,8 @@ RunOutcome run_project(const RunRequest& request, const RunHooks& hooks) {
     // changes it.
     std::unique_ptr<Teacher> teacher;
     if (const auto& d = config.train.distill; d.enabled) {
-      teacher = std::make_unique<Teacher>(d, model, device, config.train.dtype == "bf16");
+      teacher = std::make_unique<Teacher>(d, model, device,
+                                          config.train.dtype == project::Precision::Bf16);
       if (main_rank)
         log_line("distill: teacher " + teacher->description() + " (" +
                  std::to_string(teacher->parameter_count()) + " parameters, frozen), loss " +
@@ -274,7 +273,7 @@ RunOutcome run_project(const RunRequest& request, const RunHooks& hooks) {
     eval::PerplexityOptions popt;
     popt.seq_len = config.eval.seq_len > 0 ? config.eval.seq_len : config.tokenize.seq_len;
     popt.max_windows = config.eval.max_windows;
-    popt.bf16 = config.train.dtype == "bf16";
+    popt.bf16 = config.train.dtype == project::Precision::Bf16;
     eval::RunEvaluator evaluator(
         main_rank ? heldout_ids(config, tokenizer, tokens_dir) : std::vector<int32_t>{}, popt);
 

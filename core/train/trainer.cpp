@@ -103,7 +103,7 @@ void Trainer::build_optimizer() {
                     .weight_decay(0.0);
     groups.emplace_back(qparams, std::make_unique<torch::optim::AdamWOptions>(qopt));
   }
-  if (t.optimizer_states == "bf16")
+  if (t.optimizer_states == project::Precision::Bf16)
     optimizer_ = std::make_unique<CompactAdamW>(std::move(groups), weight_options);
   else
     optimizer_ = std::make_unique<torch::optim::AdamW>(std::move(groups), weight_options);
@@ -220,7 +220,7 @@ Trainer::StepResult Trainer::train_step() {
     torch::Tensor loss;
     int64_t tokens = 0;
     {
-      AutocastGuard autocast(t.dtype == "bf16", device_);
+      AutocastGuard autocast(t.dtype == project::Precision::Bf16, device_);
       // The mean over the step's tokens, scaled inside the fused loss.
       tokens = windows.size(0) * (windows.size(1) - 1);
       const double scale = 1.0 / static_cast<double>(tokens * t.grad_accum);

@@ -37,9 +37,10 @@ class TestJobState : public QObject {
   void names_round_trip() {
     for (JobState s : {JobState::Queued, JobState::Starting, JobState::Running, JobState::Succeeded,
                        JobState::Failed, JobState::Cancelled, JobState::Lost}) {
-      QCOMPARE(parse_job_state(to_string(s)), s);
+      QCOMPARE(qatwb::parse_enum_or_throw<JobState>(to_string(s), "job state"), s);
     }
-    QVERIFY_THROWS_EXCEPTION(qatwb::Error, parse_job_state("zombie"));
+    QVERIFY_THROWS_EXCEPTION(qatwb::Error,
+                             qatwb::parse_enum_or_throw<JobState>("zombie", "job state"));
     QVERIFY(!is_terminal(JobState::Running));
     QVERIFY(!is_terminal(JobState::Queued));
     QVERIFY(is_terminal(JobState::Lost));

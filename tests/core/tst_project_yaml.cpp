@@ -101,7 +101,7 @@ class TestProjectYaml : public QObject {
     QCOMPARE(c.data.heldout_fraction, 0.05);
     QVERIFY(c.data.stop_on_bad_line);
     QCOMPARE(c.tokenize.seq_len, int64_t(128));
-    QVERIFY(c.tokenize.bos == TokenizeSection::Bos::PerWindow);
+    QVERIFY(c.tokenize.bos == qatwb::data::BosPolicy::Window);
     QVERIFY(!c.tokenize.eos_between_documents);
     QCOMPARE(c.tokenize.threads, 2);
     const auto& q = c.quant;
@@ -151,9 +151,9 @@ class TestProjectYaml : public QObject {
     QCOMPARE(t.schedule.min_lr_ratio, 0.1);
     QCOMPARE(t.seed, int64_t(11));
     QCOMPARE(t.device, std::string("cuda:1"));
-    QCOMPARE(t.dtype, std::string("bf16"));
+    QVERIFY(t.dtype == qatwb::project::Precision::Bf16);
     QVERIFY(t.activation_checkpointing);
-    QCOMPARE(t.optimizer_states, std::string("bf16"));
+    QVERIFY(t.optimizer_states == qatwb::project::Precision::Bf16);
     QVERIFY(t.zero1);
     QCOMPARE(t.threads, 3);
     QCOMPARE(t.checkpoint_every, int64_t(10));
@@ -167,7 +167,7 @@ class TestProjectYaml : public QObject {
     QCOMPARE(c.eval.max_windows, int64_t(16));
     QVERIFY(!c.eval.post_quant_ppl);
     QCOMPARE(c.eval.text, dir + "/heldout.txt");
-    QVERIFY(c.runner.kind == RunnerSection::Kind::Slurm);
+    QVERIFY(c.runner.kind == qatwb::jobs::LauncherKind::Slurm);
     QCOMPARE(c.runner.host, std::string("login.example.org"));
     QCOMPARE(c.runner.remote_dir, std::string("/scratch/qat"));
     QCOMPARE(c.runner.partition, std::string("gpu"));
@@ -376,10 +376,10 @@ class TestProjectYaml : public QObject {
     // The scale inits by name; scale_init does not apply to min/max scales.
     for (const char* init :
          {"auto", "stableqat", "max_over_qp", "max_over_qn", "max_abs", "mean_abs", "lsq", "mse"}) {
-      qatwb::quant::ScaleInit parsed;
-      QVERIFY(qatwb::quant::parse(init, parsed));
+      const auto parsed = qatwb::parse_enum<qatwb::quant::ScaleInit>(init);
+      QVERIFY(parsed);
       QVERIFY(load_project(c, {std::string("quant.scale_init=") + init}).quant.scale_init ==
-              parsed);
+              *parsed);
     }
     std::string d = write_file(
         dir, "d.yaml", std::string(kMinimal) + "quant:\n  scale: minmax\n  scale_init: lsq\n");

@@ -50,7 +50,7 @@ class TestRunnerSlurm : public QObject {
     QVERIFY(s.find("#SBATCH --nodes=1\n") != std::string::npos);
     // No GPUs: one rank.
     project::RunnerSection cpu;
-    cpu.kind = project::RunnerSection::Kind::Slurm;
+    cpu.kind = jobs::LauncherKind::Slurm;
     QVERIFY(sbatch_for(cpu).find("#SBATCH --ntasks-per-node=1\n") != std::string::npos);
   }
 

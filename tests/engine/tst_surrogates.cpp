@@ -121,6 +121,26 @@ class TestSurrogates : public QObject {
     set_fused_kernels_enabled(true);
   }
 
+  // The surrogate table's format rules (core/quant/scheme.h, what the project parser and the
+  // wizard apply) are the engine's: surrogate_impl accepts a surrogate on a format exactly when
+  // surrogate_allowed says so (4 bits, frozen scales so that AdaRound's own rule holds on INT).
+  void surrogate_table_matches_the_engine() {
+    for (Format f : {Format::Int, Format::MxFp4, Format::NvFp4, Format::Gguf})
+      for (const auto& row : qatwb::enum_rows_of<Surrogate>()) {
+        auto sch = scheme(4, row.value);
+        sch.format = f;
+        sch.scale_mode = ScaleMode::Frozen;
+        bool engine = true;
+        try {
+          surrogate_impl(sch, "x");
+        } catch (const qatwb::Error&) {
+          engine = false;
+        }
+        QVERIFY2(engine == surrogate_allowed(row.value, f),
+                 qPrintable(QString("%1 on %2").arg(row.name, to_string(f))));
+      }
+  }
+
   void stableqat_rejects_large_amplitude() {
     auto sch = scheme(2, Surrogate::StableQat);
     sch.params.amplitude = 0.2251;

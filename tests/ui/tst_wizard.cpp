@@ -414,9 +414,9 @@ void TestWizard::slurm_ranks_follow_gpus_and_new_fields_round_trip() {
   QCOMPARE(c.train.schedule.min_lr_ratio, 0.1);
   QCOMPARE(c.train.checkpoint_every, int64_t(5));
   QVERIFY(c.train.activation_checkpointing);
-  QCOMPARE(QString::fromStdString(c.train.optimizer_states), QString("bf16"));
+  QVERIFY(c.train.optimizer_states == qatwb::project::Precision::Bf16);
   QVERIFY(!c.train.zero1);
-  QVERIFY(c.runner.kind == qatwb::project::RunnerSection::Kind::Slurm);
+  QVERIFY(c.runner.kind == qatwb::jobs::LauncherKind::Slurm);
   QCOMPARE(c.runner.gpus, 4);
   QCOMPARE(c.runner.nodes, 2);
   QCOMPARE(c.runner.tasks_per_node, 0);

@@ -473,14 +473,14 @@ QString MainWindow::run_confirmation_text(const QString& yaml) const {
     if (jobs_->launcher().isEmpty()) {
       const auto& r = c.runner;
       switch (r.kind) {
-        case project::RunnerSection::Kind::Local:
+        case jobs::LauncherKind::Local:
           where = tr("local (this machine)");
           break;
-        case project::RunnerSection::Kind::Ssh:
+        case jobs::LauncherKind::Ssh:
           where = tr("ssh %1, folder %2")
                       .arg(QString::fromStdString(r.host), QString::fromStdString(r.remote_dir));
           break;
-        case project::RunnerSection::Kind::Slurm:
+        case jobs::LauncherKind::Slurm:
           // Ranks follow GPUs unless runner.tasks_per_node says otherwise (core/jobs).
           where =
               tr("Slurm%1%2, %3 node(s) x %4 rank(s), %5 GPU(s) per node%6, time limit %7")

@@ -14,6 +14,7 @@
 #include <QVBoxLayout>
 
 #include "ui/widgets/field_message.h"
+#include "ui/wizard/core_names.h"
 #include "ui/wizard/project_wizard.h"
 
 namespace qatwb::ui {
@@ -140,9 +141,7 @@ TokenizePage::TokenizePage(QWidget* parent) : QWizardPage(parent) {
   form->addRow(tr("Sequence length"), seq_len_);
   bos_ = new QComboBox;
   bos_->setObjectName("bos");
-  bos_->addItem(tr("BOS at the start of each document"), "document");
-  bos_->addItem(tr("BOS at the start of each window"), "window");
-  bos_->addItem(tr("No BOS"), "none");
+  add_enum_items(bos_, project::TokenizeSection{}.bos, /*described=*/true);
   form->addRow(tr("BOS"), bos_);
   eos_ = new QCheckBox(tr("EOS between documents"));
   eos_->setObjectName("eos_between_documents");
@@ -177,10 +176,7 @@ void TokenizePage::fill(project::ProjectConfig& c) const {
   const QString t = tokenizer_->text().trimmed();
   if (!t.isEmpty()) c.model.tokenizer = QFileInfo(t).absoluteFilePath().toStdString();
   c.tokenize.seq_len = seq_len_->value();
-  const QString bos = bos_->currentData().toString();
-  c.tokenize.bos = bos == "none"     ? project::TokenizeSection::Bos::None
-                   : bos == "window" ? project::TokenizeSection::Bos::PerWindow
-                                     : project::TokenizeSection::Bos::PerDocument;
+  c.tokenize.bos = current_enum(bos_, c.tokenize.bos);
   c.tokenize.eos_between_documents = eos_->isChecked();
 }
 

@@ -23,10 +23,7 @@ EasgdBox::EasgdBox(QWidget* parent) : QGroupBox(tr("EASGD across the ranks"), pa
   auto* form = new QFormLayout(this);
   mode_ = new QComboBox;
   mode_->setObjectName("easgd_mode");
-  mode_->addItems(easgd_mode_names());
-  mode_->setToolTip(
-      tr("symmetric: every tau steps all ranks move toward the centre; sequential "
-         "(SupportiveQAT): ranks train in turns of `stickiness` steps"));
+  add_enum_items(mode_, defaults.mode);
   form->addRow(tr("Mode"), mode_);
   alpha_ = new QDoubleSpinBox;
   alpha_->setObjectName("easgd_alpha");
@@ -58,8 +55,8 @@ EasgdBox::EasgdBox(QWidget* parent) : QGroupBox(tr("EASGD across the ranks"), pa
   form->addRow(tr("Worker betas"), worker_betas_);
   rounding_ = new QLineEdit(QString::fromUtf8(quant::to_string(quant::Rounding::Nearest)));
   rounding_->setObjectName("easgd_rounding");
-  rounding_->setToolTip(
-      tr("Rounding per worker, cycled over the ranks: %1").arg(rounding_names().join(", ")));
+  rounding_->setToolTip(tr("Rounding per worker, cycled over the ranks: %1")
+                            .arg(to_qt(enum_names<quant::Rounding>()).join(", ")));
   form->addRow(tr("Worker rounding"), rounding_);
   message_ = new FieldMessage;
   message_->setObjectName("easgd_message");
@@ -92,21 +89,24 @@ std::vector<quant::Rounding> EasgdBox::parse_rounding(const QString& text, QStri
   for (const QString& raw : text.split(',', Qt::SkipEmptyParts)) {
     const QString item = raw.trimmed();
     if (item.isEmpty()) continue;
-    quant::Rounding r;
-    if (!quant::parse(item.toStdString(), r)) {
-      if (error) *error = tr("Rounding '%1': expected %2.").arg(item, rounding_names().join(", "));
+    const auto r = parse_enum<quant::Rounding>(item.toStdString());
+    if (!r) {
+      if (error)
+        *error = tr("Rounding '%1': expected %2.")
+                     .arg(item, to_qt(enum_names<quant::Rounding>()).join(", "));
       return {};
     }
-    out.push_back(r);
+    out.push_back(*r);
   }
   if (out.empty() && error)
-    *error = tr("Give at least one rounding (%1).").arg(rounding_names().join(", "));
+    *error =
+        tr("Give at least one rounding (%1).").arg(to_qt(enum_names<quant::Rounding>()).join(", "));
   return out;
 }
 
 void EasgdBox::validate(const QString& conflict) {
-  const bool sequential =
-      mode_->currentText() == project::to_string(project::EasgdSection::Mode::Sequential);
+  const bool sequential = current_enum(mode_, project::EasgdSection::Mode::Symmetric) ==
+                          project::EasgdSection::Mode::Sequential;
   stickiness_->setEnabled(sequential);
   worker_betas_->setEnabled(sequential);
   QString error;
@@ -124,9 +124,7 @@ void EasgdBox::fill(project::EasgdSection& e) const {
   e = project::EasgdSection{};
   e.enabled = isChecked();
   if (!e.enabled) return;
-  e.mode = mode_->currentText() == project::to_string(project::EasgdSection::Mode::Sequential)
-               ? project::EasgdSection::Mode::Sequential
-               : project::EasgdSection::Mode::Symmetric;
+  e.mode = current_enum(mode_, e.mode);
   e.alpha = alpha_->value();
   e.beta = beta_->value();
   e.tau = tau_->value();

@@ -13,9 +13,10 @@
 #include <QLineEdit>
 #include <QPushButton>
 #include <QRadioButton>
-#include <QRegularExpression>
 #include <QSpinBox>
 
+#include "core/model/llama_config.h"
+#include "core/project/field_patterns.h"
 #include "ui/widgets/child_process.h"
 #include "ui/widgets/field_message.h"
 #include "ui/widgets/qatwb_binary.h"
@@ -25,17 +26,16 @@ namespace qatwb::ui {
 
 namespace {
 
-// The presets of `qatwb model create --preset` (core/model/llama_config.cpp) with the input
-// widths of their Linear layers, for the group-size check (the GUI does not link the engine).
-struct PresetShape {
-  const char* name;
-  ModelShape shape;
-};
-const PresetShape kPresets[] = {
-    {"llama-micro", {64, 172, 64}},      {"llama-tiny", {256, 688, 256}},
-    {"llama-small", {512, 1376, 512}},   {"llama-3.2-1b", {2048, 8192, 2048}},
-    {"llama-3-8b", {4096, 14336, 4096}}, {"mistral-7b", {4096, 14336, 4096}},
-};
+// The input widths of a preset's Linear layers (core/model/llama_config.cpp, torch-free), for
+// the group-size check; nullopt for a name core does not know.
+std::optional<ModelShape> preset_shape(const QString& name) {
+  try {
+    const auto c = model::preset(name.toStdString(), 0);
+    return ModelShape{c.hidden_size, c.intermediate_size, c.num_attention_heads * c.head_dim};
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
 
 QWidget* with_button(QLineEdit* edit, QPushButton* button) {
   auto* row = new QWidget;
@@ -97,7 +97,7 @@ ModelPage::ModelPage(QWidget* parent) : QWizardPage(parent) {
 
   preset_ = new QComboBox;
   preset_->setObjectName("preset");
-  for (const auto& p : kPresets) preset_->addItem(p.name);
+  for (const auto& p : model::preset_names()) preset_->addItem(QString::fromStdString(p));
   preset_->setCurrentText("llama-tiny");
   seed_ = new QSpinBox;
   seed_->setObjectName("model_seed");
@@ -189,11 +189,10 @@ void ModelPage::on_info_finished() {
 }
 
 void ModelPage::validate() {
-  static const QRegularExpression plain("^[A-Za-z0-9_][A-Za-z0-9._-]*$");
   const QString name = name_->text().trimmed();
   name_msg_->show_error(
       name.isEmpty() ? tr("A project needs a name.")
-      : !plain.match(name).hasMatch()
+      : !project::is_plain_name(name.toStdString())
           ? tr("Letters, digits, '.', '_' and '-' only (it names the run folder).")
           : QString());
   const QString out = output_path();
@@ -210,8 +209,7 @@ void ModelPage::validate() {
   seed_->setEnabled(use_preset_->isChecked());
   auto* w = static_cast<ProjectWizard*>(wizard());
   if (w && use_preset_->isChecked()) {
-    for (const auto& p : kPresets)
-      if (preset_->currentText() == p.name) w->set_model_shape(p.shape);
+    if (const auto shape = preset_shape(preset_->currentText())) w->set_model_shape(shape);
   }
   if (use_path_->isChecked() && path_->text().trimmed().isEmpty())
     path_msg_->show_error(tr("Choose a model folder."));

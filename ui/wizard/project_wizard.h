@@ -4,9 +4,11 @@
 // project::load_project, so what is written is what `qatwb project check` accepts. Bad input is
 // shown next to its field and keeps Next (or Finish) disabled. Widgets carry objectNames (the
 // project field they edit: "name", "model_path", "lr", "group_size", "act_kind", "min_lr_ratio",
-// "checkpoint_every", "zero1", "nodes", "tasks_per_node", "account", ...) for tests. Choices
-// that core names (runner kinds, scale inits, activation kinds, EASGD modes, roundings) are
-// listed from core's to_string tables (core_names.h).
+// "checkpoint_every", "zero1", "nodes", "tasks_per_node", "account", ...) for tests. Every
+// choice core names (formats, surrogates and their parameter rules, scales, schedules, runner
+// kinds, ...) comes from core's tables (core/util/enum_table.h via core_names.h), the model
+// presets from core/model/llama_config.h, and text fields are checked by core's own patterns
+// (core/project/field_patterns.h): the wizard and the parser accept the same values.
 #pragma once
 #include <QWizard>
 #include <QWizardPage>
@@ -154,6 +156,8 @@ class QuantPage : public QWizardPage {
   // quant.activations
   void validate_gguf();
   bool pact_activations() const;  // PACT clips the inputs (kind pact, or none with surrogate pact)
+  quant::Surrogate surrogate() const;  // the surrogate chosen
+  quant::ScaleMode scale_mode() const;
   QComboBox* act_kind_;
   QSpinBox* act_bits_;
   QDoubleSpinBox *act_alpha_, *act_l2_;
@@ -178,6 +182,7 @@ class TrainPage : public QWizardPage {
 
  private:
   void validate();
+  std::optional<project::DistillSection::Loss> distill_loss() const;  // nullopt: off
   QSpinBox *steps_, *batch_, *accum_, *warmup_, *eval_every_, *checkpoint_every_;
   QLineEdit *lr_, *weight_decay_, *grad_clip_, *teacher_, *temperature_, *kd_weight_, *min_lr_;
   QComboBox *schedule_, *device_, *dtype_, *distill_, *optimizer_states_;

@@ -9,8 +9,7 @@
 #include <QRegularExpression>
 #include <QSpinBox>
 
-#include <regex>
-
+#include "core/project/field_patterns.h"
 #include "core/project/project_yaml.h"
 #include "core/quant/scheme.h"
 #include "ui/widgets/field_message.h"
@@ -21,44 +20,6 @@ namespace qatwb::ui {
 
 namespace {
 
-QString surrogate_help(const QString& s) {
-  if (s == "ste")
-    return QObject::tr(
-        "Straight-through estimator: rounding passes the gradient "
-        "unchanged (the baseline).");
-  if (s == "stableqat")
-    return QObject::tr(
-        "StableQAT: a Fourier-series surrogate of rounding (amplitude A, order M) "
-        "gives a smooth, bounded gradient.");
-  if (s == "dsq")
-    return QObject::tr(
-        "DSQ: a tanh soft quantizer whose sharpness alpha is "
-        "learned per layer, approaching hard rounding; the scale gradient goes through the soft "
-        "quantizer (chain, as StableQAT's DSQ baseline) or is LSQ's.");
-  if (s == "lsq")
-    return QObject::tr(
-        "LSQ: STE for weights plus a learned step size with a "
-        "scaled gradient.");
-  if (s == "pact")
-    return QObject::tr(
-        "PACT: the Linear inputs are clipped to [-alpha, alpha] (alpha learned) and "
-        "quantized; weights use STE.");
-  if (s == "paretoq")
-    return QObject::tr(
-        "ParetoQ: stretched elastic quantization grids for "
-        "low bit-widths (ternary, 2-bit).");
-  if (s == "ewgs")
-    return QObject::tr(
-        "EWGS: scales the STE gradient by the rounding error "
-        "in the paper's normalised [0, 1] units (delta; 0 is STE).");
-  if (s == "adaround")
-    return QObject::tr(
-        "AdaRound: learns for each weight whether it rounds up or down (a rectified sigmoid "
-        "pushed to 0/1 by an annealed regulariser); weights and scales stay fixed, so the "
-        "scale is frozen.");
-  return {};
-}
-
 bool power_of_two(int v) { return v > 0 && (v & (v - 1)) == 0; }
 
 }  // namespace
@@ -66,6 +27,7 @@ bool power_of_two(int v) { return v > 0 && (v & (v - 1)) == 0; }
 QuantPage::QuantPage(QWidget* parent) : QWizardPage(parent) {
   setTitle(tr("Quantization"));
   setSubTitle(tr("Weight format and grid, and the gradient surrogate used through rounding."));
+  const quant::QuantScheme defaults;
   auto* form = new QFormLayout(this);
   enabled_ = new QCheckBox(tr("Quantize (off: full-precision training)"));
   enabled_->setObjectName("quant_enabled");
@@ -73,25 +35,25 @@ QuantPage::QuantPage(QWidget* parent) : QWizardPage(parent) {
   form->addRow(QString(), enabled_);
   format_ = new QComboBox;
   format_->setObjectName("format");
-  format_->addItems(format_names());
+  add_enum_items(format_, defaults.format);
   format_->setToolTip(tr("gguf: train on one of llama.cpp's block formats and export it as is"));
   form->addRow(tr("Format"), format_);
   gguf_type_ = new QComboBox;
   gguf_type_->setObjectName("gguf_type");
   gguf_type_->addItems(gguf_type_names());
-  gguf_type_->setCurrentText("q4_k");
+  gguf_type_->setCurrentText(quant::to_string(defaults.gguf_type));
   gguf_msg_ = new FieldMessage;
   gguf_msg_->setObjectName("gguf_message");
   form->addRow(tr("ggml type"), gguf_type_);
   form->addRow(QString(), gguf_msg_);
   bits_ = new QComboBox;
   bits_->setObjectName("bits");
-  bits_->addItems({"1", "1.58", "2", "3", "4", "8"});
-  bits_->setCurrentText("4");
+  bits_->addItems(to_qt(quant::int_bits_names()));
+  bits_->setCurrentText(QString::number(defaults.bits));
   form->addRow(tr("Bits"), bits_);
   granularity_ = new QComboBox;
   granularity_->setObjectName("granularity");
-  granularity_->addItems({"per_channel", "per_group", "per_tensor"});
+  add_enum_items(granularity_, defaults.granularity);
   form->addRow(tr("Granularity"), granularity_);
   group_size_ = new QSpinBox;
   group_size_->setObjectName("group_size");
@@ -103,12 +65,12 @@ QuantPage::QuantPage(QWidget* parent) : QWizardPage(parent) {
   form->addRow(QString(), group_msg_);
   scale_ = new QComboBox;
   scale_->setObjectName("scale");
-  scale_->addItems({"learned", "minmax", "frozen"});
+  add_enum_items(scale_, defaults.scale_mode);
   scale_->setToolTip(tr("minmax: s = max|w|/Qp every forward (not learned)"));
   form->addRow(tr("Scales"), scale_);
   scale_init_ = new QComboBox;
   scale_init_->setObjectName("scale_init");
-  scale_init_->addItems(scale_init_names());
+  add_enum_items(scale_init_, defaults.scale_init);
   scale_init_->setToolTip(
       tr("Initial learned / frozen scale. auto: max|w|/Qp, but max|w|/2 at 2 bits (level -2 "
          "reachable); stableqat: StableQAT's max|w|/Qp (max|w| at 2 bits); lsq: "
@@ -116,7 +78,7 @@ QuantPage::QuantPage(QWidget* parent) : QWizardPage(parent) {
   form->addRow(tr("Scale init"), scale_init_);
   surrogate_ = new QComboBox;
   surrogate_->setObjectName("surrogate");
-  surrogate_->addItems({"ste", "stableqat", "dsq", "lsq", "pact", "paretoq", "ewgs", "adaround"});
+  add_enum_items(surrogate_, defaults.surrogate);
   surrogate_help_ = new FieldMessage;
   form->addRow(tr("Surrogate"), surrogate_);
   form->addRow(QString(), surrogate_help_);
@@ -140,7 +102,7 @@ QuantPage::QuantPage(QWidget* parent) : QWizardPage(parent) {
   form->addRow(tr("DSQ initial alpha"), dsq_alpha_);
   dsq_scale_grad_ = new QComboBox;
   dsq_scale_grad_->setObjectName("dsq_scale_grad");
-  dsq_scale_grad_->addItems({"chain", "lsq"});
+  add_enum_items(dsq_scale_grad_, defaults.params.dsq_scale_grad);
   dsq_scale_grad_->setToolTip(
       tr("chain: through the soft quantizer, Q(v) - v G(v); "
          "lsq: round(v) - v"));
@@ -166,7 +128,7 @@ QuantPage::QuantPage(QWidget* parent) : QWizardPage(parent) {
   // quant.activations: the Linear inputs quantized too (W+A), per token to int8 or by PACT.
   act_kind_ = new QComboBox;
   act_kind_->setObjectName("act_kind");
-  act_kind_->addItems(activation_kind_names());
+  add_enum_items(act_kind_, defaults.activations.kind);
   act_kind_->setToolTip(
       tr("none: weights only (PACT as the surrogate still clips inputs); int8_per_token: "
          "dynamic per-token int8; pact: learned clip alpha per Linear, then BITS"));
@@ -242,36 +204,50 @@ QuantPage::QuantPage(QWidget* parent) : QWizardPage(parent) {
   connect(act_kind_, &QComboBox::currentTextChanged, this, changed);
   connect(act_signed_, &QCheckBox::toggled, this, changed);
   // AdaRound rounds on a fixed grid: picking it moves learned scales to frozen, visibly.
-  connect(surrogate_, &QComboBox::currentTextChanged, this, [this](const QString& s) {
-    if (s == "adaround" && scale_->currentText() == "learned") scale_->setCurrentText("frozen");
+  connect(surrogate_, &QComboBox::currentTextChanged, this, [this] {
+    if (quant::surrogate_rules(surrogate()).learned_rounding &&
+        scale_mode() == quant::ScaleMode::Learned)
+      scale_->setCurrentText(quant::to_string(quant::ScaleMode::Frozen));
   });
   update_visibility();
 }
 
 void QuantPage::initializePage() { validate(); }
 
+quant::Surrogate QuantPage::surrogate() const {
+  return current_enum(surrogate_, quant::Surrogate::Ste);
+}
+
+quant::ScaleMode QuantPage::scale_mode() const {
+  return current_enum(scale_, quant::ScaleMode::Learned);
+}
+
 void QuantPage::update_visibility() {
   const bool on = enabled_->isChecked();
-  const bool int_format = format_->currentText() == "int";
-  const bool gguf = format_->currentText() == quant::to_string(quant::Format::Gguf);
+  const auto format = current_enum(format_, quant::Format::Int);
+  const bool int_format = format == quant::Format::Int;
+  const bool gguf = format == quant::Format::Gguf;
   for (QWidget* w : std::initializer_list<QWidget*>{
            format_, granularity_, scale_, scale_init_, surrogate_, amplitude_, fourier_order_,
            dsq_alpha_, dsq_scale_grad_, ewgs_delta_, exclude_, overrides_, schedule_})
     w->setEnabled(on);
-  round_reg_->setEnabled(on && surrogate_->currentText() == "adaround");
+  const quant::Surrogate s = surrogate();
+  round_reg_->setEnabled(on && quant::surrogate_takes(s, "reg_weight"));
   schedule_->setEnabled(on && int_format);
   bits_->setEnabled(on && int_format);
   gguf_type_->setEnabled(on && gguf);
   granularity_->setEnabled(on && !gguf);  // a ggml type fixes its blocks and scales
-  group_size_->setEnabled(on && !gguf && granularity_->currentText() == "per_group");
-  const QString s = surrogate_->currentText();
-  amplitude_->setEnabled(on && s == "stableqat");
-  fourier_order_->setEnabled(on && s == "stableqat");
-  dsq_alpha_->setEnabled(on && s == "dsq");
-  dsq_scale_grad_->setEnabled(on && s == "dsq");
-  scale_init_->setEnabled(on && int_format && scale_->currentText() != "minmax");
-  ewgs_delta_->setEnabled(on && s == "ewgs");
-  surrogate_help_->show_info(surrogate_help(s));
+  group_size_->setEnabled(on && !gguf &&
+                          current_enum(granularity_, quant::Granularity::PerChannel) ==
+                              quant::Granularity::PerGroup);
+  // The surrogate table says which surrogate_params each surrogate reads.
+  amplitude_->setEnabled(on && quant::surrogate_takes(s, "amplitude"));
+  fourier_order_->setEnabled(on && quant::surrogate_takes(s, "fourier_order"));
+  dsq_alpha_->setEnabled(on && quant::surrogate_takes(s, "alpha"));
+  dsq_scale_grad_->setEnabled(on && quant::surrogate_takes(s, "scale_grad"));
+  scale_init_->setEnabled(on && int_format && scale_mode() != quant::ScaleMode::MinMax);
+  ewgs_delta_->setEnabled(on && quant::surrogate_takes(s, "delta"));
+  surrogate_help_->show_info(QString::fromUtf8(enum_help(s)));
   act_kind_->setEnabled(on);
   const bool pact = pact_activations();
   for (QWidget* w : std::initializer_list<QWidget*>{act_bits_, act_alpha_, act_l2_, act_signed_})
@@ -295,19 +271,16 @@ void QuantPage::validate() {
   }
   group_msg_->show_error(group_error);
   QStringList bad;
-  // The parser's regex engine (std::regex, ECMAScript), so both accept the same patterns.
+  // The parser's own check (core/project/field_patterns.h), so both accept the same patterns.
   for (const QString& line : exclude_->toPlainText().split('\n', Qt::SkipEmptyParts)) {
-    try {
-      std::regex re(line.trimmed().toStdString(), std::regex::ECMAScript);
-    } catch (const std::regex_error& e) {
-      bad << QString("'%1': %2").arg(line.trimmed(), QString::fromUtf8(e.what()));
-    }
+    const std::string why = project::regex_error(line.trimmed().toStdString());
+    if (!why.empty()) bad << QString("'%1': %2").arg(line.trimmed(), QString::fromStdString(why));
   }
   exclude_msg_->show_error(bad.isEmpty() ? QString() : tr("Bad pattern %1").arg(bad.join("; ")));
   QString override_error;
   parse_overrides(overrides_->toPlainText(), &override_error);
-  if (override_error.isEmpty() && surrogate_->currentText() == "adaround" &&
-      scale_->currentText() == "learned")
+  if (override_error.isEmpty() && quant::surrogate_rules(surrogate()).learned_rounding &&
+      scale_mode() == quant::ScaleMode::Learned)
     override_error = tr("AdaRound rounds on a fixed grid: choose frozen or minmax scales.");
   overrides_msg_->show_error(override_error);
   // The project parser refuses unsigned PACT (every quantized Llama Linear reads signed inputs).
@@ -343,9 +316,10 @@ void QuantPage::validate_gguf() {
   if (c.quant.scale_mode == quant::ScaleMode::MinMax)
     error = tr("%1 scales are learned or frozen (llama-quantize's at step 0), not minmax.")
                 .arg(spec.name);
-  const QString s = surrogate_->currentText();
-  if (error.isEmpty() && s != "ste" && s != "lsq" && s != "stableqat")
-    error = tr("Format gguf trains with the ste, lsq or stableqat surrogates, not %1.").arg(s);
+  if (error.isEmpty() && !quant::surrogate_allowed(c.quant.surrogate, quant::Format::Gguf))
+    error = tr("Format gguf trains with the %1 surrogates, not %2.")
+                .arg(QString::fromStdString(names_or(quant::surrogates_for(quant::Format::Gguf))),
+                     quant::to_string(c.quant.surrogate));
   const auto* w = static_cast<ProjectWizard*>(wizard());
   const auto shape = w ? w->model_shape() : std::nullopt;
   if (error.isEmpty() && shape && !exclude_msg_->has_error() && !overrides_msg_->has_error()) {
@@ -384,32 +358,28 @@ void QuantPage::validate_gguf() {
 }
 
 bool QuantPage::pact_activations() const {
-  const QString kind = act_kind_->currentText();
-  return kind == project::to_string(quant::ActivationQuant::Kind::Pact) ||
-         (kind == project::to_string(quant::ActivationQuant::Kind::None) &&
-          surrogate_->currentText() == quant::to_string(quant::Surrogate::Pact));
+  using Kind = quant::ActivationQuant::Kind;
+  const Kind kind = current_enum(act_kind_, Kind::None);
+  return kind == Kind::Pact || (kind == Kind::None && surrogate() == quant::Surrogate::Pact);
 }
 
 void QuantPage::fill(project::ProjectConfig& c) const {
   auto& q = c.quant;
   q.enabled = enabled_->isChecked();
-  quant::parse(format_->currentText().toStdString(), q.format);
+  q.format = current_enum(format_, q.format);
   quant::parse(gguf_type_->currentText().toStdString(), q.gguf_type);
   q.bits = q.format == quant::Format::Int ? bits_->currentText().toDouble() : 4.0;
-  quant::parse(granularity_->currentText().toStdString(), q.granularity);
+  q.granularity = current_enum(granularity_, q.granularity);
   q.group_size = group_size_->value();
-  const QString scale = scale_->currentText();
-  q.scale_mode = scale == "minmax"   ? quant::ScaleMode::MinMax
-                 : scale == "frozen" ? quant::ScaleMode::Frozen
-                                     : quant::ScaleMode::Learned;
+  q.scale_mode = scale_mode();
   q.scale_init = quant::ScaleInit::Auto;
   if (q.scale_mode != quant::ScaleMode::MinMax)
-    quant::parse(scale_init_->currentText().toStdString(), q.scale_init);
-  quant::parse(surrogate_->currentText().toStdString(), q.surrogate);
+    q.scale_init = current_enum(scale_init_, q.scale_init);
+  q.surrogate = surrogate();
   q.params.amplitude = amplitude_->value();
   q.params.fourier_order = fourier_order_->value();
   q.params.dsq_alpha = dsq_alpha_->value();
-  quant::parse(dsq_scale_grad_->currentText().toStdString(), q.params.dsq_scale_grad);
+  q.params.dsq_scale_grad = current_enum(dsq_scale_grad_, q.params.dsq_scale_grad);
   q.params.ewgs_delta = ewgs_delta_->value();
   q.params.adaround_reg_weight = round_reg_->value();
   q.schedule = schedule_->isEnabled() ? parse_schedule(schedule_->text(), nullptr)
@@ -419,10 +389,7 @@ void QuantPage::fill(project::ProjectConfig& c) const {
     if (!line.trimmed().isEmpty()) q.exclude.push_back(line.trimmed().toStdString());
   q.overrides = parse_overrides(overrides_->toPlainText(), nullptr);
   auto& a = q.activations;
-  const QString kind = act_kind_->currentText();
-  for (auto k : {quant::ActivationQuant::Kind::None, quant::ActivationQuant::Kind::Int8PerToken,
-                 quant::ActivationQuant::Kind::Pact})
-    if (kind == project::to_string(k)) a.kind = k;
+  a.kind = current_enum(act_kind_, a.kind);
   a.pact_bits = act_bits_->value();
   a.pact_alpha_init = act_alpha_->value();
   a.pact_l2 = act_l2_->value();
@@ -443,8 +410,9 @@ std::vector<quant::SchedulePhase> QuantPage::parse_schedule(const QString& text,
     QString why;
     if (parts.size() != 2 || !until_ok)
       why = tr("expected BITS:UNTIL (e.g. 4:100), got '%1'").arg(item);
-    else if (!QStringList({"2", "3", "4", "8"}).contains(bits))
-      why = tr("bits must be 2, 3, 4 or 8, got '%1'").arg(bits);
+    else if (!to_qt(quant::int_bits_names(true)).contains(bits))
+      why = tr("bits must be %1, got '%2'")
+                .arg(QString::fromStdString(names_or(quant::int_bits_names(true))), bits);
     else if (until <= previous)
       why = tr("phase '%1' must end after step %2").arg(item).arg(previous);
     if (!why.isEmpty()) {
@@ -460,8 +428,9 @@ std::vector<quant::SchedulePhase> QuantPage::parse_schedule(const QString& text,
   return out;
 }
 
-// "REGEX BITS" or "REGEX off" per line; the regex is checked with the parser's own engine
-// (std::regex, ECMAScript), so the wizard and `project check` accept the same patterns.
+// "REGEX BITS" or "REGEX off" per line; the regex and the bits are checked by the parser's own
+// rules (core/project/field_patterns.h, quant::int_bits_names), so the wizard and `project
+// check` accept the same overrides.
 std::vector<quant::SchemeOverride> QuantPage::parse_overrides(const QString& text, QString* error) {
   std::vector<quant::SchemeOverride> out;
   int n = 0;
@@ -480,18 +449,18 @@ std::vector<quant::SchemeOverride> QuantPage::parse_overrides(const QString& tex
     quant::SchemeOverride o;
     o.match = line.left(cut).trimmed().toStdString();
     const QString what = line.mid(cut + 1);
-    try {
-      std::regex re(o.match, std::regex::ECMAScript);
-    } catch (const std::regex_error& e) {
-      fail(tr("bad pattern '%1': %2").arg(QString::fromStdString(o.match), e.what()));
+    if (const std::string why = project::regex_error(o.match); !why.empty()) {
+      fail(tr("bad pattern '%1': %2")
+               .arg(QString::fromStdString(o.match), QString::fromStdString(why)));
       continue;
     }
     if (what == "off") {
       o.enabled = false;
     } else {
       const double b = what.toDouble();
-      if (!QStringList({"1", "1.58", "2", "3", "4", "8"}).contains(what)) {
-        fail(tr("bits must be 1, 1.58, 2, 3, 4 or 8 (or off), got '%1'").arg(what));
+      if (!to_qt(quant::int_bits_names()).contains(what)) {
+        fail(tr("bits must be %1 (or off), got '%2'")
+                 .arg(QString::fromStdString(names_or(quant::int_bits_names())), what));
         continue;
       }
       o.bits = b;

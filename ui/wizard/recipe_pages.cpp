@@ -7,12 +7,12 @@
 #include <QFormLayout>
 #include <QLineEdit>
 #include <QPlainTextEdit>
-#include <QRegularExpression>
 #include <QSpinBox>
 
 #include "core/jobs/hosts_config.h"
 #include "core/jobs/runner_slurm.h"
 #include "core/jobs/slurm_script.h"
+#include "core/project/field_patterns.h"
 #include "core/project/project_yaml.h"
 #include "ui/widgets/field_message.h"
 #include "ui/widgets/qatwb_binary.h"
@@ -52,6 +52,7 @@ TrainPage::TrainPage(QWidget* parent) : QWizardPage(parent) {
   setSubTitle(
       tr("AdamW with a learning-rate schedule; evaluation measures post-quantization "
          "perplexity on the held-out split."));
+  const project::TrainSection defaults;
   auto* form = new QFormLayout(this);
   steps_ = spin("steps", 1, 100000000, 100);
   form->addRow(tr("Steps"), steps_);
@@ -66,7 +67,7 @@ TrainPage::TrainPage(QWidget* parent) : QWizardPage(parent) {
   form->addRow(QString(), lr_msg_);
   schedule_ = new QComboBox;
   schedule_->setObjectName("schedule");
-  schedule_->addItems({"cosine", "linear", "constant"});
+  add_enum_items(schedule_, defaults.schedule.kind);
   form->addRow(tr("Schedule"), schedule_);
   warmup_ = spin("warmup_steps", 0, 100000000, 0);
   warmup_msg_ = new FieldMessage;
@@ -96,7 +97,7 @@ TrainPage::TrainPage(QWidget* parent) : QWizardPage(parent) {
   form->addRow(tr("Device"), device_);
   dtype_ = new QComboBox;
   dtype_->setObjectName("dtype");
-  dtype_->addItems({"fp32", "bf16"});
+  add_enum_items(dtype_, defaults.dtype);
   form->addRow(tr("Precision"), dtype_);
   checkpoint_every_ = spin("checkpoint_every", 0, 100000000, 0);
   checkpoint_every_->setSpecialValueText(tr("only at the end"));
@@ -106,7 +107,7 @@ TrainPage::TrainPage(QWidget* parent) : QWizardPage(parent) {
   form->addRow(QString(), act_ckpt_);
   optimizer_states_ = new QComboBox;
   optimizer_states_->setObjectName("optimizer_states");
-  optimizer_states_->addItems({"fp32", "bf16"});
+  add_enum_items(optimizer_states_, defaults.optimizer_states);
   optimizer_states_->setToolTip(
       tr("AdamW's two moments per parameter: bf16 (stochastically rounded) halves their memory"));
   form->addRow(tr("Optimizer states"), optimizer_states_);
@@ -115,7 +116,9 @@ TrainPage::TrainPage(QWidget* parent) : QWizardPage(parent) {
   form->addRow(QString(), zero1_);
   distill_ = new QComboBox;
   distill_->setObjectName("distill");
-  distill_->addItems({"off", "kl", "ce+kl"});
+  distill_->addItem(tr("off"), QString("off"));
+  add_enum_items(distill_, defaults.distill.loss);
+  distill_->setCurrentIndex(0);
   distill_->setToolTip(
       tr("Knowledge distillation from the unquantized starting model (or another model "
          "folder): kl learns the teacher's distribution, ce+kl mixes it with the labels"));
@@ -155,15 +158,16 @@ void TrainPage::validate() {
   min_lr_msg_->show_error(!read_number(min_lr_, v) || !(v >= 0 && v <= 1)
                               ? tr("The final lr fraction must be a number in [0, 1].")
                               : QString());
-  const QString kd = distill_->currentText();
-  teacher_->setEnabled(kd != "off");
-  temperature_->setEnabled(kd != "off");
-  kd_weight_->setEnabled(kd == "ce+kl");
+  const auto kd = distill_loss();
+  teacher_->setEnabled(kd.has_value());
+  temperature_->setEnabled(kd.has_value());
+  kd_weight_->setEnabled(kd == project::DistillSection::Loss::CeKl);
   QString kd_error;
-  if (kd != "off") {
+  if (kd) {
     if (!read_number(temperature_, v) || !(v > 0 && v <= 100))
       kd_error = tr("The temperature must be in (0, 100].");
-    else if (kd == "ce+kl" && (!read_number(kd_weight_, v) || !(v > 0 && v <= 1)))
+    else if (kd == project::DistillSection::Loss::CeKl &&
+             (!read_number(kd_weight_, v) || !(v > 0 && v <= 1)))
       kd_error = tr("The KD weight must be in (0, 1].");
     else if (teacher_->text().trimmed().isEmpty())
       kd_error = tr("The teacher is self_fp or a model folder.");
@@ -177,11 +181,15 @@ void TrainPage::validate() {
   Q_EMIT completeChanged();
 }
 
+std::optional<project::DistillSection::Loss> TrainPage::distill_loss() const {
+  return parse_enum<project::DistillSection::Loss>(
+      distill_->currentData().toString().toStdString());
+}
+
 bool TrainPage::isComplete() const {
-  static const QRegularExpression device("^(cpu|cuda(:\\d+)?)$");
   return !lr_msg_->has_error() && !wd_msg_->has_error() && !clip_msg_->has_error() &&
          !warmup_msg_->has_error() && !distill_msg_->has_error() && !min_lr_msg_->has_error() &&
-         device.match(device_->currentText()).hasMatch();
+         project::is_device(device_->currentText().toStdString());
 }
 
 void TrainPage::fill(project::ProjectConfig& c) const {
@@ -192,24 +200,21 @@ void TrainPage::fill(project::ProjectConfig& c) const {
   read_number(lr_, t.lr);
   read_number(weight_decay_, t.weight_decay);
   read_number(grad_clip_, t.grad_clip);
-  const QString s = schedule_->currentText();
-  t.schedule.kind = s == "constant" ? project::ScheduleSection::Kind::Constant
-                    : s == "linear" ? project::ScheduleSection::Kind::Linear
-                                    : project::ScheduleSection::Kind::Cosine;
+  t.schedule.kind = current_enum(schedule_, t.schedule.kind);
   t.schedule.warmup_steps = warmup_->value();
   read_number(min_lr_, t.schedule.min_lr_ratio);
   t.device = device_->currentText().toStdString();
-  t.dtype = dtype_->currentText().toStdString();
+  t.dtype = current_enum(dtype_, t.dtype);
   t.checkpoint_every = checkpoint_every_->value();
   t.activation_checkpointing = act_ckpt_->isChecked();
-  t.optimizer_states = optimizer_states_->currentText().toStdString();
+  t.optimizer_states = current_enum(optimizer_states_, t.optimizer_states);
   t.zero1 = zero1_->isChecked();
   c.eval.every = eval_every_->value();
   auto& d = t.distill;
-  const QString kd = distill_->currentText();
-  d.enabled = kd != "off";
+  const auto kd = distill_loss();
+  d.enabled = kd.has_value();
   if (d.enabled) {
-    d.loss = kd == "kl" ? project::DistillSection::Loss::Kl : project::DistillSection::Loss::CeKl;
+    d.loss = *kd;
     d.teacher = teacher_->text().trimmed().toStdString();
     read_number(temperature_, d.temperature);
     if (d.loss == project::DistillSection::Loss::CeKl) read_number(kd_weight_, d.weight);
@@ -222,7 +227,7 @@ RunnerPage::RunnerPage(QWidget* parent) : QWizardPage(parent) {
   auto* form = new QFormLayout(this);
   kind_ = new QComboBox;
   kind_->setObjectName("runner_kind");
-  kind_->addItems(runner_kind_names());
+  add_enum_items(kind_, project::RunnerSection{}.kind);
   form->addRow(tr("Runner"), kind_);
   host_ = new QComboBox;
   host_->setObjectName("runner_host");
@@ -291,7 +296,7 @@ void RunnerPage::initializePage() { validate(); }
 QString RunnerPage::sbatch_header() const {
   project::ProjectConfig c;
   fill(c);
-  if (c.runner.kind != project::RunnerSection::Kind::Slurm) return {};
+  if (c.runner.kind != jobs::LauncherKind::Slurm) return {};
   jobs::SlurmOptions opts;
   jobs::fill_slurm_options(c.runner, opts);
   try {
@@ -306,33 +311,33 @@ QString RunnerPage::sbatch_header() const {
 }
 
 void RunnerPage::validate() {
-  const QString kind = kind_->currentText();
-  host_->setEnabled(kind != "local");
-  remote_dir_->setEnabled(kind != "local");
-  partition_->setEnabled(kind == "slurm");
-  gpus_->setEnabled(kind != "local");
-  time_limit_->setEnabled(kind == "slurm");
+  using jobs::LauncherKind;
+  const LauncherKind kind = current_enum(kind_, LauncherKind::Local);
+  const bool slurm = kind == LauncherKind::Slurm;
+  host_->setEnabled(kind != LauncherKind::Local);
+  remote_dir_->setEnabled(kind != LauncherKind::Local);
+  partition_->setEnabled(slurm);
+  gpus_->setEnabled(kind != LauncherKind::Local);
+  time_limit_->setEnabled(slurm);
   for (QWidget* w : std::initializer_list<QWidget*>{nodes_, tasks_per_node_, account_})
-    w->setEnabled(kind == "slurm");
-  static const QRegularExpression word("^\\S*$");
-  account_msg_->show_error(kind == "slurm" && !word.match(account_->text().trimmed()).hasMatch()
+    w->setEnabled(slurm);
+  account_msg_->show_error(slurm && !project::is_one_word(account_->text().trimmed().toStdString())
                                ? tr("A Slurm account is one word.")
                                : QString());
-  sbatch_preview_->setVisible(kind == "slurm");
+  sbatch_preview_->setVisible(slurm);
   sbatch_preview_->setPlainText(sbatch_header());
   const auto* zero1 = wizard() ? wizard()->findChild<QCheckBox*>("zero1") : nullptr;
   easgd_->validate(zero1 && zero1->isChecked()
                        ? tr("ZeRO-1 (training page) does not combine with EASGD: each EASGD "
                             "worker keeps its own optimizer.")
                        : QString());
-  host_msg_->show_error(kind == "ssh" && host_->currentText().trimmed().isEmpty()
+  host_msg_->show_error(kind == LauncherKind::Ssh && host_->currentText().trimmed().isEmpty()
                             ? tr("The ssh runner needs a host (user@host[:port]); hosts come "
                                  "from %1")
                                   .arg(hosts_file())
                             : QString());
-  static const QRegularExpression time("^(\\d+-)?\\d{1,3}(:\\d\\d){0,2}$");
   const QString t = time_limit_->text().trimmed();
-  time_msg_->show_error(kind == "slurm" && !t.isEmpty() && !time.match(t).hasMatch()
+  time_msg_->show_error(slurm && !t.isEmpty() && !project::is_slurm_time(t.toStdString())
                             ? tr("Slurm time limits read like 04:00:00 or 1-00:00:00.")
                             : QString());
   Q_EMIT completeChanged();
@@ -346,18 +351,15 @@ bool RunnerPage::isComplete() const {
 void RunnerPage::fill(project::ProjectConfig& c) const {
   easgd_->fill(c.easgd);
   auto& r = c.runner;
-  const QString kind = kind_->currentText();
-  for (auto k : {project::RunnerSection::Kind::Local, project::RunnerSection::Kind::Ssh,
-                 project::RunnerSection::Kind::Slurm})
-    if (kind == project::to_string(k)) r.kind = k;
-  if (kind == "local") return;
+  r.kind = current_enum(kind_, r.kind);
+  if (r.kind == jobs::LauncherKind::Local) return;
   const int i = host_->findText(host_->currentText());
   r.host = (i >= 0 && host_->itemData(i).isValid() ? host_->itemData(i).toString()
                                                    : host_->currentText().trimmed())
                .toStdString();
   r.remote_dir = remote_dir_->text().trimmed().toStdString();
   r.gpus = gpus_->value();
-  if (kind == "slurm") {
+  if (r.kind == jobs::LauncherKind::Slurm) {
     r.partition = partition_->text().trimmed().toStdString();
     r.time_limit = time_limit_->text().trimmed().toStdString();
     r.nodes = nodes_->value();
