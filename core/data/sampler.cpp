@@ -89,11 +89,7 @@ nlohmann::json split_json(const SplitFile& s) {
           {"sha256", s.sha256}};
 }
 
-}  // namespace
-
-int64_t approx_token_count(uint64_t utf8_bytes) { return int64_t((utf8_bytes + 3) / 4); }
-
-SampleResult sample_documents(const SampleOptions& options) {
+void check_sample_options(const SampleOptions& options) {
   if (options.sources.empty()) throw Error("sample: no input given");
   if (options.out_dir.empty()) throw Error("sample: no output folder given");
   if (!(options.heldout_fraction >= 0.0 && options.heldout_fraction < 1.0))
@@ -104,11 +100,14 @@ SampleResult sample_documents(const SampleOptions& options) {
   for (const auto& s : options.sources)
     if (!(s.weight > 0.0) || !std::isfinite(s.weight))
       throw Error(at_location(s.path, 0, "source weight must be a positive number"));
+}
 
-  check_manifest_format((fs::path(options.out_dir) / "manifest.json").string(), "qatwb.sample");
-  // List every file first, so a typo in the last --input fails before minutes of reading.
+// Every file of every source, listed first so that a typo in the last --input fails before
+// minutes of reading; `total_bytes` gets their sizes' sum (for the progress bar).
+std::vector<std::vector<std::string>> list_sample_files(const SampleOptions& options,
+                                                        uint64_t& total_bytes) {
   std::vector<std::vector<std::string>> source_files;
-  uint64_t total_bytes = 0;
+  total_bytes = 0;
   for (const auto& s : options.sources) {
     source_files.push_back(list_source_files(s.path));
     if (source_files.back().empty())
@@ -120,8 +119,15 @@ SampleResult sample_documents(const SampleOptions& options) {
       total_bytes += fs::file_size(f, ec);
     }
   }
+  return source_files;
+}
 
-  SampleResult result;
+// One streaming pass over every file: each document gets its key and held-out coin, and the
+// selection keeps those within the budgets. Counts go into `result`; returns the sample in key
+// order. Throws when nothing is left.
+std::vector<Candidate> draw_sample(const SampleOptions& options,
+                                   const std::vector<std::vector<std::string>>& source_files,
+                                   uint64_t total_bytes, SampleResult& result) {
   Selection selection(options.max_documents, options.max_tokens);
   std::unordered_set<uint64_t> seen;
   const uint64_t seed = options.seed;
@@ -174,9 +180,12 @@ SampleResult sample_documents(const SampleOptions& options) {
                           : "the token budget is smaller than every document drawn";
     throw Error("sample: empty dataset: " + why);
   }
+  return chosen;
+}
 
-  // Held-out by an independent per-document coin with probability heldout_fraction.
-  const double f = options.heldout_fraction;
+// Held-out by an independent per-document coin with probability `f`; with f > 0 and two or more
+// documents both sides keep at least one (the document whose coin was closest to f moves).
+std::vector<char> choose_heldout(const std::vector<Candidate>& chosen, double f) {
   std::vector<char> is_heldout(chosen.size(), 0);
   size_t n_heldout = 0;
   for (size_t i = 0; i < chosen.size(); ++i) {
@@ -184,7 +193,6 @@ SampleResult sample_documents(const SampleOptions& options) {
     n_heldout += is_heldout[i];
   }
   if (f > 0 && chosen.size() >= 2) {
-    // Keep both sides non-empty: move the document whose coin was closest to the threshold.
     auto closest = [&](bool from_heldout) {
       size_t best = chosen.size();
       double best_d = HUGE_VAL;
@@ -198,25 +206,11 @@ SampleResult sample_documents(const SampleOptions& options) {
     if (n_heldout == 0) is_heldout[closest(false)] = 1, ++n_heldout;
     if (n_heldout == chosen.size()) is_heldout[closest(true)] = 0, --n_heldout;
   }
+  return is_heldout;
+}
 
-  std::vector<const Candidate*> train, heldout;
-  for (size_t i = 0; i < chosen.size(); ++i)
-    (is_heldout[i] ? heldout : train).push_back(&chosen[i]);
-  if (train.empty()) throw Error("sample: empty dataset: no document left for training");
-
-  const std::string out_dir = absolute_path(options.out_dir);
-  std::error_code ec;
-  fs::create_directories(out_dir, ec);
-  if (ec) throw Error(at_location(out_dir, 0, "cannot create folder: " + ec.message()));
-  const std::string manifest_path = (fs::path(out_dir) / "manifest.json").string();
-  // The set is invalid from here until the new manifest lands.
-  invalidate_manifest(manifest_path, "qatwb.sample");
-  result.train.path = (fs::path(out_dir) / "train.jsonl").string();
-  result.heldout.path = (fs::path(out_dir) / "heldout.jsonl").string();
-  write_split(train, result.train);
-  write_split(heldout, result.heldout);
-  sync_directory(out_dir);
-
+// manifest.json: the options, every input file with its checksum, the counts and both splits.
+nlohmann::json sample_manifest(const SampleOptions& options, const SampleResult& result) {
   nlohmann::json sources = nlohmann::json::array();
   for (const auto& file : result.files)
     sources.push_back({{"path", file.path},
@@ -229,7 +223,7 @@ SampleResult sample_documents(const SampleOptions& options) {
   for (const auto& s : options.sources)
     inputs.push_back(
         {{"path", absolute_path(s.path)}, {"text_field", s.text_field}, {"weight", s.weight}});
-  nlohmann::json m = {
+  return {
       {"format", "qatwb.sample"},
       {"v", 1},
       {"qatwb_version", kToolVersion},
@@ -248,7 +242,39 @@ SampleResult sample_documents(const SampleOptions& options) {
       {"bad_lines_skipped", result.bad_lines},
       {"empty_skipped", result.empty},
       {"splits", {{"train", split_json(result.train)}, {"heldout", split_json(result.heldout)}}}};
-  write_file_atomically(manifest_path, m.dump(2) + "\n");
+}
+
+}  // namespace
+
+int64_t approx_token_count(uint64_t utf8_bytes) { return int64_t((utf8_bytes + 3) / 4); }
+
+SampleResult sample_documents(const SampleOptions& options) {
+  check_sample_options(options);
+  check_manifest_format((fs::path(options.out_dir) / "manifest.json").string(), "qatwb.sample");
+  uint64_t total_bytes = 0;
+  const auto source_files = list_sample_files(options, total_bytes);
+
+  SampleResult result;
+  std::vector<Candidate> chosen = draw_sample(options, source_files, total_bytes, result);
+  const std::vector<char> is_heldout = choose_heldout(chosen, options.heldout_fraction);
+  std::vector<const Candidate*> train, heldout;
+  for (size_t i = 0; i < chosen.size(); ++i)
+    (is_heldout[i] ? heldout : train).push_back(&chosen[i]);
+  if (train.empty()) throw Error("sample: empty dataset: no document left for training");
+
+  const std::string out_dir = absolute_path(options.out_dir);
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  if (ec) throw Error(at_location(out_dir, 0, "cannot create folder: " + ec.message()));
+  const std::string manifest_path = (fs::path(out_dir) / "manifest.json").string();
+  // The set is invalid from here until the new manifest lands.
+  invalidate_manifest(manifest_path, "qatwb.sample");
+  result.train.path = (fs::path(out_dir) / "train.jsonl").string();
+  result.heldout.path = (fs::path(out_dir) / "heldout.jsonl").string();
+  write_split(train, result.train);
+  write_split(heldout, result.heldout);
+  sync_directory(out_dir);
+  write_file_atomically(manifest_path, sample_manifest(options, result).dump(2) + "\n");
   result.manifest_path = manifest_path;
   return result;
 }

@@ -107,91 +107,138 @@ PreparedSweep prepare_sweep(const SweepSpec& spec, const BatchOptions& options, 
   return out;
 }
 
-BatchResult run_sweep(const SweepSpec& spec, const BatchOptions& options) {
-  const auto t0 = std::chrono::steady_clock::now();
-  PreparedSweep prep = prepare_sweep(spec, options, true);
-  const std::string launcher = options.launcher.empty() ? spec.launcher : options.launcher;
-  int concurrency = options.concurrency >= 0 ? options.concurrency : spec.concurrency;
-  if (concurrency < 0) concurrency = launcher == "local" ? 1 : 0;
+namespace {
 
-  SweepState old = load_sweep_state(prep.state_path);
-  SweepState state;
-  state.sweep = spec.name;
-  state.file = spec.file;
-  state.db = prep.db_path;
-  for (const auto& pp : prep.points) {
-    PointState ps;
-    if (PointState* prev = old.find(pp.point.name);
-        prev && prev->overrides == pp.point.overrides && prev->run_dir == pp.run_dir) {
-      ps = *prev;
-    }
-    ps.name = pp.point.name;
-    ps.overrides = pp.point.overrides;
-    ps.project = pp.project;
-    ps.run_dir = pp.run_dir;
-    state.points.push_back(ps);
+using Clock = std::chrono::steady_clock;
+
+// One `qatwb batch` run: the sweep's state file, a JobManager for its points, and the queue of
+// points still to start. run() polls and starts until every point has ended.
+class SweepRun {
+ public:
+  SweepRun(const SweepSpec& spec, const BatchOptions& options)
+      : spec_(spec),
+        options_(options),
+        prep_(prepare_sweep(spec, options, true)),
+        launcher_(options.launcher.empty() ? spec.launcher : options.launcher),
+        concurrency_(options.concurrency >= 0 ? options.concurrency : spec.concurrency),
+        state_(merged_state()),
+        jm_(jobs_config()),
+        prefix_(!options.worker_cmd.empty() ? options.worker_cmd : spec.worker) {
+    if (concurrency_ < 0) concurrency_ = launcher_ == "local" ? 1 : 0;
   }
-  auto save = [&] { save_sweep_state(prep.state_path, state); };
-  save();
 
-  jobs::JobsConfig cfg;
-  cfg.db_path = prep.db_path;
-  cfg.runs_root = SweepDir(prep.output).runs_dir();
-  cfg.hosts_file = options.hosts_file;
-  cfg.home = options.home;
-  jobs::JobManager jm(cfg);
+  BatchResult run() {
+    result_.output = prep_.output;
+    result_.total = int(state_.points.size());
+    queue_points();
+    if (launcher_ == "slurm" && spec_.slurm_array) submit_array();
+    report(true);
+    while (true) {
+      bool changed = false;
+      int in_flight = poll_points(changed);
+      start_queued(in_flight, changed);
+      if (changed) save();
+      report(false);
+      if (in_flight == 0 && queue_.empty()) break;
+      std::this_thread::sleep_for(std::chrono::duration<double>(options_.poll_s));
+    }
+    save();
+    report(true);
+    for (const auto& ps : state_.points) {
+      if (ps.finished())
+        ++result_.succeeded;
+      else if (ps.failed())
+        ++result_.failed;
+    }
+    result_.state = state_;
+    return std::move(result_);
+  }
 
-  std::vector<std::string> prefix = !options.worker_cmd.empty() ? options.worker_cmd : spec.worker;
-  auto worker_for = [&](const PreparedPoint& pp) {
-    std::vector<std::string> w = prefix;
+ private:
+  // The points of the sweep as it is now, each keeping what the state file knew of it when its
+  // overrides and run directory are the same; written back before anything starts.
+  SweepState merged_state() const {
+    SweepState old = load_sweep_state(prep_.state_path);
+    SweepState state;
+    state.sweep = spec_.name;
+    state.file = spec_.file;
+    state.db = prep_.db_path;
+    for (const auto& pp : prep_.points) {
+      PointState ps;
+      if (PointState* prev = old.find(pp.point.name);
+          prev && prev->overrides == pp.point.overrides && prev->run_dir == pp.run_dir) {
+        ps = *prev;
+      }
+      ps.name = pp.point.name;
+      ps.overrides = pp.point.overrides;
+      ps.project = pp.project;
+      ps.run_dir = pp.run_dir;
+      state.points.push_back(ps);
+    }
+    save_sweep_state(prep_.state_path, state);
+    return state;
+  }
+
+  jobs::JobsConfig jobs_config() const {
+    jobs::JobsConfig cfg;
+    cfg.db_path = prep_.db_path;
+    cfg.runs_root = SweepDir(prep_.output).runs_dir();
+    cfg.hosts_file = options_.hosts_file;
+    cfg.home = options_.home;
+    return cfg;
+  }
+
+  void save() const { save_sweep_state(prep_.state_path, state_); }
+
+  std::vector<std::string> worker_for(const PreparedPoint& pp) const {
+    std::vector<std::string> w = prefix_;
     if (pp.point.worker_args.empty()) return w;
     if (w.empty()) {
-      if (launcher.rfind("ssh:", 0) == 0)
-        w = {jm.hosts().get(launcher.substr(4)).qatwb, "run"};
+      if (launcher_.rfind("ssh:", 0) == 0)
+        w = {jm_.hosts().get(launcher_.substr(4)).qatwb, "run"};
       else
-        w = {jm.config().qatwb_path, "run"};
+        w = {jm_.config().qatwb_path, "run"};
     }
     w.insert(w.end(), pp.point.worker_args.begin(), pp.point.worker_args.end());
     return w;
-  };
+  }
 
-  BatchResult result;
-  result.output = prep.output;
-  result.total = int(state.points.size());
-  std::deque<size_t> queue;
-  for (size_t i = 0; i < state.points.size(); ++i) {
-    PointState& ps = state.points[i];
-    if (ps.finished()) {
-      ++result.skipped;
-    } else if (ps.state == "pending" || (ps.failed() && options.retry_failed)) {
-      queue.push_back(i);
+  // Finished points are skipped; pending ones (and failed ones with retry_failed) are queued.
+  // The finished points' durations seed the ETA.
+  void queue_points() {
+    for (size_t i = 0; i < state_.points.size(); ++i) {
+      PointState& ps = state_.points[i];
+      if (ps.finished()) {
+        ++result_.skipped;
+      } else if (ps.state == "pending" || (ps.failed() && options_.retry_failed)) {
+        queue_.push_back(i);
+      }
+    }
+    for (const auto& p : state_.points)
+      if (p.finished() && p.ended > p.started && p.started > 0) {
+        sum_point_s_ += p.ended - p.started;
+        ++timed_points_;
+      }
+  }
+
+  // A progress line when the counts changed, at least every 10 s, or when forced.
+  void report(bool force) {
+    if (!options_.progress) return;
+    double elapsed = std::chrono::duration<double>(Clock::now() - t0_).count();
+    std::string line = progress_line(
+        state_, elapsed, timed_points_ ? sum_point_s_ / timed_points_ : 0, concurrency_);
+    std::string counts = line.substr(0, line.find(';'));
+    auto now = Clock::now();
+    if (force || counts != last_line_.substr(0, last_line_.find(';')) ||
+        now - last_print_ > std::chrono::seconds(10)) {
+      *options_.progress << "batch " << spec_.name << ": " << line << std::endl;
+      last_line_ = line;
+      last_print_ = now;
     }
   }
 
-  double sum_point_s = 0;
-  int timed_points = 0;
-  for (const auto& p : state.points)
-    if (p.finished() && p.ended > p.started && p.started > 0) {
-      sum_point_s += p.ended - p.started;
-      ++timed_points;
-    }
-  std::string last_line;
-  auto last_print = std::chrono::steady_clock::now() - std::chrono::hours(1);
-  auto report = [&](bool force) {
-    if (!options.progress) return;
-    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::string line =
-        progress_line(state, elapsed, timed_points ? sum_point_s / timed_points : 0, concurrency);
-    std::string counts = line.substr(0, line.find(';'));
-    auto now = std::chrono::steady_clock::now();
-    if (force || counts != last_line.substr(0, last_line.find(';')) ||
-        now - last_print > std::chrono::seconds(10)) {
-      *options.progress << "batch " << spec.name << ": " << line << std::endl;
-      last_line = line;
-      last_print = now;
-    }
-  };
-  auto apply = [&](PointState& ps, const jobs::Job& job) {
+  // Copies the job's state into the point; true when its state or reason changed.
+  bool apply(PointState& ps, const jobs::Job& job) {
     std::string s = jobs::to_string(job.state);
     bool changed = s != ps.state || job.reason != ps.reason;
     ps.state = s;
@@ -200,66 +247,65 @@ BatchResult run_sweep(const SweepSpec& spec, const BatchOptions& options) {
     if (jobs::is_terminal(job.state) && ps.ended == 0) {
       ps.ended = jobs::unix_now();
       if (ps.finished() && ps.started > 0) {
-        sum_point_s += ps.ended - ps.started;
-        ++timed_points;
+        sum_point_s_ += ps.ended - ps.started;
+        ++timed_points_;
       }
     }
     return changed;
-  };
-
-  auto request_for = [&](const PreparedPoint& pp, const PointState& ps) {
-    jobs::SubmitRequest req;
-    req.project = pp.project;
-    req.launcher = launcher;
-    req.worker_cmd = worker_for(pp);
-    req.run_dir = pp.run_dir;
-    req.slurm = spec.slurm;
-    if (req.slurm.job_name.empty()) req.slurm.job_name = spec.name + "-" + ps.name;
-    return req;
-  };
-  // A Slurm job array: every new point in one sbatch (retries go one by one, below).
-  if (launcher == "slurm" && spec.slurm_array) {
-    std::vector<size_t> fresh;
-    std::vector<jobs::SubmitRequest> requests;
-    for (size_t i : queue)
-      if (state.points[i].job_id == 0) {
-        fresh.push_back(i);
-        requests.push_back(request_for(prep.points[i], state.points[i]));
-        requests.back().slurm.job_name = spec.name;
-      }
-    if (!requests.empty()) {
-      std::deque<size_t> rest;
-      for (size_t i : queue)
-        if (state.points[i].job_id != 0) rest.push_back(i);
-      queue = rest;
-      try {
-        auto submitted = jm.submit_array(requests, concurrency);
-        for (size_t n = 0; n < fresh.size(); ++n) {
-          PointState& ps = state.points[fresh[n]];
-          ps.job_id = submitted[n].id;
-          ps.started = jobs::unix_now();
-          apply(ps, submitted[n]);
-        }
-      } catch (const Error& e) {
-        for (size_t i : fresh) {
-          state.points[i].state = "failed";
-          state.points[i].reason = e.what();
-        }
-        if (options.progress) *options.progress << "batch: " << e.what() << std::endl;
-      }
-      result.started += int(fresh.size());
-      save();
-    }
   }
 
-  report(true);
-  while (true) {
-    bool changed = false;
+  jobs::SubmitRequest request_for(const PreparedPoint& pp, const PointState& ps) const {
+    jobs::SubmitRequest req;
+    req.project = pp.project;
+    req.launcher = launcher_;
+    req.worker_cmd = worker_for(pp);
+    req.run_dir = pp.run_dir;
+    req.slurm = spec_.slurm;
+    if (req.slurm.job_name.empty()) req.slurm.job_name = spec_.name + "-" + ps.name;
+    return req;
+  }
+
+  // A Slurm job array: every new point in one sbatch (retries go one by one, from the queue).
+  void submit_array() {
+    std::vector<size_t> fresh;
+    std::vector<jobs::SubmitRequest> requests;
+    for (size_t i : queue_)
+      if (state_.points[i].job_id == 0) {
+        fresh.push_back(i);
+        requests.push_back(request_for(prep_.points[i], state_.points[i]));
+        requests.back().slurm.job_name = spec_.name;
+      }
+    if (requests.empty()) return;
+    std::deque<size_t> rest;
+    for (size_t i : queue_)
+      if (state_.points[i].job_id != 0) rest.push_back(i);
+    queue_ = rest;
+    try {
+      auto submitted = jm_.submit_array(requests, concurrency_);
+      for (size_t n = 0; n < fresh.size(); ++n) {
+        PointState& ps = state_.points[fresh[n]];
+        ps.job_id = submitted[n].id;
+        ps.started = jobs::unix_now();
+        apply(ps, submitted[n]);
+      }
+    } catch (const Error& e) {
+      for (size_t i : fresh) {
+        state_.points[i].state = "failed";
+        state_.points[i].reason = e.what();
+      }
+      if (options_.progress) *options_.progress << "batch: " << e.what() << std::endl;
+    }
+    result_.started += int(fresh.size());
+    save();
+  }
+
+  // Polls every active point; returns how many are still in flight.
+  int poll_points(bool& changed) {
     int in_flight = 0;
-    for (auto& ps : state.points) {
+    for (auto& ps : state_.points) {
       if (!ps.active()) continue;
       try {
-        changed |= apply(ps, jm.poll(ps.job_id));
+        changed |= apply(ps, jm_.poll(ps.job_id));
       } catch (const Error& e) {  // the job vanished from the registry (another database?)
         ps.state = "lost";
         ps.reason = e.what();
@@ -267,48 +313,57 @@ BatchResult run_sweep(const SweepSpec& spec, const BatchOptions& options) {
       }
       if (ps.active()) ++in_flight;
     }
-    const bool array_limits = launcher == "slurm" && spec.slurm_array;  // Slurm throttles
-    while (!queue.empty() && (concurrency == 0 || array_limits || in_flight < concurrency)) {
-      PointState& ps = state.points[queue.front()];
-      const PreparedPoint& pp = prep.points[queue.front()];
-      queue.pop_front();
+    return in_flight;
+  }
+
+  // Starts queued points while the concurrency allows (a Slurm array throttles itself).
+  void start_queued(int& in_flight, bool& changed) {
+    const bool array_limits = launcher_ == "slurm" && spec_.slurm_array;
+    while (!queue_.empty() && (concurrency_ == 0 || array_limits || in_flight < concurrency_)) {
+      PointState& ps = state_.points[queue_.front()];
+      const PreparedPoint& pp = prep_.points[queue_.front()];
+      queue_.pop_front();
       ps.started = jobs::unix_now();
       ps.ended = 0;
       try {
-        jobs::Job job;
-        if (ps.job_id != 0 && ps.failed()) {
-          job = jm.resume(ps.job_id, worker_for(pp));
-        } else {
-          job = jm.submit(request_for(pp, ps));
-        }
+        jobs::Job job = ps.job_id != 0 && ps.failed() ? jm_.resume(ps.job_id, worker_for(pp))
+                                                      : jm_.submit(request_for(pp, ps));
         ps.job_id = job.id;
         apply(ps, job);
       } catch (const Error& e) {
         ps.state = "failed";
         ps.reason = e.what();
         ps.ended = jobs::unix_now();
-        if (options.progress)
-          *options.progress << "batch: " << ps.name << ": " << e.what() << std::endl;
+        if (options_.progress)
+          *options_.progress << "batch: " << ps.name << ": " << e.what() << std::endl;
       }
-      ++result.started;
+      ++result_.started;
       changed = true;
       if (ps.active()) ++in_flight;
     }
-    if (changed) save();
-    report(false);
-    if (in_flight == 0 && queue.empty()) break;
-    std::this_thread::sleep_for(std::chrono::duration<double>(options.poll_s));
   }
-  save();
-  report(true);
-  for (const auto& ps : state.points) {
-    if (ps.finished())
-      ++result.succeeded;
-    else if (ps.failed())
-      ++result.failed;
-  }
-  result.state = state;
-  return result;
+
+  const Clock::time_point t0_ = Clock::now();
+  const SweepSpec& spec_;
+  const BatchOptions& options_;
+  PreparedSweep prep_;
+  std::string launcher_;
+  int concurrency_;
+  SweepState state_;
+  jobs::JobManager jm_;
+  std::vector<std::string> prefix_;
+  BatchResult result_;
+  std::deque<size_t> queue_;
+  double sum_point_s_ = 0;
+  int timed_points_ = 0;
+  std::string last_line_;
+  Clock::time_point last_print_ = Clock::now() - std::chrono::hours(1);
+};
+
+}  // namespace
+
+BatchResult run_sweep(const SweepSpec& spec, const BatchOptions& options) {
+  return SweepRun(spec, options).run();
 }
 
 }  // namespace qatwb::sweep

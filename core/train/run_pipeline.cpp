@@ -123,224 +123,288 @@ std::vector<int32_t> heldout_ids(const project::ProjectConfig& c, const text::To
   return tok.encode(text, /*add_special_tokens=*/true, /*replace_invalid=*/false);
 }
 
-}  // namespace
+// The quantizer attached to a model and its bits per weight.
+struct AttachedQuantizer {
+  std::shared_ptr<quant::ModelQuantizer> quantizer;  // null without quant.enabled
+  quant::ModelBits bits;
+};
 
-RunOutcome run_project(const RunRequest& request, const RunHooks& hooks) {
-  // Data parallel: under `--nproc N`, srun or torchrun every rank runs this function; rank 0
-  // alone owns the run directory (lock, config, events, checkpoints, final model).
-  const DistEnv& dist = request.dist;
-  const auto log_line = [&hooks](const std::string& line) {
-    if (hooks.log) hooks.log(line);
-  };
-  const bool main_rank = dist.is_main();
-  project::ProjectConfig config;
-  std::unique_ptr<run::RunDir> rd;
-  if (request.resume) {
-    rd = std::make_unique<run::RunDir>(request.run_dir);
-    if (!fs::exists(rd->config_path()))
-      throw Error(request.run_dir + ": not a run directory (no config.yaml) to resume");
-    config = project::load_project(rd->config_path());
-  } else {
-    config = project::load_project(request.project_path, request.overrides);
-    if (request.run_dir.empty()) {
-      if (dist.enabled()) throw Error("data-parallel ranks need an explicit --run-dir");
-      rd = std::make_unique<run::RunDir>(run::RunDir::create_new("runs", config.name));
+// One call of run_project: every rank runs one (under `--nproc N`, srun or torchrun); rank 0
+// alone owns the run directory (lock, config, events, checkpoints, final model).
+class ProjectRun {
+ public:
+  ProjectRun(const RunRequest& request, const RunHooks& hooks)
+      : request_(request), hooks_(hooks), dist_(request.dist), main_rank_(dist_.is_main()) {}
+
+  RunOutcome run() {
+    load_config();
+    if (main_rank_) claim_run_dir();
+    std::string threads_line = configure_threads(config_.train.threads);
+    if (!request_.openmp_note.empty())
+      threads_line += "; OpenMP wait policy " + request_.openmp_note;
+    const torch::Device device(config_.train.device);
+    if (events_) start_events(device);
+    if (dist_.enabled()) dp_ = std::make_unique<DataParallel>(dist_);
+    if (main_rank_) {
+      log(threads_line + "; device " + device.str() + "; run dir " + rd_->path() +
+          (dp_ ? "; data parallel over " + std::to_string(dist_.world_size) + " ranks" : ""));
+      if (const auto w = util::bf16_cpu_warning(config_.train.device, enum_name(config_.train.dtype));
+          !w.empty())
+        log(w);
+    }
+    TrainOutcome outcome;
+    try {
+      outcome = train(device);
+    } catch (const std::exception& e) {
+      if (events_) events_->end("failed", e.what(), {});
+      if (main_rank_ && !request_.db_path.empty()) {
+        try {
+          store::Store::open(request_.db_path).ingest_run_dir(rd_->path());
+        } catch (...) {
+        }
+      }
+      throw;
+    }
+    RunOutcome result{outcome.status, outcome.reason, outcome.final_eval, rd_->path()};
+    if (!main_rank_) return result;
+    events_->end(to_string(outcome.status), outcome.reason, outcome.final_eval);
+    if (!request_.db_path.empty()) store::Store::open(request_.db_path).ingest_run_dir(rd_->path());
+    return result;
+  }
+
+ private:
+  void log(const std::string& line) const {
+    if (hooks_.log) hooks_.log(line);
+  }
+
+  // The project (the run's config.yaml on resume) and the run directory; the thread count.
+  void load_config() {
+    if (request_.resume) {
+      rd_ = std::make_unique<run::RunDir>(request_.run_dir);
+      if (!fs::exists(rd_->config_path()))
+        throw Error(request_.run_dir + ": not a run directory (no config.yaml) to resume");
+      config_ = project::load_project(rd_->config_path());
     } else {
-      rd = std::make_unique<run::RunDir>(request.run_dir);
-      if (main_rank && fs::exists(rd->events_path()))
-        throw Error(request.run_dir + ": already holds a run (use --resume to continue it)");
+      config_ = project::load_project(request_.project_path, request_.overrides);
+      if (request_.run_dir.empty()) {
+        if (dist_.enabled()) throw Error("data-parallel ranks need an explicit --run-dir");
+        rd_ = std::make_unique<run::RunDir>(run::RunDir::create_new("runs", config_.name));
+      } else {
+        rd_ = std::make_unique<run::RunDir>(request_.run_dir);
+        if (main_rank_ && fs::exists(rd_->events_path()))
+          throw Error(request_.run_dir + ": already holds a run (use --resume to continue it)");
+      }
     }
+    if (request_.threads > 0) config_.train.threads = request_.threads;
+    if (request_.threads_per_rank > 0 && request_.threads <= 0)
+      config_.train.threads = request_.threads_per_rank;
   }
-  if (request.threads > 0) config.train.threads = request.threads;
-  if (request.threads_per_rank > 0 && request.threads <= 0)
-    config.train.threads = request.threads_per_rank;
-  std::unique_ptr<run::RunLock> lock;
-  std::unique_ptr<run::EventWriter> events;
-  std::unique_ptr<store::LiveIngest> live;  // rank 0 with a store
-  if (main_rank) {
-    rd->create();
-    lock = std::make_unique<run::RunLock>(*rd);
-    if (!request.resume) {
-      std::ofstream out(rd->config_path());
-      out << project::to_yaml(config);
-      if (!out) throw Error("cannot write " + rd->config_path());
+
+  // Rank 0: creates and locks the run directory, writes config.yaml (new run), opens the events.
+  void claim_run_dir() {
+    rd_->create();
+    lock_ = std::make_unique<run::RunLock>(*rd_);
+    if (!request_.resume) {
+      std::ofstream out(rd_->config_path());
+      out << project::to_yaml(config_);
+      if (!out) throw Error("cannot write " + rd_->config_path());
     }
-    events = std::make_unique<run::EventWriter>(rd->events_path());
+    events_ = std::make_unique<run::EventWriter>(rd_->events_path());
   }
-  std::string threads_line = configure_threads(config.train.threads);
-  if (!request.openmp_note.empty()) threads_line += "; OpenMP wait policy " + request.openmp_note;
-  const torch::Device device(config.train.device);
-  if (events) {
+
+  // The start event; the store learns of the run now and follows it (the GUI and `qatwb watch`
+  // show it live).
+  void start_events(const torch::Device& device) {
     run::StartInfo info;
-    info.run = rd->name();
-    info.project = config.name;
-    info.config_json = project::to_json(config);
+    info.run = rd_->name();
+    info.project = config_.name;
+    info.config_json = project::to_json(config_);
     char host[256] = {0};
     gethostname(host, sizeof host - 1);
     info.host = host;
     info.pid = getpid();
     info.device = device.str();
     info.threads = torch::get_num_threads();
-    events->start(info);
-    // The store learns of the run now and follows it (the GUI and `qatwb watch` show it live).
-    if (!request.db_path.empty()) {
-      live = std::make_unique<store::LiveIngest>(request.db_path, rd->path());
-      live->poll(true);
+    events_->start(info);
+    if (!request_.db_path.empty()) {
+      live_ = std::make_unique<store::LiveIngest>(request_.db_path, rd_->path());
+      live_->poll(true);
     }
   }
-  std::unique_ptr<DataParallel> dp;
-  if (dist.enabled()) dp = std::make_unique<DataParallel>(dist);
-  if (main_rank) {
-    log_line(threads_line + "; device " + device.str() + "; run dir " + rd->path() +
-             (dp ? "; data parallel over " + std::to_string(dist.world_size) + " ranks" : ""));
-    if (const auto w = util::bf16_cpu_warning(config.train.device, enum_name(config.train.dtype));
-        !w.empty())
-      log_line(w);
-  }
 
-  TrainOutcome outcome;
-  try {
-    const std::string tok_path = tokenizer_path(config);
+  TrainOutcome train(const torch::Device& device) {
+    const std::string tok_path = tokenizer_path(config_);
     auto tokenizer = text::Tokenizer::from_file(tok_path);
     const std::string tok_sha = sha256_file(tok_path);
-    // Runs beside each other (a project's runs, a sweep) share sampled and tokenized data.
-    const fs::path cache_root =
-        !request.cache_root.empty() ? request.cache_root : rd->default_cache_dir();
-    // Rank 0 prepares the data; the others find it in the cache afterwards.
-    std::string tokens_dir;
-    if (main_rank)
-      tokens_dir =
-          prepare_tokens(config, tokenizer, tok_sha, (cache_root / "data").string(), log_line);
-    if (dp) dp->barrier();
-    if (!main_rank)
-      tokens_dir =
-          prepare_tokens(config, tokenizer, tok_sha, (cache_root / "data").string(), log_line);
-
-    model::Llama model = config.model.path.empty()
-                             ? model::create_from_preset(config.model.preset,
-                                                         tokenizer.vocab_size(), config.model.seed)
-                             : model::load_hf(config.model.path, torch::kCPU);
-    model->to(device);
-    model->set_activation_checkpointing(config.train.activation_checkpointing);
+    const std::string tokens_dir = prepare_data(tokenizer, tok_sha);
+    model::Llama model = build_model(tokenizer, device);
     // The teacher is copied from the starting model before a quantizer or a resumed checkpoint
     // changes it.
-    std::unique_ptr<Teacher> teacher;
-    if (const auto& d = config.train.distill; d.enabled) {
-      teacher = std::make_unique<Teacher>(d, model, device,
-                                          config.train.dtype == project::Precision::Bf16);
-      if (main_rank)
-        log_line("distill: teacher " + teacher->description() + " (" +
-                 std::to_string(teacher->parameter_count()) + " parameters, frozen), loss " +
-                 (d.loss == project::DistillSection::Loss::Kl
-                      ? std::string("kl")
-                      : "ce+kl, weight " + project::format_number(d.weight)) +
-                 ", temperature " + project::format_number(d.temperature));
-    }
-
-    std::shared_ptr<quant::ModelQuantizer> quantizer;
-    quant::ModelBits bits;
-    if (config.quant.enabled) {
-      quantizer =
-          std::make_shared<quant::ModelQuantizer>(config.quant, model->quantizable_weights());
-      model->set_weight_hook(quantizer);
-      std::vector<quant::LinearShape> shapes;
-      for (const auto& [name, w] : model->quantizable_weights())
-        shapes.push_back({name, w.size(0), w.size(1)});
-      bits = quant::model_bits(config.quant, shapes, model->config().num_parameters());
-      if (main_rank) {
-        log_line("quant: " + std::to_string(quantizer->modules().size()) + " modules, " +
-                 quant::describe_module_scheme(config.quant) +
-                 (config.quant.overrides.empty()
-                      ? std::string()
-                      : ", " + std::to_string(config.quant.overrides.size()) +
-                            " override(s) (`qatwb project check` lists each module)"));
-        if (!config.quant.schedule.empty())
-          log_line("quant schedule: " + quant::describe_schedule(config.quant));
-        char buf[128];
-        std::snprintf(buf, sizeof buf,
-                      "quant: %.3f bits per quantized weight, %.3f over the whole model",
-                      bits.quantized_bpw, bits.model_bpw);
-        log_line(buf);
-      }
-    }
-    if (dp) {
+    std::unique_ptr<Teacher> teacher = make_teacher(model, device);
+    const AttachedQuantizer q = attach_quantizer(model);
+    if (dp_) {
       auto params = model->parameters();
-      if (quantizer)
-        for (auto& p : quantizer->parameters()) params.push_back(p);
-      dp->broadcast_from_main(params);
+      if (q.quantizer)
+        for (auto& p : q.quantizer->parameters()) params.push_back(p);
+      dp_->broadcast_from_main(params);
     }
-
     eval::PerplexityOptions popt;
-    popt.seq_len = config.eval.seq_len > 0 ? config.eval.seq_len : config.tokenize.seq_len;
-    popt.max_windows = config.eval.max_windows;
-    popt.bf16 = config.train.dtype == project::Precision::Bf16;
+    popt.seq_len = config_.eval.seq_len > 0 ? config_.eval.seq_len : config_.tokenize.seq_len;
+    popt.max_windows = config_.eval.max_windows;
+    popt.bf16 = config_.train.dtype == project::Precision::Bf16;
     eval::RunEvaluator evaluator(
-        main_rank ? heldout_ids(config, tokenizer, tokens_dir) : std::vector<int32_t>{}, popt);
-
+        main_rank_ ? heldout_ids(config_, tokenizer, tokens_dir) : std::vector<int32_t>{}, popt);
     data::LoaderOptions lopt;
     lopt.split = "train";
-    lopt.seq_len = config.tokenize.seq_len;
-    lopt.batch_size = config.train.batch_size;
-    lopt.seed = static_cast<uint64_t>(config.train.seed);
-    lopt.rank = dist.rank;
-    lopt.world_size = dist.world_size;
+    lopt.seq_len = config_.tokenize.seq_len;
+    lopt.batch_size = config_.train.batch_size;
+    lopt.seed = static_cast<uint64_t>(config_.train.seed);
+    lopt.rank = dist_.rank;
+    lopt.world_size = dist_.world_size;
     data::TokenLoader loader(tokens_dir, lopt, tok_sha);
-    Trainer trainer(config, model, quantizer, loader, evaluator, events.get(), *rd);
-    trainer.set_data_parallel(dp.get());
+    Trainer trainer(config_, model, q.quantizer, loader, evaluator, events_.get(), *rd_);
+    trainer.set_data_parallel(dp_.get());
     if (teacher) trainer.set_teacher(std::move(teacher));
-    const auto checkpoints = rd->checkpoints();
-    if (request.resume && !checkpoints.empty()) {
-      trainer.resume_from(checkpoints.back().second);
-      if (main_rank) log_line("resumed from " + checkpoints.back().second);
-    } else if (main_rank) {
-      // Step 0: the starting point every QAT result is compared with.
-      std::map<std::string, double> v;
-      v["ppl_fp"] = evaluator.full_precision_ppl(model);
-      if (quantizer) {
-        v["ppl_rtn"] = evaluator.post_quant_ppl(model, *quantizer);
-        v["bits_per_weight"] = bits.model_bpw;
-        for (const auto& [k, x] : evaluator.evaluate(model, quantizer.get(), false)) v[k] = x;
-      }
-      events->eval(0, v);
-      if (live) live->poll(true);
-      std::string msg = "step 0: ppl_fp " + std::to_string(v["ppl_fp"]);
-      if (quantizer) msg += ", ppl_rtn " + std::to_string(v["ppl_rtn"]);
-      log_line(msg);
-    }
-    if (dp) dp->barrier();
-    const bool progress = main_rank && hooks.progress_begin;
-    if (progress) hooks.progress_begin(config.train.steps, trainer.start_step());
-    trainer.set_test_hooks(request.test_hooks);
-    trainer.set_step_callback([&](int64_t step, double loss, double tps) {
-      if (progress && hooks.progress_step) hooks.progress_step(step, loss, tps);
-      if (live) live->poll();
-      if (hooks.stop_requested && hooks.stop_requested()) trainer.request_stop();
-    });
-    outcome = trainer.run();
-    if (progress && hooks.progress_end) hooks.progress_end();
-    if (outcome.status == TrainStatus::Finished && main_rank) {
-      model::save_hf(model, rd->model_dir(), torch::kFloat32,
-                     {{"qatwb_run", rd->name()}, {"qatwb_project", config.name}});
-      model::copy_tokenizer_files(tok_path, rd->model_dir());
-      if (quantizer)
-        model::save_safetensors(run::quantizer_file(rd->model_dir()), quantizer->state(),
-                                {{"project", project::to_json(config)}});
-    }
-  } catch (const std::exception& e) {
-    if (events) events->end("failed", e.what(), {});
-    if (main_rank && !request.db_path.empty()) {
-      try {
-        store::Store::open(request.db_path).ingest_run_dir(rd->path());
-      } catch (...) {
-      }
-    }
-    throw;
+    resume_or_evaluate_start(trainer, evaluator, model, q);
+    if (dp_) dp_->barrier();
+    const TrainOutcome outcome = run_trainer(trainer);
+    if (outcome.status == TrainStatus::Finished && main_rank_)
+      save_final_model(model, q.quantizer.get(), tok_path);
+    return outcome;
   }
-  RunOutcome result{outcome.status, outcome.reason, outcome.final_eval, rd->path()};
-  if (!main_rank) return result;
-  events->end(to_string(outcome.status), outcome.reason, outcome.final_eval);
-  if (!request.db_path.empty()) store::Store::open(request.db_path).ingest_run_dir(rd->path());
-  return result;
+
+  // Rank 0 samples and tokenizes (or finds the data in the cache); the others find it there
+  // afterwards. Runs beside each other (a project's runs, a sweep) share the cache.
+  std::string prepare_data(const text::Tokenizer& tokenizer, const std::string& tok_sha) {
+    const fs::path cache_root =
+        !request_.cache_root.empty() ? request_.cache_root : rd_->default_cache_dir();
+    const std::string data_cache = (cache_root / "data").string();
+    const auto log_line = [this](const std::string& line) { log(line); };
+    std::string tokens_dir;
+    if (main_rank_) tokens_dir = prepare_tokens(config_, tokenizer, tok_sha, data_cache, log_line);
+    if (dp_) dp_->barrier();
+    if (!main_rank_) tokens_dir = prepare_tokens(config_, tokenizer, tok_sha, data_cache, log_line);
+    return tokens_dir;
+  }
+
+  model::Llama build_model(const text::Tokenizer& tokenizer, const torch::Device& device) const {
+    model::Llama model = config_.model.path.empty()
+                             ? model::create_from_preset(config_.model.preset,
+                                                         tokenizer.vocab_size(), config_.model.seed)
+                             : model::load_hf(config_.model.path, torch::kCPU);
+    model->to(device);
+    model->set_activation_checkpointing(config_.train.activation_checkpointing);
+    return model;
+  }
+
+  std::unique_ptr<Teacher> make_teacher(const model::Llama& model,
+                                        const torch::Device& device) const {
+    const auto& d = config_.train.distill;
+    if (!d.enabled) return nullptr;
+    auto teacher = std::make_unique<Teacher>(d, model, device, config_.train.dtype == project::Precision::Bf16);
+    if (main_rank_)
+      log("distill: teacher " + teacher->description() + " (" +
+          std::to_string(teacher->parameter_count()) + " parameters, frozen), loss " +
+          (d.loss == project::DistillSection::Loss::Kl
+               ? std::string("kl")
+               : "ce+kl, weight " + project::format_number(d.weight)) +
+          ", temperature " + project::format_number(d.temperature));
+    return teacher;
+  }
+
+  AttachedQuantizer attach_quantizer(model::Llama& model) const {
+    AttachedQuantizer q;
+    if (!config_.quant.enabled) return q;
+    q.quantizer =
+        std::make_shared<quant::ModelQuantizer>(config_.quant, model->quantizable_weights());
+    model->set_weight_hook(q.quantizer);
+    std::vector<quant::LinearShape> shapes;
+    for (const auto& [name, w] : model->quantizable_weights())
+      shapes.push_back({name, w.size(0), w.size(1)});
+    q.bits = quant::model_bits(config_.quant, shapes, model->config().num_parameters());
+    if (!main_rank_) return q;
+    log("quant: " + std::to_string(q.quantizer->modules().size()) + " modules, " +
+        quant::describe_module_scheme(config_.quant) +
+        (config_.quant.overrides.empty()
+             ? std::string()
+             : ", " + std::to_string(config_.quant.overrides.size()) +
+                   " override(s) (`qatwb project check` lists each module)"));
+    if (!config_.quant.schedule.empty())
+      log("quant schedule: " + quant::describe_schedule(config_.quant));
+    char buf[128];
+    std::snprintf(buf, sizeof buf,
+                  "quant: %.3f bits per quantized weight, %.3f over the whole model",
+                  q.bits.quantized_bpw, q.bits.model_bpw);
+    log(buf);
+    return q;
+  }
+
+  // A resume continues from the last checkpoint; a new run's rank 0 evaluates step 0, the
+  // starting point every QAT result is compared with.
+  void resume_or_evaluate_start(Trainer& trainer, eval::RunEvaluator& evaluator,
+                                model::Llama& model, const AttachedQuantizer& q) {
+    const auto checkpoints = rd_->checkpoints();
+    if (request_.resume && !checkpoints.empty()) {
+      trainer.resume_from(checkpoints.back().second);
+      if (main_rank_) log("resumed from " + checkpoints.back().second);
+      return;
+    }
+    if (!main_rank_) return;
+    std::map<std::string, double> v;
+    v["ppl_fp"] = evaluator.full_precision_ppl(model);
+    if (q.quantizer) {
+      v["ppl_rtn"] = evaluator.post_quant_ppl(model, *q.quantizer);
+      v["bits_per_weight"] = q.bits.model_bpw;
+      for (const auto& [k, x] : evaluator.evaluate(model, q.quantizer.get(), false)) v[k] = x;
+    }
+    events_->eval(0, v);
+    if (live_) live_->poll(true);
+    std::string msg = "step 0: ppl_fp " + std::to_string(v["ppl_fp"]);
+    if (q.quantizer) msg += ", ppl_rtn " + std::to_string(v["ppl_rtn"]);
+    log(msg);
+  }
+
+  // Trains with the progress hooks, the live store and the stop request wired in.
+  TrainOutcome run_trainer(Trainer& trainer) {
+    const bool progress = main_rank_ && hooks_.progress_begin;
+    if (progress) hooks_.progress_begin(config_.train.steps, trainer.start_step());
+    trainer.set_test_hooks(request_.test_hooks);
+    trainer.set_step_callback([&](int64_t step, double loss, double tps) {
+      if (progress && hooks_.progress_step) hooks_.progress_step(step, loss, tps);
+      if (live_) live_->poll();
+      if (hooks_.stop_requested && hooks_.stop_requested()) trainer.request_stop();
+    });
+    TrainOutcome outcome = trainer.run();
+    if (progress && hooks_.progress_end) hooks_.progress_end();
+    return outcome;
+  }
+
+  void save_final_model(model::Llama& model, const quant::ModelQuantizer* quantizer,
+                        const std::string& tok_path) const {
+    model::save_hf(model, rd_->model_dir(), torch::kFloat32,
+                   {{"qatwb_run", rd_->name()}, {"qatwb_project", config_.name}});
+    model::copy_tokenizer_files(tok_path, rd_->model_dir());
+    if (quantizer)
+      model::save_safetensors(run::quantizer_file(rd_->model_dir()), quantizer->state(),
+                              {{"project", project::to_json(config_)}});
+  }
+
+  const RunRequest& request_;
+  const RunHooks& hooks_;
+  const DistEnv& dist_;
+  const bool main_rank_;
+  project::ProjectConfig config_;
+  std::unique_ptr<run::RunDir> rd_;
+  std::unique_ptr<run::RunLock> lock_;
+  std::unique_ptr<run::EventWriter> events_;
+  std::unique_ptr<store::LiveIngest> live_;  // rank 0 with a store
+  std::unique_ptr<DataParallel> dp_;
+};
+
+}  // namespace
+
+RunOutcome run_project(const RunRequest& request, const RunHooks& hooks) {
+  return ProjectRun(request, hooks).run();
 }
 
 }  // namespace qatwb::train
