@@ -77,7 +77,9 @@ int run_batch(BatchArgs& a) {
       if (a.json) std::cout << out.dump(2) << std::endl;
       return r.ok() ? 0 : 1;
     }
-    report::ReportFiles files = report::write_report(req, cli::report_plot_renderer());
+    const cli::ReportPlots plots = cli::report_plots();
+    req.plots_unavailable = plots.unavailable;
+    report::ReportFiles files = report::write_report(req, plots.render);
     std::cerr << "report: " << files.markdown << "\n        " << files.html << "\n        "
               << files.csv << std::endl;
     for (const auto& n : files.notes) std::cerr << "report: " << n << std::endl;

@@ -62,7 +62,9 @@ qatwb::cli::CommandRegistration reg(
       sub.add_option("--batch", a->batch, "Windows per forward pass");
       sub.add_option("--threads", a->threads, "Intra-op threads (default: all cores)");
       sub.add_flag("--bf16", a->bf16, "bf16 autocast");
-      sub.footer("Prints one JSON line: {\"ppl\", \"nll\", \"tokens\", \"windows\", \"seq_len\", \"protocol\"}.");
+      sub.footer(
+          "Prints one JSON line: {\"ppl\", \"nll\", \"tokens\", \"windows\", \"seq_len\", "
+          "\"protocol\"}.");
       return [a]() {
         qatwb::configure_threads(a->threads);
         check_model_folder(a->model_dir);
@@ -91,8 +93,7 @@ qatwb::cli::CommandRegistration reg(
         nlohmann::json j = {{"ppl", r.ppl},          {"nll", r.mean_nll},
                             {"tokens", r.tokens},    {"windows", r.windows},
                             {"seq_len", a->seq_len}, {"protocol", a->protocol},
-                            {"model", a->model_dir},
-                            {"text", a->text_path}};
+                            {"model", a->model_dir}, {"text", a->text_path}};
         std::cout << j.dump() << std::endl;
         return 0;
       };

@@ -2,21 +2,21 @@
 // qatwb project new NAME [--out FILE]
 // qatwb project choices [FIELD]
 #include <algorithm>
-#include <regex>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <regex>
 
 #include "app/command.h"
 #include "core/model/llama_config.h"
 #include "core/model/training_cost.h"
 #include "core/project/project_memory.h"
-#include "core/util/cpu_features.h"
 #include "core/project/project_template.h"
 #include "core/project/project_yaml.h"
 #include "core/quant/scheme.h"
+#include "core/util/cpu_features.h"
 #include "core/util/error.h"
 
 namespace {
@@ -86,21 +86,20 @@ bool print_quant_modules(const qatwb::project::ProjectConfig& c) {
         layer = std::stoll(name.substr(a, b - a));
         role = name.substr(b + 1);
       }
-      if (name == qatwb::model::kEmbedModule && mc.tie_word_embeddings)
-        role += " (tied lm_head)";
+      if (name == qatwb::model::kEmbedModule && mc.tie_word_embeddings) role += " (tied lm_head)";
       const auto own = qatwb::quant::scheme_for_module(c.quant, name);
       if (own.enabled && own.format == qatwb::quant::Format::Int &&
           own.granularity == qatwb::quant::Granularity::PerGroup && shape[1] % own.group_size)
         problems.push_back(group_size_field(c.quant, name) + ": group size " +
-                           std::to_string(own.group_size) + " does not divide the row of " +
-                           name + " (" + std::to_string(shape[1]) + " inputs)");
+                           std::to_string(own.group_size) + " does not divide the row of " + name +
+                           " (" + std::to_string(shape[1]) + " inputs)");
       if (own.enabled && own.format == qatwb::quant::Format::Gguf &&
           shape[1] % qatwb::quant::ggml_quant_spec(own.gguf_type).block)
-        problems.push_back(std::string("quant.gguf_type: ") + qatwb::quant::to_string(own.gguf_type) +
-                           " blocks of " +
+        problems.push_back(std::string("quant.gguf_type: ") +
+                           qatwb::quant::to_string(own.gguf_type) + " blocks of " +
                            std::to_string(qatwb::quant::ggml_quant_spec(own.gguf_type).block) +
-                           " do not divide the row of " + name + " (" +
-                           std::to_string(shape[1]) + " inputs); exclude it (quant.exclude)");
+                           " do not divide the row of " + name + " (" + std::to_string(shape[1]) +
+                           " inputs); exclude it (quant.exclude)");
       const std::string what = qatwb::quant::describe_module_scheme(own);
       auto it = std::find_if(rows.begin(), rows.end(),
                              [&](const auto& r) { return r.first == std::make_pair(role, what); });

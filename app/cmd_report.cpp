@@ -66,7 +66,9 @@ int run_report(ReportArgs& a) {
   if (!a.metrics.empty()) req.metrics = a.metrics;
   if (!a.title.empty()) req.title = a.title;
   req.output_dir = a.out.empty() ? default_out : a.out;
-  report::ReportFiles files = report::write_report(req, cli::report_plot_renderer());
+  const cli::ReportPlots plots = cli::report_plots();
+  req.plots_unavailable = plots.unavailable;
+  report::ReportFiles files = report::write_report(req, plots.render);
   for (const auto& n : files.notes) std::cerr << "report: " << n << std::endl;
   if (a.json) {
     std::cout << nlohmann::json{{"markdown", files.markdown},

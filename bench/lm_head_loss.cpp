@@ -45,9 +45,11 @@ int main(int argc, char** argv) {
   const auto h0 = torch::randn({rows, hidden});
   const auto w = torch::randn({vocab, hidden}).mul_(0.02).requires_grad_(true);
   const auto t = torch::randint(0, vocab, {rows}, torch::kInt64);
-  std::vector<std::pair<std::string, int64_t>> variants = {
-      {"unfused", -1}, {"fused-128", 128}, {"fused-512", 512}, {"fused-1024", 1024},
-      {"fused-auto", 0}};
+  std::vector<std::pair<std::string, int64_t>> variants = {{"unfused", -1},
+                                                           {"fused-128", 128},
+                                                           {"fused-512", 512},
+                                                           {"fused-1024", 1024},
+                                                           {"fused-auto", 0}};
   std::map<std::string, std::vector<double>> ms;
   for (int r = 0; r <= rounds; ++r) {
     for (const auto& [name, chunk] : variants) {

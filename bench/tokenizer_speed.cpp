@@ -19,9 +19,9 @@
 
 #include <unistd.h>
 
-#include "core/util/openmp_env.h"
 #include "core/text/tokenizer.h"
 #include "core/util/error.h"
+#include "core/util/openmp_env.h"
 
 namespace fs = std::filesystem;
 

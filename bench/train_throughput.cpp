@@ -6,11 +6,11 @@
 // x_step is their ms/step over the unquantized row of the same dtype and model. With
 // --inner-loop it also runs bench_qat_step's "none" child at the same shape, so the inner-loop
 // figure and the real run can be compared.
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <array>
@@ -39,8 +39,8 @@ struct Variant {
 };
 
 struct Sample {
-  std::vector<double> step_s;   // step_time_s of steps past the warm-up
-  std::vector<double> wall_tps; // tokens/s from event timestamps
+  std::vector<double> step_s;    // step_time_s of steps past the warm-up
+  std::vector<double> wall_tps;  // tokens/s from event timestamps
   std::vector<double> rss_mb;
   int64_t tokens_per_step = 0;
   std::string error;
@@ -95,8 +95,7 @@ double gemm_peak(bool bf16, int reps = 4) {
     for (int r = 0; r <= reps; ++r) {
       const auto t0 = std::chrono::steady_clock::now();
       auto c = torch::mm(a, b);
-      const double s =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       if (r > 0) best = std::max(best, 2.0 * m * k * n / s / 1e9);
     }
   }
@@ -147,16 +146,21 @@ int main(int argc, char** argv) {
   const std::string cache = work + "/cache";
   std::vector<std::string> env = {"QATWB_CACHE=" + cache};
   auto common = [&](const std::string& project, const std::string& run_dir, int n) {
-    return std::vector<std::string>{
-        qatwb, "run", project, "--run-dir", run_dir, "--no-db",
-        "--set", "train.steps=" + std::to_string(n), "--set", "eval.every=0",
-        "--set", "eval.max_windows=1", "--set", "eval.post_quant_ppl=false",
-        "--set", "train.checkpoint_every=0", "--set", "train.log_every=1"};
+    return std::vector<std::string>{qatwb,   "run",
+                                    project, "--run-dir",
+                                    run_dir, "--no-db",
+                                    "--set", "train.steps=" + std::to_string(n),
+                                    "--set", "eval.every=0",
+                                    "--set", "eval.max_windows=1",
+                                    "--set", "eval.post_quant_ppl=false",
+                                    "--set", "train.checkpoint_every=0",
+                                    "--set", "train.log_every=1"};
   };
   // A model for the W2 stages to start from (its weights do not matter for speed).
   const std::string base = work + "/base";
   long rss = 0;
-  if (spawn(common((proj / "pretrain.yaml").string(), base, 1), env, work + "/base.log", &rss) != 0) {
+  if (spawn(common((proj / "pretrain.yaml").string(), base, 1), env, work + "/base.log", &rss) !=
+      0) {
     std::cerr << "train_throughput: the base run failed, see " << work << "/base.log\n";
     return 1;
   }
@@ -177,7 +181,8 @@ int main(int argc, char** argv) {
                               (v.omp.empty() ? "" : "-" + v.omp);
       auto args = common((proj / (v.stage + ".yaml")).string(), dir, steps);
       args.insert(args.end(), {"--set", "train.dtype=" + v.dtype});
-      if (v.stage != "pretrain") args.insert(args.end(), {"--set", "model.path=" + base + "/model"});
+      if (v.stage != "pretrain")
+        args.insert(args.end(), {"--set", "model.path=" + base + "/model"});
       auto e = env;
       if (!v.omp.empty()) e.push_back("OMP_WAIT_POLICY=" + v.omp);
       const int rc = spawn(args, e, dir + ".log", &rss);
@@ -202,7 +207,8 @@ int main(int argc, char** argv) {
         times.push_back(j.value("time", 0.0));
       }
       if (times.size() >= 2)
-        s.wall_tps.push_back(s.tokens_per_step * (times.size() - 1) / (times.back() - times.front()));
+        s.wall_tps.push_back(s.tokens_per_step * (times.size() - 1) /
+                             (times.back() - times.front()));
       std::cerr << "." << std::flush;
     }
     if (inner) {
@@ -227,12 +233,15 @@ int main(int argc, char** argv) {
   }
   std::cerr << "\n";
   const double flops_tok = qatwb::model::train_flops_per_token(config, seq);
-  std::printf("train_throughput: `qatwb run` of projects/tiny-brown (%s, vocab %ld, batch %ld x "
-              "seq %ld), %d rounds x %d steps (first %d untimed), interleaved\n",
-              "llama-tiny", static_cast<long>(config.vocab_size), static_cast<long>(batch),
-              static_cast<long>(seq), rounds, steps, warmup);
-  std::printf("GEMM peak measured here: fp32 %.0f GFLOP/s, bf16 %.0f GFLOP/s; model %.1f "
-              "MFLOP/token (training)\n", peak_fp32, peak_bf16, flops_tok / 1e6);
+  std::printf(
+      "train_throughput: `qatwb run` of projects/tiny-brown (%s, vocab %ld, batch %ld x "
+      "seq %ld), %d rounds x %d steps (first %d untimed), interleaved\n",
+      "llama-tiny", static_cast<long>(config.vocab_size), static_cast<long>(batch),
+      static_cast<long>(seq), rounds, steps, warmup);
+  std::printf(
+      "GEMM peak measured here: fp32 %.0f GFLOP/s, bf16 %.0f GFLOP/s; model %.1f "
+      "MFLOP/token (training)\n",
+      peak_fp32, peak_bf16, flops_tok / 1e6);
   std::printf("%-28s %9s %9s %9s %9s %7s %6s %8s %8s %7s\n", "variant", "tok/s", "min_tok/s",
               "ms/step", "wall_tok/s", "x_wall", "MFU%", "peak_MB", "est_MB", "x_step");
   for (const auto& v : variants) {
@@ -267,13 +276,15 @@ int main(int argc, char** argv) {
     const double ms = median(v);
     const Sample& b = res[Variant{"pretrain", dt, ""}.name()];
     const double run_tps = b.step_s.empty() ? 0 : b.tokens_per_step / median(b.step_s);
-    std::printf("inner loop (bench_qat_step none, %s): %.0f tok/s, %.1f ms/step (forward+loss+"
-                "backward, no optimizer); qatwb run / inner loop = %.3f\n",
-                dt.c_str(), batch * seq / (ms / 1000), ms, run_tps / (batch * seq / (ms / 1000)));
+    std::printf(
+        "inner loop (bench_qat_step none, %s): %.0f tok/s, %.1f ms/step (forward+loss+"
+        "backward, no optimizer); qatwb run / inner loop = %.3f\n",
+        dt.c_str(), batch * seq / (ms / 1000), ms, run_tps / (batch * seq / (ms / 1000)));
   }
-  std::printf("tok/s and ms/step: the run's own step_time_s (median over steps and rounds); "
-              "wall_tok/s: this bench's clock between step events (x_wall = wall / tok/s); MFU: "
-              "model FLOPs x tok/s over the GEMM peak; peak_MB: the child's max RSS; est_MB: the "
-              "estimate `qatwb project check` prints; x_step: ms/step over the pretrain row\n");
+  std::printf(
+      "tok/s and ms/step: the run's own step_time_s (median over steps and rounds); "
+      "wall_tok/s: this bench's clock between step events (x_wall = wall / tok/s); MFU: "
+      "model FLOPs x tok/s over the GEMM peak; peak_MB: the child's max RSS; est_MB: the "
+      "estimate `qatwb project check` prints; x_step: ms/step over the pretrain row\n");
   return 0;
 }

@@ -20,7 +20,10 @@ namespace qatwb::data {
 
 namespace fs = std::filesystem;
 
-namespace {
+// A named namespace, not an anonymous one: TokenLoader::Impl holds MappedShards, and GCC warns
+// (-Wsubobject-linkage) about a class using an internal-linkage type outside the main file, which
+// is what a unity build makes of this file.
+namespace token_loader_detail {
 
 class MappedShard {
  public:
@@ -71,7 +74,9 @@ const char* order_name(WindowOrder o) {
   return o == WindowOrder::Shuffled ? "shuffled" : "sequential";
 }
 
-}  // namespace
+}  // namespace token_loader_detail
+using token_loader_detail::MappedShard;
+using token_loader_detail::order_name;
 
 struct TokenLoader::Impl {
   LoaderOptions options;

@@ -3,6 +3,8 @@
 // lm_head projection and the loss run fused in row chunks (core/model/lm_head_loss.h), so the
 // [tokens, vocab] logits are never materialised.
 #pragma once
+#include <torch/torch.h>
+
 #include "core/model/llama.h"
 
 namespace qatwb::eval {

@@ -1,6 +1,7 @@
 // A weight hook that swaps given Linear weights for fixed tensors (e.g. the real
 // quantize-dequantize of each quantized weight) without touching the model's parameters.
 #pragma once
+#include <torch/torch.h>
 #include <map>
 #include <string>
 

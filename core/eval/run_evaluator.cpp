@@ -9,7 +9,7 @@ namespace {
 // Installs a hook for the lifetime of the guard and restores the previous one.
 class HookSwap {
  public:
-  HookSwap(model::Llama& model, std::shared_ptr<model::WeightHook> hook, 
+  HookSwap(model::Llama& model, std::shared_ptr<model::WeightHook> hook,
            std::shared_ptr<model::WeightHook> restore)
       : model_(model), restore_(std::move(restore)) {
     model_->set_weight_hook(std::move(hook));

@@ -13,9 +13,12 @@ const char* kFormat = "compressed-tensors";
 
 const char* strategy_of(quant::Granularity g) {
   switch (g) {
-    case quant::Granularity::PerTensor: return "tensor";
-    case quant::Granularity::PerChannel: return "channel";
-    case quant::Granularity::PerGroup: return "group";
+    case quant::Granularity::PerTensor:
+      return "tensor";
+    case quant::Granularity::PerChannel:
+      return "channel";
+    case quant::Granularity::PerGroup:
+      return "group";
   }
   return "group";
 }
@@ -41,16 +44,11 @@ void write_compressed_tensors_export(const ExportSource& source, const std::stri
     if (!sym && q.granularity == quant::Granularity::PerTensor)
       throw Error(std::string(kFormat) + ": " + m +
                   ": asymmetric per-tensor weights are not supported");
-    nlohmann::json w = {{"num_bits", bits},
-                        {"type", "int"},
-                        {"symmetric", sym},
-                        {"strategy", strategy_of(q.granularity)},
-                        {"group_size", nullptr},
-                        {"block_structure", nullptr},
-                        {"dynamic", false},
-                        {"actorder", nullptr},
-                        {"observer", "minmax"},
-                        {"observer_kwargs", nlohmann::json::object()}};
+    nlohmann::json w = {{"num_bits", bits},      {"type", "int"},
+                        {"symmetric", sym},      {"strategy", strategy_of(q.granularity)},
+                        {"group_size", nullptr}, {"block_structure", nullptr},
+                        {"dynamic", false},      {"actorder", nullptr},
+                        {"observer", "minmax"},  {"observer_kwargs", nlohmann::json::object()}};
     if (q.granularity == quant::Granularity::PerGroup) w["group_size"] = q.group_size;
     if (!weights_cfg.is_null() && weights_cfg != w)
       throw Error(std::string(kFormat) + ": " + m +
@@ -60,16 +58,15 @@ void write_compressed_tensors_export(const ExportSource& source, const std::stri
     auto q_u = q.codes.to(torch::kInt) + (sym ? offset : 0);
     model::NamedTensors t = {
         {m + ".weight_packed", quant::pack_int_words(q_u, bits)},
-        {m + ".weight_scale", q.scales.to(torch::kFloat).reshape(
-                                  q.granularity == quant::Granularity::PerTensor
-                                      ? std::vector<int64_t>{1}
-                                      : std::vector<int64_t>{out, q.scales.numel() / out})
+        {m + ".weight_scale", q.scales.to(torch::kFloat)
+                                  .reshape(q.granularity == quant::Granularity::PerTensor
+                                               ? std::vector<int64_t>{1}
+                                               : std::vector<int64_t>{out, q.scales.numel() / out})
                                   .to(dtype)},
         {m + ".weight_shape", torch::tensor({out, in}, torch::kLong)}};
     if (!sym) {
       auto z = q.zeros.to(torch::kInt).reshape({out, -1}).t().contiguous();  // [groups, out]
-      t.emplace_back(m + ".weight_zero_point",
-                     quant::pack_int_words(z, bits).t().contiguous());
+      t.emplace_back(m + ".weight_zero_point", quant::pack_int_words(z, bits).t().contiguous());
     }
     packed[m] = std::move(t);
   }
@@ -89,21 +86,20 @@ void write_compressed_tensors_export(const ExportSource& source, const std::stri
     else
       ignore.push_back(m);
   }
-  nlohmann::json qc = {
-      {"quant_method", "compressed-tensors"},
-      {"format", "pack-quantized"},
-      {"quantization_status", "compressed"},
-      {"config_groups",
-       {{"group_0",
-         {{"targets", {"Linear"}},
-          {"weights", weights_cfg},
-          {"input_activations", nullptr},
-          {"output_activations", nullptr},
-          {"format", "pack-quantized"}}}}},
-      {"ignore", ignore},
-      {"kv_cache_scheme", nullptr},
-      {"global_compression_ratio", nullptr},
-      {"sparsity_config", nlohmann::json::object()}};
+  nlohmann::json qc = {{"quant_method", "compressed-tensors"},
+                       {"format", "pack-quantized"},
+                       {"quantization_status", "compressed"},
+                       {"config_groups",
+                        {{"group_0",
+                          {{"targets", {"Linear"}},
+                           {"weights", weights_cfg},
+                           {"input_activations", nullptr},
+                           {"output_activations", nullptr},
+                           {"format", "pack-quantized"}}}}},
+                       {"ignore", ignore},
+                       {"kv_cache_scheme", nullptr},
+                       {"global_compression_ratio", nullptr},
+                       {"sparsity_config", nlohmann::json::object()}};
   model::save_safetensors_sharded(dir, tensors, options.max_shard_bytes, {{"format", "pt"}});
   write_json(dir + "/config.json", config_json(source, dtype, qc));
   copy_tokenizer_files(source, dir, options.log);
@@ -119,8 +115,7 @@ PackedExport read_compressed_tensors_export(const std::string& dir) {
   PackedExport out;
   const std::string cfg = dir + "/config.json";
   out.config = read_json(cfg);
-  if (!out.config.contains("quantization_config"))
-    throw Error(cfg + ": no quantization_config");
+  if (!out.config.contains("quantization_config")) throw Error(cfg + ": no quantization_config");
   const auto& qc = out.config["quantization_config"];
   if (qc.value("quant_method", "") != "compressed-tensors" ||
       qc.value("format", "") != "pack-quantized")

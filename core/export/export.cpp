@@ -23,8 +23,7 @@ std::string default_export_path(const ExportSource& source, ExportFormat format)
   if (source.model_dir.empty()) throw Error("export: no output path given");
   fs::path m = fs::path(source.model_dir).lexically_normal();
   if (m.filename().empty()) m = m.parent_path();
-  return format == ExportFormat::Gguf ? m.string() + ".gguf"
-                                      : m.string() + "-" + to_string(format);
+  return format == ExportFormat::Gguf ? m.string() + ".gguf" : m.string() + "-" + to_string(format);
 }
 
 std::string export_model(const ExportSource& source, ExportFormat format, const std::string& out,
@@ -32,12 +31,18 @@ std::string export_model(const ExportSource& source, ExportFormat format, const 
   const bool folder = format != ExportFormat::Gguf;
   StagedOutput staged(out, folder);
   switch (format) {
-    case ExportFormat::Hf: write_hf_export(source, staged.path(), options); break;
-    case ExportFormat::Gptq: write_gptq_export(source, staged.path(), options); break;
+    case ExportFormat::Hf:
+      write_hf_export(source, staged.path(), options);
+      break;
+    case ExportFormat::Gptq:
+      write_gptq_export(source, staged.path(), options);
+      break;
     case ExportFormat::CompressedTensors:
       write_compressed_tensors_export(source, staged.path(), options);
       break;
-    case ExportFormat::Gguf: write_gguf_export(source, staged.path(), options); break;
+    case ExportFormat::Gguf:
+      write_gguf_export(source, staged.path(), options);
+      break;
   }
   staged.commit();
   return staged.final_path();

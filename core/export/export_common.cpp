@@ -28,8 +28,8 @@ std::map<std::string, torch::Tensor> take_embedding_modules(
     dense[m] = quant::dequantize(it->second);
     quantized.erase(it);
     if (log)
-      log(format + ": " + m + " is quantized; written dense as its dequantized values (" +
-          format + " packs decoder Linears only)");
+      log(format + ": " + m + " is quantized; written dense as its dequantized values (" + format +
+          " packs decoder Linears only)");
   }
   return dense;
 }
@@ -115,9 +115,10 @@ int uniform_int_bits(const quant::QuantizedTensor& q, const std::string& module,
     throw Error(where + quant::to_string(q.format) + " weights are not supported (only " +
                 "uniform INT grids can be packed in this format)");
   if (q.grid.kind != quant::GridKind::Int)
-    throw Error(where + "the " + std::string(q.grid.kind == quant::GridKind::Binary
-                                                 ? "binary (1-bit)"
-                                                 : "ParetoQ stretched (SEQ/ternary)") +
+    throw Error(where + "the " +
+                std::string(q.grid.kind == quant::GridKind::Binary
+                                ? "binary (1-bit)"
+                                : "ParetoQ stretched (SEQ/ternary)") +
                 " grid is not supported (only uniform INT grids can be packed)");
   const int bits = static_cast<int>(q.bits);
   if (bits != q.bits || bits < 1 || bits > 8)

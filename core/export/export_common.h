@@ -2,6 +2,7 @@
 // tensors that stay in floating point, config.json, tokenizer files, and the integer-grid checks
 // of the packed INT formats.
 #pragma once
+#include <torch/torch.h>
 #include <functional>
 #include <map>
 #include <set>
@@ -19,14 +20,14 @@ namespace qatwb::exporter {
 using Log = std::function<void(const std::string&)>;
 
 struct ExportOptions {
-  std::string dtype;                      // float tensors: "" = the model's original dtype
-  std::string scale_dtype = "float16";    // GPTQ scales ("float16" as vLLM/ExLlama expect)
-  std::string gguf_float;                 // GGUF float tensors "f32"/"f16"; "" = from dtype
+  std::string dtype;                    // float tensors: "" = the model's original dtype
+  std::string scale_dtype = "float16";  // GPTQ scales ("float16" as vLLM/ExLlama expect)
+  std::string gguf_float;               // GGUF float tensors "f32"/"f16"; "" = from dtype
   // GGUF token embedding and output: "" (the float type), "f16", "q8_0" or "q6_k" (ggml's
   // reference quantization, as llama-quantize writes them).
   std::string gguf_embeddings;
   int64_t max_shard_bytes = int64_t{5} << 30;
-  Log log;                                // progress / notes (null: silent)
+  Log log;  // progress / notes (null: silent)
 };
 
 // quantize_all() of the source's quantizer (empty when it has none), in model order.

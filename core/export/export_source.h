@@ -13,16 +13,16 @@
 namespace qatwb::exporter {
 
 struct ExportSource {
-  model::Llama model{nullptr};                      // latent (trained) weights, float32, CPU
+  model::Llama model{nullptr};                       // latent (trained) weights, float32, CPU
   std::shared_ptr<quant::ModelQuantizer> quantizer;  // null when the scheme is disabled
   quant::QuantScheme scheme;
-  std::string model_dir;        // HF folder the weights came from
-  std::string tokenizer_path;   // tokenizer.json ("" when none was found)
-  std::string config_yaml;      // the run's resolved config.yaml ("" when none)
-  std::string run_dir;          // "" when the source is not inside a run
-  std::string checkpoint;       // checkpoint folder used ("" for the final model)
-  bool still_training = false;  // the run has no "end" event yet
-  std::string description;      // one line for the log: what was exported and why
+  std::string model_dir;                   // HF folder the weights came from
+  std::string tokenizer_path;              // tokenizer.json ("" when none was found)
+  std::string config_yaml;                 // the run's resolved config.yaml ("" when none)
+  std::string run_dir;                     // "" when the source is not inside a run
+  std::string checkpoint;                  // checkpoint folder used ("" for the final model)
+  bool still_training = false;             // the run has no "end" event yet
+  std::string description;                 // one line for the log: what was exported and why
   std::string original_dtype = "float32";  // config.json torch_dtype of the model
 };
 
@@ -33,7 +33,7 @@ ExportSource resolve_export_source(const std::string& path);
 
 // Builds a source from objects in memory (tests, or a caller that already holds them).
 ExportSource make_export_source(model::Llama model, const quant::QuantScheme& scheme,
-                               std::shared_ptr<quant::ModelQuantizer> quantizer,
-                               const std::string& tokenizer_path);
+                                std::shared_ptr<quant::ModelQuantizer> quantizer,
+                                const std::string& tokenizer_path);
 
 }  // namespace qatwb::exporter

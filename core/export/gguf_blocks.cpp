@@ -19,8 +19,7 @@ void check_blocks(const torch::Tensor& codes, const torch::Tensor& scales, int l
     throw Error(std::string("gguf: ") + name + ": " + type + " needs rows of a multiple of 32");
   if (scales.numel() != codes.size(0) * codes.size(1) / 32)
     throw Error(std::string("gguf: ") + name + ": one scale per 32 elements expected");
-  if (codes.numel() > 0 &&
-      (codes.min().item<int64_t>() < lo || codes.max().item<int64_t>() > hi))
+  if (codes.numel() > 0 && (codes.min().item<int64_t>() < lo || codes.max().item<int64_t>() > hi))
     throw Error(std::string("gguf: ") + name + ": codes outside " + std::to_string(lo) + ".." +
                 std::to_string(hi) + " cannot be stored as " + type);
 }
@@ -76,8 +75,8 @@ DecodedBlocks decode_blocks(const std::string& bytes, int64_t rows, int64_t cols
   const int64_t block_bytes = q4 ? 18 : 34;
   if (cols % 32 != 0 || static_cast<int64_t>(bytes.size()) != rows * cols / 32 * block_bytes)
     throw Error(std::string("gguf: ") + (q4 ? "Q4_0" : "Q8_0") + " data has " +
-                std::to_string(bytes.size()) + " bytes, not the size of " +
-                std::to_string(rows) + "x" + std::to_string(cols));
+                std::to_string(bytes.size()) + " bytes, not the size of " + std::to_string(rows) +
+                "x" + std::to_string(cols));
   const int64_t blocks = rows * cols / 32;
   auto codes = torch::empty({blocks, 32}, torch::kInt);
   auto d = torch::empty({blocks}, torch::kShort);
@@ -114,8 +113,8 @@ DecodedBlocks decode_q8_0(const std::string& bytes, int64_t rows, int64_t cols) 
 torch::Tensor decode_float(const std::string& bytes, bool f16, int64_t rows, int64_t cols) {
   const int64_t size = f16 ? 2 : 4;
   if (static_cast<int64_t>(bytes.size()) != rows * cols * size)
-    throw Error("gguf: float data has " + std::to_string(bytes.size()) + " bytes, not the size of " +
-                std::to_string(rows) + "x" + std::to_string(cols));
+    throw Error("gguf: float data has " + std::to_string(bytes.size()) +
+                " bytes, not the size of " + std::to_string(rows) + "x" + std::to_string(cols));
   auto t = torch::empty({rows, cols}, f16 ? torch::kHalf : torch::kFloat);
   std::memcpy(t.data_ptr(), bytes.data(), bytes.size());
   return t.to(torch::kFloat);

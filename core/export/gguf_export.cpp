@@ -20,10 +20,10 @@ const std::regex kLayerRe(R"(^model\.layers\.(\d+)\.(.+)\.weight$)");
 
 const std::map<std::string, std::string>& layer_names() {
   static const std::map<std::string, std::string> m = {
-      {"input_layernorm", "attn_norm"},        {"post_attention_layernorm", "ffn_norm"},
-      {"self_attn.q_proj", "attn_q"},          {"self_attn.k_proj", "attn_k"},
-      {"self_attn.v_proj", "attn_v"},          {"self_attn.o_proj", "attn_output"},
-      {"mlp.gate_proj", "ffn_gate"},           {"mlp.up_proj", "ffn_up"},
+      {"input_layernorm", "attn_norm"}, {"post_attention_layernorm", "ffn_norm"},
+      {"self_attn.q_proj", "attn_q"},   {"self_attn.k_proj", "attn_k"},
+      {"self_attn.v_proj", "attn_v"},   {"self_attn.o_proj", "attn_output"},
+      {"mlp.gate_proj", "ffn_gate"},    {"mlp.up_proj", "ffn_up"},
       {"mlp.down_proj", "ffn_down"}};
   return m;
 }
@@ -82,7 +82,9 @@ torch::Tensor rope_row_permutation(int64_t rows, int64_t heads) {
   if (heads <= 0 || rows % heads != 0 || (rows / heads) % 2 != 0)
     throw Error("gguf: cannot permute " + std::to_string(rows) + " rows for " +
                 std::to_string(heads) + " RoPE heads");
-  return torch::arange(rows, torch::kLong).view({heads, 2, rows / heads / 2}).transpose(1, 2)
+  return torch::arange(rows, torch::kLong)
+      .view({heads, 2, rows / heads / 2})
+      .transpose(1, 2)
       .reshape({-1});
 }
 
@@ -257,7 +259,8 @@ GgufMetadata gguf_model_metadata(const ExportSource& source, uint32_t file_type)
                   GgufValue::f32(static_cast<float>(c.rms_norm_eps)));
   md.emplace_back("llama.rope.dimension_count", GgufValue::u32(static_cast<uint32_t>(c.head_dim)));
   if (c.head_dim * c.num_attention_heads != c.hidden_size) {
-    md.emplace_back("llama.attention.key_length", GgufValue::u32(static_cast<uint32_t>(c.head_dim)));
+    md.emplace_back("llama.attention.key_length",
+                    GgufValue::u32(static_cast<uint32_t>(c.head_dim)));
     md.emplace_back("llama.attention.value_length",
                     GgufValue::u32(static_cast<uint32_t>(c.head_dim)));
   }
@@ -275,8 +278,8 @@ torch::Tensor gguf_rope_scaling(const model::LlamaConfig& c, GgufMetadata& md) {
     const auto scaled = model::rope_inv_freq(c);
     std::vector<float> factors;
     for (size_t i = 0; i < scaled.size(); ++i) {
-      const double base = std::pow(c.rope_theta, -2.0 * static_cast<double>(i) /
-                                                     static_cast<double>(c.head_dim));
+      const double base =
+          std::pow(c.rope_theta, -2.0 * static_cast<double>(i) / static_cast<double>(c.head_dim));
       factors.push_back(static_cast<float>(base / scaled[i]));
     }
     return torch::tensor(factors, torch::kFloat);
@@ -288,8 +291,9 @@ torch::Tensor gguf_rope_scaling(const model::LlamaConfig& c, GgufMetadata& md) {
 void append_gguf_tokenizer(const ExportSource& source, const ExportOptions& options,
                            GgufMetadata& md) {
   if (source.tokenizer_path.empty()) {
-    log_line(options, "gguf: note: no tokenizer.json; the file has no tokenizer.ggml.* metadata "
-                      "and llama.cpp will refuse it");
+    log_line(options,
+             "gguf: note: no tokenizer.json; the file has no tokenizer.ggml.* metadata "
+             "and llama.cpp will refuse it");
     return;
   }
   const GgufVocab vocab =
@@ -411,7 +415,7 @@ GgufModel read_gguf_model(const std::string& path) {
   c.num_attention_heads = u("llama.attention.head_count");
   c.num_key_value_heads = u("llama.attention.head_count_kv");
   c.head_dim = f.find("llama.attention.key_length") ? u("llama.attention.key_length")
-                                                      : c.hidden_size / c.num_attention_heads;
+                                                    : c.hidden_size / c.num_attention_heads;
   c.max_position_embeddings = u("llama.context_length");
   c.rope_theta = f.at("llama.rope.freq_base").as_double("llama.rope.freq_base");
   c.rms_norm_eps = f.at("llama.attention.layer_norm_rms_epsilon")

@@ -10,6 +10,7 @@
 // permuted from HF's rotate-half layout to llama.cpp's interleaved RoPE, as llama.cpp's own
 // converter does; the permutation moves whole rows, so quantization blocks survive it.
 #pragma once
+#include <torch/torch.h>
 #include <map>
 #include <string>
 

@@ -20,13 +20,33 @@ inline constexpr uint32_t kGgufVersion = 3;
 inline constexpr uint64_t kGgufDefaultAlignment = 32;
 
 enum class GgufType : uint32_t {
-  U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, Bool = 7, String = 8,
-  Array = 9, U64 = 10, I64 = 11, F64 = 12
+  U8 = 0,
+  I8 = 1,
+  U16 = 2,
+  I16 = 3,
+  U32 = 4,
+  I32 = 5,
+  F32 = 6,
+  Bool = 7,
+  String = 8,
+  Array = 9,
+  U64 = 10,
+  I64 = 11,
+  F64 = 12
 };
 
 enum class GgmlType : uint32_t {
-  F32 = 0, F16 = 1, Q4_0 = 2, Q8_0 = 8, Q2_K = 10, Q3_K = 11, Q4_K = 12, Q5_K = 13, Q6_K = 14,
-  TQ1_0 = 34, TQ2_0 = 35
+  F32 = 0,
+  F16 = 1,
+  Q4_0 = 2,
+  Q8_0 = 8,
+  Q2_K = 10,
+  Q3_K = 11,
+  Q4_K = 12,
+  Q5_K = 13,
+  Q6_K = 14,
+  TQ1_0 = 34,
+  TQ2_0 = 35
 };
 const char* to_string(GgmlType t);
 // Elements per block and bytes per block of a ggml type (F32: 1, 4; Q4_0: 32, 18; ...).
@@ -58,8 +78,8 @@ struct GgufValue {
   static GgufValue num_array(GgufType elem, std::vector<double> v);
 
   bool is_integer() const;
-  int64_t as_int(const std::string& key) const;       // throws unless an integer / bool
-  double as_double(const std::string& key) const;     // integer or float
+  int64_t as_int(const std::string& key) const;    // throws unless an integer / bool
+  double as_double(const std::string& key) const;  // integer or float
   const std::string& as_string(const std::string& key) const;
 };
 

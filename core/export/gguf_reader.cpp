@@ -11,7 +11,8 @@ namespace {
 
 class In {
  public:
-  In(const std::string& path, uint64_t size) : path_(path), f_(path, std::ios::binary), size_(size) {
+  In(const std::string& path, uint64_t size)
+      : path_(path), f_(path, std::ios::binary), size_(size) {
     if (!f_) throw Error(path + ": cannot open");
   }
   void need(uint64_t n, const std::string& what) {
@@ -46,34 +47,67 @@ class In {
 
 uint64_t scalar_size(GgufType t) {
   switch (t) {
-    case GgufType::U8: case GgufType::I8: case GgufType::Bool: return 1;
-    case GgufType::U16: case GgufType::I16: return 2;
-    case GgufType::U32: case GgufType::I32: case GgufType::F32: return 4;
-    case GgufType::U64: case GgufType::I64: case GgufType::F64: return 8;
-    default: return 0;
+    case GgufType::U8:
+    case GgufType::I8:
+    case GgufType::Bool:
+      return 1;
+    case GgufType::U16:
+    case GgufType::I16:
+      return 2;
+    case GgufType::U32:
+    case GgufType::I32:
+    case GgufType::F32:
+      return 4;
+    case GgufType::U64:
+    case GgufType::I64:
+    case GgufType::F64:
+      return 8;
+    default:
+      return 0;
   }
 }
 
 // Reads one scalar of type t into (i, f).
 void read_scalar(In& in, GgufType t, int64_t& i, double& f, const std::string& what) {
   switch (t) {
-    case GgufType::U8: i = in.pod<uint8_t>(what); break;
-    case GgufType::I8: i = in.pod<int8_t>(what); break;
-    case GgufType::U16: i = in.pod<uint16_t>(what); break;
-    case GgufType::I16: i = in.pod<int16_t>(what); break;
-    case GgufType::U32: i = in.pod<uint32_t>(what); break;
-    case GgufType::I32: i = in.pod<int32_t>(what); break;
-    case GgufType::U64: i = static_cast<int64_t>(in.pod<uint64_t>(what)); break;
-    case GgufType::I64: i = in.pod<int64_t>(what); break;
-    case GgufType::F32: f = in.pod<float>(what); break;
-    case GgufType::F64: f = in.pod<double>(what); break;
+    case GgufType::U8:
+      i = in.pod<uint8_t>(what);
+      break;
+    case GgufType::I8:
+      i = in.pod<int8_t>(what);
+      break;
+    case GgufType::U16:
+      i = in.pod<uint16_t>(what);
+      break;
+    case GgufType::I16:
+      i = in.pod<int16_t>(what);
+      break;
+    case GgufType::U32:
+      i = in.pod<uint32_t>(what);
+      break;
+    case GgufType::I32:
+      i = in.pod<int32_t>(what);
+      break;
+    case GgufType::U64:
+      i = static_cast<int64_t>(in.pod<uint64_t>(what));
+      break;
+    case GgufType::I64:
+      i = in.pod<int64_t>(what);
+      break;
+    case GgufType::F32:
+      f = in.pod<float>(what);
+      break;
+    case GgufType::F64:
+      f = in.pod<double>(what);
+      break;
     case GgufType::Bool: {
       const uint8_t b = in.pod<uint8_t>(what);
       if (b > 1) throw Error(what + ": bool value " + std::to_string(b));
       i = b;
       break;
     }
-    default: throw Error(what + ": unexpected type");
+    default:
+      throw Error(what + ": unexpected type");
   }
 }
 
@@ -127,9 +161,8 @@ GgufFile GgufFile::open(const std::string& path) {
           int64_t i = 0;
           double f = 0;
           read_scalar(in, v.elem, i, f, what);
-          v.nums.push_back(v.elem == GgufType::F32 || v.elem == GgufType::F64
-                               ? f
-                               : static_cast<double>(i));
+          v.nums.push_back(
+              v.elem == GgufType::F32 || v.elem == GgufType::F64 ? f : static_cast<double>(i));
         }
       }
     } else {
@@ -161,8 +194,9 @@ GgufFile GgufFile::open(const std::string& path) {
     }
     const uint32_t type = in.pod<uint32_t>(what + " type");
     if (!ggml_type_known(type))
-      throw Error(what + ": ggml type " + std::to_string(type) + " is not supported by this "
-                         "reader (F32, F16, Q4_0, Q8_0)");
+      throw Error(what + ": ggml type " + std::to_string(type) +
+                  " is not supported by this "
+                  "reader (F32, F16, Q4_0, Q8_0)");
     t.type = static_cast<GgmlType>(type);
     if (t.dims[0] % static_cast<uint64_t>(ggml_block_elements(t.type)) != 0)
       throw Error(what + ": ne0 " + std::to_string(t.dims[0]) + " is not a multiple of the " +

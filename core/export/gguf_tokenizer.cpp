@@ -40,8 +40,9 @@ std::string pre_name(const json& pre, std::vector<std::string>& notes) {
   std::vector<json> bl;
   collect(pre, "ByteLevel", bl);
   if (regex.empty() && !bl.empty() && bl.front().value("use_regex", true)) return "gpt-2";
-  notes.push_back("tokenizer: unrecognised pre-tokenizer regex; tokenizer.ggml.pre = \"default\""
-                  " (llama.cpp's GPT-2 style split)");
+  notes.push_back(
+      "tokenizer: unrecognised pre-tokenizer regex; tokenizer.ggml.pre = \"default\""
+      " (llama.cpp's GPT-2 style split)");
   return "default";
 }
 
@@ -122,7 +123,8 @@ GgufVocab gguf_vocab_from_tokenizer_json(const std::string& path, int64_t model_
     }
   }
   if (holes > 0)
-    v.notes.push_back("tokenizer: " + std::to_string(holes) + " ids without a token were filled "
+    v.notes.push_back("tokenizer: " + std::to_string(holes) +
+                      " ids without a token were filled "
                       "with unused [PAD<id>] tokens");
   if (model_vocab > n)
     v.notes.push_back("tokenizer: padded from " + std::to_string(n) + " to the model's " +

@@ -9,7 +9,8 @@ namespace {
 
 class Out {
  public:
-  explicit Out(const std::string& path) : path_(path), f_(path, std::ios::binary | std::ios::trunc) {
+  explicit Out(const std::string& path)
+      : path_(path), f_(path, std::ios::binary | std::ios::trunc) {
     if (!f_) throw Error(path + ": cannot create");
   }
   template <typename T>
@@ -43,18 +44,41 @@ class Out {
 
 void write_scalar(Out& o, GgufType t, int64_t i, double f, const std::string& key) {
   switch (t) {
-    case GgufType::U8: o.pod<uint8_t>(static_cast<uint8_t>(i)); break;
-    case GgufType::I8: o.pod<int8_t>(static_cast<int8_t>(i)); break;
-    case GgufType::U16: o.pod<uint16_t>(static_cast<uint16_t>(i)); break;
-    case GgufType::I16: o.pod<int16_t>(static_cast<int16_t>(i)); break;
-    case GgufType::U32: o.pod<uint32_t>(static_cast<uint32_t>(i)); break;
-    case GgufType::I32: o.pod<int32_t>(static_cast<int32_t>(i)); break;
-    case GgufType::U64: o.pod<uint64_t>(static_cast<uint64_t>(i)); break;
-    case GgufType::I64: o.pod<int64_t>(i); break;
-    case GgufType::F32: o.pod<float>(static_cast<float>(f)); break;
-    case GgufType::F64: o.pod<double>(f); break;
-    case GgufType::Bool: o.pod<uint8_t>(i ? 1 : 0); break;
-    default: throw Error("gguf: " + key + ": not a scalar type");
+    case GgufType::U8:
+      o.pod<uint8_t>(static_cast<uint8_t>(i));
+      break;
+    case GgufType::I8:
+      o.pod<int8_t>(static_cast<int8_t>(i));
+      break;
+    case GgufType::U16:
+      o.pod<uint16_t>(static_cast<uint16_t>(i));
+      break;
+    case GgufType::I16:
+      o.pod<int16_t>(static_cast<int16_t>(i));
+      break;
+    case GgufType::U32:
+      o.pod<uint32_t>(static_cast<uint32_t>(i));
+      break;
+    case GgufType::I32:
+      o.pod<int32_t>(static_cast<int32_t>(i));
+      break;
+    case GgufType::U64:
+      o.pod<uint64_t>(static_cast<uint64_t>(i));
+      break;
+    case GgufType::I64:
+      o.pod<int64_t>(i);
+      break;
+    case GgufType::F32:
+      o.pod<float>(static_cast<float>(f));
+      break;
+    case GgufType::F64:
+      o.pod<double>(f);
+      break;
+    case GgufType::Bool:
+      o.pod<uint8_t>(i ? 1 : 0);
+      break;
+    default:
+      throw Error("gguf: " + key + ": not a scalar type");
   }
 }
 

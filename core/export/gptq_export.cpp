@@ -66,7 +66,8 @@ void write_gptq_export(const ExportSource& source, const std::string& dir,
     if (common && (common->bits != l.bits || common->symmetric != l.symmetric ||
                    common->per_channel != l.per_channel ||
                    (!l.per_channel && common->group_size != l.group_size)))
-      throw Error("gptq: " + m + ": modules with different bits/group sizes cannot share one "
+      throw Error("gptq: " + m +
+                  ": modules with different bits/group sizes cannot share one "
                   "quantization_config");
     common = l;
     const int64_t out = q.shape[0], in = q.shape[1], groups = in / l.group_size;
@@ -78,12 +79,14 @@ void write_gptq_export(const ExportSource& source, const std::string& dir,
     torch::Tensor zeros = l.symmetric ? torch::full({out, groups}, offset, torch::kInt)
                                       : q.zeros.to(torch::kInt).reshape({out, groups});
     if (!l.symmetric && (zeros == 0).any().item<bool>())
-      throw Error("gptq: " + m + ": a zero point is 0, which GPTQ v1 stores as z - 1 = -1 and "
+      throw Error("gptq: " + m +
+                  ": a zero point is 0, which GPTQ v1 stores as z - 1 = -1 and "
                   "vLLM/ExLlama read back as 2^bits; export as compressed-tensors instead");
     auto stored = (zeros - 1).bitwise_and((1 << l.bits) - 1).t().contiguous();  // [groups, out]
     auto qzeros = quant::pack_int_words(stored, l.bits);
     auto scales = q.scales.to(torch::kFloat).reshape({out, groups}).t().contiguous();
-    worst_scale_rounding = std::max(worst_scale_rounding, max_relative_rounding(scales, scale_dtype));
+    worst_scale_rounding =
+        std::max(worst_scale_rounding, max_relative_rounding(scales, scale_dtype));
     auto g_idx = torch::arange(in, torch::kInt).div(l.group_size, "floor").to(torch::kInt);
     packed[m] = {{m + ".qweight", qweight},
                  {m + ".qzeros", qzeros},
@@ -139,8 +142,7 @@ void write_gptq_export(const ExportSource& source, const std::string& dir,
   msg << "gptq: " << quantized.size() << " modules, " << common->bits << "-bit, group "
       << (common->per_channel ? std::string("-1 (per channel)")
                               : std::to_string(common->group_size))
-      << (common->symmetric ? ", symmetric" : ", asymmetric") << "; scales "
-      << options.scale_dtype;
+      << (common->symmetric ? ", symmetric" : ", asymmetric") << "; scales " << options.scale_dtype;
   if (worst_scale_rounding > 0)
     msg << " (rounding changes scales by up to " << worst_scale_rounding * 100
         << "% relative; --scale-dtype float32 keeps them exact)";
@@ -151,8 +153,7 @@ PackedExport read_gptq_export(const std::string& dir) {
   PackedExport out;
   out.config = read_json(dir + "/config.json");
   const std::string cfg = dir + "/config.json";
-  if (!out.config.contains("quantization_config"))
-    throw Error(cfg + ": no quantization_config");
+  if (!out.config.contains("quantization_config")) throw Error(cfg + ": no quantization_config");
   const auto& qc = out.config["quantization_config"];
   if (qc.value("quant_method", "") != "gptq")
     throw Error(cfg + ": quantization_config.quant_method is not \"gptq\"");
@@ -170,8 +171,8 @@ PackedExport read_gptq_export(const std::string& dir) {
 
   auto reader = model::SafetensorsReader::open(dir);
   std::set<std::string> used;
-  for (const auto& m :
-       packed_modules(reader, dir, ".qweight", {".qweight", ".qzeros", ".scales", ".g_idx"}, used)) {
+  for (const auto& m : packed_modules(reader, dir, ".qweight",
+                                      {".qweight", ".qzeros", ".scales", ".g_idx"}, used)) {
     auto qweight = reader.tensor(m + ".qweight");
     auto qzeros = reader.tensor(m + ".qzeros");
     auto scales = reader.tensor(m + ".scales");

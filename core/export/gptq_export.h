@@ -21,9 +21,9 @@ void write_gptq_export(const ExportSource& source, const std::string& dir,
                        const ExportOptions& options);
 
 struct PackedExport {
-  nlohmann::json config;                                 // config.json
+  nlohmann::json config;                                    // config.json
   std::map<std::string, quant::QuantizedTensor> quantized;  // by module, codes unpacked
-  model::NamedTensors dense;                             // the tensors left in floating point
+  model::NamedTensors dense;                                // the tensors left in floating point
 };
 
 // Reads a GPTQ v1 export back into codes / scales / zeros (dequantize() gives the weights).

@@ -68,14 +68,12 @@ void write_hf_export(const ExportSource& source, const std::string& dir,
   const auto quantized = quantize_modules(source);
   std::set<std::string> names;
   for (const auto& [m, q] : quantized) names.insert(m);
-  auto tensors = model_tensors(source, names, [&](const std::string& m) {
-    return quant::dequantize(quantized.at(m));
-  });
+  auto tensors = model_tensors(
+      source, names, [&](const std::string& m) { return quant::dequantize(quantized.at(m)); });
   if (dtype != torch::kFloat32)
     log_line(options, "note: weights written as " + model::torch_dtype_name(dtype) +
                           "; the dequantized values are rounded to it");
-  model::save_safetensors_sharded(dir, tensors, options.max_shard_bytes, {{"format", "pt"}},
-                                  dtype);
+  model::save_safetensors_sharded(dir, tensors, options.max_shard_bytes, {{"format", "pt"}}, dtype);
   write_json(dir + "/config.json", config_json(source, dtype));
   copy_tokenizer_files(source, dir, options.log);
   if (quantized.empty()) {
@@ -103,8 +101,7 @@ HfExport read_hf_export(const std::string& dir) {
   if (!fs::exists(side_path)) return out;
   auto side = model::SafetensorsFile::open(side_path);
   auto it = side->metadata().find("qatwb_quantization");
-  if (it == side->metadata().end())
-    throw Error(side_path + ": no qatwb_quantization metadata");
+  if (it == side->metadata().end()) throw Error(side_path + ": no qatwb_quantization metadata");
   try {
     out.quantization = nlohmann::json::parse(it->second);
   } catch (const std::exception& e) {
@@ -113,8 +110,8 @@ HfExport read_hf_export(const std::string& dir) {
   if (!out.quantization.contains("modules")) return out;
   for (const auto& [module, mj] : out.quantization["modules"].items()) {
     const std::string wname = module + ".weight";
-    if (!reader.contains(wname)) throw Error(dir + ": the sidecar names " + module +
-                                             " but there is no tensor " + wname);
+    if (!reader.contains(wname))
+      throw Error(dir + ": the sidecar names " + module + " but there is no tensor " + wname);
     if (mj.value("format", "") != "int" || !mj.contains("grid") ||
         mj["grid"].value("kind", "") != "int")
       continue;  // FP4 / stretched / binary: the sidecar keeps the scales only

@@ -19,9 +19,9 @@ StagedOutput::StagedOutput(std::string final_path, bool directory)
   std::error_code ec;
   fs::create_directories(f.parent_path(), ec);
   if (ec) throw Error(f.parent_path().string() + ": cannot create: " + ec.message());
-  staging_ = (f.parent_path() / ("." + f.filename().string() + ".partial-" +
-                                 std::to_string(getpid())))
-                 .string();
+  staging_ =
+      (f.parent_path() / ("." + f.filename().string() + ".partial-" + std::to_string(getpid())))
+          .string();
   fs::remove_all(staging_, ec);
   if (directory_) {
     fs::create_directories(staging_, ec);

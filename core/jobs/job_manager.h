@@ -24,7 +24,7 @@ struct JobsConfig {
 };
 
 struct SubmitRequest {
-  std::string project;                  // project YAML
+  std::string project;  // project YAML
   // local | ssh:HOST | slurm; "" : the project's `runner` section (kind, host, partition, gpus,
   // time_limit), local when it has none.
   std::string launcher;

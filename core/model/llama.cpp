@@ -120,7 +120,8 @@ torch::Tensor LlamaImpl::hidden_states(const torch::Tensor& input_ids) {
                 " tokens exceed the model's sliding_window of " +
                 std::to_string(config_.sliding_window) +
                 " (full causal attention equals sliding-window attention only up to it); use a "
-                "seq_len of at most " + std::to_string(config_.sliding_window));
+                "seq_len of at most " +
+                std::to_string(config_.sliding_window));
   const auto ids = input_ids.to(torch::kInt64);
   {
     const auto bad = torch::logical_or(ids.min() < 0, ids.max() >= config_.vocab_size);
@@ -129,7 +130,8 @@ torch::Tensor LlamaImpl::hidden_states(const torch::Tensor& input_ids) {
                   ") (min " + std::to_string(ids.min().item<int64_t>()) + ", max " +
                   std::to_string(ids.max().item<int64_t>()) + ")");
   }
-  auto x = torch::embedding(hook_ ? hook_->weight(kEmbedModule, embed_weight_) : embed_weight_, ids);
+  auto x =
+      torch::embedding(hook_ ? hook_->weight(kEmbedModule, embed_weight_) : embed_weight_, ids);
   x = run_layers(x);
   return norm_->forward(x);
 }

@@ -439,8 +439,7 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> decoder_linear_shapes(
   return out;
 }
 
-std::vector<std::pair<std::string, std::vector<int64_t>>> quantizable_shapes(
-    const LlamaConfig& c) {
+std::vector<std::pair<std::string, std::vector<int64_t>>> quantizable_shapes(const LlamaConfig& c) {
   auto out = decoder_linear_shapes(c);
   out.push_back({kEmbedModule, {c.vocab_size, c.hidden_size}});
   if (!c.tie_word_embeddings) out.push_back({kLmHeadModule, {c.vocab_size, c.hidden_size}});

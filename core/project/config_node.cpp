@@ -321,7 +321,7 @@ ConfigNode parse_yaml(const std::string& text, const std::string& file,
     std::string where = e.mark.is_null() ? file : o.where();
     throw Error(where + ": YAML syntax error: " + e.msg);
   }
-  ConvertState st{file, base_dir};
+  ConvertState st{file, base_dir, 0, {}};
   ConfigNode root = convert(doc, st, 0);
   if (!st.duplicates.empty()) {
     std::string all;

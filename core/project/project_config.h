@@ -82,7 +82,7 @@ struct TrainSection {
   double grad_clip = 1.0;  // 0: off
   ScheduleSection schedule;
   int64_t seed = 0;
-  std::string device = "cpu";  // "cpu", "cuda", "cuda:1"
+  std::string device = "cpu";         // "cpu", "cuda", "cuda:1"
   Precision dtype = Precision::Fp32;  // bf16: autocast
   bool activation_checkpointing = false;
   // AdamW's two moments per parameter: "fp32", or "bf16" (stochastically rounded; half the

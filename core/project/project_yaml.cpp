@@ -291,8 +291,9 @@ class ProjectTyper {
     if (auto* n = sec->find("scale")) {
       std::string mode = n->scalar;
       if (mode == "minmax")
-        fail(n, "quant.scale", "format gguf scales are learned or frozen (ggml's reference "
-                               "quantization at step 0), not minmax");
+        fail(n, "quant.scale",
+             "format gguf scales are learned or frozen (ggml's reference "
+             "quantization at step 0), not minmax");
     }
   }
 
@@ -380,10 +381,10 @@ class ProjectTyper {
   void read_surrogate_params(const ConfigNode* quant_sec) {
     auto& p = config_.quant.params;
     const std::string P = "quant.surrogate_params";
-    const ConfigNode* sec = r_.section(quant_sec, "surrogate_params", "quant",
-                                       {"amplitude", "fourier_order", "alpha", "learn_alpha",
-                                        "scale_grad", "delta", "lsq_grad_scale", "reg_weight",
-                                        "beta_start", "beta_end", "reg_warmup"});
+    const ConfigNode* sec =
+        r_.section(quant_sec, "surrogate_params", "quant",
+                   {"amplitude", "fourier_order", "alpha", "learn_alpha", "scale_grad", "delta",
+                    "lsq_grad_scale", "reg_weight", "beta_start", "beta_end", "reg_warmup"});
     const double a_max = 1.0 / (std::sqrt(2.0) * M_PI);
     if (auto* n = r_.read_number(sec, "amplitude", P, p.amplitude);
         n && !(p.amplitude >= 0 && p.amplitude < a_max))
@@ -409,8 +410,7 @@ class ProjectTyper {
     else if ((bs || be) && !(p.adaround_beta_start >= p.adaround_beta_end))
       fail(bs ? bs : be, P + ".beta_start",
            "must be >= beta_end (beta is annealed from beta_start down to beta_end), got " +
-               format_number(p.adaround_beta_start) + " and " +
-               format_number(p.adaround_beta_end));
+               format_number(p.adaround_beta_start) + " and " + format_number(p.adaround_beta_end));
     if (auto* n = r_.read_number(sec, "reg_warmup", P, p.adaround_reg_warmup);
         n && !(p.adaround_reg_warmup >= 0 && p.adaround_reg_warmup < 1))
       fail(n, P + ".reg_warmup",
@@ -450,19 +450,31 @@ class ProjectTyper {
   void read_train() {
     auto& t = config_.train;
     const std::string P = "train";
-    const ConfigNode* sec =
-        r_.section(&root_, "train", "", {"steps",         "batch_size",
-                                         "grad_accum",    "lr",
-                                         "quant_lr",      "weight_decay",
-                                         "betas",         "eps",
-                                         "grad_clip",     "schedule",
-                                         "seed",          "device",
-                                         "dtype",         "activation_checkpointing",
-                                         "threads",       "checkpoint_every",
-                                         "max_bad_steps", "log_every",
-                                         "detail_every",  "spike_k",
-                                         "spike_window",  "distill",
-                                         "optimizer_states", "zero1"});
+    const ConfigNode* sec = r_.section(&root_, "train", "",
+                                       {"steps",
+                                        "batch_size",
+                                        "grad_accum",
+                                        "lr",
+                                        "quant_lr",
+                                        "weight_decay",
+                                        "betas",
+                                        "eps",
+                                        "grad_clip",
+                                        "schedule",
+                                        "seed",
+                                        "device",
+                                        "dtype",
+                                        "activation_checkpointing",
+                                        "threads",
+                                        "checkpoint_every",
+                                        "max_bad_steps",
+                                        "log_every",
+                                        "detail_every",
+                                        "spike_k",
+                                        "spike_window",
+                                        "distill",
+                                        "optimizer_states",
+                                        "zero1"});
     positive_int(sec, "steps", t.steps);
     positive_int(sec, "batch_size", t.batch_size);
     positive_int(sec, "grad_accum", t.grad_accum);

@@ -71,8 +71,7 @@ void read_quant_schedule(FieldReader& r, const ConfigNode* list, quant::QuantSch
       if (!(d >= 0))
         r.error(n->origin, F + ".ewgs_delta", "must be >= 0 (0 is STE), got " + n->scalar);
       else if (!uses(q, quant::Surrogate::Ewgs))
-        r.error(n->origin, F + ".ewgs_delta",
-                "is EWGS's delta; no module uses surrogate ewgs");
+        r.error(n->origin, F + ".ewgs_delta", "is EWGS's delta; no module uses surrogate ewgs");
       else
         p.ewgs_delta = d;
     }

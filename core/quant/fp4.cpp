@@ -38,16 +38,15 @@ class Fp4FakeQuantFn : public torch::autograd::Function<Fp4FakeQuantFn> {
 torch::Tensor e2m1_encode(const torch::Tensor& x) {
   auto xf = x.to(torch::kFloat);
   auto a = xf.abs().clamp_max(6.0);
-  auto idx = (a > 0.25).to(torch::kInt) + (a >= 0.75).to(torch::kInt) +
-             (a > 1.25).to(torch::kInt) + (a >= 1.75).to(torch::kInt) +
-             (a > 2.5).to(torch::kInt) + (a >= 3.5).to(torch::kInt) + (a > 5.0).to(torch::kInt);
+  auto idx = (a > 0.25).to(torch::kInt) + (a >= 0.75).to(torch::kInt) + (a > 1.25).to(torch::kInt) +
+             (a >= 1.75).to(torch::kInt) + (a > 2.5).to(torch::kInt) + (a >= 3.5).to(torch::kInt) +
+             (a > 5.0).to(torch::kInt);
   return ((xf < 0).to(torch::kInt) * 8 + idx).to(torch::kUInt8);
 }
 
 torch::Tensor e2m1_decode(const torch::Tensor& codes) {
-  auto table = torch::from_blob(const_cast<float*>(kE2m1), {16}, torch::kFloat)
-                   .clone()
-                   .to(codes.device());
+  auto table =
+      torch::from_blob(const_cast<float*>(kE2m1), {16}, torch::kFloat).clone().to(codes.device());
   auto idx = codes.to(torch::kLong).bitwise_and(15).reshape({-1});
   return table.index_select(0, idx).view(codes.sizes());
 }
@@ -55,9 +54,9 @@ torch::Tensor e2m1_decode(const torch::Tensor& codes) {
 torch::Tensor e4m3_round(const torch::Tensor& x) {
   auto xf = x.to(torch::kFloat);
   auto a = xf.abs().clamp_max(448.0);
-  auto fr = torch::frexp(a);                                    // a = m * 2^ex, m in [0.5, 1)
-  auto e = (std::get<1>(fr) - 1).clamp_min(-6);                // binade, subnormals below -6
-  auto quantum = pow2(e - 3);                                   // 3 mantissa bits
+  auto fr = torch::frexp(a);                     // a = m * 2^ex, m in [0.5, 1)
+  auto e = (std::get<1>(fr) - 1).clamp_min(-6);  // binade, subnormals below -6
+  auto quantum = pow2(e - 3);                    // 3 mantissa bits
   auto r = (torch::round(a / quantum) * quantum).clamp_max(448.0);
   r = torch::where(a == 0, torch::zeros_like(r), r);
   return torch::where(xf < 0, -r, r);
@@ -100,9 +99,7 @@ torch::Tensor e8m0_encode(const torch::Tensor& scale) {
   return (std::get<1>(fr) - 1 + 127).clamp(0, 254).to(torch::kUInt8);
 }
 
-torch::Tensor e8m0_decode(const torch::Tensor& bits) {
-  return pow2(bits.to(torch::kInt) - 127);
-}
+torch::Tensor e8m0_decode(const torch::Tensor& bits) { return pow2(bits.to(torch::kInt) - 127); }
 
 int64_t fp4_block_size(Format f) {
   if (f == Format::MxFp4) return 32;

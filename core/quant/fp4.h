@@ -11,6 +11,8 @@
 //    subnormals m * 2^-9, max 448; values above 448 saturate to 448.
 //  - E8M0: 2^(code - 127); MXFP4 uses e = ceil(log2(amax/6)) clamped to [-127, 127].
 #pragma once
+#include <torch/torch.h>
+
 #include "core/quant/grid.h"
 
 namespace qatwb::quant {
@@ -18,9 +20,9 @@ namespace qatwb::quant {
 torch::Tensor e2m1_encode(const torch::Tensor& x);      // fp32 -> uint8 codes
 torch::Tensor e2m1_decode(const torch::Tensor& codes);  // uint8 codes -> fp32
 
-torch::Tensor e4m3_round(const torch::Tensor& x);       // fp32 -> nearest E4M3 value (fp32)
-torch::Tensor e4m3_encode(const torch::Tensor& x);      // fp32 (E4M3-representable) -> uint8 bits
-torch::Tensor e4m3_decode(const torch::Tensor& bits);   // uint8 bits -> fp32
+torch::Tensor e4m3_round(const torch::Tensor& x);      // fp32 -> nearest E4M3 value (fp32)
+torch::Tensor e4m3_encode(const torch::Tensor& x);     // fp32 (E4M3-representable) -> uint8 bits
+torch::Tensor e4m3_decode(const torch::Tensor& bits);  // uint8 bits -> fp32
 
 torch::Tensor mx_exponent(const torch::Tensor& amax);   // fp32 block amax -> int32 e
 torch::Tensor e8m0_encode(const torch::Tensor& scale);  // fp32 power of two -> uint8 e + 127

@@ -19,11 +19,11 @@ struct WeightGrid {
   GridKind kind = GridKind::Int;
   double bits = 4;
   bool symmetric = true;
-  int cmin = -8;         // smallest code
-  int cmax = 7;          // largest code
-  double n = 1, h = 0;   // Stretched only
-  double seq_out = 0;    // Stretched: scale-gradient d outside the range is -/+ (n - h)/n
-  double qp_gamma = 7;   // max(Qp, 1) of LSQ's gamma = 1/sqrt(numel * max(Qp, 1))
+  int cmin = -8;        // smallest code
+  int cmax = 7;         // largest code
+  double n = 1, h = 0;  // Stretched only
+  double seq_out = 0;   // Stretched: scale-gradient d outside the range is -/+ (n - h)/n
+  double qp_gamma = 7;  // max(Qp, 1) of LSQ's gamma = 1/sqrt(numel * max(Qp, 1))
 
   // Value of `code` in units of s (asymmetric grids subtract the zero point z).
   double level(int code, double zero = 0) const;

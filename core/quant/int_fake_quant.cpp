@@ -45,10 +45,10 @@ class IntFakeQuantFn : public torch::autograd::Function<IntFakeQuantFn> {
     const bool need_scale = ctx->saved_data["need_scale"].toBool();
     const bool need_alpha = ctx->saved_data["need_alpha"].toBool();
     const double alpha = ctx->saved_data["alpha"].toDouble();
-    IntBackward b = int_backward(s, saved[0], saved[1], zero, rps, grads[0], alpha, need_scale,
-                                 need_alpha);
-    return {b.grad_w, b.grad_scale, torch::Tensor(), b.grad_alpha, torch::Tensor(),
-            torch::Tensor()};
+    IntBackward b =
+        int_backward(s, saved[0], saved[1], zero, rps, grads[0], alpha, need_scale, need_alpha);
+    return {b.grad_w,     b.grad_scale,    torch::Tensor(),
+            b.grad_alpha, torch::Tensor(), torch::Tensor()};
   }
 };
 
@@ -59,8 +59,7 @@ torch::Tensor int_fake_quant(const IntQuantSpec& spec, const BlockLayout& layout
                              const torch::Tensor& zero, const torch::Tensor& alpha) {
   auto w2d = w.reshape({layout.rows, layout.cols});
   auto out = IntFakeQuantFn::apply(w2d, scale, placeholder(zero), placeholder(alpha),
-                                   spec.to_vector(),
-                                   layout.rows_per_scale);
+                                   spec.to_vector(), layout.rows_per_scale);
   return out.view(w.sizes());
 }
 

@@ -2,6 +2,8 @@
 // kernel, the context keeps only w and s (plus the zero point and DSQ's alpha), and the
 // backward recomputes v = w/s and applies the surrogate (surrogate.h) and LSQ's scale gradient.
 #pragma once
+#include <torch/torch.h>
+
 #include "core/quant/int_kernels.h"
 
 namespace qatwb::quant {

@@ -3,6 +3,7 @@
 // forward results, bit for bit: a fused one-pass CPU kernel (fp32 / bf16, contiguous) and a
 // torch-op path for every other device. Quantization always computes in fp32.
 #pragma once
+#include <torch/torch.h>
 #include <vector>
 
 #include "core/quant/grid.h"
@@ -16,12 +17,12 @@ constexpr float kMinScale = 1e-5f;  // s = max(s, 1e-5) everywhere
 struct IntQuantSpec {
   WeightGrid grid;
   WeightGrad weight_grad = WeightGrad::ClippedSte;
-  double amplitude = 0.0;  // StableQAT A
-  int fourier_order = 0;   // StableQAT M
+  double amplitude = 0.0;   // StableQAT A
+  int fourier_order = 0;    // StableQAT M
   double ewgs_delta = 0.0;  // EWGS delta in the normalised domain (divided by grid.span())
   // DSQ's scale gradient: Chain d = q - v G(v) inside the range, Lsq d = q - v.
   DsqScaleGrad dsq_scale_grad = DsqScaleGrad::Chain;
-  double gamma = 1.0;      // LSQ gradient scale applied to dL/ds
+  double gamma = 1.0;  // LSQ gradient scale applied to dL/ds
   // INT grids only. Directed rounding takes the torch-op path (the fused kernel rounds to
   // nearest); the surrogate's remainder terms assume nearest, so the project parser allows
   // up/down only with remainder-free surrogates (STE, LSQ, PACT).

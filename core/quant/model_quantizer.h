@@ -4,6 +4,7 @@
 // forward runs once (the Linears see a cached detached leaf) and its backward runs once, from
 // the leaf's accumulated gradient, in end_step().
 #pragma once
+#include <torch/torch.h>
 #include <map>
 #include <memory>
 #include <string>
@@ -30,7 +31,7 @@ struct ModuleQuantStats {
 
 struct QuantStats {
   std::map<std::string, ModuleQuantStats> modules;
-  double code_flip_fraction = 0;  // numel-weighted over all modules
+  double code_flip_fraction = 0;    // numel-weighted over all modules
   double levels_used_fraction = 0;  // mean over modules of levels_used / levels_total
   // Over every row of every module: the fewest levels a row uses, and the median row.
   int levels_used_row_min = 0;
@@ -112,10 +113,10 @@ class ModelQuantizer : public qatwb::model::WeightHook {
   struct Entry {
     std::unique_ptr<WeightQuantizer> wq;
     std::unique_ptr<ActivationQuantizer> aq;
-    torch::Tensor latent;      // the model's weight parameter
-    torch::Tensor prev_codes;  // baseline for code flips
-    torch::Tensor cache_out;   // fake-quant output with its graph (in a step)
-    torch::Tensor cache_leaf;  // detached leaf handed to the Linear (in a step)
+    torch::Tensor latent;       // the model's weight parameter
+    torch::Tensor prev_codes;   // baseline for code flips
+    torch::Tensor cache_out;    // fake-quant output with its graph (in a step)
+    torch::Tensor cache_leaf;   // detached leaf handed to the Linear (in a step)
     bool follows_bits = false;  // INT at the scheme's bits: quant.schedule's bits apply
     Surrogate surrogate = Surrogate::Ste;
   };

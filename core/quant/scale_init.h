@@ -2,6 +2,8 @@
 // "Scale gradients": max|w|/Qp, max|w|/|Qn|, max|w|, mean|w|, LSQ, the
 // StableQAT preset, MSE search, Auto.
 #pragma once
+#include <torch/torch.h>
+
 #include "core/quant/int_kernels.h"
 
 namespace qatwb::quant {

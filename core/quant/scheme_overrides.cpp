@@ -86,7 +86,8 @@ ModelBits model_bits(const QuantScheme& scheme, const std::vector<LinearShape>& 
 std::string describe_module_scheme(const QuantScheme& s) {
   if (!s.enabled) return "not quantized";
   std::string out = to_string(s.format);
-  if (s.format == Format::Gguf) return out + " " + to_string(s.gguf_type) + " " + to_string(s.surrogate);
+  if (s.format == Format::Gguf)
+    return out + " " + to_string(s.gguf_type) + " " + to_string(s.surrogate);
   if (s.format == Format::Int) {
     char buf[32];
     std::snprintf(buf, sizeof buf, " %g-bit", s.bits);

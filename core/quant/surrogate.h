@@ -34,7 +34,8 @@ struct SurrogateImpl {
 constexpr double kStableQatMaxAmplitude = 0.22507907903927651;
 
 // Looks a surrogate up and validates its parameters (amplitude, order, DSQ alpha, EWGS delta,
-// AdaRound's regulariser) against the grid and scale mode it will run on. Throws qatwb::Error naming `where` and the field.
+// AdaRound's regulariser) against the grid and scale mode it will run on. Throws qatwb::Error
+// naming `where` and the field.
 SurrogateImpl surrogate_impl(const QuantScheme& scheme, const std::string& where = "quant");
 
 // StableQAT: S = sum_{m=0..M} sqrt2*pi*A*(-1)^m/(2m+1) * cos((2m+1)*pi*(v + round v)),

@@ -1,6 +1,7 @@
 // One Linear weight's quantizer: the grid, block layout, scales (learned / frozen / min-max),
 // zero points, DSQ alpha, and the surrogate chosen by the scheme (surrogate.h registry).
 #pragma once
+#include <torch/torch.h>
 #include <memory>
 #include <string>
 #include <utility>
@@ -71,10 +72,10 @@ class WeightQuantizer {
   std::string module_;
   BlockLayout layout_;
   IntQuantSpec spec_;
-  torch::Tensor scale_;  // layout_.scale_shape fp32 (INT, learned / frozen)
-  torch::Tensor zero_;   // same shape fp32 (asymmetric INT)
-  torch::Tensor alpha_;  // 0-dim fp32 (DSQ)
-  torch::Tensor round_v_;  // [rows, cols] fp32 (AdaRound)
+  torch::Tensor scale_;                  // layout_.scale_shape fp32 (INT, learned / frozen)
+  torch::Tensor zero_;                   // same shape fp32 (asymmetric INT)
+  torch::Tensor alpha_;                  // 0-dim fp32 (DSQ)
+  torch::Tensor round_v_;                // [rows, cols] fp32 (AdaRound)
   std::shared_ptr<GgmlFakeQuant> ggml_;  // format gguf: everything above unused
 };
 

@@ -130,9 +130,7 @@ ReportFiles write_report(const ReportRequest& request, const PlotRenderer& rende
 
   const auto groups = group_runs(store, ids, request.group_by);
   if (!renderer)
-    page.notes.push_back(
-        "Plots skipped: this qatwb was built without the GUI (QATWB_BUILD_GUI=OFF)"
-        "; run `qatwb report` where qatwb-gui is built to draw them.");
+    page.notes.push_back("Plots skipped: " + request.plots_unavailable + ".");
   else
     fs::create_directories(out + "/plots");
   for (const auto& g : groups) {

@@ -6,8 +6,8 @@
 //                            run_id,run,project,key,step,value)
 //   <out>/summary.json     the summary table as JSON (NaN -> null)
 //   <out>/plots/<metric>__<group>.png   loss, gradient norm, post-quant PPL, ... per group
-// Plots are drawn by a renderer passed in (the Qt one in app/report_plots_qt.cpp), so this stays
-// Qt-free; without one the report says the plots were skipped.
+// Plots are drawn by a renderer passed in (the Qt module that app/report_plots.h loads), so this
+// stays Qt-free; without one the report says the plots were skipped, and why.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -32,6 +32,8 @@ struct ReportRequest {
   std::vector<std::string> group_by;  // project fields ("quant.bits"); "" : one group
   std::vector<std::string> metrics = {"loss", "grad_norm", "eval/ppl_postquant"};
   bool ingest = true;  // ingest run_dirs' new events before reading
+  // Why there is no renderer, for the report's "Plots skipped: ..." note.
+  std::string plots_unavailable = "no plot renderer was given";
 };
 
 struct ReportFiles {

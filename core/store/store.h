@@ -35,7 +35,7 @@ struct RunInfo {
   std::string host;
   std::string device;
   std::string reason;
-  int64_t last_step = -1;  // highest metric step; -1: none
+  int64_t last_step = -1;         // highest metric step; -1: none
   std::vector<std::string> tags;  // sorted
   std::string note;
   // Metric steps are the 0-based index of the optimizer step just taken (the trainer's), so a

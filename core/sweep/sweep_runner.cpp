@@ -210,7 +210,7 @@ class SweepRun {
       PointState& ps = state_.points[i];
       if (ps.finished()) {
         ++result_.skipped;
-      } else if (ps.state == "pending" || (ps.failed() && options_.retry_failed)) {
+      } else if (ps.state == PointStatus::Pending || (ps.failed() && options_.retry_failed)) {
         queue_.push_back(i);
       }
     }
@@ -239,7 +239,7 @@ class SweepRun {
 
   // Copies the job's state into the point; true when its state or reason changed.
   bool apply(PointState& ps, const jobs::Job& job) {
-    std::string s = jobs::to_string(job.state);
+    const PointStatus s = point_status(job.state);
     bool changed = s != ps.state || job.reason != ps.reason;
     ps.state = s;
     ps.reason = job.reason;
@@ -290,7 +290,7 @@ class SweepRun {
       }
     } catch (const Error& e) {
       for (size_t i : fresh) {
-        state_.points[i].state = "failed";
+        state_.points[i].state = PointStatus::Failed;
         state_.points[i].reason = e.what();
       }
       if (options_.progress) *options_.progress << "batch: " << e.what() << std::endl;
@@ -307,7 +307,7 @@ class SweepRun {
       try {
         changed |= apply(ps, jm_.poll(ps.job_id));
       } catch (const Error& e) {  // the job vanished from the registry (another database?)
-        ps.state = "lost";
+        ps.state = PointStatus::Lost;
         ps.reason = e.what();
         changed = true;
       }
@@ -331,7 +331,7 @@ class SweepRun {
         ps.job_id = job.id;
         apply(ps, job);
       } catch (const Error& e) {
-        ps.state = "failed";
+        ps.state = PointStatus::Failed;
         ps.reason = e.what();
         ps.ended = jobs::unix_now();
         if (options_.progress)

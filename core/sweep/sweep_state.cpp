@@ -27,6 +27,41 @@ std::string SweepDir::point_run_dir(const std::string& point) const {
 }
 std::string SweepDir::report_dir() const { return path_ + "/report"; }
 
+namespace {
+constexpr EnumRow<PointStatus> kPointStatuses[] = {
+    {PointStatus::Pending, "pending", "not started yet (or reset for a retry)"},
+    {PointStatus::Queued, "queued", "its job waits for a slot"},
+    {PointStatus::Starting, "starting", "its job is being launched"},
+    {PointStatus::Running, "running", "its job is training"},
+    {PointStatus::Succeeded, "succeeded", "its job finished"},
+    {PointStatus::Failed, "failed", "its job (or its submission) failed"},
+    {PointStatus::Cancelled, "cancelled", "its job was cancelled"},
+    {PointStatus::Lost, "lost", "its job vanished (process or registry gone)"},
+};
+}  // namespace
+
+EnumRows<PointStatus> enum_rows(PointStatus) { return kPointStatuses; }
+
+PointStatus point_status(jobs::JobState state) {
+  switch (state) {
+    case jobs::JobState::Queued:
+      return PointStatus::Queued;
+    case jobs::JobState::Starting:
+      return PointStatus::Starting;
+    case jobs::JobState::Running:
+      return PointStatus::Running;
+    case jobs::JobState::Succeeded:
+      return PointStatus::Succeeded;
+    case jobs::JobState::Failed:
+      return PointStatus::Failed;
+    case jobs::JobState::Cancelled:
+      return PointStatus::Cancelled;
+    case jobs::JobState::Lost:
+      return PointStatus::Lost;
+  }
+  return PointStatus::Lost;
+}
+
 PointState* SweepState::find(const std::string& name) {
   for (auto& p : points)
     if (p.name == name) return &p;
@@ -54,7 +89,12 @@ SweepState load_sweep_state(const std::string& path) {
       ps.project = p.value("project", "");
       ps.run_dir = p.value("run_dir", "");
       ps.job_id = p.value("job_id", int64_t{0});
-      ps.state = p.value("state", "pending");
+      const std::string state = p.value("state", "pending");
+      const auto status = parse_enum<PointStatus>(state);
+      if (!status)
+        throw Error(path + ": point " + ps.name + ": unknown state '" + state + "' (expected " +
+                    names_or(enum_names<PointStatus>()) + ")");
+      ps.state = *status;
       ps.reason = p.value("reason", "");
       ps.attempts = p.value("attempts", 0);
       ps.started = p.value("started", 0.0);
@@ -75,7 +115,7 @@ void save_sweep_state(const std::string& path, const SweepState& s) {
                       {"project", p.project},
                       {"run_dir", p.run_dir},
                       {"job_id", p.job_id},
-                      {"state", p.state},
+                      {"state", enum_name(p.state)},
                       {"reason", p.reason},
                       {"attempts", p.attempts},
                       {"started", p.started},

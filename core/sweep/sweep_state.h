@@ -4,14 +4,23 @@
 //   {"version":1, "sweep":"name", "file":"/abs/sweep.yaml", "db":"/abs/qatwb.sqlite",
 //    "points":[{"name":..., "overrides":[...], "project":..., "run_dir":..., "job_id":3,
 //               "state":"succeeded", "reason":"", "attempts":1, "started":..., "ended":...}]}
-// Point states: pending (never started), then the job's states (queued, starting, running,
-// succeeded, failed, cancelled, lost).
+// Point states (PointStatus): pending (never started), then the job's states (queued, starting,
+// running, succeeded, failed, cancelled, lost).
 #pragma once
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "core/jobs/job.h"
+#include "core/util/enum_table.h"
+
 namespace qatwb::sweep {
+
+enum class PointStatus { Pending, Queued, Starting, Running, Succeeded, Failed, Cancelled, Lost };
+// Names as sweep.json spells them: "pending", then jobs::JobState's names.
+EnumRows<PointStatus> enum_rows(PointStatus);
+// The point's status while its job is in `state`.
+PointStatus point_status(jobs::JobState state);
 
 // The one place that knows the layout of a sweep's output folder (written by `qatwb batch`):
 //   <output>/sweep.json            the state below
@@ -42,14 +51,19 @@ struct PointState {
   std::string project;  // the point's resolved project YAML
   std::string run_dir;
   int64_t job_id = 0;  // 0: never submitted
-  std::string state = "pending";
+  PointStatus state = PointStatus::Pending;
   std::string reason;
   int attempts = 0;
   double started = 0, ended = 0;
 
-  bool finished() const { return state == "succeeded"; }
-  bool failed() const { return state == "failed" || state == "cancelled" || state == "lost"; }
-  bool active() const { return job_id != 0 && !finished() && !failed() && state != "pending"; }
+  bool finished() const { return state == PointStatus::Succeeded; }
+  bool failed() const {
+    return state == PointStatus::Failed || state == PointStatus::Cancelled ||
+           state == PointStatus::Lost;
+  }
+  bool active() const {
+    return job_id != 0 && !finished() && !failed() && state != PointStatus::Pending;
+  }
 };
 
 struct SweepState {

@@ -3,6 +3,7 @@
 // optimizer.pt (AdamW state) and trainer.json (step, data position, statistics, RNG state).
 // Written to a temporary folder and renamed, so a crash never leaves a half checkpoint.
 #pragma once
+#include <torch/torch.h>
 #include <map>
 #include <optional>
 #include <string>
@@ -20,9 +21,8 @@ namespace qatwb::train {
 
 // `extra_files`: more tensors to keep with the checkpoint, by file name (e.g. EASGD's centre in
 // "easgd_centre.safetensors"), written inside the same atomic rename.
-void write_checkpoint(const std::string& dir, model::Llama& model,
-                      quant::ModelQuantizer* quantizer, torch::optim::Optimizer& optimizer,
-                      const nlohmann::json& trainer_state,
+void write_checkpoint(const std::string& dir, model::Llama& model, quant::ModelQuantizer* quantizer,
+                      torch::optim::Optimizer& optimizer, const nlohmann::json& trainer_state,
                       const std::map<std::string, model::NamedTensors>& extra_files = {});
 
 // Reads one of the extra files of a checkpoint; throws qatwb::Error naming it when missing.
@@ -38,8 +38,7 @@ void write_optimizer_shard(const std::string& dir, torch::optim::Optimizer& opti
 // Loads into the given objects (same architecture and parameter order); returns trainer.json.
 // The optimizer is read from `optimizer_dir` when given (a ZeRO-1 rank's own shard).
 nlohmann::json read_checkpoint(const std::string& dir, model::Llama& model,
-                               quant::ModelQuantizer* quantizer,
-                               torch::optim::Optimizer& optimizer,
+                               quant::ModelQuantizer* quantizer, torch::optim::Optimizer& optimizer,
                                const std::string& optimizer_dir = "");
 
 }  // namespace qatwb::train

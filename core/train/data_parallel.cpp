@@ -1,9 +1,9 @@
 #include "core/train/data_parallel.h"
 
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <netinet/in.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -60,8 +60,8 @@ DataParallel::DataParallel(const DistEnv& env) : env_(env), impl_(std::make_uniq
                                                                env.world_size, options);
   } catch (const std::exception& e) {
     throw Error("data parallel: cannot join the process group at " + env.master_addr + ":" +
-                std::to_string(env.master_port) + " as rank " + std::to_string(env.rank) +
-                " of " + std::to_string(env.world_size) + ": " + e.what());
+                std::to_string(env.master_port) + " as rank " + std::to_string(env.rank) + " of " +
+                std::to_string(env.world_size) + ": " + e.what());
   }
 }
 
@@ -75,8 +75,8 @@ void DataParallel::all_sum(const std::vector<torch::Tensor>& tensors, int64_t bu
   reduce_buckets(tensors, bucket_bytes, 1.0);
 }
 
-void DataParallel::reduce_buckets(const std::vector<torch::Tensor>& tensors,
-                                  int64_t bucket_bytes, double divisor) {
+void DataParallel::reduce_buckets(const std::vector<torch::Tensor>& tensors, int64_t bucket_bytes,
+                                  double divisor) {
   size_t i = 0;
   while (i < tensors.size()) {
     std::vector<torch::Tensor> bucket;

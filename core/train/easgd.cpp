@@ -32,7 +32,7 @@ bool ElasticAveraging::update_due(int64_t steps_done) const {
 std::vector<double> ElasticAveraging::update() {
   torch::NoGradGuard no_grad;
   return config_.mode == project::EasgdSection::Mode::Symmetric ? update_symmetric()
-                                                                 : update_sequential();
+                                                                : update_sequential();
 }
 
 std::vector<double> ElasticAveraging::update_symmetric() {

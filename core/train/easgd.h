@@ -10,6 +10,7 @@
 // values, so the copies stay bit-identical without ever being sent. The centre is what is
 // evaluated, checkpointed as the run's model and exported.
 #pragma once
+#include <torch/torch.h>
 #include <cstdint>
 #include <memory>
 #include <vector>

@@ -148,7 +148,8 @@ class ProjectRun {
     if (main_rank_) {
       log(threads_line + "; device " + device.str() + "; run dir " + rd_->path() +
           (dp_ ? "; data parallel over " + std::to_string(dist_.world_size) + " ranks" : ""));
-      if (const auto w = util::bf16_cpu_warning(config_.train.device, enum_name(config_.train.dtype));
+      if (const auto w =
+              util::bf16_cpu_warning(config_.train.device, enum_name(config_.train.dtype));
           !w.empty())
         log(w);
     }
@@ -301,7 +302,8 @@ class ProjectRun {
                                         const torch::Device& device) const {
     const auto& d = config_.train.distill;
     if (!d.enabled) return nullptr;
-    auto teacher = std::make_unique<Teacher>(d, model, device, config_.train.dtype == project::Precision::Bf16);
+    auto teacher = std::make_unique<Teacher>(d, model, device,
+                                             config_.train.dtype == project::Precision::Bf16);
     if (main_rank_)
       log("distill: teacher " + teacher->description() + " (" +
           std::to_string(teacher->parameter_count()) + " parameters, frozen), loss " +

@@ -2,6 +2,7 @@
 // cosine/linear/constant schedule, gradient clipping and accumulation, bf16 autocast, NaN/Inf
 // step skipping, metrics and evaluations as events, atomic checkpoints and bit-exact resume.
 #pragma once
+#include <torch/torch.h>
 #include <functional>
 #include <limits>
 #include <map>

@@ -29,12 +29,12 @@ std::vector<std::vector<torch::Tensor>> shard_parameters(const std::vector<torch
   for (const auto& p : params) sizes.push_back(p.numel());
   const auto owner = assign_owners(sizes, world_size);
   std::vector<std::vector<torch::Tensor>> out(static_cast<size_t>(world_size));
-  for (size_t i = 0; i < params.size(); ++i) out[static_cast<size_t>(owner[i])].push_back(params[i]);
+  for (size_t i = 0; i < params.size(); ++i)
+    out[static_cast<size_t>(owner[i])].push_back(params[i]);
   return out;
 }
 
-void broadcast_from_owners(DataParallel& dp,
-                           const std::vector<std::vector<torch::Tensor>>& owned) {
+void broadcast_from_owners(DataParallel& dp, const std::vector<std::vector<torch::Tensor>>& owned) {
   torch::NoGradGuard no_grad;
   for (size_t r = 0; r < owned.size(); ++r)
     if (!owned[r].empty()) dp.broadcast(owned[r], static_cast<int>(r));

@@ -2,10 +2,10 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <string>
-#include <chrono>
 #include <thread>
 
 namespace qatwb {

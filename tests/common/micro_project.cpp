@@ -38,7 +38,8 @@ train:
   log_every: 1
   detail_every: 4
 %4eval: {max_windows: 8}
-)").arg(name, tok, corpus, train_extra);
+)")
+                     .arg(name, tok, corpus, train_extra);
   yaml += rest;
   const QString path = QDir(dir).filePath(name + ".yaml");
   QFile f(path);

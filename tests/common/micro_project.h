@@ -9,8 +9,8 @@ namespace qatwb::test {
 
 // Writes the given Brown corpus files (tagged text, as is) as one jsonl document each.
 void write_brown_corpus(const QString& path,
-                        const QStringList& files = {"ca01", "ca02", "cb01", "cc01", "cd01",
-                                                    "ce01", "cf01", "cg01"});
+                        const QStringList& files = {"ca01", "ca02", "cb01", "cc01", "cd01", "ce01",
+                                                    "cf01", "cg01"});
 
 // Writes <dir>/<name>.yaml and returns its path: 8 steps of batch 4 x 32 tokens, lr 3e-3, one
 // thread, metrics every step, details every 4, eval on 8 windows. `train_extra` adds lines to

@@ -14,8 +14,8 @@ class TstCpuFeatures : public QObject {
     QFile f("/proc/cpuinfo");
     if (!f.open(QIODevice::ReadOnly)) QSKIP("no /proc/cpuinfo");
     const QString text = QString::fromUtf8(f.readAll());
-    const auto m = QRegularExpression("^flags\\s*:(.*)$", QRegularExpression::MultilineOption)
-                       .match(text);
+    const auto m =
+        QRegularExpression("^flags\\s*:(.*)$", QRegularExpression::MultilineOption).match(text);
     QVERIFY(m.hasMatch());
     const QStringList flags = m.captured(1).split(' ', Qt::SkipEmptyParts);
     const bool native = flags.contains("avx512_bf16") || flags.contains("amx_bf16");

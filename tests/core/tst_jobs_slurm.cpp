@@ -31,7 +31,6 @@ using qatwb::test::run_qatwb;
 
 namespace {
 
-
 QMap<QString, QString> read_env_file(const QString& path) {
   QMap<QString, QString> out;
   QFile f(path);
@@ -42,7 +41,6 @@ QMap<QString, QString> read_env_file(const QString& path) {
   }
   return out;
 }
-
 
 }  // namespace
 

@@ -300,23 +300,26 @@ class TestProjectYaml : public QObject {
   // whose rows are not whole blocks.
   void gguf_format_rules() {
     QTemporaryDir dir;
-    std::string a = write_file(dir, "a.yaml",
-                               std::string(kMinimal) + "quant:\n  format: gguf\n  gguf_type: q2_k\n");
+    std::string a = write_file(
+        dir, "a.yaml", std::string(kMinimal) + "quant:\n  format: gguf\n  gguf_type: q2_k\n");
     const auto qa = load_project(a).quant;
     QVERIFY(qa.format == qatwb::quant::Format::Gguf);
     QVERIFY(qa.gguf_type == qatwb::quant::GgmlQuant::Q2_K);
     QCOMPARE(qatwb::quant::bits_per_weight(qa, 256, 256), 2.625);
     QCOMPARE(qatwb::quant::describe_module_scheme(qa), std::string("gguf q2_k ste"));
-    std::string b = write_file(dir, "b.yaml", std::string(kMinimal) + "quant:\n  gguf_type: q4_k\n");
+    std::string b =
+        write_file(dir, "b.yaml", std::string(kMinimal) + "quant:\n  gguf_type: q4_k\n");
     QCOMPARE(errors_of(b), QStringList{QString::fromStdString(b) +
                                        ":7:14: quant.gguf_type: applies to format: gguf, the "
                                        "format is int"});
     std::string c = write_file(dir, "c.yaml", std::string(kMinimal) + "quant:\n  format: gguf\n");
     QCOMPARE(errors_of(c).size(), 1);
-    QVERIFY(errors_of(c)[0].startsWith(QString::fromStdString(c) + ":7:11: quant.format: gguf requires gguf_type"));
-    std::string d = write_file(dir, "d.yaml", std::string(kMinimal) +
-                                                  "quant:\n  format: gguf\n  gguf_type: q9_k\n  bits: 2\n"
-                                                  "  group_size: 32\n");
+    QVERIFY(errors_of(c)[0].startsWith(QString::fromStdString(c) +
+                                       ":7:11: quant.format: gguf requires gguf_type"));
+    std::string d = write_file(dir, "d.yaml",
+                               std::string(kMinimal) +
+                                   "quant:\n  format: gguf\n  gguf_type: q9_k\n  bits: 2\n"
+                                   "  group_size: 32\n");
     const QStringList ed = errors_of(d);
     QCOMPARE(ed.size(), 3);
     QVERIFY2(ed[0].contains(":8:14: quant.gguf_type:") && ed[1].contains(":9:9: quant.bits:") &&
@@ -326,15 +329,18 @@ class TestProjectYaml : public QObject {
     std::string e = write_file(dir, "e.yaml", to_yaml(load_project(a)));
     QVERIFY(load_project(e).quant.gguf_type == qatwb::quant::GgmlQuant::Q2_K);
     // llama-tiny's down_proj has 688 inputs: not whole super-blocks.
-    auto chk = qatwb::test::run_qatwb({"project", "check", QString::fromStdString(a), "--no-path-check"});
+    auto chk =
+        qatwb::test::run_qatwb({"project", "check", QString::fromStdString(a), "--no-path-check"});
     QCOMPARE(chk.exit_code, 1);
     QVERIFY2(chk.err.contains("quant.gguf_type: q2_k blocks of 256 do not divide the row of "
                               "model.layers.0.mlp.down_proj (688 inputs)"),
              chk.err.constData());
-    std::string f = write_file(dir, "f.yaml", std::string(kMinimal) +
-                                                  "quant:\n  format: gguf\n  gguf_type: q2_k\n"
-                                                  "  exclude: ['down_proj']\n");
-    auto ok = qatwb::test::run_qatwb({"project", "check", QString::fromStdString(f), "--no-path-check"});
+    std::string f = write_file(dir, "f.yaml",
+                               std::string(kMinimal) +
+                                   "quant:\n  format: gguf\n  gguf_type: q2_k\n"
+                                   "  exclude: ['down_proj']\n");
+    auto ok =
+        qatwb::test::run_qatwb({"project", "check", QString::fromStdString(f), "--no-path-check"});
     QVERIFY2(ok.exit_code == 0, ok.err.constData());
     QVERIFY2(ok.err.contains("gguf q2_k ste") && ok.err.contains("quantized Linears 2.625"),
              ok.err.constData());

@@ -5,6 +5,8 @@
 // `qatwb report` on demand must give the same table. Plus base64/escaping/grouping units.
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
+#include <QProcess>
 #include <QRegularExpression>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -20,6 +22,11 @@ using nlohmann::json;
 using qatwb::test::run_qatwb;
 
 namespace {
+
+// The report plot module that the build puts beside qatwb (app/report_plots.h).
+QString plot_module() {
+  return QFileInfo(qatwb::test::qatwb_bin()).dir().filePath("libqatwb_report_plots.so");
+}
 
 QString read_text(const QString& path) {
   QFile f(path);
@@ -161,8 +168,10 @@ class TestReport : public QObject {
     }
     const QStringList plots = QDir(out_ + "/report/plots").entryList({"*.png"}, QDir::Files);
     QCOMPARE(images, int(plots.size()));
-    // Either all plots were drawn (2 groups x 3 metrics) or the report says why not.
+    // Either all plots were drawn (2 groups x 3 metrics) or the report says why not; with the
+    // plot module built (the GUI build), they must be drawn.
     const QString md = read_text(out_ + "/report/report.md");
+    if (QFile::exists(plot_module())) QVERIFY2(images == 6, qPrintable(md));
     if (images != 6) {
       QVERIFY2(md.contains("Plots skipped") || md.contains("Plot not drawn"), qPrintable(md));
       QWARN("report plots were not drawn (no GUI build or renderer unavailable)");
@@ -220,6 +229,50 @@ class TestReport : public QObject {
     r = run_qatwb({"report", "--db", db_, "--out", dir_.filePath("none"), "no-such-run"});
     QVERIFY(r.exit_code != 0);
     QVERIFY(r.err.contains("no-such-run"));
+  }
+
+  // `qatwb` links no Qt (report_plots.h): its ELF needs neither Qt 6 nor QCustomPlot, so every
+  // command but the report's plots runs where Qt Widgets is not installed.
+  void headless_binary_links_no_qt() {
+    QProcess p;
+    p.start("readelf", {"-d", qatwb::test::qatwb_bin()});
+    QVERIFY2(p.waitForFinished(60000) && p.exitCode() == 0, "readelf -d failed");
+    const QString dynamic = QString::fromUtf8(p.readAllStandardOutput());
+    QVERIFY2(dynamic.contains("(NEEDED)"), qPrintable(dynamic));
+    QVERIFY2(!dynamic.contains("libQt6"), qPrintable(dynamic));
+    QVERIFY2(!dynamic.contains("QCustomPlot"), qPrintable(dynamic));
+  }
+
+  // A qatwb without its plot module beside it (a build without the GUI) still writes the report
+  // and says why the plots are missing; an unloadable module is named with the loader's error.
+  void plots_skipped_without_a_loadable_module() {
+    QTemporaryDir bin;
+    QVERIFY(bin.isValid());
+    const QString copy = bin.filePath("qatwb");
+    QVERIFY(QFile::copy(qatwb::test::qatwb_bin(), copy));
+    QFile(copy).setPermissions(QFile(copy).permissions() | QFileDevice::ExeOwner);
+    auto report = [&](const QString& out) {
+      QProcess p;
+      p.start(copy, {"report", "--db", db_, "--out", out, out_ + "/runs/surrogate-ste_bits-2"});
+      if (!p.waitForFinished(120000)) return QString("timeout");
+      if (p.exitCode() != 0)
+        return "exit " + QString::number(p.exitCode()) + ": " +
+               QString::fromUtf8(p.readAllStandardError());
+      return read_text(out + "/report.md");
+    };
+    QString md = report(dir_.filePath("no-module"));
+    QVERIFY2(md.contains("Plots skipped: this qatwb was built without the GUI"), qPrintable(md));
+    QVERIFY2(md.contains(bin.filePath("libqatwb_report_plots.so")), qPrintable(md));
+    QVERIFY(QDir(dir_.filePath("no-module/plots")).entryList({"*.png"}, QDir::Files).isEmpty());
+    QVERIFY(markdown_rows(md).count("surrogate-ste_bits-2"));
+
+    QFile bad(bin.filePath("libqatwb_report_plots.so"));
+    QVERIFY(bad.open(QIODevice::WriteOnly));
+    bad.write("not an ELF file\n");
+    bad.close();
+    md = report(dir_.filePath("bad-module"));
+    QVERIFY2(md.contains("Plots skipped: cannot load the plot module " + bad.fileName()),
+             qPrintable(md));
   }
 
   void helpers() {

@@ -86,15 +86,16 @@ class TestRunnerSlurm : public QObject {
 
   void bad_values_are_named() {
     QTemporaryDir dir;
-    const std::string p = write(
-        dir, "bad.yaml", "{kind: slurm, nodes: 0, tasks_per_node: -1, account: 'two words'}");
+    const std::string p =
+        write(dir, "bad.yaml", "{kind: slurm, nodes: 0, tasks_per_node: -1, account: 'two words'}");
     try {
       project::load_project(p);
       QFAIL("accepted bad runner values");
     } catch (const project::ProjectErrors& e) {
       const QString m = e.what();
-      QVERIFY2(m.contains(QString::fromStdString(p) + ":4:") && m.contains("runner.nodes: must be >= 1"),
-               qPrintable(m));
+      QVERIFY2(
+          m.contains(QString::fromStdString(p) + ":4:") && m.contains("runner.nodes: must be >= 1"),
+          qPrintable(m));
       QVERIFY2(m.contains("runner.tasks_per_node: must be >= 0"), qPrintable(m));
       QVERIFY2(m.contains("runner.account: must be one word"), qPrintable(m));
     }

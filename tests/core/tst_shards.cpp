@@ -377,8 +377,7 @@ class TestShards : public QObject {
     QVERIFY(r.exit_code != 0);
     QVERIFY2(r.err.contains("is not a \"qatwb.tokens\" manifest"), r.err.constData());
     QVERIFY(QFile::exists(sample_ + "/manifest.json"));
-    r = qatwb::test::run_qatwb(
-        {"sample", "--input", sample_ + "/train.jsonl", "--out", out});
+    r = qatwb::test::run_qatwb({"sample", "--input", sample_ + "/train.jsonl", "--out", out});
     QVERIFY(r.exit_code != 0);
     QVERIFY2(r.err.contains("refusing to overwrite"), r.err.constData());
     QVERIFY(QFile::exists(out + "/manifest.json"));

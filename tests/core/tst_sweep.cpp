@@ -212,7 +212,7 @@ class TestSweep : public QObject {
     auto state = qatwb::sweep::load_sweep_state(out + "/sweep.json");
     QCOMPARE(state.points.size(), size_t{4});
     for (const auto& p : state.points) {
-      QCOMPARE(p.state, std::string("succeeded"));
+      QCOMPARE(p.state, qatwb::sweep::PointStatus::Succeeded);
       QVERIFY(QFile::exists(QString::fromStdString(p.project)));
     }
     // Every point's run is in the store with its own config and all its steps.
@@ -244,7 +244,7 @@ class TestSweep : public QObject {
     QCOMPARE(j.value("failed", -1), 1);
     const std::string state_path = dir_.filePath("db/sweeps/failing/sweep.json").toStdString();
     auto st = qatwb::sweep::load_sweep_state(state_path);
-    QCOMPARE(st.find("bits-4")->state, std::string("failed"));
+    QCOMPARE(st.find("bits-4")->state, qatwb::sweep::PointStatus::Failed);
     QVERIFY2(st.find("bits-4")->reason.find("scripted failure at step 3") != std::string::npos,
              st.find("bits-4")->reason.c_str());
 
@@ -258,7 +258,7 @@ class TestSweep : public QObject {
     QCOMPARE(k.value("started", -1), 1);
     QCOMPARE(k.value("succeeded", -1), 2);
     st = qatwb::sweep::load_sweep_state(state_path);
-    QCOMPARE(st.find("bits-4")->state, std::string("succeeded"));
+    QCOMPARE(st.find("bits-4")->state, qatwb::sweep::PointStatus::Succeeded);
     QCOMPARE(st.find("bits-4")->attempts, 2);
   }
 
@@ -302,13 +302,51 @@ class TestSweep : public QObject {
     }
   }
 
+  // The state file round-trips every point status by name; an unknown one is refused with the
+  // file, the point and the names it expects.
+  void state_file_statuses() {
+    using qatwb::sweep::PointStatus;
+    const std::string path = dir_.filePath("states/sweep.json").toStdString();
+    QVERIFY(QDir().mkpath(dir_.filePath("states")));
+    qatwb::sweep::SweepState s;
+    const char* names[] = {"pending",   "queued", "starting",  "running",
+                           "succeeded", "failed", "cancelled", "lost"};
+    const PointStatus all[] = {
+        PointStatus::Pending,   PointStatus::Queued, PointStatus::Starting,  PointStatus::Running,
+        PointStatus::Succeeded, PointStatus::Failed, PointStatus::Cancelled, PointStatus::Lost};
+    for (size_t i = 0; i < 8; ++i) {
+      s.points.emplace_back();
+      s.points.back().name = "p" + std::to_string(i);
+      s.points.back().state = all[i];
+    }
+    qatwb::sweep::save_sweep_state(path, s);
+    json j = json::parse(std::ifstream(path));
+    for (size_t i = 0; i < 8; ++i)
+      QCOMPARE(j["points"][i]["state"].get<std::string>(), std::string(names[i]));
+    auto back = qatwb::sweep::load_sweep_state(path);
+    for (size_t i = 0; i < 8; ++i) QCOMPARE(back.points[i].state, all[i]);
+    QCOMPARE(qatwb::sweep::point_status(qatwb::jobs::JobState::Cancelled), PointStatus::Cancelled);
+
+    j["points"][3]["state"] = "sleeping";
+    std::ofstream(path) << j.dump();
+    try {
+      qatwb::sweep::load_sweep_state(path);
+      QFAIL("an unknown point state was accepted");
+    } catch (const qatwb::Error& e) {
+      const std::string m = e.what();
+      QVERIFY2(m.find(path + ": point p3: unknown state 'sleeping'") != std::string::npos,
+               e.what());
+      QVERIFY2(m.find("succeeded") != std::string::npos, e.what());
+    }
+  }
+
   void progress_line_has_counts_and_eta() {
     qatwb::sweep::SweepState s;
     s.points.resize(4);
-    s.points[0].state = "succeeded";
-    s.points[1].state = "running";
+    s.points[0].state = qatwb::sweep::PointStatus::Succeeded;
+    s.points[1].state = qatwb::sweep::PointStatus::Running;
     s.points[1].job_id = 2;
-    s.points[2].state = "failed";
+    s.points[2].state = qatwb::sweep::PointStatus::Failed;
     std::string line = qatwb::sweep::progress_line(s, 65, 30, 1);
     QCOMPARE(line,
              std::string("1/4 done, 1 running, 1 failed, 1 pending; 1m05s elapsed, ETA 1m00s"));

@@ -27,11 +27,7 @@
 using nlohmann::json;
 using qatwb::test::run_qatwb;
 
-namespace {
-
-
-
-}  // namespace
+namespace {}  // namespace
 
 class TestSweepSlurm : public QObject {
   Q_OBJECT

@@ -61,8 +61,8 @@ class TstAdaRound : public QObject {
     auto h = quant::adaround_h(v);
     for (size_t i = 0; i < vs.size(); ++i)
       QVERIFY(std::abs(h[i].item<double>() - rect(vs[i])) < 1e-12);
-    QCOMPARE(h[4].item<double>(), 0.5);                   // V = 0: halfway
-    QVERIFY(std::abs(h[1].item<double>()) < 1e-12);       // -ln 11: exactly down
+    QCOMPARE(h[4].item<double>(), 0.5);                  // V = 0: halfway
+    QVERIFY(std::abs(h[1].item<double>()) < 1e-12);      // -ln 11: exactly down
     QVERIFY(std::abs(h[6].item<double>() - 1) < 1e-12);  // +ln 11: exactly up
     // V for a remainder r solves sigmoid(V) * 1.2 - 0.1 = r.
     const std::vector<double> rs = {0.0, 0.05, 0.25, 0.5, 0.9, 0.999};
@@ -151,9 +151,8 @@ class TstAdaRound : public QObject {
           continue;
         }
         const bool inside = soft > -2 && soft < 1 && raw > 0 && raw < 1;
-        const double expect = inside ? g[r][c].item<double>() * scale[r] * 1.2 * sigmoid(V) *
-                                           (1 - sigmoid(V))
-                                     : 0.0;
+        const double expect =
+            inside ? g[r][c].item<double>() * scale[r] * 1.2 * sigmoid(V) * (1 - sigmoid(V)) : 0.0;
         worst = std::max(worst, std::abs(v.grad()[r][c].item<double>() - expect));
         ++checked;
       }

@@ -19,9 +19,9 @@
 #include "core/project/project_yaml.h"
 #include "core/train/checkpoint.h"
 #include "core/train/easgd.h"
+#include "tests/common/daemons.h"
 #include "tests/common/micro_project.h"
 #include "tests/common/run_events.h"
-#include "tests/common/daemons.h"
 #include "tests/common/test_env.h"
 
 namespace {
@@ -30,7 +30,6 @@ using qatwb::project::EasgdSection;
 using qatwb::train::DataParallel;
 using qatwb::train::DistEnv;
 using qatwb::train::ElasticAveraging;
-
 
 struct WorkerResult {
   std::vector<torch::Tensor> params, centre;
@@ -70,9 +69,7 @@ std::vector<WorkerResult> run_workers(
   return results;
 }
 
-torch::Tensor vec(std::vector<float> v) {
-  return torch::tensor(v, torch::kFloat32);
-}
+torch::Tensor vec(std::vector<float> v) { return torch::tensor(v, torch::kFloat32); }
 
 bool same(const torch::Tensor& a, const torch::Tensor& b) { return torch::equal(a, b); }
 bool close(const torch::Tensor& a, const torch::Tensor& b) {
@@ -157,7 +154,8 @@ class TestEasgd : public QObject {
         [&](int rank, ElasticAveraging& e, WorkerResult&) {
           for (int64_t s = 0; s < 20; ++s) {
             const bool mine = (s % 10 < 5) == (rank == 0);
-            if (e.trains_at(s) != mine) throw std::runtime_error("wrong turn at " + std::to_string(s));
+            if (e.trains_at(s) != mine)
+              throw std::runtime_error("wrong turn at " + std::to_string(s));
           }
           if (e.update_due(5) || !e.update_due(10) || e.update_due(15) || !e.update_due(20))
             throw std::runtime_error("wrong period");
@@ -185,7 +183,8 @@ class TestEasgd : public QObject {
     // Each worker followed its own trajectory exactly, as if alone; the centre never moved.
     for (int rank = 0; rank < 3; ++rank) {
       auto alone = start.clone();
-      for (int64_t step = 1; step <= 6; ++step) alone.sub_(0.1 * (rank + 1) * torch::sin(alone + step));
+      for (int64_t step = 1; step <= 6; ++step)
+        alone.sub_(0.1 * (rank + 1) * torch::sin(alone + step));
       QVERIFY(same(res[rank].params[0], alone));
       QVERIFY(same(res[rank].centre[0], start));
     }
@@ -202,7 +201,9 @@ class TestEasgd : public QObject {
     cfg.beta = 0.75;
     cfg.tau = 3;
     const auto start = vec({0.3f, -0.7f, 1.1f});
-    auto step_fn = [](const torch::Tensor& x, int64_t step) { x.sub_(0.05 * torch::cos(x * step)); };
+    auto step_fn = [](const torch::Tensor& x, int64_t step) {
+      x.sub_(0.05 * torch::cos(x * step));
+    };
     auto res = run_workers(
         3, cfg, [&](int) { return std::vector<torch::Tensor>{start.clone()}; },
         [&](int, ElasticAveraging& e, WorkerResult&) {
@@ -230,10 +231,10 @@ class TestEasgd : public QObject {
   }
 
   void project_section_is_validated() {
-    const QString bad = write_project(
-        "easgd_bad", "",
-        "quant: {enabled: true, bits: 2, surrogate: stableqat}\n"
-        "easgd: {alpha: 1.5, tau: 0, rounding: [nearest, sideways, up]}\n");
+    const QString bad =
+        write_project("easgd_bad", "",
+                      "quant: {enabled: true, bits: 2, surrogate: stableqat}\n"
+                      "easgd: {alpha: 1.5, tau: 0, rounding: [nearest, sideways, up]}\n");
     try {
       qatwb::project::load_project(bad.toStdString());
       QFAIL("accepted a bad easgd section");
@@ -248,12 +249,13 @@ class TestEasgd : public QObject {
 
   void two_workers_train_and_export_the_centre() {
     // Symmetric EASGD over 2 ranks with LSQ at W2, the second worker rounding up.
-    const QString project = write_project(
-        "easgd_sym", "  checkpoint_every: 4\n",
-        "quant: {enabled: true, bits: 2, surrogate: lsq}\n"
-        "easgd: {alpha: 0.3, beta: 0.8, tau: 2, rounding: [nearest, up]}\n");
+    const QString project =
+        write_project("easgd_sym", "  checkpoint_every: 4\n",
+                      "quant: {enabled: true, bits: 2, surrogate: lsq}\n"
+                      "easgd: {alpha: 0.3, beta: 0.8, tau: 2, rounding: [nearest, up]}\n");
     const QString run = dir_.filePath("runs/sym");
-    QCOMPARE(qatwb::test::run_qatwb_env({"run", project, "--run-dir", run, "--no-db", "--nproc", "2"}, {})
+    QCOMPARE(qatwb::test::run_qatwb_env(
+                 {"run", project, "--run-dir", run, "--no-db", "--nproc", "2"}, {})
                  .exit_code,
              0);
     const auto w0 = qatwb::test::run_metric(run, "worker_loss/0");
@@ -265,7 +267,8 @@ class TestEasgd : public QObject {
     QCOMPARE(dist.size(), size_t{4});  // after steps 2, 4, 6, 8
     QVERIFY(dist.at(1) > 0);
     QCOMPARE(qatwb::test::run_events_of_type(run, "start").size(), size_t{1});
-    QVERIFY(qatwb::test::run_events_of_type(run, "eval").back()["values"].contains("ppl_postquant"));
+    QVERIFY(
+        qatwb::test::run_events_of_type(run, "eval").back()["values"].contains("ppl_postquant"));
 
     // The final model is the centre of the last checkpoint; the workers' replicas differ.
     const std::string last = (run + "/checkpoints/step-00000008").toStdString();
@@ -293,7 +296,8 @@ class TestEasgd : public QObject {
         "quant: {enabled: true, bits: 2, surrogate: ste}\n"
         "easgd: {mode: sequential, alpha: 0.3, stickiness: 2, worker_betas: [0.5, 0.9]}\n");
     const QString full = dir_.filePath("runs/seq_full"), cut = dir_.filePath("runs/seq_cut");
-    QCOMPARE(qatwb::test::run_qatwb_env({"run", project, "--run-dir", full, "--no-db", "--nproc", "2"}, {})
+    QCOMPARE(qatwb::test::run_qatwb_env(
+                 {"run", project, "--run-dir", full, "--no-db", "--nproc", "2"}, {})
                  .exit_code,
              0);
     // Turns of 2 steps: worker 0 trains steps 0-1 and 4-5, worker 1 steps 2-3 and 6-7.
@@ -302,11 +306,14 @@ class TestEasgd : public QObject {
     QCOMPARE(w0.size(), size_t{4});
     QVERIFY(w0.count(0) && w0.count(1) && w0.count(4) && w0.count(5));
     QVERIFY(w1.count(2) && w1.count(3) && w1.count(6) && w1.count(7));
-    QCOMPARE(qatwb::test::run_qatwb_env({"run", project, "--run-dir", cut, "--no-db", "--nproc", "2"},
-                                        {{"QATWB_TEST_STOP_AT_STEP", "3"}})
+    QCOMPARE(
+        qatwb::test::run_qatwb_env({"run", project, "--run-dir", cut, "--no-db", "--nproc", "2"},
+                                   {{"QATWB_TEST_STOP_AT_STEP", "3"}})
+            .exit_code,
+        130);
+    QCOMPARE(qatwb::test::run_qatwb_env({"run", "--resume", cut, "--no-db", "--nproc", "2"}, {})
                  .exit_code,
-             130);
-    QCOMPARE(qatwb::test::run_qatwb_env({"run", "--resume", cut, "--no-db", "--nproc", "2"}, {}).exit_code, 0);
+             0);
     const auto a = qatwb::test::run_metric(full, "loss"), b = qatwb::test::run_metric(cut, "loss");
     QCOMPARE(a.size(), size_t{8});
     QCOMPARE(b.size(), size_t{8});

@@ -208,8 +208,7 @@ class TstEmbeddingQuant : public QObject {
     const auto he = h.tensor("model.embed_tokens.weight").to(torch::kFloat);
     QVERIFY(torch::allclose(ge, he, 1e-3, 1e-6));
     // On a 4-bit grid: at most 16 distinct values per row.
-    for (int64_t row : {0, 5, 31999})
-      QVERIFY(std::get<0>(torch::_unique(he[row])).numel() <= 16);
+    for (int64_t row : {0, 5, 31999}) QVERIFY(std::get<0>(torch::_unique(he[row])).numel() <= 16);
     const auto names = g.names();
     QVERIFY(std::find(names.begin(), names.end(), "model.layers.0.mlp.down_proj.qweight") !=
             names.end());

@@ -29,11 +29,9 @@ class TestExportCompressed : public QObject {
         const QByteArray tag = QByteArray::number(bits) + (sym ? "-sym" : "-asym");
         QTest::newRow(tag + "-g32") << bits << sym << int(quant::Granularity::PerGroup) << 32;
         QTest::newRow(tag + "-g64") << bits << sym << int(quant::Granularity::PerGroup) << 64;
-        QTest::newRow(tag + "-channel") << bits << sym << int(quant::Granularity::PerChannel)
-                                        << 0;
+        QTest::newRow(tag + "-channel") << bits << sym << int(quant::Granularity::PerChannel) << 0;
         if (sym)
-          QTest::newRow(tag + "-tensor") << bits << sym << int(quant::Granularity::PerTensor)
-                                         << 0;
+          QTest::newRow(tag + "-tensor") << bits << sym << int(quant::Granularity::PerTensor) << 0;
       }
   }
   void roundtrip() {
@@ -105,11 +103,9 @@ class TestExportCompressed : public QObject {
           const int64_t grp = i / gs;
           int64_t zs = 0;
           if (!sym)
-            zs = test::stream_value(zp_cols.data_ptr<int32_t>() + grp * zp_cols.size(1), o,
-                                    bits) -
+            zs = test::stream_value(zp_cols.data_ptr<int32_t>() + grp * zp_cols.size(1), o, bits) -
                  offset;
-          const float s = g == quant::Granularity::PerTensor ? sp[0]
-                                                             : sp[o * (in / gs) + grp];
+          const float s = g == quant::Granularity::PerTensor ? sp[0] : sp[o * (in / gs) + grp];
           // Our asymmetric codes are unsigned with an unsigned zero: both shift by 2^(b-1).
           const float wv = s * static_cast<float>(qs - zs);
           QCOMPARE(wv, deq[o][i]);
@@ -124,8 +120,7 @@ class TestExportCompressed : public QObject {
     auto src = test::make_quantized_source(s, 1, false);
     const QString out = dir_.filePath("nvfp4");
     try {
-      exporter::export_model(src, exporter::ExportFormat::CompressedTensors, out.toStdString(),
-                             {});
+      exporter::export_model(src, exporter::ExportFormat::CompressedTensors, out.toStdString(), {});
       QFAIL("expected an error");
     } catch (const Error& e) {
       QVERIFY2(QString(e.what()).toLower().contains("nvfp4"), e.what());
@@ -135,9 +130,9 @@ class TestExportCompressed : public QObject {
     auto t = test::int_scheme(2, true, quant::Granularity::PerChannel);
     t.bits = 1.58;
     auto src2 = test::make_quantized_source(t, 1, false);
-    QVERIFY_THROWS_EXCEPTION(Error, exporter::export_model(
-                                        src2, exporter::ExportFormat::CompressedTensors,
-                                        out.toStdString(), {}));
+    QVERIFY_THROWS_EXCEPTION(Error,
+                             exporter::export_model(src2, exporter::ExportFormat::CompressedTensors,
+                                                    out.toStdString(), {}));
   }
 };
 

@@ -35,9 +35,8 @@ inline quant::QuantScheme int_scheme(int bits, bool symmetric, quant::Granularit
 // A random micro model with a quantizer. fp16_scales rounds the learned scales to fp16 values
 // (the formats that store fp16 scales are then lossless); the scales are also perturbed so they
 // are not exactly the init's.
-inline exporter::ExportSource make_quantized_source(const quant::QuantScheme& scheme,
-                                                    int64_t seed, bool fp16_scales,
-                                                    int64_t vocab = 256,
+inline exporter::ExportSource make_quantized_source(const quant::QuantScheme& scheme, int64_t seed,
+                                                    bool fp16_scales, int64_t vocab = 256,
                                                     const std::string& tokenizer = {}) {
   model::Llama m(export_test_config(vocab));
   m->init_weights(seed);

@@ -9,10 +9,10 @@
 
 #include <fstream>
 
+#include "core/eval/replaced_weights.h"
 #include "core/export/gguf_export.h"
 #include "core/export/gguf_reader.h"
 #include "core/export/gguf_tokenizer.h"
-#include "core/eval/replaced_weights.h"
 #include "core/export/hf_export.h"
 #include "core/text/tokenizer.h"
 #include "core/util/error.h"
@@ -34,8 +34,8 @@ void sharpen(exporter::ExportSource& src, double qk_factor, double factor) {
   torch::NoGradGuard ng;
   for (auto& [name, p] : src.model->hf_state_dict()) {
     if (name.find("norm") != std::string::npos) continue;
-    const bool qk = name.find("q_proj") != std::string::npos ||
-                    name.find("k_proj") != std::string::npos;
+    const bool qk =
+        name.find("q_proj") != std::string::npos || name.find("k_proj") != std::string::npos;
     p.mul_(qk ? qk_factor : factor);
   }
 }
@@ -135,10 +135,14 @@ class TestExportGguf : public QObject {
     QTest::addColumn<int>("group");
     QTest::addColumn<QString>("float_type");
     QTest::addColumn<QString>("why");
-    QTest::newRow("asym4-g32") << 4 << false << 32 << "f32" << "asymmetric";
-    QTest::newRow("sym4-g64") << 4 << true << 64 << "f32" << "group size 64";
-    QTest::newRow("sym3-g32") << 3 << true << 32 << "f16" << "3-bit";
-    QTest::newRow("sym2-g32") << 2 << true << 32 << "f32" << "2-bit";
+    QTest::newRow("asym4-g32") << 4 << false << 32 << "f32"
+                               << "asymmetric";
+    QTest::newRow("sym4-g64") << 4 << true << 64 << "f32"
+                              << "group size 64";
+    QTest::newRow("sym3-g32") << 3 << true << 32 << "f16"
+                              << "3-bit";
+    QTest::newRow("sym2-g32") << 2 << true << 32 << "f32"
+                              << "2-bit";
   }
   void other_schemes_fall_back_to_dequantized_floats() {
     QFETCH(int, bits);
@@ -147,8 +151,8 @@ class TestExportGguf : public QObject {
     QFETCH(QString, float_type);
     QFETCH(QString, why);
     auto src = source(bits, sym, quant::Granularity::PerGroup, group, llama2_tok(), 32000, false);
-    const std::string out = dir_.filePath(QString("fb-%1-%2-%3.gguf").arg(bits).arg(sym).arg(group))
-                                .toStdString();
+    const std::string out =
+        dir_.filePath(QString("fb-%1-%2-%3.gguf").arg(bits).arg(sym).arg(group)).toStdString();
     std::string log;
     exporter::ExportOptions o;
     o.gguf_float = float_type.toStdString();
@@ -191,10 +195,10 @@ class TestExportGguf : public QObject {
     const auto& types = f.at("tokenizer.ggml.token_type").nums;
     QCOMPARE(tokens.size(), size_t{32000});
     QCOMPARE(tokens[1], std::string("<s>"));
-    QCOMPARE(types[1], 3.0);         // control
-    QCOMPARE(types[0], 2.0);         // <unk>
+    QCOMPARE(types[1], 3.0);  // control
+    QCOMPARE(types[0], 2.0);  // <unk>
     QCOMPARE(tokens[13], std::string("<0x0A>"));
-    QCOMPARE(types[13], 6.0);        // byte
+    QCOMPARE(types[13], 6.0);  // byte
     QCOMPARE(f.at("tokenizer.ggml.bos_token_id").as_int(""), int64_t{1});
     QCOMPARE(f.at("tokenizer.ggml.eos_token_id").as_int(""), int64_t{2});
     QVERIFY(f.at("tokenizer.ggml.add_bos_token").as_int("") == 1);

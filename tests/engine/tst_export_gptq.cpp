@@ -19,8 +19,8 @@ class TestExportGptq : public QObject {
   void check_roundtrip(int bits, bool sym, quant::Granularity g, int group) {
     auto src = test::make_quantized_source(test::int_scheme(bits, sym, g, group), 11 + bits,
                                            /*fp16_scales=*/true);
-    const QString out = dir_.filePath(QString("gptq-%1-%2-%3-%4")
-                                          .arg(bits).arg(sym).arg(int(g)).arg(group));
+    const QString out =
+        dir_.filePath(QString("gptq-%1-%2-%3-%4").arg(bits).arg(sym).arg(int(g)).arg(group));
     exporter::ExportOptions o;
     exporter::export_model(src, exporter::ExportFormat::Gptq, out.toStdString(), o);
     const auto cfg = exporter::read_json(out.toStdString() + "/config.json");
@@ -28,8 +28,7 @@ class TestExportGptq : public QObject {
     QCOMPARE(qc["bits"].get<int>(), bits);
     QCOMPARE(qc["sym"].get<bool>(), sym);
     QCOMPARE(qc["checkpoint_format"].get<std::string>(), std::string("gptq"));
-    QCOMPARE(qc["group_size"].get<int>(),
-             g == quant::Granularity::PerChannel ? -1 : group);
+    QCOMPARE(qc["group_size"].get<int>(), g == quant::Granularity::PerChannel ? -1 : group);
 
     const auto read = exporter::read_gptq_export(out.toStdString());
     const auto orig = src.quantizer->quantize_all();
@@ -94,8 +93,7 @@ class TestExportGptq : public QObject {
         const QByteArray tag = QByteArray::number(bits) + (sym ? "-sym" : "-asym");
         QTest::newRow(tag + "-g32") << bits << sym << int(quant::Granularity::PerGroup) << 32;
         QTest::newRow(tag + "-g64") << bits << sym << int(quant::Granularity::PerGroup) << 64;
-        QTest::newRow(tag + "-channel") << bits << sym << int(quant::Granularity::PerChannel)
-                                        << 32;
+        QTest::newRow(tag + "-channel") << bits << sym << int(quant::Granularity::PerChannel) << 32;
       }
   }
   void roundtrip() {
@@ -140,11 +138,16 @@ class TestExportGptq : public QObject {
   void unsupported_schemes_are_clear_errors_data() {
     QTest::addColumn<QString>("what");
     QTest::addColumn<QString>("expect");
-    QTest::newRow("per-tensor") << "per-tensor" << "per-tensor";
-    QTest::newRow("5-bit") << "5" << "5-bit";
-    QTest::newRow("ternary") << "ternary" << "stretched";
-    QTest::newRow("binary") << "binary" << "binary";
-    QTest::newRow("mxfp4") << "mxfp4" << "mxfp4";
+    QTest::newRow("per-tensor") << "per-tensor"
+                                << "per-tensor";
+    QTest::newRow("5-bit") << "5"
+                           << "5-bit";
+    QTest::newRow("ternary") << "ternary"
+                             << "stretched";
+    QTest::newRow("binary") << "binary"
+                            << "binary";
+    QTest::newRow("mxfp4") << "mxfp4"
+                           << "mxfp4";
   }
   void unsupported_schemes_are_clear_errors() {
     QFETCH(QString, what);

@@ -58,7 +58,8 @@ train:
   checkpoint_every: 3
 eval: {max_windows: 8}
 quant: {enabled: true, bits: 3, granularity: per_channel, symmetric: false, surrogate: ste}
-)").arg(tok, corpus);
+)")
+                             .arg(tok, corpus);
     const QString project = dir_.filePath("exporthf.yaml");
     {
       QFile f(project);
@@ -135,7 +136,8 @@ quant: {enabled: true, bits: 3, granularity: per_channel, symmetric: false, surr
     for (const auto& cp : cps) {
       const QString from = run_ + "/checkpoints/" + cp, to = live + "/checkpoints/" + cp;
       QVERIFY(QDir().mkpath(to + "/model"));
-      for (const auto& f : QDir(from).entryList(QDir::Files)) QFile::copy(from + "/" + f, to + "/" + f);
+      for (const auto& f : QDir(from).entryList(QDir::Files))
+        QFile::copy(from + "/" + f, to + "/" + f);
       for (const auto& f : QDir(from + "/model").entryList(QDir::Files))
         QFile::copy(from + "/model/" + f, to + "/model/" + f);
     }
@@ -148,7 +150,8 @@ quant: {enabled: true, bits: 3, granularity: per_channel, symmetric: false, surr
     QCOMPARE(QString::fromStdString(j["path"].get<std::string>()),
              QDir(live + "/exports/hf").absolutePath());
     // The weights are the last checkpoint's, quantized with its quantizer state.
-    const auto src = exporter::resolve_export_source((live + "/checkpoints/" + cps.last()).toStdString());
+    const auto src =
+        exporter::resolve_export_source((live + "/checkpoints/" + cps.last()).toStdString());
     const auto read = exporter::read_hf_export((live + "/exports/hf").toStdString());
     for (const auto& [m, q] : src.quantizer->quantize_all())
       QVERIFY(test::bit_equal(quant::dequantize(read.quantized.at(m)), quant::dequantize(q)));

@@ -47,14 +47,14 @@ class TestFormats : public QObject {
   void e2m1_grid_ties_and_negatives() {
     auto x = t1({0.f, 0.25f, 0.26f, 0.74f, 0.75f, 1.25f, 1.3f, 1.75f, 2.5f, 2.6f, 3.5f, 5.f, 5.1f,
                  7.f, -0.25f, -0.3f, -1.75f, -100.f, -0.f});
-    auto expect = codes_of({0, 0, 1, 1, 2, 2, 3, 4, 4, 5, 6, 6, 7, 7, 8, 9, 12, 15, 0},
-                           torch::kUInt8);
+    auto expect =
+        codes_of({0, 0, 1, 1, 2, 2, 3, 4, 4, 5, 6, 6, 7, 7, 8, 9, 12, 15, 0}, torch::kUInt8);
     auto c = e2m1_encode(x);
-    QVERIFY2(torch::equal(c, expect), qPrintable(QString::fromStdString(
-                                          torch::str(c.to(torch::kInt)))));
+    QVERIFY2(torch::equal(c, expect),
+             qPrintable(QString::fromStdString(torch::str(c.to(torch::kInt)))));
     auto v = e2m1_decode(c);
-    QVERIFY(torch::equal(v, t1({0, 0, .5, .5, 1, 1, 1.5, 2, 2, 3, 4, 4, 6, 6, -0., -.5, -2, -6,
-                                0})));
+    QVERIFY(
+        torch::equal(v, t1({0, 0, .5, .5, 1, 1, 1.5, 2, 2, 3, 4, 4, 6, 6, -0., -.5, -2, -6, 0})));
     QVERIFY(std::signbit(v[14].item<float>()));  // -0.25 -> -0 (code 8)
     auto all = torch::arange(16).to(torch::kUInt8);
     QVERIFY(torch::equal(e2m1_encode(e2m1_decode(all)).masked_fill(all == 8, 8), all));
@@ -62,16 +62,15 @@ class TestFormats : public QObject {
 
   void e4m3_rounding_and_bits() {
     auto x = t1({448.f, 500.f, 1.f, 1.0625f, 1.1875f, std::ldexp(1.f, -9), std::ldexp(1.f, -10),
-                 3 * std::ldexp(1.f, -10), std::ldexp(1.f, -6), 240.f, 250.f, 17.f, 0.f,
-                 -2.f});
+                 3 * std::ldexp(1.f, -10), std::ldexp(1.f, -6), 240.f, 250.f, 17.f, 0.f, -2.f});
     auto r = e4m3_round(x);
-    auto expect = t1({448.f, 448.f, 1.f, 1.f, 1.25f, std::ldexp(1.f, -9), 0.f,
-                      std::ldexp(1.f, -8), std::ldexp(1.f, -6), 240.f, 256.f, 16.f, 0.f, -2.f});
+    auto expect = t1({448.f, 448.f, 1.f, 1.f, 1.25f, std::ldexp(1.f, -9), 0.f, std::ldexp(1.f, -8),
+                      std::ldexp(1.f, -6), 240.f, 256.f, 16.f, 0.f, -2.f});
     QVERIFY2(torch::equal(r, expect), qPrintable(QString::fromStdString(torch::str(r))));
     auto bits = e4m3_encode(t1({448.f, 1.f, std::ldexp(1.f, -9), std::ldexp(1.f, -6), -2.f,
                                 7 * std::ldexp(1.f, -9), 0.f}));
-    QVERIFY(torch::equal(bits, codes_of({0x7E, 0x38, 0x01, 0x08, 0xC0, 0x07, 0x00},
-                                        torch::kUInt8)));
+    QVERIFY(
+        torch::equal(bits, codes_of({0x7E, 0x38, 0x01, 0x08, 0xC0, 0x07, 0x00}, torch::kUInt8)));
     // Every finite code round-trips (0x7F / 0xFF are NaN, 0x80 is -0).
     std::vector<int> all;
     for (int b = 0; b < 256; ++b)
@@ -89,8 +88,8 @@ class TestFormats : public QObject {
     QVERIFY2(torch::equal(e, codes_of({0, 1, -1, -127, 1, 98, -127}, torch::kInt)),
              qPrintable(QString::fromStdString(torch::str(e))));
     auto scale = torch::ldexp(torch::ones({7}), e);
-    QVERIFY(torch::equal(e8m0_encode(scale), codes_of({127, 128, 126, 0, 128, 225, 0},
-                                                      torch::kUInt8)));
+    QVERIFY(
+        torch::equal(e8m0_encode(scale), codes_of({127, 128, 126, 0, 128, 225, 0}, torch::kUInt8)));
     QVERIFY(torch::equal(e8m0_decode(e8m0_encode(scale)), scale));
   }
 
@@ -116,11 +115,11 @@ class TestFormats : public QObject {
 
   void nvfp4_two_level_scaling() {
     std::vector<float> v(32, 0.f);
-    v[0] = 2688.f;   // tensor amax: scale_2 = 2688/(6*448) = 1; block 0 scale 448
-    v[1] = 1000.f;   // 1000/448 = 2.23 -> 2 -> 896
-    v[2] = -300.f;   // -0.67 -> -0.5 -> -224
-    v[16] = 10.f;    // block 1: 10/6 = 1.667 -> E4M3 1.625; 10/1.625 = 6.15 -> 6 (saturates)
-    v[17] = 1.f;     // 0.615 -> 0.5 -> 0.8125
+    v[0] = 2688.f;  // tensor amax: scale_2 = 2688/(6*448) = 1; block 0 scale 448
+    v[1] = 1000.f;  // 1000/448 = 2.23 -> 2 -> 896
+    v[2] = -300.f;  // -0.67 -> -0.5 -> -224
+    v[16] = 10.f;   // block 1: 10/6 = 1.667 -> E4M3 1.625; 10/1.625 = 6.15 -> 6 (saturates)
+    v[17] = 1.f;    // 0.615 -> 0.5 -> 0.8125
     auto w = t1(v).view({1, 32});
     QuantScheme s;
     s.format = Format::NvFp4;
@@ -166,9 +165,10 @@ class TestFormats : public QObject {
     QuantizedTensor q4 = quantize(w4, s4, "m");
     QCOMPARE(q4.zeros.item<int>(), 4);
     QVERIFY(std::fabs(q4.scales.item<float>() - 0.08f) < 1e-7);
-    QVERIFY(torch::equal(q4.codes.to(torch::kInt).view({-1}), torch::tensor({0, 7, 15, 3}, torch::kInt)));
-    QVERIFY(torch::allclose(dequantize(q4).view({-1}), t1({-0.32f, 0.24f, 0.88f, -0.08f}), 1e-6,
-                            1e-6));
+    QVERIFY(torch::equal(q4.codes.to(torch::kInt).view({-1}),
+                         torch::tensor({0, 7, 15, 3}, torch::kInt)));
+    QVERIFY(
+        torch::allclose(dequantize(q4).view({-1}), t1({-0.32f, 0.24f, 0.88f, -0.08f}), 1e-6, 1e-6));
   }
 
   void seq_and_ternary_levels() {
@@ -177,12 +177,14 @@ class TestFormats : public QObject {
     s.surrogate = Surrogate::ParetoQ;  // SEQ, init s = max|w| = 1
     QuantizedTensor q = quantize(w, s, "m");
     QCOMPARE(q.scales.item<float>(), 1.f);
-    QVERIFY(torch::equal(q.codes.to(torch::kInt).view({-1}), torch::tensor({1, 1, 0, -1, -2, -2}, torch::kInt)));
+    QVERIFY(torch::equal(q.codes.to(torch::kInt).view({-1}),
+                         torch::tensor({1, 1, 0, -1, -2, -2}, torch::kInt)));
     QVERIFY(torch::equal(dequantize(q).view({-1}), t1({.75f, .75f, .25f, -.25f, -.75f, -.75f})));
     auto wt = t1({1.f, 0.4f, 0.3f, -0.2f, -0.35f, -1.f}).view({1, 6});
     s.bits = 1.58;
     QuantizedTensor qt = quantize(wt, s, "m");
-    QVERIFY(torch::equal(qt.codes.to(torch::kInt).view({-1}), torch::tensor({1, 1, 0, 0, -1, -1}, torch::kInt)));
+    QVERIFY(torch::equal(qt.codes.to(torch::kInt).view({-1}),
+                         torch::tensor({1, 1, 0, 0, -1, -1}, torch::kInt)));
     const float l = static_cast<float>(2.0 / 3.0);
     QVERIFY(torch::equal(dequantize(qt).view({-1}), t1({l, l, 0.f, 0.f, -l, -l})));
     // Binary: sign * mean|w|.
@@ -191,7 +193,8 @@ class TestFormats : public QObject {
     QuantizedTensor qb = quantize(wt, s, "m");
     const float mean = wt.abs().mean().item<float>();
     QVERIFY(std::fabs(qb.scales.item<float>() - mean) < 1e-7);
-    QVERIFY(torch::equal(qb.codes.to(torch::kInt).view({-1}), torch::tensor({1, 1, 1, -1, -1, -1}, torch::kInt)));
+    QVERIFY(torch::equal(qb.codes.to(torch::kInt).view({-1}),
+                         torch::tensor({1, 1, 1, -1, -1, -1}, torch::kInt)));
   }
 
   void scale_inits() {
@@ -261,8 +264,7 @@ class TestFormats : public QObject {
       QFAIL("no error");
     } catch (const qatwb::Error& e) {
       const QString m = e.what();
-      QVERIFY2(m.contains("model.layers.2.mlp.gate_proj") && m.contains("100") &&
-                   m.contains("128"),
+      QVERIFY2(m.contains("model.layers.2.mlp.gate_proj") && m.contains("100") && m.contains("128"),
                qPrintable(m));
     }
     QuantScheme nv;

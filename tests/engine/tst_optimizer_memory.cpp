@@ -77,15 +77,17 @@ class TstOptimizerMemory : public QObject {
     const std::vector<double> g = {0.3, -0.7, 1e-3, 2.0};
     std::vector<torch::optim::OptimizerParamGroup> groups;
     groups.emplace_back(std::vector<torch::Tensor>{p});
-    train::CompactAdamW opt(std::move(groups),
-                            torch::optim::AdamWOptions(lr).betas({b1, b2}).eps(eps).weight_decay(wd));
+    train::CompactAdamW opt(
+        std::move(groups),
+        torch::optim::AdamWOptions(lr).betas({b1, b2}).eps(eps).weight_decay(wd));
     p.mutable_grad() = torch::tensor({0.3f, -0.7f, 1e-3f, 2.0f});
     const std::vector<double> p0 = {0.5, -1.25, 2.0, 0.0};
     opt.step();
     for (int i = 0; i < 4; ++i) {
       // Step 1: m_hat = g, v_hat = g^2, decoupled decay first.
       const double m = (1 - b1) * g[i], v = (1 - b2) * g[i] * g[i];
-      const double want = p0[i] * (1 - lr * wd) - lr / (1 - b1) * m / (std::sqrt(v / (1 - b2)) + eps);
+      const double want =
+          p0[i] * (1 - lr * wd) - lr / (1 - b1) * m / (std::sqrt(v / (1 - b2)) + eps);
       QVERIFY2(std::abs(p[i].item<double>() - want) < 1e-6,
                qPrintable(QString("%1 vs %2").arg(p[i].item<double>()).arg(want)));
     }
@@ -110,7 +112,8 @@ class TstOptimizerMemory : public QObject {
     auto p = torch::zeros({n}).requires_grad_(true);
     std::vector<torch::optim::OptimizerParamGroup> groups;
     groups.emplace_back(std::vector<torch::Tensor>{p});
-    train::CompactAdamW opt(std::move(groups), torch::optim::AdamWOptions(1e-6).betas({0.9, 0.999}));
+    train::CompactAdamW opt(std::move(groups),
+                            torch::optim::AdamWOptions(1e-6).betas({0.9, 0.999}));
     for (int64_t t = 0; t < steps; ++t) {
       p.mutable_grad() = torch::ones({n});
       opt.step();
@@ -118,7 +121,8 @@ class TstOptimizerMemory : public QObject {
     const auto& s = static_cast<const torch::optim::AdamWParamState&>(*opt.state().begin()->second);
     const double want = 1 - std::pow(0.999, static_cast<double>(steps));  // 0.4514
     const double got = s.exp_avg_sq().to(torch::kDouble).mean().item<double>();
-    QVERIFY2(std::abs(got - want) < 0.01 * want, qPrintable(QString("%1 vs %2").arg(got).arg(want)));
+    QVERIFY2(std::abs(got - want) < 0.01 * want,
+             qPrintable(QString("%1 vs %2").arg(got).arg(want)));
   }
 
   void owners_follow_the_greedy_rule() {
@@ -164,15 +168,17 @@ class TstOptimizerMemory : public QObject {
     // the split is as even as the largest tensor allows: here the 32000 x 64 embedding).
     const double whole = QFileInfo(rp + "/checkpoints/step-00000008/optimizer.pt").size();
     const double s0 = QFileInfo(rz + "/checkpoints/step-00000008/optimizer.pt").size();
-    const double s1 = QFileInfo(rz + "/checkpoints/workers/rank-1/step-00000008/optimizer.pt").size();
+    const double s1 =
+        QFileInfo(rz + "/checkpoints/workers/rank-1/step-00000008/optimizer.pt").size();
     QVERIFY(s0 > 0 && s1 > 0 && s0 < whole && s1 < whole);
     QVERIFY2(std::abs(s0 + s1 - whole) < 0.05 * whole,
              qPrintable(QString("%1 + %2 vs %3").arg(s0).arg(s1).arg(whole)));
     // Stopped after step 4, resumed on 2 ranks: the same losses, exactly.
-    QCOMPARE(qatwb::test::run_qatwb_env({"run", sharded, "--run-dir", cut, "--no-db", "--nproc", "2"},
-                                        {{"QATWB_TEST_STOP_AT_STEP", "4"}})
-                 .exit_code,
-             130);
+    QCOMPARE(
+        qatwb::test::run_qatwb_env({"run", sharded, "--run-dir", cut, "--no-db", "--nproc", "2"},
+                                   {{"QATWB_TEST_STOP_AT_STEP", "4"}})
+            .exit_code,
+        130);
     r = qatwb::test::run_qatwb_env({"run", "--resume", cut, "--no-db"});
     QVERIFY(r.exit_code != 0);
     QVERIFY2(r.err.contains("train.zero1 over 2 ranks") && r.err.contains("same --nproc"),

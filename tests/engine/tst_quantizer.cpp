@@ -66,10 +66,9 @@ class TestQuantizer : public QObject {
       w.emplace_back(n, torch::randn({8, 16}));
     QuantScheme s;  // default include: decoder Linears only
     ModelQuantizer a(s, w);
-    QCOMPARE(a.modules(), (std::vector<std::string>{"model.layers.0.self_attn.q_proj",
-                                                    "model.layers.0.self_attn.o_proj",
-                                                    "model.layers.0.mlp.down_proj",
-                                                    "model.layers.11.mlp.gate_proj"}));
+    QCOMPARE(a.modules(), (std::vector<std::string>{
+                              "model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.o_proj",
+                              "model.layers.0.mlp.down_proj", "model.layers.11.mlp.gate_proj"}));
     s.exclude = {R"(down_proj$)", R"(^model\.layers\.11\.)"};
     ModelQuantizer b(s, w);
     QCOMPARE(b.modules(), (std::vector<std::string>{"model.layers.0.self_attn.q_proj",
@@ -100,13 +99,12 @@ class TestQuantizer : public QObject {
       ActivationQuant::Kind act;
       torch::Dtype dtype;
     };
-    for (const Case& c : {Case{Surrogate::StableQat, ActivationQuant::Kind::None, torch::kFloat},
-                          Case{Surrogate::Dsq, ActivationQuant::Kind::None, torch::kFloat},
-                          Case{Surrogate::Lsq, ActivationQuant::Kind::Pact, torch::kFloat},
-                          Case{Surrogate::Ewgs, ActivationQuant::Kind::Int8PerToken,
-                               torch::kFloat},
-                          Case{Surrogate::StableQat, ActivationQuant::Kind::None,
-                               torch::kBFloat16}}) {
+    for (const Case& c :
+         {Case{Surrogate::StableQat, ActivationQuant::Kind::None, torch::kFloat},
+          Case{Surrogate::Dsq, ActivationQuant::Kind::None, torch::kFloat},
+          Case{Surrogate::Lsq, ActivationQuant::Kind::Pact, torch::kFloat},
+          Case{Surrogate::Ewgs, ActivationQuant::Kind::Int8PerToken, torch::kFloat},
+          Case{Surrogate::StableQat, ActivationQuant::Kind::None, torch::kBFloat16}}) {
       auto s = learned(c.sur);
       s.activations.kind = c.act;
       s.activations.pact_alpha_init = 1.0;
@@ -139,7 +137,7 @@ class TestQuantizer : public QObject {
         auto leaf = qc.weight(kUp, wc[0].second);
         QVERIFY2(leaf.is_leaf() && leaf.requires_grad(), qPrintable(what));
         if (i == 0) first_leaf = leaf;
-        QVERIFY2(leaf.is_same(first_leaf), qPrintable(what));  // forward ran once per step
+        QVERIFY2(leaf.is_same(first_leaf), qPrintable(what));        // forward ran once per step
         QVERIFY2(!wc[0].second.grad().defined(), qPrintable(what));  // nothing reached w yet
       }
       qc.end_step();
@@ -150,12 +148,12 @@ class TestQuantizer : public QObject {
         // fp32: same values up to summation order; bf16: the three micro-batch gradients are
         // summed in bf16 in a different order, so allow bf16 rounding of the largest entry.
         const double rtol = c.dtype == torch::kFloat ? 1e-6 : 0.0;
-        const double atol =
-            c.dtype == torch::kFloat ? 1e-7 : 1e-2 * a.abs().max().item<double>();
-        QVERIFY2(torch::allclose(a.to(torch::kFloat), b.to(torch::kFloat), rtol, atol),
-                 qPrintable(what + QString(" weight %1: max diff %2")
-                                       .arg(k)
-                                       .arg((a - b).abs().max().item<double>())));
+        const double atol = c.dtype == torch::kFloat ? 1e-7 : 1e-2 * a.abs().max().item<double>();
+        QVERIFY2(
+            torch::allclose(a.to(torch::kFloat), b.to(torch::kFloat), rtol, atol),
+            qPrintable(
+                what +
+                QString(" weight %1: max diff %2").arg(k).arg((a - b).abs().max().item<double>())));
       }
       auto pd = qd.parameters(), pc = qc.parameters();
       QCOMPARE(pd.size(), pc.size());
@@ -164,12 +162,12 @@ class TestQuantizer : public QObject {
         QVERIFY2(pd[k].grad().defined() && pc[k].grad().defined(), qPrintable(what));
         const double gmax = pd[k].grad().abs().max().item<double>();
         const bool f32 = c.dtype == torch::kFloat;
-        QVERIFY2(torch::allclose(pd[k].grad(), pc[k].grad(), f32 ? 1e-5 : 0.0,
-                                 f32 ? 1e-8 : 2e-2 * gmax),
-                 qPrintable(what + QString(" param %1: %2 vs %3")
-                                       .arg(k)
-                                       .arg(pd[k].grad().sum().item<double>())
-                                       .arg(pc[k].grad().sum().item<double>())));
+        QVERIFY2(
+            torch::allclose(pd[k].grad(), pc[k].grad(), f32 ? 1e-5 : 0.0, f32 ? 1e-8 : 2e-2 * gmax),
+            qPrintable(what + QString(" param %1: %2 vs %3")
+                                  .arg(k)
+                                  .arg(pd[k].grad().sum().item<double>())
+                                  .arg(pc[k].grad().sum().item<double>())));
       }
     }
   }
@@ -204,13 +202,12 @@ class TestQuantizer : public QObject {
     auto st = a.state();
     std::vector<std::string> names;
     for (auto& [n, t] : st) names.push_back(n);
-    QCOMPARE(names, (std::vector<std::string>{
-                        "model.layers.0.mlp.up_proj.weight_scale",
-                        "model.layers.0.mlp.up_proj.dsq_alpha",
-                        "model.layers.0.mlp.up_proj.input_alpha",
-                        "model.layers.0.mlp.down_proj.weight_scale",
-                        "model.layers.0.mlp.down_proj.dsq_alpha",
-                        "model.layers.0.mlp.down_proj.input_alpha"}));
+    QCOMPARE(
+        names,
+        (std::vector<std::string>{
+            "model.layers.0.mlp.up_proj.weight_scale", "model.layers.0.mlp.up_proj.dsq_alpha",
+            "model.layers.0.mlp.up_proj.input_alpha", "model.layers.0.mlp.down_proj.weight_scale",
+            "model.layers.0.mlp.down_proj.dsq_alpha", "model.layers.0.mlp.down_proj.input_alpha"}));
     {
       torch::NoGradGuard g;
       for (auto& p : a.parameters()) p.mul_(0.9);

@@ -290,9 +290,8 @@ quant: {enabled: true, bits: 2}
          std::vector<std::pair<QString, QString>>{{"QATWB_TEST_STOP_AT_STEP", "3x"},
                                                   {"QATWB_TEST_CRASH_RANK_AT", "1"},
                                                   {"QATWB_THREADS_PER_RANK", "0"}}) {
-      const auto r3 =
-          run_qatwb_env({"run", write_project("badenv", ""), "--run-dir", run3, "--no-db"},
-                        {{name, value}});
+      const auto r3 = run_qatwb_env(
+          {"run", write_project("badenv", ""), "--run-dir", run3, "--no-db"}, {{name, value}});
       QVERIFY(r3.exit_code != 0);
       QVERIFY2(r3.err.contains((name + "=" + value).toUtf8()), r3.err.constData());
       QVERIFY(!QFile::exists(run3 + "/events.jsonl"));

@@ -86,16 +86,16 @@ class TestSurrogates : public QObject {
     auto r = run(scheme(4, Surrogate::StableQat), w, torch::full({1}, 0.5f), g);
     auto gw = r.gw.accessor<float, 1>();
     const double c = std::sqrt(2.0) * M_PI * 0.21;
-    const double expect[] = {(1 - c) / (1 + c), 1.0,
+    const double expect[] = {(1 - c) / (1 + c),
+                             1.0,
                              (1 - c * std::cos(M_PI * 0.25)) / (1 + c * std::cos(M_PI * 0.25)),
                              (1 - c * std::cos(M_PI * 0.25)) / (1 + c * std::cos(M_PI * 0.25)),
                              (1 - c * std::cos(M_PI * 0.4)) / (1 + c * std::cos(M_PI * 0.4)),
-                             (1 - c * std::cos(M_PI * 0.4)) / (1 + c * std::cos(M_PI * 0.4)), 0.0};
+                             (1 - c * std::cos(M_PI * 0.4)) / (1 + c * std::cos(M_PI * 0.4)),
+                             0.0};
     for (int i = 0; i < 7; ++i)
-      QVERIFY2(near(gw[i], expect[i], 2e-6), qPrintable(QString("element %1: %2 vs %3")
-                                                              .arg(i)
-                                                              .arg(gw[i])
-                                                              .arg(expect[i])));
+      QVERIFY2(near(gw[i], expect[i], 2e-6),
+               qPrintable(QString("element %1: %2 vs %3").arg(i).arg(gw[i]).arg(expect[i])));
     QVERIFY(near(gw[0], 0.0347, 5e-5));
   }
 
@@ -174,10 +174,9 @@ class TestSurrogates : public QObject {
         double worst = 0;
         for (int i = 0; i < 4096; ++i)
           worst = std::max(worst, std::fabs(ga[i] - stableqat_g(wa[i], 0.1, order)));
-        QVERIFY2(worst < 2e-5, qPrintable(QString("order %1 fused %2: max err %3")
-                                              .arg(order)
-                                              .arg(fused)
-                                              .arg(worst)));
+        QVERIFY2(
+            worst < 2e-5,
+            qPrintable(QString("order %1 fused %2: max err %3").arg(order).arg(fused).arg(worst)));
       }
     }
     set_fused_kernels_enabled(true);
@@ -196,9 +195,10 @@ class TestSurrogates : public QObject {
     const double row1 = -1 * -0.4 + 1 * 0.2 + 2 * -0.2 + 5 * 0.0;
     QVERIFY(near(r.gs[0][0].item<double>(), gamma * row0, 1e-5));
     QVERIFY(near(r.gs[1][0].item<double>(), gamma * row1, 1e-5));
-    QVERIFY(torch::allclose(r.out, torch::tensor({0.5f, -0.5f, 0.5f, -1.0f, 0.f, 0.25f, -0.5f, 0.f})
-                                       .view({2, 4})));
-    QVERIFY(torch::equal(r.gw, torch::tensor({1.f, 2.f, 0.f, 0.f, -1.f, 1.f, 2.f, 5.f}).view({2, 4})));
+    QVERIFY(torch::allclose(
+        r.out, torch::tensor({0.5f, -0.5f, 0.5f, -1.0f, 0.f, 0.25f, -0.5f, 0.f}).view({2, 4})));
+    QVERIFY(
+        torch::equal(r.gw, torch::tensor({1.f, 2.f, 0.f, 0.f, -1.f, 1.f, 2.f, 5.f}).view({2, 4})));
     // A user-given gradient scale replaces gamma.
     auto sch = scheme(2, Surrogate::Lsq, Granularity::PerChannel);
     sch.params.lsq_grad_scale = 1.0;
@@ -256,7 +256,8 @@ class TestSurrogates : public QObject {
       // Also the scalar closed form of d soft/d alpha.
       double closed = 0;
       for (int i = 0; i < 256; ++i)
-        closed += ga[i] * s * dsq_dsoft_dalpha(static_cast<double>(wa[i]) / static_cast<float>(s), alpha);
+        closed +=
+            ga[i] * s * dsq_dsoft_dalpha(static_cast<double>(wa[i]) / static_cast<float>(s), alpha);
       QVERIFY(near(got, closed, 1e-4 * (1 + std::fabs(closed))));
     }
     set_fused_kernels_enabled(true);
@@ -372,8 +373,8 @@ class TestSurrogates : public QObject {
     QVERIFY(near(r.gs.item<double>(), d / 2.0, 1e-6));
     QVERIFY(torch::equal(r.gw, t1({1.f, 1.f, 0.f, 0.f})));
     // Ternary: levels {-2/3, 0, 2/3}; outside d = +-(n - h)/n = +-1.
-    auto rt = run(scheme(1.58, Surrogate::ParetoQ), t1({0.2f, 0.5f, -3.f, 0.99f}),
-                  torch::ones({1}), g);
+    auto rt =
+        run(scheme(1.58, Surrogate::ParetoQ), t1({0.2f, 0.5f, -3.f, 0.99f}), torch::ones({1}), g);
     QVERIFY(torch::allclose(rt.out, t1({0.f, 2.f / 3, -2.f / 3, 2.f / 3})));
     const double dt = (0 - 0.2) + (2.0 / 3 - 0.5) + -1.0 + (2.0 / 3 - 0.99);
     QVERIFY(near(rt.gs.item<double>(), dt / 2.0, 1e-6));
@@ -386,7 +387,7 @@ class TestSurrogates : public QObject {
     auto r = run(scheme(1, Surrogate::Ste), w, torch::ones({1}), g);
     QVERIFY(torch::equal(r.out, t1({1.f, -1.f, 1.f, 1.f})));
     QVERIFY(near(r.gs.item<double>(), (1 - 2 + 3 + 4) / 2.0, 1e-6));  // gamma = 1/sqrt(4*1)
-    QVERIFY(torch::equal(r.gw, t1({1.f, 2.f, 0.f, 4.f})));         // STE inside |v| <= 1
+    QVERIFY(torch::equal(r.gw, t1({1.f, 2.f, 0.f, 4.f})));            // STE inside |v| <= 1
   }
 
   void pact_forward_and_gradients() {

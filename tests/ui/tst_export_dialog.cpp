@@ -23,6 +23,7 @@ class TestExportDialog : public QObject {
   void exports_hf_and_gguf();
   void shows_errors();
   void dtype_controls_reach_the_export();
+  void formats_come_from_the_cli_table();
 
  private:
   QTemporaryDir tmp_;
@@ -141,6 +142,23 @@ void TestExportDialog::dtype_controls_reach_the_export() {
     QCOMPARE(it.value().toObject().value("dtype").toString(), QString("BF16"));
   }
   QVERIFY(tensors > 5);
+}
+
+// The format list is core/export/export_format.h's table, the one `qatwb export --format` parses:
+// the same names in the same order, each labelled with its description.
+void TestExportDialog::formats_come_from_the_cli_table() {
+  ExportDialog dialog(model_);
+  auto* format = dialog.findChild<QComboBox*>("format");
+  QVERIFY(format);
+  QStringList names;
+  for (int i = 0; i < format->count(); ++i) {
+    names << format->itemData(i).toString();
+    QVERIFY(!format->itemText(i).isEmpty());
+  }
+  QCOMPARE(names, QStringList({"hf", "gptq", "compressed-tensors", "gguf"}));
+  QCOMPARE(format->itemText(3), QString("one GGUF file (llama.cpp)"));
+  const auto help = qatwb::test::run_qatwb({"export", "--help"});
+  for (const QString& n : names) QVERIFY2(help.out.contains(n.toUtf8()), qPrintable(n));
 }
 
 QTEST_MAIN(TestExportDialog)

@@ -35,10 +35,8 @@ ExportDialog::ExportDialog(const QString& source, QWidget* parent) : QDialog(par
   form->addRow(tr("Source"), source_row);
   format_ = new QComboBox;
   format_->setObjectName("format");
-  format_->addItem(tr("HF safetensors (transformers, lm-eval)"), "hf");
-  format_->addItem(tr("GPTQ (vLLM, ExLlama)"), "gptq");
-  format_->addItem(tr("compressed-tensors (vLLM)"), "compressed-tensors");
-  format_->addItem(tr("GGUF (llama.cpp)"), "gguf");
+  for (const auto& row : enum_rows_of<exporter::ExportFormat>())  // `qatwb export --format`
+    format_->addItem(QString::fromUtf8(row.help), QString::fromUtf8(row.name));
   form->addRow(tr("Format"), format_);
   out_ = new QLineEdit;
   out_->setObjectName("out");
@@ -46,7 +44,7 @@ ExportDialog::ExportDialog(const QString& source, QWidget* parent) : QDialog(par
   auto* browse_out = new QPushButton(tr("Browse..."));
   connect(browse_out, &QPushButton::clicked, this, [this] {
     const QString d =
-        format_->currentData() == "gguf"
+        current_format() == exporter::ExportFormat::Gguf
             ? QFileDialog::getSaveFileName(this, tr("GGUF file"), out_->text(), tr("GGUF (*.gguf)"))
             : QFileDialog::getExistingDirectory(this, tr("Output folder"));
     if (!d.isEmpty()) out_->setText(d);
@@ -78,10 +76,10 @@ ExportDialog::ExportDialog(const QString& source, QWidget* parent) : QDialog(par
   form->addRow(tr("GGUF float type"), gguf_float_);
   // Each control is live only for the formats its option applies to.
   auto sync_controls = [this] {
-    const QString f = format_->currentData().toString();
-    dtype_->setEnabled(f != "gguf");
-    scale_dtype_->setEnabled(f == "gptq");
-    gguf_float_->setEnabled(f == "gguf");
+    const auto f = current_format();
+    dtype_->setEnabled(f != exporter::ExportFormat::Gguf);
+    scale_dtype_->setEnabled(f == exporter::ExportFormat::Gptq);
+    gguf_float_->setEnabled(f == exporter::ExportFormat::Gguf);
   };
   connect(format_, qOverload<int>(&QComboBox::currentIndexChanged), this, sync_controls);
   sync_controls();
@@ -117,6 +115,11 @@ ExportDialog::~ExportDialog() = default;  // process_ kills a running export
 
 void ExportDialog::set_source(const QString& source) { source_->setText(source); }
 void ExportDialog::set_output(const QString& out) { out_->setText(out); }
+exporter::ExportFormat ExportDialog::current_format() const {
+  return parse_enum<exporter::ExportFormat>(format_->currentData().toString().toStdString())
+      .value_or(exporter::ExportFormat::Hf);
+}
+
 void ExportDialog::set_format(const QString& format) {
   const int i = format_->findData(format);
   if (i >= 0) format_->setCurrentIndex(i);

@@ -7,6 +7,8 @@
 #pragma once
 #include <QDialog>
 
+#include "core/export/export_format.h"
+
 class QComboBox;
 class QLabel;
 class QLineEdit;
@@ -25,7 +27,7 @@ class ExportDialog : public QDialog {
   ~ExportDialog() override;  // kills a running export
 
   void set_source(const QString& source);
-  void set_format(const QString& format);  // hf | gptq | compressed-tensors | gguf
+  void set_format(const QString& format);  // a name of core/export/export_format.h's table
   void set_output(const QString& out);
   // The arguments given to qatwb (for display and tests).
   QStringList arguments() const;
@@ -39,6 +41,7 @@ class ExportDialog : public QDialog {
   void export_finished(bool ok);
 
  private:
+  exporter::ExportFormat current_format() const;
   void on_finished();
   void append(const QByteArray& bytes);
   QLineEdit *source_, *out_;

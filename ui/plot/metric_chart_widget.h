@@ -64,9 +64,7 @@ class MetricChartWidget : public QWidget {
 
   // The context menu (reset zoom, log scale, exports) while it is open; nullptr otherwise. It
   // opens on a right click (press and release without a drag) or the keyboard's menu key.
-  QMenu* context_menu() const {
-    return menu_;
-  }
+  QMenu* context_menu() const { return menu_; }
 
  Q_SIGNALS:
   // The user zoomed or panned: buckets for this step range are wanted (nullopt: everything).
