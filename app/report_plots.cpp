@@ -32,8 +32,9 @@ ReportPlots load() {
   auto save = reinterpret_cast<SaveFn>(dlsym(handle, "qatwb_report_plots_save_png"));
   const long want = kReportPlotsAbi * 100000L + static_cast<long>(sizeof(report::ChartSpec));
   if (!abi || !save || abi() != want)
-    return {{}, "the plot module " + module.string() +
-                    " is from another build of qatwb (rebuild it with this one)"};
+    return {{},
+            "the plot module " + module.string() +
+                " is from another build of qatwb (rebuild it with this one)"};
   // The handle stays open for the life of the process (Qt does not unload cleanly).
   report::PlotRenderer render = [save](const report::ChartSpec& spec, const std::string& png) {
     char error[1024] = "";

@@ -19,11 +19,10 @@ if [ "$fix" = 1 ]; then
   clang-format -i "${files[@]}"
   exit 0
 fi
-bad=()
-for f in "${files[@]}"; do
-  [ -f "$f" ] || continue
-  clang-format --dry-run --Werror "$f" >/dev/null 2>&1 || bad+=("$f")
-done
+# One clang-format process for every file (one per file took a minute on 2 cores); each
+# unformatted spot is reported as "<file>:<line>:<col>: error: code should be clang-formatted".
+mapfile -t bad < <(clang-format --dry-run --Werror "${files[@]}" 2>&1 |
+  sed -n 's/^\(.*\):[0-9]*:[0-9]*: error: code should be clang-formatted.*/\1/p' | sort -u)
 if [ "${#bad[@]}" -gt 0 ]; then
   printf 'not clang-format clean (scripts/check_format.sh --fix formats them):\n' >&2
   printf '  %s\n' "${bad[@]}" >&2

@@ -1,4 +1,4 @@
-// Activation quantizers of the quantized Linears' inputs (QAT_METHODS.md, "Activations"): PACT
+// Activation quantizers of the quantized Linears' inputs (docs/QAT_METHODS.md, "Activations"): PACT
 // (learned clip alpha; signed [-alpha, alpha] by default, or unsigned) and dynamic INT8 per token.
 #pragma once
 #include <torch/torch.h>

@@ -1,6 +1,6 @@
 // 4-bit floating-point formats: E2M1 elements with MXFP4 (blocks of 32, E8M0 power-of-two
 // scales) or NVFP4 (blocks of 16, FP8 E4M3 block scales times an FP32 tensor scale).
-// QAT_METHODS.md, "Floating-point 4-bit formats"; reference/easgd_..._formats.md section 3.
+// docs/QAT_METHODS.md, "Floating-point 4-bit formats".
 //
 // Rounding rules (all round to nearest, ties to even):
 //  - E2M1: magnitudes {0, .5, 1, 1.5, 2, 3, 4, 6}; a tie goes to the even grid index (which is

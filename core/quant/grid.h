@@ -1,5 +1,5 @@
 // Integer-style weight grids (signed INT, asymmetric INT, ParetoQ SEQ, binary) and the block
-// layout that maps a weight onto rows sharing one scale. QAT_METHODS.md, "Notation".
+// layout that maps a weight onto rows sharing one scale. docs/QAT_METHODS.md, "Notation".
 #pragma once
 #include <string>
 #include <vector>

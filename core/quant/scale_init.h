@@ -1,4 +1,4 @@
-// Initial (or min/max) scales and zero points for an integer grid. QAT_METHODS.md,
+// Initial (or min/max) scales and zero points for an integer grid. docs/QAT_METHODS.md,
 // "Scale gradients": max|w|/Qp, max|w|/|Qn|, max|w|, mean|w|, LSQ, the
 // StableQAT preset, MSE search, Auto.
 #pragma once

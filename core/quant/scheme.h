@@ -20,8 +20,8 @@ enum class Granularity { PerTensor, PerChannel, PerGroup };
 // asymmetric s = (max - min)/(2^b - 1); scale_init does not apply), learned with LSQ's gradient,
 // or computed once at init and frozen.
 enum class ScaleMode { MinMax, Learned, Frozen };
-// Initial scale for learned/frozen scales (QAT_METHODS.md, "Scale gradients"; scale_init.h says
-// exactly what each gives on each grid). StableQat is the preset of StableQAT's / ParetoQ's
+// Initial scale for learned/frozen scales (docs/QAT_METHODS.md, "Scale gradients"; scale_init.h
+// says exactly what each gives on each grid). StableQat is the preset of StableQAT's / ParetoQ's
 // train.py (b = 2: max|w|); Auto differs from it only at INT b = 2 (max|w|/|Qn| = max|w|/2, so
 // that level -2 is reachable); Lsq is LSQ's own 2 mean|w| / sqrt(Qp).
 enum class ScaleInit { MaxOverQp, MaxOverQn, MaxAbs, MeanAbs, Lsq, StableQat, MseSearch, Auto };

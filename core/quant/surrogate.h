@@ -2,7 +2,7 @@
 // the scalar closed forms of every weight-gradient surrogate (in double; the fused kernels in
 // int_kernels.cpp compute the same in float, and the tests pin one against the other).
 //
-// Notation (QAT_METHODS.md): v = w/s, r = v - round(v), g = dL/dw_hat, M = in-range mask.
+// Notation (docs/QAT_METHODS.md): v = w/s, r = v - round(v), g = dL/dw_hat, M = in-range mask.
 // dL/dw = g * M * G(v).
 #pragma once
 #include <string>

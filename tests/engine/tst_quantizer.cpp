@@ -258,7 +258,7 @@ class TestQuantizer : public QObject {
     QVERIFY(std::fabs(m.scale_mean - scale.mean().item<double>()) < 1e-6);
     QVERIFY(std::fabs(m.scale_min - scale.min().item<double>()) < 1e-6);
     QVERIFY(std::fabs(m.scale_max - scale.max().item<double>()) < 1e-6);
-    // max|w| on the integer grid leaves level -2 unreachable (QAT_METHODS.md note).
+    // max|w| on the integer grid leaves level -2 unreachable (docs/QAT_METHODS.md note).
     s.scale_init = ScaleInit::MaxOverQp;
     ModelQuantizer q2(s, w);
     QCOMPARE(q2.stats().modules.at(kDown).levels_used, 3);

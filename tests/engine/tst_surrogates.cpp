@@ -1,4 +1,4 @@
-// Pins every surrogate formula of QAT_METHODS.md: StableQAT's G (values, A = 0 == STE bit for
+// Pins every surrogate formula of docs/QAT_METHODS.md: StableQAT's G (values, A = 0 == STE bit for
 // bit, amplitude limit, M > 0 against the literal sum), LSQ's scale gradient on a hand-made
 // tensor, DSQ's weight and alpha gradients against finite differences, DSQ's chain-rule scale
 // gradient against its closed form, EWGS in the paper's normalised units, ParetoQ SEQ and binary
