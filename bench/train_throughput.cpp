@@ -5,7 +5,10 @@
 // measured here, peak RSS (wait4) and the estimate `qatwb project check` prints. The QAT rows'
 // x_step is their ms/step over the unquantized row of the same dtype and model. With
 // --inner-loop it also runs bench_qat_step's "none" child at the same shape, so the inner-loop
-// figure and the real run can be compared.
+// figure and the real run can be compared. With --pytorch it also runs bench/pytorch_reference.py
+// (plain PyTorch eager on the same model, batch and threads: Debian's python3-torch, the same
+// LibTorch 1.13) in each round, with libgomp's default wait policy and with active, and prints
+// how much faster `qatwb run` trains than each.
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,6 +24,7 @@
 #include <iostream>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include "core/model/llama_config.h"
 #include "core/model/training_cost.h"
@@ -102,6 +106,61 @@ double gemm_peak(bool bf16, int reps = 4) {
   return best;
 }
 
+constexpr const char* kPytorch = "pytorch-eager";
+
+// One run of bench/pytorch_reference.py: plain PyTorch on the same model, batch, seq and thread
+// count, in the environment a user's script gets (this bench's own OpenMP choice and qatwb's
+// variables removed; OMP_WAIT_POLICY only for the "active" variant).
+void run_pytorch(const Variant& v, const std::string& source, const qatwb::model::LlamaConfig& c,
+                 int64_t batch, int64_t seq, int steps, int warmup,
+                 const std::vector<std::string>& env, const std::string& log, Sample& s) {
+  std::vector<std::string> args = {"/usr/bin/env",     "-u", "OMP_WAIT_POLICY",     "-u",
+                                   "QATWB_OMP_POLICY", "-u", "QATWB_OMP_POLICY_PID"};
+  if (!v.omp.empty()) args.push_back("OMP_WAIT_POLICY=" + v.omp);
+  const auto n = [](int64_t x) { return std::to_string(x); };
+  args.insert(args.end(), {"/usr/bin/python3",
+                           source + "/bench/pytorch_reference.py",
+                           "--layers",
+                           n(c.num_hidden_layers),
+                           "--hidden",
+                           n(c.hidden_size),
+                           "--heads",
+                           n(c.num_attention_heads),
+                           "--kv-heads",
+                           n(c.num_key_value_heads),
+                           "--intermediate",
+                           n(c.intermediate_size),
+                           "--vocab",
+                           n(c.vocab_size),
+                           "--batch",
+                           n(batch),
+                           "--seq",
+                           n(seq),
+                           "--steps",
+                           n(steps),
+                           "--warmup",
+                           n(warmup),
+                           "--dtype",
+                           v.dtype,
+                           "--threads",
+                           n(std::max(1u, std::thread::hardware_concurrency()))});
+  long rss = 0;
+  const int rc = spawn(args, env, log, &rss);
+  std::ifstream in(log);
+  std::string line, result;
+  while (std::getline(in, line))
+    if (line.rfind("RESULT ", 0) == 0) result = line.substr(7);
+  if (rc != 0 || result.empty()) {
+    s.error = "exit " + std::to_string(rc) + " (python3-torch installed?), see " + log;
+    return;
+  }
+  std::istringstream is(result);
+  std::string tok;
+  while (is >> tok && tok != "|") s.step_s.push_back(std::stod(tok) / 1000);
+  s.tokens_per_step = batch * seq;
+  s.rss_mb.push_back(rss / 1024.0);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -113,7 +172,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> stages = {"pretrain", "w2-ste", "w2-stableqat", "w2-dsq"};
   std::vector<std::string> dtypes = {"fp32", "bf16"};
   int rounds = 3, steps = 10, warmup = 2;
-  bool policies = false, inner = false;
+  bool policies = false, inner = false, pytorch = false;
   app.add_option("--source", source, "the qatwb source tree (projects/tiny-brown, data/)");
   app.add_option("--qatwb", qatwb, "the qatwb binary");
   app.add_option("--work", work, "scratch folder for the runs (emptied first)");
@@ -125,14 +184,34 @@ int main(int argc, char** argv) {
   app.add_flag("--compare-omp", policies,
                "also run the pretrain stage with OMP_WAIT_POLICY=passive and =active");
   app.add_flag("--inner-loop", inner, "also time bench_qat_step's inner loop at the same shape");
+  app.add_flag("--pytorch", pytorch,
+               "also time plain PyTorch eager (bench/pytorch_reference.py, python3-torch) on the "
+               "same model, interleaved");
   bool peak_only = false;
   app.add_flag("--peak-only", peak_only, "print the GEMM peak and exit");
   CLI11_PARSE(app, argc, argv);
-  qatwb::configure_threads(0);
-  const double peak_fp32 = gemm_peak(false), peak_bf16 = gemm_peak(true);
   if (peak_only) {
-    std::printf("GEMM peak: fp32 %.0f GFLOP/s, bf16 %.0f GFLOP/s\n", peak_fp32, peak_bf16);
+    qatwb::configure_threads(0);
+    const double fp32 = gemm_peak(false), bf16 = gemm_peak(true);
+    std::printf("GEMM peak: fp32 %.1f GFLOP/s, bf16 %.1f GFLOP/s\n", fp32, bf16);
     return 0;
+  }
+  // The peak is measured in a child: a GEMM here would leave this process an OpenMP pool whose
+  // threads, under the active wait policy, spin for as long as it lives, taking a core from every
+  // run it times (measured: half the tokens/s, and each run chose the passive policy).
+  double peak_fp32 = 0, peak_bf16 = 0;
+  {
+    const std::string cmd = "'" + self_dir() + "/bench_train_throughput' --peak-only";
+    FILE* p = popen(cmd.c_str(), "r");
+    char buf[256] = "";
+    while (p && fgets(buf, sizeof buf, p))
+      if (std::sscanf(buf, "GEMM peak: fp32 %lf GFLOP/s, bf16 %lf", &peak_fp32, &peak_bf16) == 2)
+        break;
+    if (p) pclose(p);
+    if (peak_fp32 <= 0) {
+      std::cerr << "train_throughput: could not measure the GEMM peak (" << cmd << ")\n";
+      return 1;
+    }
   }
   const fs::path proj = fs::path(source) / "projects/tiny-brown";
   if (!fs::exists(fs::path(source) / "data/brown.jsonl")) {
@@ -171,6 +250,9 @@ int main(int argc, char** argv) {
   if (policies)
     for (const auto& dt : dtypes)
       for (const char* p : {"passive", "active"}) variants.push_back({"pretrain", dt, p});
+  if (pytorch)
+    for (const auto& dt : dtypes)
+      for (const char* p : {"", "active"}) variants.push_back({kPytorch, dt, p});
   std::map<std::string, Sample> res;
   std::map<std::string, std::vector<double>> inner_ms;
   int64_t batch = 16, seq = 128;
@@ -179,6 +261,11 @@ int main(int argc, char** argv) {
       Sample& s = res[v.name()];
       const std::string dir = work + "/run-" + std::to_string(r) + "-" + v.stage + "-" + v.dtype +
                               (v.omp.empty() ? "" : "-" + v.omp);
+      if (v.stage == kPytorch) {
+        run_pytorch(v, source, config, batch, seq, steps, warmup, env, dir + ".log", s);
+        std::cerr << "." << std::flush;
+        continue;
+      }
       auto args = common((proj / (v.stage + ".yaml")).string(), dir, steps);
       args.insert(args.end(), {"--set", "train.dtype=" + v.dtype});
       if (v.stage != "pretrain")
@@ -255,6 +342,7 @@ int main(int argc, char** argv) {
     const double min_tps = s.tokens_per_step / *std::max_element(s.step_s.begin(), s.step_s.end());
     const double wall = median(s.wall_tps);
     const double mfu = 100.0 * tps * flops_tok / 1e9 / (v.dtype == "bf16" ? peak_bf16 : peak_fp32);
+    const bool reference = v.stage == kPytorch;
     qatwb::model::MemoryInputs mi;
     mi.batch = batch;
     mi.seq_len = seq;
@@ -263,13 +351,38 @@ int main(int argc, char** argv) {
     const double est = qatwb::model::estimate_training_memory(config, mi).total() / (1 << 20);
     std::string x_step = "-";
     const Sample& b = res[Variant{"pretrain", v.dtype, ""}.name()];
-    if (v.stage != "pretrain" && !b.step_s.empty()) {
+    if (v.stage != "pretrain" && v.omp.empty() && !b.step_s.empty()) {
       char buf[16];
       std::snprintf(buf, sizeof buf, "%.3f", median(s.step_s) / median(b.step_s));
       x_step = buf;
     }
-    std::printf("%-28s %9.0f %9.0f %9.1f %9.0f %7.3f %6.1f %8.0f %8.0f %7s\n", v.name().c_str(),
-                tps, min_tps, ms, wall, wall / tps, mfu, median(s.rss_mb), est, x_step.c_str());
+    // The reference has no step events (no wall clock) and no estimate of ours.
+    const auto cell = [&](double x, int width, int decimals) {
+      char buf[32];
+      if (reference)
+        std::snprintf(buf, sizeof buf, "%*s", width, "-");
+      else
+        std::snprintf(buf, sizeof buf, "%*.*f", width, decimals, x);
+      return std::string(buf);
+    };
+    std::printf("%-28s %9.0f %9.0f %9.1f %s %s %6.1f %8.0f %s %7s\n", v.name().c_str(), tps,
+                min_tps, ms, cell(wall, 9, 0).c_str(), cell(wall / tps, 7, 3).c_str(), mfu,
+                median(s.rss_mb), cell(est, 8, 0).c_str(), x_step.c_str());
+  }
+  for (const auto& dt : dtypes) {
+    const Sample& q = res[Variant{"pretrain", dt, ""}.name()];
+    if (q.step_s.empty()) continue;
+    for (const char* p : {"", "active"}) {
+      const Sample& t = res[Variant{kPytorch, dt, p}.name()];
+      if (t.step_s.empty()) continue;
+      std::printf(
+          "qatwb run pretrain / PyTorch eager (%s, %s): %.3fx the tokens/s (median), %.3fx "
+          "(best step of each)\n",
+          dt.c_str(), *p ? "OMP_WAIT_POLICY=active" : "libgomp's default wait policy",
+          median(t.step_s) / median(q.step_s),
+          *std::min_element(t.step_s.begin(), t.step_s.end()) /
+              *std::min_element(q.step_s.begin(), q.step_s.end()));
+    }
   }
   for (const auto& [dt, v] : inner_ms) {
     if (v.empty()) continue;
@@ -285,6 +398,9 @@ int main(int argc, char** argv) {
       "tok/s and ms/step: the run's own step_time_s (median over steps and rounds); "
       "wall_tok/s: this bench's clock between step events (x_wall = wall / tok/s); MFU: "
       "model FLOPs x tok/s over the GEMM peak; peak_MB: the child's max RSS; est_MB: the "
-      "estimate `qatwb project check` prints; x_step: ms/step over the pretrain row\n");
+      "estimate `qatwb project check` prints; x_step: ms/step over the pretrain "
+      "row; pytorch-eager: bench/pytorch_reference.py, timed by its own clock; its x_step is how "
+      "much faster "
+      "`qatwb run` trains\n");
   return 0;
 }
