@@ -30,8 +30,7 @@ ReportPlots load() {
   }
   auto abi = reinterpret_cast<AbiFn>(dlsym(handle, "qatwb_report_plots_abi"));
   auto save = reinterpret_cast<SaveFn>(dlsym(handle, "qatwb_report_plots_save_png"));
-  const long want = kReportPlotsAbi * 100000L + static_cast<long>(sizeof(report::ChartSpec));
-  if (!abi || !save || abi() != want)
+  if (!abi || !save || abi() != report_plots_abi())
     return {{},
             "the plot module " + module.string() +
                 " is from another build of qatwb (rebuild it with this one)"};

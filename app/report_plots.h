@@ -19,6 +19,11 @@ inline constexpr const char* kReportPlotsModule = "libqatwb_report_plots.so";
 // Bumped whenever the entry points or report::ChartSpec change, so that a module from another
 // build is refused instead of misreading the spec.
 inline constexpr int kReportPlotsAbi = 1;
+// What the module's qatwb_report_plots_abi() returns and the loader expects: the version above
+// with the size of report::ChartSpec as this build compiles it.
+inline constexpr long report_plots_abi() {
+  return kReportPlotsAbi * 100000L + static_cast<long>(sizeof(report::ChartSpec));
+}
 
 struct ReportPlots {
   report::PlotRenderer render;  // empty when no module could be loaded
@@ -32,7 +37,7 @@ ReportPlots report_plots();
 
 // The module's entry points (C linkage so that dlsym finds them by name).
 extern "C" {
-// kReportPlotsAbi combined with sizeof(report::ChartSpec) as the module was compiled.
+// qatwb::cli::report_plots_abi() as the module was compiled.
 long qatwb_report_plots_abi();
 // Draws `spec` to the PNG `path`; 0 on success, else 1 with a message in error[0..error_size).
 int qatwb_report_plots_save_png(const qatwb::report::ChartSpec* spec, const char* path, char* error,

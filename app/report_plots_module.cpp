@@ -8,10 +8,7 @@
 
 #define QATWB_EXPORT __attribute__((visibility("default")))
 
-extern "C" QATWB_EXPORT long qatwb_report_plots_abi() {
-  return qatwb::cli::kReportPlotsAbi * 100000L +
-         static_cast<long>(sizeof(qatwb::report::ChartSpec));
-}
+extern "C" QATWB_EXPORT long qatwb_report_plots_abi() { return qatwb::cli::report_plots_abi(); }
 
 extern "C" QATWB_EXPORT int qatwb_report_plots_save_png(const qatwb::report::ChartSpec* spec,
                                                         const char* path, char* error,

@@ -42,24 +42,9 @@ constexpr EnumRow<PointStatus> kPointStatuses[] = {
 
 EnumRows<PointStatus> enum_rows(PointStatus) { return kPointStatuses; }
 
+// A point takes its job's state by name: the table above is "pending" plus JobState's names.
 PointStatus point_status(jobs::JobState state) {
-  switch (state) {
-    case jobs::JobState::Queued:
-      return PointStatus::Queued;
-    case jobs::JobState::Starting:
-      return PointStatus::Starting;
-    case jobs::JobState::Running:
-      return PointStatus::Running;
-    case jobs::JobState::Succeeded:
-      return PointStatus::Succeeded;
-    case jobs::JobState::Failed:
-      return PointStatus::Failed;
-    case jobs::JobState::Cancelled:
-      return PointStatus::Cancelled;
-    case jobs::JobState::Lost:
-      return PointStatus::Lost;
-  }
-  return PointStatus::Lost;
+  return parse_enum<PointStatus>(jobs::to_string(state)).value_or(PointStatus::Lost);
 }
 
 PointState* SweepState::find(const std::string& name) {

@@ -325,7 +325,14 @@ class TestSweep : public QObject {
       QCOMPARE(j["points"][i]["state"].get<std::string>(), std::string(names[i]));
     auto back = qatwb::sweep::load_sweep_state(path);
     for (size_t i = 0; i < 8; ++i) QCOMPARE(back.points[i].state, all[i]);
-    QCOMPARE(qatwb::sweep::point_status(qatwb::jobs::JobState::Cancelled), PointStatus::Cancelled);
+    // Every job state maps to the point status of the same name (and never to "pending").
+    using qatwb::jobs::JobState;
+    const std::pair<JobState, PointStatus> jobs[] = {
+        {JobState::Queued, PointStatus::Queued},   {JobState::Starting, PointStatus::Starting},
+        {JobState::Running, PointStatus::Running}, {JobState::Succeeded, PointStatus::Succeeded},
+        {JobState::Failed, PointStatus::Failed},   {JobState::Cancelled, PointStatus::Cancelled},
+        {JobState::Lost, PointStatus::Lost}};
+    for (const auto& [job, point] : jobs) QCOMPARE(qatwb::sweep::point_status(job), point);
 
     j["points"][3]["state"] = "sleeping";
     std::ofstream(path) << j.dump();
